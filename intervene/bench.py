@@ -1,0 +1,5 @@
+"""placeholder"""
+import click
+@click.group()
+def bench():
+    """Benchmarks."""

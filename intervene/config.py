@@ -1,0 +1,138 @@
+"""The admin's config file (TOML): profile thresholds, and which profile and
+delivery mode each team and rep gets.
+
+    [profiles.standard]            # override any threshold of a built-in profile
+    dead_air_s = 7
+    [profiles.standard.cooldown_s]
+    emotion = 30
+
+    [defaults]
+    profile = "standard"
+    mode = "silent"                # every category ...
+    [defaults.modes]
+    accuracy = "voice"             # ... except these
+
+    [teams.east]
+    profile = "training"
+    [reps.sam]
+    team = "east"
+    mode = "voice"
+
+A rep's settings override their team's, which override the defaults.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Optional
+
+from intervene.policy import DEFAULT_MODES, PROFILES, Profile
+from intervene.vocab import Category, Mode, Severity
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Assignment:
+    profile: Profile
+    modes: dict[Category, Mode]
+
+
+@dataclass
+class Config:
+    profiles: dict[str, Profile] = field(default_factory=lambda: dict(PROFILES))
+    defaults: dict[str, Any] = field(default_factory=dict)
+    teams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: str = ""
+
+    def resolve(self, rep: Optional[str] = None, team: Optional[str] = None,
+                profile: Optional[str] = None, mode: Optional[str] = None) -> Assignment:
+        """Profile and modes for a call; explicit arguments win over the file."""
+        layers = [self.defaults]
+        rep_cfg = self.reps.get(rep or "", {})
+        team = team or rep_cfg.get("team")
+        layers += [self.teams.get(team or "", {}), rep_cfg]
+        name = profile
+        modes = dict(DEFAULT_MODES)
+        for layer in layers:
+            if not profile and layer.get("profile"):
+                name = layer["profile"]
+            if layer.get("mode"):
+                modes = {c: Mode(layer["mode"]) for c in Category}
+            for cat, m in (layer.get("modes") or {}).items():
+                modes[Category(cat)] = Mode(m)
+        if mode:
+            modes = {c: Mode(mode) for c in Category}
+        name = name or "standard"
+        if name not in self.profiles:
+            raise ConfigError(f"unknown profile {name!r} (known: {', '.join(sorted(self.profiles))})")
+        return Assignment(self.profiles[name], modes)
+
+
+def load_config(path: Optional[str | Path] = None) -> Config:
+    """--config, else INTERVENE_CONFIG, else none (built-in defaults)."""
+    path = path or os.environ.get("INTERVENE_CONFIG")
+    if not path:
+        return Config()
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file")
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}")
+    cfg = Config(source=str(p))
+    for key in data:
+        if key not in ("profiles", "defaults", "teams", "reps"):
+            raise ConfigError(f"{p}: unknown section [{key}] (expected profiles, defaults, teams, reps)")
+    for name, over in (data.get("profiles") or {}).items():
+        base = cfg.profiles.get(over.get("base", name), PROFILES["standard"])
+        cfg.profiles[name] = _tune(base, name, over, f"{p}: [profiles.{name}]")
+    cfg.defaults = _layer(data.get("defaults") or {}, f"{p}: [defaults]")
+    cfg.teams = {k: _layer(v, f"{p}: [teams.{k}]") for k, v in (data.get("teams") or {}).items()}
+    cfg.reps = {k: _layer(v, f"{p}: [reps.{k}]") for k, v in (data.get("reps") or {}).items()}
+    for who, layer in [("defaults", cfg.defaults), *cfg.teams.items(), *cfg.reps.items()]:
+        if layer.get("profile") and layer["profile"] not in cfg.profiles:
+            raise ConfigError(f"{p}: {who}: unknown profile {layer['profile']!r}")
+    return cfg
+
+
+def _layer(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    allowed = {"profile", "mode", "modes", "team", "name", "sip", "email"}
+    for k in raw:
+        if k not in allowed:
+            raise ConfigError(f"{where}: unknown key `{k}` (expected one of {', '.join(sorted(allowed))})")
+    try:
+        if raw.get("mode"):
+            Mode(raw["mode"])
+        for cat, m in (raw.get("modes") or {}).items():
+            Category(cat), Mode(m)
+    except ValueError as e:
+        raise ConfigError(f"{where}: {e} (modes are voice/silent; categories: "
+                          f"{', '.join(c.value for c in Category)})")
+    return raw
+
+
+def _tune(base: Profile, name: str, over: dict[str, Any], where: str) -> Profile:
+    known = {f.name for f in fields(Profile)} - {"name", "gap_exempt"}
+    changes: dict[str, Any] = {"name": name}
+    for k, v in over.items():
+        if k == "base":
+            continue
+        if k not in known:
+            raise ConfigError(f"{where}: unknown threshold `{k}` (expected one of {', '.join(sorted(known))})")
+        try:
+            if k == "min_severity":
+                changes[k] = {Category(c): Severity(s) for c, s in v.items()}
+            elif k == "cooldown_s":
+                changes[k] = {**base.cooldown_s, **{Category(c): float(s) for c, s in v.items()}}
+            else:
+                changes[k] = float(v)
+        except (ValueError, TypeError, AttributeError) as e:
+            raise ConfigError(f"{where}: bad value for `{k}`: {e}")
+    return replace(base, **changes)

@@ -1,0 +1,361 @@
+"""The claim checker: is what the rep just said consistent with the KB?
+
+Facts are free text, so checking is retrieve-then-compare:
+1. split the utterance into claim units (sentences, and clauses of long ones);
+2. retrieve the nearest KB facts by embedding, keeping only facts about the
+   product under discussion (or company-wide facts);
+3. compare what the unit says with what the fact says, on three axes that
+   cover most real sales errors:
+   - quantities: prices, durations, counts, percentages, dates, with units
+     ("fourteen days" vs "within 30 days"; "up to 50 devices" vs "up to 100");
+   - polarity: the fact excludes what the rep includes, or the other way round
+     ("Standard includes on-site installation" vs "Does not include ...");
+   - which product: the fact names one tier, the rep another
+     ("each site gets the Premium features" vs "... the Standard package features").
+A conflict is only reported when no equally relevant fact supports the claim
+(a promotion can make "free installation on Standard" true), and the
+correction is always a KB sentence, never generated facts.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+
+from intervene.kb.index import KBIndex, product_names
+from intervene.nlp.quantities import (Quantity, comparable, content_words, extract_quantities,
+                                      normalize_numbers, same_quantity)
+from intervene.nlp.text import clauses, negation_scopes, sentences, split_by_scope
+from intervene.vocab import Evidence, Fact, Verdict
+
+SIM_QUANTITY = 0.45      # a fact this similar is about the same thing as the unit
+SIM_POLARITY = 0.50      # polarity needs a closer match: the feature must be the same
+SIM_PRODUCT = 0.55       # "which product" needs the same sentence shape
+SUPPORT_MARGIN = 0.03    # an alternative fact this close to the best one may vindicate the claim
+
+# verbs that carry no feature: "includes X" and "doesn't include X" are about X
+_LIGHT = frozenset("""include includ come cover offer provide get have has had is are was be been
+ give gets carry carrie feature contain add allow let make take plan package tier""".split())
+_APPROX = re.compile(r"\b(?:around|roughly|about|approximately|maybe|like|or so|ish|say)\s*$", re.I)
+
+
+@dataclass(frozen=True)
+class Unit:
+    text: str
+    sentence: int            # index of the parent sentence
+    is_sentence: bool
+    product: Optional[str]   # product bound to the unit: named in it, else before it, else context
+    named: tuple[str, ...]   # products named inside the unit
+    context: Optional[str] = None   # product under discussion before the sentence
+    question: bool = False
+
+
+@dataclass
+class UtteranceCheck:
+    verdicts: list[Verdict] = field(default_factory=list)
+    product_after: Optional[str] = None
+
+
+def _words(text: str, exclude: set[str]) -> set[str]:
+    return {w for w in content_words(text) if w not in _LIGHT and w not in exclude}
+
+
+class ClaimChecker:
+    """Stateless apart from caches of per-fact analysis; safe to share across calls."""
+
+    def __init__(self, index: KBIndex) -> None:
+        self.index = index
+        kb = index.kb
+        self._product_words: set[str] = set()
+        for p in kb.products:
+            for n in product_names(p):
+                self._product_words |= set(content_words(n))
+        self._fact_q: dict[str, list[Quantity]] = {}
+        self._fact_scope: dict[str, tuple[set[str], set[str]]] = {}
+        self._fact_named: dict[str, set[str]] = {}
+        self._by_key = {f.key: f for f in index.facts}
+        for f in index.facts:
+            norm = normalize_numbers(f.text)
+            self._fact_q[f.key] = extract_quantities(norm)
+            neg, pos = split_by_scope(norm)
+            self._fact_scope[f.key] = (_words(neg, self._product_words), _words(pos, self._product_words))
+            self._fact_named[f.key] = {pid for _, pid in index.mentioned_products(f.text)} - {f.product}
+
+    # ------------------------------------------------------------------ units
+    def units(self, text: str, context: Optional[str]) -> tuple[list[Unit], Optional[str]]:
+        """Claim units of an utterance and the product under discussion after it."""
+        out: list[Unit] = []
+        current = context
+        for si, sent in enumerate(sentences(normalize_numbers(text))):
+            mentions = self.index.mentioned_products(sent)
+            start_product = current
+            parts = _merge_short(clauses(sent))
+            leaves = parts if len(parts) > 1 else []
+            named_all = tuple(dict.fromkeys(pid for _, pid in mentions))
+            question = sent.rstrip().endswith("?")
+            out.append(Unit(sent, si, True, mentions[-1][1] if mentions else start_product, named_all,
+                            start_product, question))
+            pos = 0
+            for part in leaves:
+                at = sent.find(part.split(",")[0], pos)
+                at = pos if at < 0 else at
+                inside = [pid for p, pid in mentions if at <= p < at + len(part)]
+                before = [pid for p, pid in mentions if p < at]
+                bound = inside[0] if inside else (before[-1] if before else start_product)
+                out.append(Unit(part, si, False, bound, tuple(dict.fromkeys(inside)), start_product, question))
+                pos = max(pos, at + 1)
+            if mentions:
+                current = mentions[-1][1]
+        return out, current
+
+    # ------------------------------------------------------------------ check
+    def check(self, text: str, context: Optional[str] = None,
+              echoed: Sequence[float] = ()) -> UtteranceCheck:
+        """Verdicts for one rep utterance. `context` is the product under
+        discussion before it; `echoed` are numbers the lead just said (a rep
+        repeating the lead's own count is not making a KB claim)."""
+        units, after = self.units(text, context)
+        if not units or not self.index.facts:
+            return UtteranceCheck([], after)
+        vecs = self.index.embed([u.text for u in units])
+        sent_vec = {u.sentence: v for u, v in zip(units, vecs) if u.is_sentence}
+        split = {u.sentence for u in units if not u.is_sentence}
+        verdicts: list[Verdict] = []
+        for u, v in zip(units, vecs):
+            if u.is_sentence and u.sentence in split:
+                continue          # its clauses are checked one by one instead
+            if u.question:
+                continue          # "so maybe ten devices tops?" asks, it doesn't claim
+            cands = self.index.search_facts(v, k=10, floor=0.3)
+            parent = self.index.search_facts(sent_vec[u.sentence], k=10, floor=0.3) if not u.is_sentence else cands
+            support = _best_sims(cands, parent)
+            verdicts += self._quantities(u, cands, echoed)
+            verdicts += self._polarity(u, cands, support)
+            verdicts += self._product(u, cands)
+        return UtteranceCheck(_collapse(verdicts), after)
+
+    def _allowed(self, fact: Fact, product: Optional[str], named: Sequence[str]) -> bool:
+        if fact.product is None:
+            return True
+        if product is None and not named:
+            return True            # nobody knows which product: any may apply (lenient)
+        return fact.product == product or fact.product in named
+
+    # quantities ---------------------------------------------------------------
+    def _quantities(self, u: Unit, cands: list[tuple[Fact, float]], echoed: Sequence[float]) -> list[Verdict]:
+        out: list[Verdict] = []
+        mentions = self.index.mentioned_products(u.text)
+        for q in extract_quantities(u.text):
+            before = [pid for p, pid in mentions if p <= q.start]
+            prod = before[-1] if before else u.product
+            pairs = []
+            for fact, sim in cands:
+                if sim < SIM_QUANTITY or not self._allowed(fact, prod, () if before else u.named):
+                    continue
+                for fq in self._fact_q[fact.key]:
+                    if comparable(q, fq):
+                        ctx = set(q.context) & set(fq.context)
+                        pairs.append((sim + 0.15 * len(ctx) / max(1, len(fq.context)), fact, sim, fq))
+            if not pairs:
+                continue
+            pairs.sort(key=lambda p: -p[0])
+            best = pairs[0]
+            ok = any(_consistent(q, fq) for s, _, _, fq in pairs if s >= best[0] - SUPPORT_MARGIN)
+            said = u.text[q.start:q.end]
+            if ok:
+                out.append(Verdict(True, u.text, best[1], f"{said} matches", score=best[2], product=prod))
+                continue
+            approx = bool(_APPROX.search(u.text[:q.start]))
+            if approx or (q.value in echoed and not q.bound):
+                continue
+            fact = best[1]
+            out.append(Verdict(False, u.text, fact, f"said {said!r}, KB says {_q_text(best[3])}",
+                               correction=self.correction(fact), score=best[2], product=prod,
+                               evidence=(Evidence(fact.kb_id, fact.text),)))
+        return out
+
+    # polarity -----------------------------------------------------------------
+    def _polarity(self, u: Unit, cands: list[tuple[Fact, float]], support: dict[str, float]) -> list[Verdict]:
+        out: list[Verdict] = []
+        c_neg, c_pos = (_words(t, self._product_words) for t in split_by_scope(u.text))
+        for fact, sim in cands:
+            if sim < SIM_POLARITY or not self._allowed(fact, u.product, u.named):
+                continue
+            f_neg, f_pos = self._fact_scope[fact.key]
+            feature: set[str] = set()
+            if f_neg and len(f_neg & c_pos) >= _need(f_neg) and not (f_neg & c_neg):
+                feature = f_neg & c_pos          # KB excludes it, rep includes it
+                kind = "includes"
+            elif c_neg and len(c_neg & f_pos) >= _need(c_neg) and not (c_neg & f_neg):
+                feature = c_neg & f_pos          # KB includes it, rep excludes it
+                kind = "excludes"
+            if not feature:
+                continue
+            if self._supported(fact, feature, kind, sim, u, support):
+                continue
+            say = self.correction(fact)
+            if kind == "includes":
+                elsewhere = self._who_includes(f_neg, fact.product)
+                if elsewhere:
+                    say = say.rstrip(".") + f" - that comes with the {elsewhere}."
+            out.append(Verdict(False, u.text, fact, f"rep {kind} {' '.join(sorted(feature))}; KB: {fact.text}",
+                               correction=say, score=sim, product=u.product,
+                               evidence=(Evidence(fact.kb_id, fact.text),)))
+            break
+        return out
+
+    def _supported(self, conflict: Fact, feature: set[str], kind: str, sim: float, u: Unit,
+                   support: dict[str, float]) -> bool:
+        """Another fact at least as relevant says what the rep said (e.g. a promotion)."""
+        for key, s in support.items():
+            other = self._by_key[key]
+            if key == conflict.key or s < sim - SUPPORT_MARGIN:
+                continue
+            if not self._allowed(other, u.product, u.named):
+                continue
+            o_neg, o_pos = self._fact_scope[other.key]
+            side = o_pos if kind == "includes" else o_neg
+            if len(feature & side) >= _need(feature):
+                return True
+        return False
+
+    def _who_includes(self, feature: set[str], not_product: Optional[str]) -> str:
+        for f in self.index.facts:
+            if f.product and f.product != not_product:
+                neg, pos = self._fact_scope[f.key]
+                if len(feature & pos) >= _need(feature) and not (feature & neg):
+                    p = self.index.kb.product(f.product)
+                    return p.name if p else f.product
+        return ""
+
+    # which product ------------------------------------------------------------
+    def _product(self, u: Unit, cands: list[tuple[Fact, float]]) -> list[Verdict]:
+        if not u.named:
+            return []
+        negated = negation_scopes(u.text)
+        for fact, sim in cands:
+            if sim < SIM_PRODUCT or not self._allowed(fact, u.product, (*u.named, u.context)):
+                continue
+            named_in_fact = self._fact_named[fact.key]
+            instead = set(u.named) - {fact.product}
+            if not named_in_fact or not instead or named_in_fact & set(u.named):
+                continue
+            spots = [p for p, pid in self.index.mentioned_products(u.text) if pid in instead]
+            if all(any(a <= p < b for a, b in negated) for p in spots):
+                continue                      # "not the Premium features" agrees with the fact
+            said = ", ".join(self._name(p) for p in sorted(instead))
+            right = ", ".join(self._name(p) for p in sorted(named_in_fact))
+            return [Verdict(False, u.text, fact, f"rep said {said}, KB says {right}",
+                            correction=self.correction(fact), score=sim, product=fact.product,
+                            evidence=(Evidence(fact.kb_id, fact.text),))]
+        return []
+
+    # words --------------------------------------------------------------------
+    def _name(self, pid: Optional[str]) -> str:
+        p = self.index.kb.product(pid)
+        return p.name if p else (pid or "")
+
+    def correction(self, fact: Fact) -> str:
+        """A KB sentence, turned to be spoken: 'Quick clarification - the
+        Standard package includes three years of support.'"""
+        text = fact.text.strip()
+        if not text.endswith((".", "!", "?")):
+            text += "."
+        if fact.product and fact.kind != "price":
+            name = self._name(fact.product)
+            name = name if name.lower().startswith("the ") else f"the {name}"
+            first = text.split()[0].lower()
+            if first in _VERB_START or (first.endswith("s") and first not in _NOT_VERB):
+                body = f"{name} {_lower_first(text)}"
+            else:
+                body = f"on {name}, {_lower_first(text)}"
+        else:
+            body = _lower_first(text)
+        return f"Quick clarification - {body}"
+
+
+_VERB_START = frozenset("""includes include does doesn't is isn't are aren't has have comes covers
+ offers provides supports gets requires allows lets adds excludes needs ships runs works uses gives
+ features contains carries can cannot can't will won't starts lasts costs""".split())
+_NOT_VERB = frozenset("""its this his hers ours yours theirs sites plans customers orders users
+ members clients devices products services options plus""".split())
+
+
+def _lower_first(text: str) -> str:
+    first = text.split()[0]
+    if len(first) > 1 and first[1:].islower() and first[0].isupper():
+        return first[0].lower() + text[1:]
+    return text
+
+
+def _need(words: set[str]) -> int:
+    return max(1, math.ceil(0.6 * len(words)))
+
+
+def _consistent(q: Quantity, fq: Quantity) -> bool:
+    if same_quantity(q, fq):
+        return True
+    if q.bound:
+        return False               # "tops out at 50" states the limit itself
+    if fq.bound == "max" and q.kind in ("count", "bare") and q.value <= fq.value:
+        return True                # 15 devices is fine on a plan for up to 25
+    if fq.bound == "min" and q.kind in ("count", "bare") and q.value >= fq.value:
+        return True
+    return False
+
+
+def _q_text(q: Quantity) -> str:
+    v = int(q.value) if q.value == int(q.value) else q.value
+    unit = {"USD": "$"}.get(q.unit, q.unit)
+    if q.kind == "money":
+        return f"{unit}{v}" + (f" per {q.per}" if q.per else "")
+    if q.kind == "percent":
+        return f"{v}%"
+    if q.kind == "duration" and v != 1:
+        unit += "s"
+    return f"{v} {unit}".strip()
+
+
+def _best_sims(*lists: list[tuple[Fact, float]]) -> dict[str, float]:
+    best: dict[str, float] = {}
+    for lst in lists:
+        for f, s in lst:
+            best[f.key] = max(s, best.get(f.key, -1.0))
+    return best
+
+
+def _merge_short(parts: list[str], min_words: int = 4) -> list[str]:
+    """Clauses of fewer than `min_words` words join their neighbour."""
+    merged: list[str] = []
+    buf = ""
+    for p in parts:
+        buf = f"{buf}, {p}" if buf else p
+        if len(buf.split()) >= min_words:
+            merged.append(buf)
+            buf = ""
+    if buf:
+        if merged:
+            merged[-1] = f"{merged[-1]}, {buf}"
+        else:
+            merged.append(buf)
+    return merged
+
+
+def _collapse(verdicts: list[Verdict]) -> list[Verdict]:
+    """One verdict per fact: a conflict wins over support found in the same
+    sentence; support in a *later* sentence is a self-correction and wins."""
+    by_fact: dict[str, Verdict] = {}
+    order: list[str] = []
+    for v in verdicts:
+        if v.fact is None:
+            continue
+        k = v.fact.key
+        if k not in by_fact:
+            by_fact[k] = v
+            order.append(k)
+        elif not v.ok:
+            by_fact[k] = v
+    return [by_fact[k] for k in order]

@@ -1,0 +1,145 @@
+"""The lead's emotional trajectory: escalation, frustration, confusion,
+disengagement.
+
+Three kinds of evidence, because each alone misfires on sales calls:
+- meaning: the lead's words close to prototypes of talk directed at the rep
+  ("I already told you", "stop pushing me") - VADER alone reads "our network
+  is a mess" as anger at the rep, and "that's too expensive" as mild;
+- sentiment (VADER) of what the lead says, counted only when aimed at the rep
+  or the conversation ("you", "this call") or as a trend across replies;
+- shape: replies getting shorter and colder after an engaged start, and the
+  rep asking again what was already answered (the usual cause of "I told you").
+Acoustic cues (loudness, pitch, rate, overlap) join in the audio pipeline.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from intervene.detect.phrases import Prototypes, units_of
+from intervene.detect.state import CallState
+from intervene.kb.index import KBIndex
+from intervene.nlp.quantities import content_words
+from intervene.vocab import Category, Severity, Speaker, Trigger, Utterance
+
+EXAMPLES = {
+    "escalation": [
+        "Stop pushing me or I'm hanging up.",
+        "I'm going to hang up now.",
+        "Don't call me again.",
+        "This is a waste of my time.",
+        "Stop, I already said no.",
+        "I'm done with this call.",
+        "You're being really pushy.",
+        "Take me off your list.",
+    ],
+    "frustration": [
+        "I already told you that.",
+        "I just said that.",
+        "You already asked me that.",
+        "Can you just tell me what it costs?",
+        "Just get to the point.",
+        "Why do you keep asking me the same thing?",
+        "How many times do I have to say it?",
+        "You're not answering my question.",
+        "You're not listening to me.",
+        "This is taking too long.",
+    ],
+    "confusion": [
+        "I don't understand what that means.",
+        "I'm confused.",
+        "Sorry, I'm lost.",
+        "That doesn't make sense to me.",
+        "Can you explain that again?",
+        "I'm not following you.",
+    ],
+}
+THRESHOLD = {"escalation": 0.60, "frustration": 0.62, "confusion": 0.66}
+SEVERITY = {"escalation": Severity.HIGH, "frustration": Severity.MEDIUM, "confusion": Severity.LOW}
+
+SAY = {
+    "escalation": "Step back and hand them control: \"Understood - no pressure at all. "
+                  "I'll send the details and you can decide when you're ready.\"",
+    "frustration": "Acknowledge it and answer directly: \"Sorry - you did tell me that. "
+                   "Let me get straight to what you asked.\"",
+    "confusion": "Slow down and check understanding: \"Let me put that more simply - "
+                 "which part should I go over again?\"",
+    "disengagement": "Re-engage with an open question about them: \"What would make this "
+                     "a clear win for you?\"",
+}
+
+_DIRECTED = re.compile(r"\b(you|your|you're|this call|this conversation)\b", re.I)
+_BACKCHANNEL = {"ok", "okay", "yeah", "yes", "yep", "sure", "fine", "right", "mm", "hmm", "uh", "huh",
+                "alright", "no", "not", "really", "nope", "mhm"}
+
+
+@dataclass
+class EmotionDetector:
+    index: KBIndex
+    shift: float = 0.0           # profile sensitivity: negative = more sensitive
+
+    def __post_init__(self) -> None:
+        self.protos = Prototypes(self.index, EXAMPLES)
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+        self.vader = SentimentIntensityAnalyzer()
+        self.lead_sentiment: list[float] = []
+
+    def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
+        if u.speaker != Speaker.LEAD:
+            return []
+        sentiment = self.vader.polarity_scores(u.text)["compound"]
+        self.lead_sentiment.append(sentiment)
+        scores = self.protos.scores(units_of(u.text))
+        label: Optional[str] = None
+        for name in ("escalation", "frustration", "confusion"):
+            if scores.get(name, (0.0, ""))[0] >= THRESHOLD[name] + self.shift:
+                label = name
+                break
+        why = [f"sounds like \"{scores[label][1]}\" ({scores[label][0]:.2f})"] if label else []
+        if label is None and sentiment <= -0.5 and _DIRECTED.search(u.text):
+            label, why = "frustration", [f"negative remark aimed at the rep (sentiment {sentiment:.2f})"]
+        if label is None and self._disengaging(call):
+            label, why = "disengagement", ["replies getting shorter and colder"]
+        if label is None:
+            return []
+        severity = SEVERITY.get(label, Severity.MEDIUM)
+        repeated = self._rep_repeated_question(call, u)
+        if repeated:
+            why.append(f"the rep asked again: \"{repeated}\"")
+            if severity == Severity.LOW:
+                severity = Severity.MEDIUM
+        say = SAY[label]
+        return [Trigger(Category.EMOTION, f"lead-{label}", severity, u.index, now,
+                        f"Lead {label}: \"{u.text}\" - " + "; ".join(why), say,
+                        key=f"emotion:{label}:{u.index}")]
+
+    def _disengaging(self, call: CallState) -> bool:
+        """Three short replies in a row after the lead was talking freely,
+        with sentiment not warming up."""
+        lead = call.by(Speaker.LEAD)
+        if len(lead) < 5:
+            return False
+        lengths = [len(u.text.split()) for u in lead]
+        recent = lead[-3:]
+        short = all(len(u.text.split()) <= 3 and set(content_words(u.text)) <= _BACKCHANNEL
+                    for u in recent)
+        earlier = lengths[:-3]
+        engaged = sum(earlier) / len(earlier) >= 6
+        cooling = sum(self.lead_sentiment[-3:]) / 3 <= sum(self.lead_sentiment[:-3]) / max(1, len(self.lead_sentiment) - 3) + 0.05
+        return short and engaged and cooling
+
+    def _rep_repeated_question(self, call: CallState, u: Utterance) -> str:
+        """The rep question just before this reply, if it repeats an earlier one."""
+        reps = [r for r in call.utterances if r.speaker == Speaker.REP and r.end <= u.start]
+        qs = [r for r in reps if "?" in r.text]
+        if len(qs) < 2 or qs[-1] is not reps[-1]:
+            return ""
+        import numpy as np
+        last = [s for s in units_of(qs[-1].text) if s.endswith("?")][-1:] or [qs[-1].text]
+        prev = [s for r in qs[:-1] for s in units_of(r.text) if s.endswith("?")]
+        if not prev:
+            return ""
+        v = self.index.embed(last + prev)
+        sims = v[1:] @ v[0]
+        return last[0] if float(np.max(sims)) >= 0.75 else ""

@@ -1,0 +1,207 @@
+"""KB-driven detectors: opportunities and promotions the lead signals,
+competitors the lead names, forbidden statements and missed required phrases
+of the rep.
+
+Opportunities wait for the rep's answer: if the rep picks the signal up
+themselves, nothing fires (a card for what the rep already did is noise).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from intervene.detect.phrases import Prototypes, match_owners, units_of
+from intervene.detect.state import CallState
+from intervene.kb.index import KBIndex, product_names
+from intervene.nlp.text import NEGATION_CUES
+from intervene.vocab import Category, Evidence, Severity, Speaker, Trigger, Utterance
+
+SIGNAL_THRESHOLD = 0.62      # lead clause vs opportunity/promotion signal
+PICKUP_THRESHOLD = 0.55      # rep reply vs the opportunity's suggested words
+FORBIDDEN_THRESHOLD = 0.68
+REQUIRED_THRESHOLD = 0.70
+GENERIC_COMPETITOR = {"other": [
+    "Another company quoted me a lower price.",
+    "I got a better quote from someone else.",
+    "I'm talking to other providers too.",
+    "Your competitor offered me a better deal.",
+    "I'm comparing a few companies.",
+]}
+GENERIC_THRESHOLD = 0.62
+
+
+@dataclass
+class _Pending:
+    key: str
+    utterance: int
+    at: float
+    detected: str
+    say: str
+    evidence: tuple[Evidence, ...]
+    pickup_texts: tuple[str, ...]
+    pickup_products: tuple[str, ...]
+    rep_spoke: bool = False
+
+
+@dataclass
+class OpportunityDetector:
+    index: KBIndex
+    wait_s: float = 12.0
+    pending: list[_Pending] = field(default_factory=list)
+
+    def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
+        if u.speaker == Speaker.REP:
+            for p in list(self.pending):
+                if u.start >= p.at:
+                    p.rep_spoke = True
+                    if self._picked_up(p, u.text):
+                        self.pending.remove(p)
+            return []
+        if u.speaker != Speaker.LEAD:
+            return []
+        kb = self.index.kb
+        units = units_of(u.text)
+        for oid, s in match_owners(self.index, u.text, "opportunity:", SIGNAL_THRESHOLD, units).items():
+            o = next(x for x in kb.opportunities if x.id == oid)
+            offer = kb.product(o.offer)
+            names = tuple(n for n in product_names(offer)) if offer else ()
+            ev = (Evidence(o.id, o.say),) + ((Evidence(offer.id, offer.name + (f", {offer.price}" if offer.price else "")),) if offer else ())
+            self._add(_Pending(f"opportunity:{oid}", u.index, now,
+                               f"Upsell signal ({oid}): lead said \"{u.text}\"", o.say, ev,
+                               (o.say,), names))
+        for pid, s in match_owners(self.index, u.text, "promotion:", SIGNAL_THRESHOLD, units).items():
+            pr = next(x for x in kb.promotions if x.id == pid)
+            self._add(_Pending(f"promotion:{pid}", u.index, now,
+                               f"Promotion fits ({pid}): lead said \"{u.text}\"",
+                               f"Mention the current offer: {pr.text}", (Evidence(pr.id, pr.text),),
+                               (pr.text,), ()))
+        return []
+
+    def _add(self, p: _Pending) -> None:
+        if all(x.key != p.key for x in self.pending):
+            self.pending.append(p)
+
+    def _picked_up(self, p: _Pending, rep_text: str) -> bool:
+        low = rep_text.lower()
+        if any(re.search(rf"(?<![a-z]){re.escape(n.lower())}(?![a-z])", low) for n in p.pickup_products if len(n) > 2):
+            return True
+        units = units_of(rep_text)
+        if not units:
+            return False
+        vecs = self.index.embed(units + list(p.pickup_texts))
+        sims = vecs[len(units):] @ vecs[: len(units)].T
+        return float(sims.max()) >= PICKUP_THRESHOLD
+
+    def rep_turn_ended(self, now: float) -> list[Trigger]:
+        """The rep answered and did not pick the signal up: now it's worth a card."""
+        return self._release(lambda p: p.rep_spoke, now)
+
+    def next_deadline(self, call: CallState) -> Optional[float]:
+        return min((p.at + self.wait_s for p in self.pending), default=None)
+
+    def on_tick(self, call: CallState, now: float) -> list[Trigger]:
+        return self._release(lambda p: now >= p.at + self.wait_s, now)
+
+    def _release(self, due, now: float) -> list[Trigger]:
+        out = []
+        for p in [p for p in self.pending if due(p)]:
+            self.pending.remove(p)
+            out.append(Trigger(Category.OPPORTUNITY, p.key.split(":")[0], Severity.MEDIUM,
+                               p.utterance, now, p.detected, p.say, p.evidence, key=p.key))
+        return out
+
+
+@dataclass
+class CompetitorDetector:
+    index: KBIndex
+
+    def __post_init__(self) -> None:
+        self.protos = Prototypes(self.index, GENERIC_COMPETITOR)
+
+    def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
+        if u.speaker != Speaker.LEAD:
+            return []
+        kb = self.index.kb
+        named = self.index.mentioned_competitors(u.text)
+        out = []
+        for cid in named:
+            c = next(x for x in kb.competitors if x.id == cid)
+            say = c.positioning or f"Ask what {c.name} offered, then compare like for like."
+            out.append(Trigger(Category.COMPETITIVE, "competitor-mention", Severity.MEDIUM, u.index, now,
+                               f"Lead mentioned {c.name}: \"{u.text}\"", say,
+                               (Evidence(c.id, c.positioning),) if c.positioning else (),
+                               key=f"competitor:{cid}"))
+        if not named:
+            score, _ = self.protos.scores(units_of(u.text)).get("other", (0.0, ""))
+            if score >= GENERIC_THRESHOLD:
+                out.append(Trigger(Category.COMPETITIVE, "competitor-generic", Severity.MEDIUM, u.index, now,
+                                   f"Lead is comparing with another provider: \"{u.text}\"",
+                                   "Ask who they're comparing with and what the quote includes, "
+                                   "then compare like for like.", key="competitor:generic"))
+        return out
+
+
+@dataclass
+class ComplianceDetector:
+    """Forbidden statements by the rep, on meaning; a negated use
+    ("I can't guarantee savings") is the compliant version and passes."""
+    index: KBIndex
+
+    def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
+        if u.speaker != Speaker.REP:
+            return []
+        out = []
+        for unit in units_of(u.text):
+            for fid, s in match_owners(self.index, unit, "forbidden:", FORBIDDEN_THRESHOLD, [unit]).items():
+                f = next(x for x in self.index.kb.forbidden if x.id == fid)
+                phrase_negated = any(NEGATION_CUES.search(p) for p in f.phrases)
+                if NEGATION_CUES.search(unit) and not phrase_negated and s < 1.0:
+                    continue
+                say = f.say or "Walk that back: we can't promise that."
+                out.append(Trigger(Category.COMPLIANCE, "forbidden-statement", Severity.HIGH, u.index, now,
+                                   f"Rep said \"{unit}\" - not allowed ({fid}: {', '.join(f.phrases[:3])})",
+                                   say, (Evidence(f.id, f.say or ", ".join(f.phrases)),),
+                                   key=f"forbidden:{fid}:{u.index}"))
+        return out[:1]
+
+
+@dataclass
+class RequiredDetector:
+    """Required phrases and process steps, decided when their deadline passes."""
+    index: KBIndex
+    covered: set[str] = field(default_factory=set)
+    decided: set[str] = field(default_factory=set)
+
+    def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
+        if u.speaker == Speaker.REP:
+            self.covered |= set(match_owners(self.index, u.text, "required:", REQUIRED_THRESHOLD))
+        return []
+
+    def open_steps(self) -> list[str]:
+        return [r.phrases[0] for r in self.index.kb.required
+                if _rid(r) not in self.covered and r.section == "process"]
+
+    def next_deadline(self, call: CallState) -> Optional[float]:
+        due = [r.deadline_s for r in self.index.kb.required
+               if _rid(r) not in self.covered and _rid(r) not in self.decided]
+        return min(due, default=None) if not call.ended else None
+
+    def on_tick(self, call: CallState, now: float) -> list[Trigger]:
+        out = []
+        for r in self.index.kb.required:
+            if _rid(r) in self.covered or _rid(r) in self.decided or now < r.deadline_s:
+                continue
+            self.decided.add(_rid(r))
+            what = "required phrase" if r.section.startswith("compliance") else "process step"
+            say = f"Say it now: \"{r.phrases[0][0].upper() + r.phrases[0][1:]}\"" if what == "required phrase" \
+                else f"Don't forget to ask: \"{r.phrases[0]}?\""
+            out.append(Trigger(Category.PROCESS, "missed-" + ("phrase" if what == "required phrase" else "step"),
+                               Severity.MEDIUM, call.last_ended_before(r.deadline_s), r.deadline_s,
+                               f"No {what} '{r.id}' within {r.deadline_s:.0f} s", say,
+                               (Evidence(r.id, "; ".join(r.phrases)),), key=f"required:{r.section}:{r.id}"))
+        return out
+
+
+def _rid(r) -> str:
+    return f"{r.section}/{r.id}"

@@ -1,0 +1,38 @@
+"""What the detectors may read about the call so far. The engine owns and
+updates it; detectors only read it, so each stays a pure function of
+(call so far, new event, now)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from intervene.vocab import Speaker, Utterance
+
+
+@dataclass
+class CallState:
+    utterances: list[Utterance] = field(default_factory=list)
+    speaking: dict[Speaker, float] = field(default_factory=dict)   # who is talking now, since when
+    product: Optional[str] = None          # product under discussion
+    ended: bool = False
+
+    @property
+    def last(self) -> Optional[Utterance]:
+        return self.utterances[-1] if self.utterances else None
+
+    def last_end(self) -> float:
+        return max((u.end for u in self.utterances), default=0.0)
+
+    def by(self, speaker: Speaker) -> list[Utterance]:
+        return [u for u in self.utterances if u.speaker == speaker]
+
+    def last_ended_before(self, t: float) -> int:
+        """Index of the last utterance that ended at or before t (0 if none)."""
+        idx = [u.index for u in self.utterances if u.end <= t]
+        return idx[-1] if idx else 0
+
+    def silent_since(self) -> Optional[float]:
+        """When the current all-party silence began, or None while someone talks."""
+        if self.speaking:
+            return None
+        return self.last_end()

@@ -1,0 +1,139 @@
+"""The decision half of a call: what was said in, interventions out.
+
+    speech events + final utterances ──> detectors ──> triggers ──> policy ──> interventions
+
+The engine is driven by three calls - speech_started, utterance, advance(now) -
+and never reads a clock itself: replay feeds it a simulated clock, the live
+service the real one, so time-based decisions (dead air, deadlines, the end
+of the rep's turn) happen at the same call time in both.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+from intervene.detect.accuracy import AccuracyDetector
+from intervene.detect.claims import ClaimChecker
+from intervene.detect.emotion import EmotionDetector
+from intervene.detect.momentum import MomentumDetector
+from intervene.detect.signals import (CompetitorDetector, ComplianceDetector, OpportunityDetector,
+                                      RequiredDetector)
+from intervene.detect.state import CallState
+from intervene.kb.index import KBIndex
+from intervene.policy import Policy, Profile
+from intervene.vocab import Category, Intervention, Mode, Speaker, Trigger, Utterance
+
+
+class CallEngine:
+    def __init__(self, index: KBIndex, profile: Profile,
+                 modes: Optional[Mapping[Category, Mode]] = None,
+                 checker: Optional[ClaimChecker] = None,
+                 detectors: Optional["Detectors"] = None) -> None:
+        self.index = index
+        self.profile = profile
+        self.policy = Policy(profile, modes)
+        self.call = CallState()
+        d = detectors or Detectors.build(index, profile, checker)
+        self.d = d
+        self.rep_turn_open = False
+        self.last_rep_end = 0.0
+        self.decision_ms: list[float] = []       # per final utterance, for the benchmark
+
+    # --------------------------------------------------------------- events
+    def speech_started(self, speaker: Speaker, now: float) -> list[Intervention]:
+        out = self.advance(now)
+        self.call.speaking[speaker] = now
+        triggers: list[Trigger] = []
+        if speaker == Speaker.LEAD and self.rep_turn_open:
+            triggers += self._end_rep_turn(now)
+        return out + self.policy.decide(triggers, now)
+
+    def utterance(self, u: Utterance, now: Optional[float] = None) -> list[Intervention]:
+        now = u.end if now is None else now
+        out = self.advance(now)
+        t0 = time.perf_counter()
+        self.call.speaking.pop(u.speaker, None)
+        self.call.utterances.append(u)
+        d = self.d
+        triggers: list[Trigger] = []
+        for det in (d.accuracy, d.compliance, d.emotion, d.competitor, d.opportunity, d.required, d.momentum):
+            triggers += det.on_utterance(u, self.call, now)
+        mentioned = self.index.mentioned_products(u.text)
+        if mentioned:
+            self.call.product = mentioned[-1][1]
+        if u.speaker == Speaker.REP:
+            self.rep_turn_open = True
+            self.last_rep_end = u.end
+        d.momentum.next_step = next(iter(d.required.open_steps()), "")
+        out += self.policy.decide(triggers, now)
+        self.decision_ms.append((time.perf_counter() - t0) * 1000)
+        return out
+
+    def next_deadline(self) -> Optional[float]:
+        """The earliest call time at which something may fire without new speech."""
+        d = self.d
+        due = [x for x in (d.momentum.next_deadline(self.call),
+                           d.opportunity.next_deadline(self.call), d.required.next_deadline(self.call))
+               if x is not None]
+        if self.rep_turn_open and Speaker.REP not in self.call.speaking:
+            due.append(self.last_rep_end + self.profile.accuracy_hold_s)
+        return min(due, default=None)
+
+    def advance(self, now: float) -> list[Intervention]:
+        """Fire everything due up to `now`, each at the time it fell due."""
+        out: list[Intervention] = []
+        for _ in range(1000):
+            due = self.next_deadline()
+            if due is None or due > now:
+                break
+            out += self._tick(max(due, 0.0))
+        return out
+
+    def end(self, now: float) -> list[Intervention]:
+        """The call is over: release what is held, then nothing more fires."""
+        out = self.advance(now)
+        triggers = self._end_rep_turn(now) if self.rep_turn_open else []
+        triggers += self.d.accuracy.turn_ended(now)
+        self.call.ended = True
+        return out + self.policy.decide(triggers, now)
+
+    # -------------------------------------------------------------- internals
+    def _tick(self, now: float) -> list[Intervention]:
+        d = self.d
+        triggers: list[Trigger] = []
+        if (self.rep_turn_open and Speaker.REP not in self.call.speaking
+                and now >= self.last_rep_end + self.profile.accuracy_hold_s):
+            triggers += self._end_rep_turn(now)
+        triggers += d.required.on_tick(self.call, now)
+        triggers += d.opportunity.on_tick(self.call, now)
+        triggers += d.momentum.on_tick(self.call, now)
+        return self.policy.decide(triggers, now)
+
+    def _end_rep_turn(self, now: float) -> list[Trigger]:
+        self.rep_turn_open = False
+        return self.d.accuracy.turn_ended(now) + self.d.opportunity.rep_turn_ended(now)
+
+
+@dataclass
+class Detectors:
+    accuracy: AccuracyDetector
+    compliance: ComplianceDetector
+    emotion: EmotionDetector
+    competitor: CompetitorDetector
+    opportunity: OpportunityDetector
+    required: RequiredDetector
+    momentum: MomentumDetector
+
+    @classmethod
+    def build(cls, index: KBIndex, profile: Profile, checker: Optional[ClaimChecker] = None) -> "Detectors":
+        return cls(
+            accuracy=AccuracyDetector(checker or ClaimChecker(index), max_hold_s=profile.accuracy_max_hold_s),
+            compliance=ComplianceDetector(index),
+            emotion=EmotionDetector(index, shift=profile.emotion_shift),
+            competitor=CompetitorDetector(index),
+            opportunity=OpportunityDetector(index, wait_s=profile.opportunity_wait_s),
+            required=RequiredDetector(index),
+            momentum=MomentumDetector(index, dead_air_s=profile.dead_air_s,
+                                      productive_factor=profile.productive_pause_factor),
+        )

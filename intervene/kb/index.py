@@ -1,0 +1,136 @@
+"""The KB made searchable: every fact, signal and phrase as a row of a matrix.
+
+Vectors come from a persistent cache first (the SQLite store keeps them by
+model and text hash), so importing or replaying against an unchanged KB never
+re-embeds it; only new or edited text reaches the model.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional, Protocol, Sequence
+
+import numpy as np
+
+from intervene.nlp.embed import Embedder
+from intervene.vocab import Fact, KnowledgeBase, Product
+
+
+class VectorCache(Protocol):
+    def get_vectors(self, model: str, texts: Sequence[str]) -> dict[str, np.ndarray]: ...
+    def put_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None: ...
+
+
+def embed_with_cache(embedder: Embedder, texts: Sequence[str],
+                     cache: Optional[VectorCache] = None) -> np.ndarray:
+    """Embed texts, asking the persistent cache first and storing what was new."""
+    texts = list(texts)
+    if not texts:
+        return np.zeros((0, 1), dtype=np.float32)
+    known = cache.get_vectors(embedder.name, texts) if cache else {}
+    missing = sorted({t for t in texts if t not in known})
+    if missing:
+        fresh = dict(zip(missing, embedder.encode(missing)))
+        if cache:
+            cache.put_vectors(embedder.name, fresh)
+        known = {**known, **fresh}
+    return np.vstack([known[t] for t in texts]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """One signal or phrase row: which KB entry it belongs to, and its text."""
+    owner: str     # e.g. "opportunity:multi-site", "promotion:year-end-install", "forbidden:guarantee"
+    text: str
+
+
+def _alias_patterns(names: Sequence[str]) -> Optional[re.Pattern]:
+    alts = sorted({re.escape(n.lower()).replace(r"\-", "[- ]?").replace(r"\ ", r"[- ]?")
+                   for n in names if n and len(n) >= 2}, key=len, reverse=True)
+    if not alts:
+        return None
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(alts) + r")(?![a-z0-9])", re.I)
+
+
+_GENERIC_SUFFIX = re.compile(r"\s+(package|plan|tier|edition|subscription|bundle|option|level|membership)$", re.I)
+
+
+def product_names(p: Product) -> list[str]:
+    """Every way a person may name the product: name, aliases, id, and the
+    name without a generic suffix ("Standard package" -> "standard")."""
+    names = [p.name, *p.aliases, p.id, p.id.replace("-", " ")]
+    short = _GENERIC_SUFFIX.sub("", p.name)
+    if short != p.name:
+        names.append(short)
+    if short.lower().startswith("the "):
+        names.append(short[4:])
+    return names
+
+
+class KBIndex:
+    def __init__(self, kb: KnowledgeBase, embedder: Embedder,
+                 cache: Optional[VectorCache] = None) -> None:
+        self.kb = kb
+        self.embedder = embedder
+        self.cache = cache
+        self.facts: list[Fact] = list(kb.facts)
+        self.phrases: list[Phrase] = []
+        for o in kb.opportunities:
+            self.phrases += [Phrase(f"opportunity:{o.id}", s) for s in o.signals]
+        for pr in kb.promotions:
+            self.phrases += [Phrase(f"promotion:{pr.id}", s) for s in pr.signals]
+        for f in kb.forbidden:
+            self.phrases += [Phrase(f"forbidden:{f.id}", s) for s in f.phrases]
+        for r in kb.required:
+            self.phrases += [Phrase(f"required:{r.section}/{r.id}", s) for s in r.phrases]
+        texts = [f.text for f in self.facts] + [p.text for p in self.phrases]
+        vecs = embed_with_cache(embedder, texts, cache)
+        dim = vecs.shape[1] if len(texts) else 384
+        self.fact_vecs = vecs[: len(self.facts)] if self.facts else np.zeros((0, dim), np.float32)
+        self.phrase_vecs = vecs[len(self.facts):] if self.phrases else np.zeros((0, dim), np.float32)
+        self.product_patterns = {p.id: _alias_patterns(product_names(p)) for p in kb.products}
+        self.competitor_patterns = {c.id: _alias_patterns([c.name, *c.aliases, c.id])
+                                    for c in kb.competitors}
+        self._phrase_rows: dict[str, list[int]] = {}
+        for i, p in enumerate(self.phrases):
+            self._phrase_rows.setdefault(p.owner, []).append(i)
+
+    # -- lookups ---------------------------------------------------------------
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embedder.encode(list(texts))
+
+    def search_facts(self, vec: np.ndarray, k: int = 8, floor: float = 0.0) -> list[tuple[Fact, float]]:
+        if not self.facts:
+            return []
+        sims = self.fact_vecs @ vec
+        k = min(k, len(sims))
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.argsort(-sims[top])]
+        return [(self.facts[i], float(sims[i])) for i in top if sims[i] >= floor]
+
+    def phrase_sims(self, vecs: np.ndarray, owner_prefix: str) -> dict[str, float]:
+        """Best similarity of any of `vecs` to each owner's phrases, e.g. every opportunity."""
+        out: dict[str, float] = {}
+        if len(vecs) == 0:
+            return out
+        for owner, rows in self._phrase_rows.items():
+            if owner.startswith(owner_prefix):
+                out[owner.split(":", 1)[1]] = float((self.phrase_vecs[rows] @ vecs.T).max())
+        return out
+
+    def mentioned_products(self, text: str) -> list[tuple[int, str]]:
+        """(position, product id) for every product named in text, in order."""
+        hits: list[tuple[int, str]] = []
+        for pid, pat in self.product_patterns.items():
+            if pat:
+                hits += [(m.start(), pid) for m in pat.finditer(text)]
+        hits.sort()
+        # one position, one product: the longest alias wins ("multi-site" before "site")
+        dedup: list[tuple[int, str]] = []
+        for pos, pid in hits:
+            if not dedup or dedup[-1][0] != pos:
+                dedup.append((pos, pid))
+        return dedup
+
+    def mentioned_competitors(self, text: str) -> list[str]:
+        return [cid for cid, pat in self.competitor_patterns.items() if pat and pat.search(text)]

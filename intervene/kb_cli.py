@@ -1,0 +1,144 @@
+"""`intervene kb ...`: the sales-ops person's tool for the knowledge base."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import click
+import yaml
+
+from intervene.kb.loader import KBError, dump_kb, load_kb
+
+
+def _fail(msg: str) -> None:
+    from intervene.cli import fail
+    fail(msg)
+
+
+def _raw_docs(path: Path) -> list[tuple[str, dict]]:
+    files = [path] if path.is_file() else sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+    return [(str(f), yaml.safe_load(f.read_text(encoding="utf-8"))) for f in files]
+
+
+@click.group()
+def kb() -> None:
+    """Manage the knowledge base stored in the database."""
+
+
+@kb.command(name="import")
+@click.argument("path", type=click.Path())
+@click.pass_obj
+def kb_import(rt, path: str) -> None:
+    """Import (merge) a KB YAML file or a directory of them; entries with the
+    same section and id are replaced. Embeddings are computed for new or
+    changed text only."""
+    p = Path(path)
+    try:
+        load_kb(p)                      # validates everything before anything is written
+    except KBError as e:
+        _fail(str(e))
+    totals = {"added": 0, "changed": 0, "unchanged": 0}
+    for name, doc in _raw_docs(p):
+        for k, v in rt.store.kb_import(doc, name).items():
+            totals[k] += v
+    before = rt.embedder.calls if rt._embedder is not None else 0
+    index = rt.index(rt.kb(None))
+    embedded = rt.embedder.calls - before
+    click.echo(f"imported {path}: {totals['added']} added, {totals['changed']} changed, "
+               f"{totals['unchanged']} unchanged; {len(index.facts)} facts, "
+               f"{embedded} text(s) embedded ({rt.db_path})")
+
+
+@kb.command(name="list")
+@click.pass_obj
+def kb_list(rt) -> None:
+    """Every entry: section, id, and its text."""
+    items = rt.store.kb_items()
+    if not items:
+        click.echo("the knowledge base is empty - `intervene kb import FILE`")
+        return
+    for it in items:
+        d = it["data"]
+        text = d.get("name") or d.get("text") or d.get("say") or ", ".join(d.get("phrases") or d.get("signals") or [])
+        click.echo(f"{it['section']:<20} {it['id']:<24} {str(text)[:70]}")
+
+
+@kb.command(name="show")
+@click.argument("item_id")
+@click.pass_obj
+def kb_show(rt, item_id: str) -> None:
+    """One entry (every section that has this id), as YAML."""
+    hits = [it for it in rt.store.kb_items() if it["id"] == item_id]
+    if not hits:
+        _fail(f"no KB entry with id {item_id!r} (see `intervene kb list`)")
+    for it in hits:
+        click.echo(f"# {it['section']} (from {it['source']})")
+        click.echo(yaml.safe_dump(it["data"], sort_keys=False, allow_unicode=True).rstrip())
+
+
+@kb.command(name="search")
+@click.argument("text")
+@click.option("-k", "--top", default=5, show_default=True, help="How many matches.")
+@click.option("--kb", "kb_path", type=click.Path(), help="Search this KB file instead of the imported one.")
+@click.pass_obj
+def kb_search(rt, text: str, top: int, kb_path: Optional[str]) -> None:
+    """The facts closest in meaning to TEXT, with similarity scores."""
+    from intervene.nlp.quantities import normalize_numbers
+    index = rt.index(rt.kb(kb_path))
+    vec = index.embed([normalize_numbers(text)])[0]
+    for fact, sim in index.search_facts(vec, k=top):
+        owner = f"[{fact.product}] " if fact.product else ""
+        click.echo(f"{sim:.3f}  {fact.kb_id:<18} {owner}{fact.text}")
+
+
+@kb.command(name="check")
+@click.argument("utterance")
+@click.option("--product", default=None, help="Product under discussion (id), as the live call would know it.")
+@click.option("--kb", "kb_path", type=click.Path(), help="Check against this KB file instead of the imported one.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def kb_check(rt, utterance: str, product: Optional[str], kb_path: Optional[str], as_json: bool) -> None:
+    """The verdict the live system would give on a rep utterance, with evidence."""
+    from intervene.detect.claims import ClaimChecker
+    kbase = rt.kb(kb_path)
+    if product and kbase.product(product) is None:
+        _fail(f"--product {product!r}: no such product (have: {', '.join(p.id for p in kbase.products)})")
+    result = ClaimChecker(rt.index(kbase)).check(utterance, product)
+    errors = [v for v in result.verdicts if not v.ok]
+    if as_json:
+        click.echo(json.dumps({
+            "verdict": "error" if errors else ("consistent" if result.verdicts else "no-claim"),
+            "product_after": result.product_after,
+            "checks": [{"ok": v.ok, "claim": v.claim, "reason": v.reason, "score": round(v.score, 3),
+                        "kb_id": v.fact.kb_id if v.fact else None, "fact": v.fact.text if v.fact else None,
+                        "correction": v.correction or None} for v in result.verdicts]}))
+        return
+    if not result.verdicts:
+        click.echo("NO CLAIM - nothing in it matches a KB fact closely enough to check")
+    for v in result.verdicts:
+        head = click.style("OK   ", fg="green") if v.ok else click.style("ERROR", fg="red", bold=True)
+        click.echo(f"{head} {v.claim}")
+        click.echo(f"      KB {v.fact.kb_id if v.fact else '-'} ({v.score:.2f}): {v.fact.text if v.fact else ''}")
+        click.echo(f"      {v.reason}")
+        if v.correction:
+            click.echo(f"      say: {v.correction}")
+
+
+@kb.command(name="remove")
+@click.argument("item_id")
+@click.option("--section", default=None, help="Only in this section (e.g. products, opportunities).")
+@click.pass_obj
+def kb_remove(rt, item_id: str, section: Optional[str]) -> None:
+    """Remove an entry by id."""
+    n = rt.store.kb_remove(item_id, section)
+    if n == 0:
+        _fail(f"no KB entry with id {item_id!r}" + (f" in {section}" if section else ""))
+    click.echo(f"removed {n} entr{'y' if n == 1 else 'ies'} with id {item_id}")
+
+
+@kb.command(name="export")
+@click.pass_obj
+def kb_export(rt) -> None:
+    """The stored KB as one YAML document (formats.md section 1)."""
+    click.echo(dump_kb(rt.kb(None)).rstrip())

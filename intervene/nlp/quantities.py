@@ -1,0 +1,677 @@
+"""Numbers in what a rep says and in knowledge-base facts, made comparable.
+
+A rep says "forty-nine bucks a month"; the KB says "$49 per month". Claim
+checking needs both as the same `Quantity(49, "money", "USD", per="month")` so
+a mismatch ("thirty-nine a month") is a value difference, not a wording one.
+Plain regexes and dictionaries, standard library only: this runs on every
+utterance inside the latency budget, and must hold for any industry, so it
+knows English number grammar and common units, never product vocabulary.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+__all__ = ["Quantity", "CONTENT_STOPWORDS", "content_words", "parse_number_words",
+           "normalize_numbers", "extract_quantities", "same_quantity", "comparable"]
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One number with what it measures. `kind` decides which other quantities
+    it may contradict; `context` says what it is about (the caller matches it
+    against a fact's words so "3 years of support" never meets "3 users")."""
+    value: float
+    kind: str                 # money | duration | percent | count | date | bare
+    unit: str                 # currency code, duration unit, "%", counted noun, month, or ""
+    per: str = ""             # rate period(s) joined with "/": "month", "site/month"
+    bound: str = ""           # "max" | "min" | ""
+    start: int = 0            # char span in the original text
+    end: int = 0
+    context: tuple[str, ...] = ()
+
+
+# ------------------------------------------------------------------ vocabulary
+def _seq(words: str, first: int, step: int = 1) -> dict[str, int]:
+    return {w: first + k * step for k, w in enumerate(words.split())}
+
+
+_UNITS = _seq("zero one two three four five six seven eight nine", 0)
+_TEENS = _seq("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen", 10)
+_TENS = _seq("twenty thirty forty fifty sixty seventy eighty ninety", 20, 10)
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
+_ORD_UNITS = _seq("first second third fourth fifth sixth seventh eighth ninth", 1)
+_ORD_TEENS = _seq("tenth eleventh twelfth thirteenth fourteenth fifteenth sixteenth seventeenth "
+                  "eighteenth nineteenth", 10)
+_ORD_TENS = _seq("twentieth thirtieth fortieth fiftieth sixtieth seventieth eightieth ninetieth", 20, 10)
+_NUMBER_WORDS = frozenset([*_UNITS, *_TEENS, *_TENS, *_SCALES, "hundred", "dozen", "half"])
+_NUMBER_START = _NUMBER_WORDS | set(_ORD_UNITS) | set(_ORD_TEENS) | set(_ORD_TENS) | {"a", "an"}
+
+_MONTHS = {m: m for m in "january february march april may june july august september october "
+           "november december".split()}
+_MONTHS.update({m[:3]: m for m in _MONTHS if m != "may"}, sept="september")
+_AMBIGUOUS_MONTHS = {"may", "march", "mar"}        # also verbs: need a capital unless "of May"
+
+_CURRENCY_SYM = {"$": "USD", "€": "EUR", "£": "GBP"}
+_CURRENCY_CODES = {"usd": "USD", "eur": "EUR", "gbp": "GBP", "cad": "CAD", "aud": "AUD"}
+_MONEY_WORDS = {"dollar": "USD", "dollars": "USD", "buck": "USD", "bucks": "USD", "euro": "EUR",
+                "euros": "EUR", "pound": "GBP", "pounds": "GBP", "quid": "GBP", "grand": "",
+                "cent": "", "cents": "", **_CURRENCY_CODES}
+_CURRENCY_ADJ = {"us": "USD", "american": "USD", "canadian": "CAD", "australian": "AUD"}
+_DURATIONS = {"second": "second", "sec": "second", "minute": "minute", "min": "minute",
+              "hour": "hour", "hr": "hour", "day": "day", "week": "week", "wk": "week",
+              "month": "month", "mo": "month", "mth": "month", "year": "year", "yr": "year"}
+_DURATIONS.update({k + "s": v for k, v in list(_DURATIONS.items())})
+_PERIOD_ADVERBS = {"monthly": "month", "annually": "year", "yearly": "year", "weekly": "week",
+                   "daily": "day", "hourly": "hour", "annum": "year"}
+_DAYS = {"second": 1 / 86400, "minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0,
+         "month": 30.44, "year": 365.25}
+_FEE_WORDS = {"fee", "fees", "cost", "costs", "charge", "charges", "price", "prices"}
+# Words that may sit between a number and its unit: "30 business days", "2 more users".
+_LEAD_SKIP = {"more", "extra", "additional", "other", "new", "full", "separate", "total",
+              "business", "working", "calendar", "straight", "consecutive", "whole"}
+_DETERMINERS = {"the", "this", "that", "which", "no", "any", "every", "each", "another", "one",
+                "only", "same", "other", "last", "next", "what", "whichever"}
+
+
+def _phrases(spec: str) -> dict[tuple[str, ...], str]:
+    """ "max: up to, at most; min: at least" -> {("up", "to"): "max", ...}: readable tables."""
+    out: dict[tuple[str, ...], str] = {}
+    for part in spec.split(";"):
+        bound, _, items = part.partition(":")
+        out.update({tuple(p.split()): bound.strip() for p in items.split(",")})
+    return out
+
+
+_BOUND_BEFORE = _phrases(
+    "max: up to, at most, maximum, maximum of, max, max of, tops out at, top out at, maxes out at, "
+    "no more than, not more than, as many as, limit of, limited to, capped at, caps at, within, under, "
+    "less than, fewer than, below; min: at least, minimum, minimum of, min, starting at, starting from, "
+    "starts at, as low as, no less than, more than, upwards of")
+_BOUND_AFTER = _phrases(
+    "min: or more, or above, or higher, or greater, and up, and above, plus, minimum, min, at least; "
+    "max: or less, or fewer, or under, max, maximum, tops, at most, at the most")
+_FILLERS = frozenset("um uh er ah hmm like just really pretty basically actually literally so yeah "
+                     "okay ok well".split())
+CONTENT_STOPWORDS: frozenset[str] = _FILLERS | frozenset((
+    "a an the and or but if then than as of at by for from in into on onto off out over up down to "
+    "with without about above below between through during before after again further once here "
+    "there when where why how all any both each few more most other some such no nor not only own "
+    "same too very can will should now i me my myself we our ours us you your yours he him his she "
+    "her it its they them their what which who whom whose this that these those am is are was were "
+    "be been being have has had having do does did doing would could might must may shall let lets "
+    "get gets got getting go goes going gone also yes yep sure right totally kind sort mean know "
+    "gonna wanna gotta hey hi hello thanks thank please anyway s t ll re ve d m don didn doesn isn "
+    "aren wasn weren won wouldn couldn shouldn cannot one ones someone anyone everyone something "
+    "anything everything nothing thing things stuff lot lots bit much many every per via etc "
+    "including include includes").split())
+_NOT_NOUN = CONTENT_STOPWORDS | _NUMBER_START | set(_MONTHS) | set(_PERIOD_ADVERBS) | {"am", "pm"}
+_IRREGULAR = {"people": "person", "children": "child", "men": "man", "women": "woman", "feet": "foot"}
+
+_TOKEN_RE = re.compile(r"(\d{1,2}:\d{2})|(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
+                       r"|([^\W\d_]+(?:['’][^\W\d_]+)*)|([$€£%/+])|([.,;:!?])|([-–])")
+_PHONE_RE = re.compile(r"\+?\(?\b\d{3}\)?[-. ]\d{3}[-. ]\d{4}\b|\b\d{3}[-.]\d{4}\b")
+_WORD_RE = re.compile(r"[^\W_]+")
+_POSSESSIVE_RE = re.compile(r"['’]s\b")
+_SENT_END = {".", "!", "?", ";"}
+
+
+class _Tok:
+    """A token with its span: kind is t(ime) n(um) w(ord) s(ym) p(unct); `att` = no space
+    before it ("3rd", "24x7"), `hy` = joined to the previous token by a hyphen ("3-year")."""
+    __slots__ = ("text", "low", "start", "end", "kind", "att", "hy", "skip")
+
+    def __init__(self, text: str, start: int, kind: str, att: bool, hy: bool, skip: bool) -> None:
+        self.text, self.low, self.start, self.end = text, text.lower(), start, start + len(text)
+        self.kind, self.att, self.hy, self.skip = kind, att, hy, skip
+
+
+def _tokenize(text: str) -> list[_Tok]:
+    phones = [m.span() for m in _PHONE_RE.finditer(text)] if any(c.isdigit() for c in text) else []
+    toks: list[_Tok] = []
+    prev_end, hyphen = -1, False
+    for m in _TOKEN_RE.finditer(text):
+        s, kind = m.start(), "tnwsph"[m.lastindex - 1]
+        if kind == "h":       # "3-year": hyphen glues; " - " is a dash
+            hyphen = s == prev_end and text[s + 1:s + 2].isalnum()
+            if not hyphen:
+                toks.append(_Tok(m.group(), s, "p", False, False, False))
+            prev_end = m.end()
+            continue
+        skip = any(a <= s < b for a, b in phones)
+        toks.append(_Tok(m.group(), s, kind, s == prev_end, hyphen, skip))
+        prev_end, hyphen = m.end(), False
+    return toks
+
+
+# --------------------------------------------------------------- word numbers
+def _parse(words: list[str], hy: list[bool], i: int = 0, date: bool = False
+           ) -> tuple[float, int, bool] | None:
+    """English number grammar from words[i]: (value, words used, is_ordinal). A state
+    machine over the last word's class, so "twenty four seven" stops at 24 and
+    "one two" stops at 1. "second" joins a compound only when hyphenated or in a
+    date ("twenty second" is more often 20 seconds than the 22nd)."""
+    total = cur = 0.0
+    last, j, end, n = "", i, i, len(words)
+    while j < n:
+        w, nxt = words[j], words[j + 1] if j + 1 < n else ""
+        if not last and w in ("a", "an"):
+            if nxt in _SCALES or nxt in ("hundred", "dozen"):
+                cur, last, j = 1.0, "a", j + 1
+                continue
+            return (0.5, j + 2 - i, False) if nxt == "half" else None
+        if w == "and" and last:
+            if nxt == "half" or (nxt in ("a", "an") and j + 2 < n and words[j + 2] == "half"):
+                return total + cur + 0.5, j + (2 if nxt == "half" else 3) - i, False
+            if last in ("hundred", "scale") and (nxt in _UNITS or nxt in _TEENS or nxt in _TENS):
+                j += 1
+                continue
+            break
+        if not last and w in ("half", "zero"):
+            return (0.5 if w == "half" else 0.0), j + 1 - i, False
+        if w in _UNITS and w != "zero" and last in ("", "tens", "hundred", "scale"):
+            cur, last = cur + _UNITS[w], "unit"
+        elif w in _TEENS and last in ("", "hundred", "scale"):
+            cur, last = cur + _TEENS[w], "teen"
+        elif w in _TENS and last in ("", "hundred", "scale"):
+            cur, last = cur + _TENS[w], "tens"
+        elif w == "hundred" and last in ("unit", "teen", "a") and cur < 100:
+            cur, last = cur * 100, "hundred"
+        elif w == "dozen" and last in ("unit", "a"):
+            return total + cur * 12, j + 1 - i, False
+        elif w in _SCALES and last in ("unit", "teen", "tens", "hundred", "a"):
+            total, cur, last = total + cur * _SCALES[w], 0.0, "scale"
+        else:
+            v = _ORD_UNITS.get(w) if last in ("", "tens", "hundred", "scale") else None
+            if v is None and last in ("", "hundred", "scale"):
+                v = _ORD_TEENS.get(w, _ORD_TENS.get(w))
+            if v is None or (w == "second" and last and not (hy[j] or date)):
+                break
+            return total + cur + v, j + 1 - i, True
+        j += 1
+        end = j
+    return (total + cur, end - i, False) if end > i else None
+
+
+def parse_number_words(tokens: list[str]) -> tuple[float, int] | None:
+    """Parse a spoken number starting at tokens[0]; return (value, tokens consumed).
+    Hyphenated tokens ("forty-nine") count as one token; a token whose leading part
+    is a number ("two-year") counts as consumed. None when tokens[0] starts no number."""
+    split = [(piece, k, p > 0) for k, tok in enumerate(tokens)
+             for p, piece in enumerate(tok.lower().split("-")) if piece]
+    got = _parse([w for w, _, _ in split], [h for _, _, h in split]) if split else None
+    return None if got is None else (got[0], split[got[1] - 1][1] + 1)
+
+
+@dataclass(slots=True)
+class _Num:
+    value: float
+    start: int              # token range [start, end)
+    end: int
+    ordinal: bool = False
+    words: bool = False
+    time: bool = False
+
+
+def _number_at(toks: list[_Tok], i: int, date: bool = False) -> _Num | None:
+    """The number (digits, words, or both: "2 million", "3 and a half") at token i."""
+    t, n = toks[i], len(toks)
+    if t.skip:
+        return None
+    if t.kind == "t":
+        h, mnt = t.text.split(":")
+        pm = i + 1 < n and toks[i + 1].low == "pm"
+        return _Num(int(h) + (12 if pm and int(h) < 12 else 0) + int(mnt) / 60, i, i + 1 + pm, time=True)
+    if t.kind == "n":
+        raw = t.text.replace(",", "")
+        if len(raw.split(".")[0]) > 7 and "," not in t.text:       # ids, card or phone numbers
+            return None
+        num, j = _Num(float(raw), i, i + 1), i + 1
+        suffix = toks[j].low if j < n and toks[j].kind == "w" else ""
+        if suffix in ("st", "nd", "rd", "th") and toks[j].att:
+            num.ordinal, j = True, j + 1
+        elif suffix == "k" and toks[j].att:
+            num.value, j = num.value * 1000, j + 1
+        elif suffix in ("am", "pm"):
+            num.value += 12 if suffix == "pm" and num.value < 12 else 0
+            num.time, j = True, j + 1
+        elif suffix == "hundred" or suffix in _SCALES:
+            num.value, j = num.value * _SCALES.get(suffix, 100.0), j + 1
+        if not (num.ordinal or num.time) and j + 1 < n and toks[j].low == "and":
+            if toks[j + 1].low == "half" or (toks[j + 1].low == "a" and j + 2 < n and toks[j + 2].low == "half"):
+                num.value, j = num.value + 0.5, j + (2 if toks[j + 1].low == "half" else 3)
+        num.end = j
+        return num
+    if t.kind != "w" or t.low not in _NUMBER_START:
+        return None
+    k = i
+    while k < n and k - i < 12 and toks[k].kind == "w":
+        k += 1
+    got = _parse([x.low for x in toks[i:k]], [x.hy for x in toks[i:k]], 0, date)
+    if got is None:
+        return None
+    num = _Num(got[0], i, i + got[1], got[2], True)
+    j = num.end
+    if not num.ordinal and j + 1 < n and toks[j].low == "point" and toks[j + 1].low in _UNITS:
+        k, digits = j + 1, ""
+        while k < n and toks[k].low in _UNITS:
+            digits, k = digits + str(_UNITS[toks[k].low]), k + 1
+        num.value, num.end = float(f"{int(num.value)}.{digits}"), k
+    return num
+
+
+def _month(t: _Tok | None, strict: bool = True) -> str:
+    if t is None or t.kind != "w":
+        return ""
+    m = _MONTHS.get(t.low, "")
+    return "" if m and strict and t.low in _AMBIGUOUS_MONTHS and not t.text[0].isupper() else m
+
+
+def _tok(toks: list[_Tok], k: int) -> _Tok | None:
+    return toks[k] if 0 <= k < len(toks) else None
+
+
+def _skip_word_number(toks: list[_Tok], num: _Num) -> bool:
+    """True for words that look like numbers but are not quantities: "the basic one",
+    "no one", "one of", "one-time", a bare "half"."""
+    first, nxt = toks[num.start].low, _tok(toks, num.end)
+    if num.end - num.start != 1 or first not in ("one", "half"):
+        return False
+    if first == "half" or nxt is None or nxt.kind != "w":
+        return True
+    if nxt.hy and nxt.low in ("time", "off", "on", "way", "stop", "size"):
+        return True
+    after = _tok(toks, num.end + 1)
+    if nxt.low in _MONEY_WORDS or nxt.low in _DURATIONS or nxt.low == "percent" or (
+            nxt.low in ("to", "or") and after is not None and _number_at(toks, num.end + 1)):
+        return False
+    prev = _tok(toks, num.start - 1)
+    return nxt.low in CONTENT_STOPWORDS or (prev is not None and prev.low in _DETERMINERS)
+
+
+def _spoken_cents(toks: list[_Tok], num: _Num) -> _Num | None:
+    """The "ninety-nine" of "nine ninety-nine a month" ($9.99): a spoken 10-99 right
+    after a spoken number, when money or a rate follows."""
+    j = num.end
+    if not num.words or num.ordinal or j >= len(toks) or toks[j].kind != "w":
+        return None
+    c = _number_at(toks, j)
+    if not c or not c.words or c.ordinal or not 10 <= c.value < 100 or c.value != int(c.value):
+        return None
+    after = _tok(toks, c.end)
+    return c if after is not None and (after.low in _MONEY_WORDS or _rate(toks, c.end)[0]) else None
+
+
+def _fmt(v: float) -> str:
+    return str(int(v)) if v == int(v) else f"{v:.6f}".rstrip("0").rstrip(".")
+
+
+def _suffix(v: int) -> str:
+    return "th" if 10 <= v % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(v % 10, "th")
+
+
+def normalize_numbers(text: str) -> str:
+    """Rewrite spoken numbers as digits ("forty-nine" -> "49", "twenty-four seven" ->
+    "24/7", "December thirty-first" -> "December 31", "19,800" -> "19800") so
+    embeddings and regexes see one form. Pronoun "one", lone ordinals ("first, ...")
+    and a bare "half" are left alone; everything else is copied unchanged."""
+    toks, out, pos, i = _tokenize(text), [], 0, 0
+    while i < len(toks):
+        month_before = bool(_month(_tok(toks, i - 1)) or (
+            i > 1 and toks[i - 1].low == "the" and _month(toks[i - 2])))
+        num = _number_at(toks, i, date=month_before)
+        if num is None or num.time:
+            i += 1
+            continue
+        end, after, rep = num.end, _tok(toks, num.end), None
+        month_after = bool(_month(after) or (after is not None and after.low == "of"
+                                             and _month(_tok(toks, num.end + 1), strict=False)))
+        if not num.words:
+            if "," in toks[i].text or end - i > 1 + num.ordinal:
+                rep = _fmt(num.value) + (_suffix(int(num.value)) if num.ordinal else "")
+        elif num.ordinal:
+            if month_before:
+                rep = _fmt(num.value)
+            elif month_after or end - i > 1:
+                rep = _fmt(num.value) + _suffix(int(num.value))
+        elif not _skip_word_number(toks, num):
+            cents = _spoken_cents(toks, num)
+            rep, end = _fmt(num.value + (cents.value / 100 if cents else 0)), cents.end if cents else end
+            if num.value == 24 and after is not None and after.low == "seven":
+                rep, end = "24/7", end + 1
+        if rep is not None:
+            out += [text[pos:toks[i].start], rep]
+            pos = toks[end - 1].end
+        i = end
+    return "".join(out) + text[pos:]
+
+
+# ---------------------------------------------------------------- extraction
+def _stem(w: str) -> str:
+    w = _singular(w)
+    if w not in _NUMBER_WORDS:
+        for suf in ("ation", "ing", "ed"):
+            if w.endswith(suf) and len(w) - len(suf) >= 4:
+                return w[:-len(suf)]
+    return w
+
+
+def _singular(w: str) -> str:
+    """Plural -> singular, cheaply. "licenses" keeps its e (only "sses" and
+    x/ch/sh/zz + "es" drop "es"), so singular and plural stem the same."""
+    w = _POSSESSIVE_RE.sub("", w)
+    if w in _IRREGULAR:
+        return _IRREGULAR[w]
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if w.endswith(("sses", "xes", "ches", "shes", "zzes")):
+        return w[:-2]
+    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        return w[:-1]
+    return w
+
+
+def content_words(text: str) -> list[str]:
+    """Lowercase stemmed content words, for lexical overlap between a claim and a
+    fact: "on-site installation" and "on site install" both give ["site", "install"]."""
+    out = []
+    for w in _WORD_RE.findall(_POSSESSIVE_RE.sub("", text.lower())):
+        if w not in CONTENT_STOPWORDS:
+            s = _stem(w)
+            if s not in CONTENT_STOPWORDS:
+                out.append(s)
+    return out
+
+
+def _context(toks: list[_Tok], lo: int, hi: int, width: int = 4) -> tuple[str, ...]:
+    """Content words within `width` words (fillers not counted) either side of [lo, hi)."""
+    words: list[str] = []
+    for step, k in ((-1, lo - 1), (1, hi)):
+        seen, side = 0, []
+        while 0 <= k < len(toks) and seen < width and toks[k].text not in _SENT_END:
+            if toks[k].kind == "w":
+                side.append(toks[k].low)
+                seen += toks[k].low not in _FILLERS
+            k += step
+        words += side[::-1] if step < 0 else side
+    return tuple(dict.fromkeys(content_words(" ".join(w for w in words if w not in _NUMBER_START))))
+
+
+def _bound_before(toks: list[_Tok], k: int) -> tuple[str, int]:
+    """("max"|"min"|"", index of the bound's first token) for the words before token k."""
+    words: list[tuple[str, int]] = []
+    k -= 1
+    while k >= 0 and len(words) < 3 and toks[k].kind == "w":
+        if toks[k].low not in _FILLERS:
+            words.insert(0, (toks[k].low, k))
+        k -= 1
+    for size in (3, 2, 1):
+        if len(words) >= size and (b := _BOUND_BEFORE.get(tuple(w for w, _ in words[-size:]))):
+            return b, words[-size][1]
+    return "", -1
+
+
+def _bound_after(toks: list[_Tok], k: int) -> tuple[str, int]:
+    if k < len(toks) and toks[k].text == "+" and toks[k].att:
+        return "min", k + 1
+    words = tuple(t.low for t in toks[k:k + 3])
+    for size in (3, 2, 1):
+        b = _BOUND_AFTER.get(words[:size]) if len(words) >= size else None
+        nxt = _tok(toks, k + size)
+        if b and not (size == 1 and nxt is not None and nxt.kind == "n"):   # "$49, minimum 2 sites"
+            return b, k + size
+    return "", k
+
+
+def _rate(toks: list[_Tok], j: int, money: bool = False) -> tuple[str, int]:
+    """Rate after a quantity: "per month", "a year", "/mo", "monthly", "per site per month";
+    after money also "a seat" ("12 euros a seat" is a price per seat)."""
+    parts, n = [], len(toks)
+    while j < n:
+        w, nx = toks[j].low, toks[j + 1] if j + 1 < n else None
+        if w in _PERIOD_ADVERBS:
+            parts.append(_PERIOD_ADVERBS[w])
+            j += 1
+        elif nx is not None and w in ("per", "a", "an", "each", "every", "/") and nx.low in _DURATIONS:
+            parts.append(_DURATIONS[nx.low])
+            j += 2
+        elif nx is not None and (w in ("per", "/") or (money and w in ("a", "an"))) and (
+                nx.kind == "w" and nx.low not in _NOT_NOUN):
+            parts.append(_PERIOD_ADVERBS.get(nx.low) or _singular(nx.low))
+            j += 2
+        else:
+            break
+    return "/".join(parts), j
+
+
+def _noun(toks: list[_Tok], j: int, value: float) -> int:
+    """Index of the noun a number counts ("two coffee shops" -> shops), or -1:
+    up to three content words, the first plural one wins (singular: first non-adjective)."""
+    run, k = [], j
+    while k < len(toks) and len(run) < 3 and toks[k].kind == "w":
+        w = toks[k].low
+        if not run and w in _LEAD_SKIP and k == j:
+            k += 1
+            continue
+        if w in _NOT_NOUN or w.endswith("ly") or (w.endswith("ed") and len(w) > 4):
+            break
+        run.append(k)
+        k += 1
+    if not run:
+        return -1
+    if value != 1:
+        return next((r for r in run if _singular(toks[r].low) != toks[r].low), run[0])
+    adj = toks[run[0]].low.endswith(("al", "ful", "ous", "ive", "ic", "able", "ible"))
+    return run[1] if adj and len(run) > 1 else run[0]
+
+
+def _fee_ahead(toks: list[_Tok], j: int) -> bool:
+    """ "no setup fee", "zero hidden charges": a fee word within three content words."""
+    for t in toks[j:j + 3]:
+        if t.kind != "w" or t.low in CONTENT_STOPWORDS:
+            return False
+        if t.low in _FEE_WORDS:
+            return True
+    return False
+
+
+def _make(toks: list[_Tok], kind: str, value: float, unit: str, lo: int, hi: int,
+          per: str = "", bound: str = "", ctx_lo: int = -1) -> Quantity:
+    """Quantity over tokens [lo, hi); context skips them and a bound phrase from ctx_lo."""
+    ctx = _context(toks, min(lo, ctx_lo) if ctx_lo >= 0 else lo, hi)
+    return Quantity(float(value), kind, unit, per, bound, toks[lo].start, toks[hi - 1].end, ctx)
+
+
+def _date_end(toks: list[_Tok], k: int) -> int:
+    """Skip an optional ", 2024" after a date; returns the next token index."""
+    y = k + (k < len(toks) and toks[k].text == ",")
+    t = _tok(toks, y)
+    return y + 1 if t is not None and t.kind == "n" and t.text.isdigit() and 1900 <= int(t.text) <= 2100 else k
+
+
+def _is_day(num: _Num | None) -> bool:
+    return num is not None and not num.time and 1 <= num.value <= 31 and num.value == int(num.value)
+
+
+def _unit_word(t: _Tok | None) -> bool:
+    """A unit or plural noun follows, so "May 5 users" is not a date."""
+    return t is not None and (t.text == "%" or t.low in _DURATIONS or t.low in _MONEY_WORDS or (
+        t.kind == "w" and t.low not in _NOT_NOUN and _singular(t.low) != t.low))
+
+
+def _at(toks: list[_Tok], i: int) -> tuple[list[Quantity], int]:
+    """Quantities starting at token i, and the token index to continue from."""
+    n, t = len(toks), toks[i]
+    month = _month(t)
+    if month:                                   # "December 31", "Dec. the thirty-first"
+        j = i + 1 + (i + 1 < n and toks[i + 1].text == ".")
+        j += j < n and toks[j].low == "the"
+        num = _number_at(toks, j, date=True) if j < n else None
+        if _is_day(num) and not _unit_word(_tok(toks, num.end)):
+            end = _date_end(toks, num.end)
+            return [_make(toks, "date", num.value, month, i, end)], end
+        return [], i + 1
+    num = _number_at(toks, i)
+    if num is None:
+        if t.low == "no" and _fee_ahead(toks, i + 1):   # "no setup fee": a price of zero
+            return [_make(toks, "money", 0, "", i, i + 1)], i + 1
+        return [], i + 1
+    j, v = num.end, num.value
+    of = j + (j < n and toks[j].low == "of")
+    month = _month(_tok(toks, of), strict=of == j) if num.ordinal or of == j else ""
+    if month and _is_day(num):                  # "31st of December", "31 December"
+        end = _date_end(toks, of + 1)
+        return [_make(toks, "date", v, month, i, end)], end
+    if num.ordinal or (num.words and _skip_word_number(toks, num)):
+        if t.low == "half" and j + 1 < n and toks[j].low in ("a", "an") and toks[j + 1].low in _DURATIONS:
+            return [_make(toks, "duration", 0.5, _DURATIONS[toks[j + 1].low], i, j + 2)], j + 2
+        return [], j
+    cents = _spoken_cents(toks, num)
+    if cents:
+        v, j = v + cents.value / 100, cents.end
+    plus = j < n and toks[j].text == "+" and toks[j].att      # "25+ users"
+    j += plus
+    nxt, nxt2 = _tok(toks, j), _tok(toks, j + 1)
+    if v == 24 and nxt is not None and ((num.words and nxt.low == "seven") or (
+            nxt.text == "/" or (nxt.low == "x" and nxt.att)) and nxt2 is not None and nxt2.text == "7"):
+        end = j + (1 if nxt.low == "seven" else 2)     # 24/7 = 24 hours a day, 7 days a week
+        return [_make(toks, "duration", 24, "hour", i, end, per="day"),
+                _make(toks, "duration", 7, "day", i, end, per="week")], end
+    lo, kind, unit, last = i, "", "", j       # last: end of number + unit tokens
+    prev = _tok(toks, i - 1)
+    if prev is not None and (prev.text in _CURRENCY_SYM or prev.low in _CURRENCY_CODES):
+        lo, kind, unit = i - 1, "money", _CURRENCY_SYM.get(prev.text) or _CURRENCY_CODES[prev.low]
+    elif num.time:
+        kind = "bare"
+    elif nxt is not None:
+        w = nxt.low
+        if w in _CURRENCY_ADJ and nxt2 is not None and nxt2.low in ("dollar", "dollars"):
+            kind, unit, last = "money", _CURRENCY_ADJ[w], j + 2
+        elif w in _MONEY_WORDS:
+            kind, unit, last = "money", _MONEY_WORDS[w], j + 1
+            v = v / 100 if w.startswith("cent") else v * 1000 if w == "grand" else v
+            cents = _number_at(toks, j + 2) if w.startswith("dollar") and nxt2 and nxt2.low == "and" else None
+            if cents and cents.end < n and toks[cents.end].low in ("cent", "cents"):
+                v, last = v + cents.value / 100, cents.end + 1      # "49 dollars and 99 cents"
+        elif w in ("%", "percent", "pct") or (w == "per" and nxt2 is not None and nxt2.low == "cent"):
+            kind, unit, last = "percent", "%", j + (2 if w == "per" else 1)
+        elif (d := j + (w in _LEAD_SKIP)) < n and toks[d].low in _DURATIONS:
+            kind, unit, last = "duration", _DURATIONS[toks[d].low], d + 1
+    per, after = _rate(toks, last, kind == "money")
+    if not kind and per:
+        kind = "money"                          # "forty-nine a month": a price, currency unknown
+    elif not kind and v == 0 and _fee_ahead(toks, j):
+        kind = "money"                          # "zero setup fee"
+    elif not kind:
+        k = _noun(toks, j, v)
+        kind = "count" if k >= 0 else "bare"
+        if k >= 0:
+            unit, last = _singular(toks[k].low), k + 1
+            per, after = _rate(toks, last)
+            if not per and last + 2 < n and toks[last].low == "of" and toks[last + 1].low not in _NOT_NOUN:
+                per = _rate(toks, last + 2)[0]          # "10 GB of storage per user"
+    bound, b_lo = _bound_before(toks, lo)
+    b_after, after = _bound_after(toks, after)
+    bound = bound or ("min" if plus else b_after)
+    return [_make(toks, kind, v, unit, lo, after, per, bound, b_lo)], after
+
+
+def extract_quantities(text: str) -> list[Quantity]:
+    """Every quantity in `text`, in order, from digits or words. A range ("3-5 days",
+    "3 to 5 days", "between 2 and 4 users") gives the bare end the other end's unit."""
+    toks, found, i = _tokenize(text), [], 0
+    spans: list[tuple[int, int]] = []           # first/last token of each quantity
+    while i < len(toks):
+        got, nxt = _at(toks, i)
+        for q in got:
+            found.append(q)
+            spans.append((i, nxt))
+        i = max(nxt, i + 1)
+    for a in range(len(found) - 1):
+        q1, q2, k = found[a], found[a + 1], spans[a][1]
+        gap = [t.low for t in toks[k:spans[a + 1][0]] if t.text not in _CURRENCY_SYM]
+        between = spans[a][0] > 0 and toks[spans[a][0] - 1].low == "between" and gap == ["and"]
+        if not (gap in (["to"], ["or"], ["-"], ["–"]) or between or (not gap and k < len(toks) and toks[k].hy)):
+            continue
+        if q1.kind == "bare" and q2.kind != "bare":
+            q1 = replace(q1, kind=q2.kind, unit=q2.unit, per=q2.per)
+        elif q2.kind == "bare" and q1.kind == "money":
+            q2 = replace(q2, kind="money", unit=q1.unit, per=q1.per)
+        if q1.kind == q2.kind == "money":            # "$49 to 99 a month"
+            q1, q2 = replace(q1, per=q1.per or q2.per), replace(q2, unit=q2.unit or q1.unit)
+        if q1.kind == q2.kind != "bare" and gap != ["or"]:
+            q1, q2 = replace(q1, bound=q1.bound or "min"), replace(q2, bound=q2.bound or "max")
+        found[a], found[a + 1] = q1, q2
+    return found
+
+
+# ---------------------------------------------------------------- comparison
+def _unit_ok(a: str, b: str) -> bool:
+    return not a or not b or a == b
+
+
+def _per_ok(a: Quantity, b: Quantity) -> bool:
+    """Rates agree unless both name different non-period things ("per site" vs "per user");
+    different periods are converted instead (month vs year)."""
+    na = set(a.per.split("/")) - set(_DAYS) - {""}
+    nb = set(b.per.split("/")) - set(_DAYS) - {""}
+    return not (na and nb and na != nb)
+
+
+def _period(q: Quantity) -> str:
+    return next((p for p in q.per.split("/") if p in _DAYS), "")
+
+
+def same_quantity(a: Quantity, b: Quantity) -> bool:
+    """Do a and b state the same amount? Durations convert through days (month = 30.44,
+    year = 365.25) and match within 2%, so 24 months == 2 years but 12 weeks != 3
+    months. Other rates must agree when both are given. Money needs compatible currencies ("" matches any) and rates: $49/month
+    equals $588/year (within 1%). Bounds are ignored: "up to 25" states 25."""
+    if a.kind != b.kind:
+        return {a.kind, b.kind} in ({"bare", "money"}, {"bare", "count"}) and abs(a.value - b.value) < 1e-9
+    if a.kind != "money" and a.per and b.per and a.per != b.per:
+        return False                            # 2 visits a year != 2 visits a month
+    if a.kind == "duration":
+        x, y = a.value * _DAYS[a.unit], b.value * _DAYS[b.unit]
+        return abs(x - y) <= 0.02 * max(abs(x), abs(y)) or x == y
+    if a.kind == "money":
+        if not (_unit_ok(a.unit, b.unit) and _per_ok(a, b)):
+            return False
+        pa, pb = _period(a), _period(b)
+        if pa and pb and pa != pb:
+            x, y = a.value / _DAYS[pa], b.value / _DAYS[pb]
+            return abs(x - y) <= 0.01 * max(abs(x), abs(y))
+        return abs(a.value - b.value) < 0.005
+    if a.kind in ("count", "date") and not _unit_ok(a.unit, b.unit):
+        return False
+    return abs(a.value - b.value) < 1e-9
+
+
+def comparable(a: Quantity, b: Quantity) -> bool:
+    """Would a different value between a and b be a contradiction? Only when both
+    measure the same sort of thing: money in compatible currencies (prices per month
+    and per year are both prices; "per site" vs "per user" are not), percents, dates
+    of one month, counts of one noun, durations with the same rate ("24 hours a day"
+    is coverage, "within 4 hours" a length) and similar scale (hours or minutes meet
+    days or longer only when they add up to a day or more: "48 hours" vs "3 days" is a
+    contradiction, "4-hour response" vs "30-day trial" is two different terms). A bare number may be a price said without currency, or a count said
+    without its noun, so it is comparable to a rated price or a count; two bare
+    numbers say too little to contradict each other."""
+    if a.kind != b.kind:
+        kinds = {a.kind, b.kind}
+        if kinds == {"bare", "count"}:
+            return True
+        return kinds == {"bare", "money"} and bool((a if a.kind == "money" else b).per)
+    if a.kind == "bare":
+        return False
+    if a.kind == "money":
+        return _unit_ok(a.unit, b.unit) and _per_ok(a, b)
+    if a.kind == "duration":
+        if a.per != b.per:
+            return False
+        sub_a, sub_b = _DAYS[a.unit] < 1, _DAYS[b.unit] < 1
+        if sub_a == sub_b:
+            return True
+        short = a if sub_a else b
+        return short.value * _DAYS[short.unit] >= 1
+    return _unit_ok(a.unit, b.unit)

@@ -1,0 +1,84 @@
+"""Small text helpers shared by the detectors: sentence and clause splitting,
+negation scope, self-repair markers. Plain regexes: they run on every
+utterance inside the latency budget."""
+from __future__ import annotations
+
+import re
+
+_SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Za-z0-9$\"'])")
+_CLAUSE = re.compile(r"\s*(?:[,;:]|\s+-\s+|\s+--\s+|\u2014)\s*|\s+(?=(?:but|although|though|whereas|so|because)\s)", re.I)
+
+NEGATION_CUES = re.compile(
+    r"\b(?:not|no|never|without|none|nothing|neither|nor|zero|excludes?|excluded|"
+    r"isn't|aren't|doesn't|don't|didn't|won't|wouldn't|can't|cannot|couldn't|hasn't|haven't|"
+    r"wasn't|weren't|shouldn't|nope|nah)\b|n't\b"
+    r"|(?<![\d.$])\b0\b(?![.,]\d)(?=\s+[a-z])", re.I)   # "zero setup fee", after numbers became digits
+
+# A rep taking back what they just said: the claim before it must not be corrected.
+SELF_REPAIR = re.compile(
+    r"\b(?:scratch that|sorry,? i mean|i mean|let me correct|correction|i misspoke|my mistake|"
+    r"my bad|actually,? it'?s|wait,? no|no,? sorry|sorry,? no|rather|i was mixing)\b", re.I)
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENT.split(text.strip()) if s.strip()]
+
+
+def clauses(sentence: str) -> list[str]:
+    return [c.strip(" .!?") for c in _CLAUSE.split(sentence) if c and c.strip(" .!?")]
+
+
+def claim_units(text: str, min_words: int = 4) -> list[str]:
+    """Sentences, and for long sentences also their clauses joined up to a
+    useful size. Retrieval works best on one assertion at a time; a clause
+    of two words ("No", "all of it") says nothing checkable on its own."""
+    units: list[str] = []
+    for s in sentences(text):
+        units.append(s)
+        parts = clauses(s)
+        if len(parts) < 2:
+            continue
+        merged: list[str] = []
+        buf = ""
+        for p in parts:
+            buf = f"{buf}, {p}" if buf else p
+            if len(buf.split()) >= min_words:
+                merged.append(buf)
+                buf = ""
+        if buf:
+            if merged and len(buf.split()) < min_words:
+                merged[-1] = f"{merged[-1]}, {buf}"
+            else:
+                merged.append(buf)
+        if len(merged) > 1:
+            units += [m for m in merged if m != s]
+    return units
+
+
+def negation_scopes(text: str) -> list[tuple[int, int]]:
+    """Character spans governed by a negation cue: from the cue to the end of
+    its clause. "No, that's not right, phone support is 24/7" negates only
+    "that's not right", not the support claim."""
+    spans: list[tuple[int, int]] = []
+    for m in NEGATION_CUES.finditer(text):
+        stop = re.search(r"[,;:.!?]|\s-\s|\bbut\b", text[m.end():])
+        end = m.end() + stop.start() if stop else len(text)
+        # a bare "No," / "Nope," answering the other party negates nothing after it
+        if m.group(0).lower() in ("no", "nope", "nah") and stop and stop.start() == 0:
+            continue
+        spans.append((m.start(), end))
+    return spans
+
+
+def split_by_scope(text: str) -> tuple[str, str]:
+    """(negated part, affirmed part) of a text."""
+    spans = negation_scopes(text)
+    neg, pos, last = [], [], 0
+    for a, b in spans:
+        if a < last:
+            a = last
+        pos.append(text[last:a])
+        neg.append(text[a:b])
+        last = max(last, b)
+    pos.append(text[last:])
+    return " ".join(neg), " ".join(pos)

@@ -1,0 +1,194 @@
+"""The one SQLite store: knowledge base, embedding cache, calls.
+
+There is exactly one writer per process (this object); the live service
+funnels writes through it from a single task. Every write is its own
+transaction, so a crash or a bad input later never loses what was recorded.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence
+
+import numpy as np
+import sqlite_utils
+
+from intervene.vocab import Intervention, Utterance
+
+KB_SECTIONS = ("products", "facts", "competitors", "opportunities", "promotions",
+               "compliance.forbidden", "compliance.required", "process")
+
+
+def default_db_path() -> Path:
+    """--db, else INTERVENE_DB, else the user's data directory (the service's
+    StateDirectory under systemd, which sets STATE_DIRECTORY)."""
+    env = os.environ.get("INTERVENE_DB")
+    if env:
+        return Path(env)
+    state = os.environ.get("STATE_DIRECTORY")
+    if state:
+        return Path(state.split(":")[0]) / "intervene.db"
+    from platformdirs import user_data_dir
+    return Path(user_data_dir("intervene")) / "intervene.db"
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+class StoreError(Exception):
+    pass
+
+
+class Store:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), timeout=10, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path}: not a usable SQLite database ({e})")
+        except OSError as e:
+            raise StoreError(f"{self.path}: cannot open ({e})")
+        self.db = sqlite_utils.Database(conn)
+        self._schema()
+
+    def _schema(self) -> None:
+        db = self.db
+        if "kb_meta" not in db.table_names():
+            db["kb_meta"].create({"key": str, "value": str}, pk="key")
+        if "kb_items" not in db.table_names():
+            db["kb_items"].create({"section": str, "id": str, "position": int, "data": str,
+                                   "text_hash": str, "source": str, "updated": float},
+                                  pk=("section", "id"))
+        if "embeddings" not in db.table_names():
+            db["embeddings"].create({"model": str, "hash": str, "text": str, "dim": int, "vec": bytes},
+                                    pk=("model", "hash"))
+        if "calls" not in db.table_names():
+            db["calls"].create({"id": str, "started": str, "source": str, "rep": str, "team": str,
+                                "profile": str, "mode": str, "kb": str, "duration_s": float,
+                                "outcome": str, "value": float, "lead": str}, pk="id")
+        if "utterances" not in db.table_names():
+            db["utterances"].create({"call_id": str, "idx": int, "speaker": str, "start": float,
+                                     "end": float, "text": str}, pk=("call_id", "idx"),
+                                    foreign_keys=[("call_id", "calls", "id")])
+        if "interventions" not in db.table_names():
+            db["interventions"].create({"call_id": str, "seq": int, "at": float, "utterance": int,
+                                        "category": str, "severity": str, "mode": str, "trigger": str,
+                                        "detected": str, "say": str, "evidence": str, "feedback": str},
+                                       pk=("call_id", "seq"), foreign_keys=[("call_id", "calls", "id")])
+
+    # ------------------------------------------------------------- embeddings
+    def get_vectors(self, model: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        hashes = {text_hash(t): t for t in texts}
+        out: dict[str, np.ndarray] = {}
+        keys = list(hashes)
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for h, vec in self.db.execute(
+                    f"select hash, vec from embeddings where model = ? and hash in ({marks})",
+                    [model, *chunk]).fetchall():
+                out[hashes[h]] = np.frombuffer(vec, dtype=np.float32)
+        return out
+
+    def put_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        rows = [{"model": model, "hash": text_hash(t), "text": t, "dim": int(v.shape[0]),
+                 "vec": np.asarray(v, dtype=np.float32).tobytes()} for t, v in vectors.items()]
+        with self.db.conn:
+            self.db["embeddings"].upsert_all(rows, pk=("model", "hash"))
+
+    # --------------------------------------------------------------------- kb
+    def kb_import(self, doc: dict[str, Any], source: str) -> dict[str, int]:
+        """Merge one validated KB document: items upsert by (section, id).
+        Returns counts of added / changed / unchanged items."""
+        counts = {"added": 0, "changed": 0, "unchanged": 0}
+        now = time.time()
+        with self.db.conn:
+            for key in ("company", "assistant"):
+                if key in doc and doc[key] is not None:
+                    self.db["kb_meta"].upsert({"key": key, "value": json.dumps(doc[key])}, pk="key")
+            for section in KB_SECTIONS:
+                for pos, item in enumerate(_section(doc, section)):
+                    data = json.dumps(item, sort_keys=True)
+                    h = text_hash(data)
+                    old = self.db.execute("select text_hash from kb_items where section=? and id=?",
+                                          [section, item["id"]]).fetchone()
+                    counts["added" if old is None else "unchanged" if old[0] == h else "changed"] += 1
+                    if old is None or old[0] != h:
+                        self.db["kb_items"].upsert({"section": section, "id": item["id"], "position": pos,
+                                                    "data": data, "text_hash": h, "source": source,
+                                                    "updated": now}, pk=("section", "id"))
+        return counts
+
+    def kb_items(self) -> list[dict[str, Any]]:
+        return [dict(r, data=json.loads(r["data"])) for r in
+                self.db.query("select * from kb_items order by section, position, id")]
+
+    def kb_remove(self, item_id: str, section: Optional[str] = None) -> int:
+        with self.db.conn:
+            if section:
+                cur = self.db.execute("delete from kb_items where id=? and section=?", [item_id, section])
+            else:
+                cur = self.db.execute("delete from kb_items where id=?", [item_id])
+        return cur.rowcount
+
+    def kb_document(self) -> Optional[dict[str, Any]]:
+        """The stored KB as a formats.md section-1 document (None if empty)."""
+        meta = {r["key"]: json.loads(r["value"]) for r in self.db.query("select * from kb_meta")}
+        if "company" not in meta:
+            return None
+        doc: dict[str, Any] = {"company": meta["company"]}
+        if meta.get("assistant"):
+            doc["assistant"] = meta["assistant"]
+        for item in self.kb_items():
+            section = item["section"]
+            if section.startswith("compliance."):
+                doc.setdefault("compliance", {}).setdefault(section.split(".")[1], []).append(item["data"])
+            else:
+                doc.setdefault(section, []).append(item["data"])
+        return doc
+
+    # ------------------------------------------------------------------ calls
+    def start_call(self, call_id: str, **fields: Any) -> None:
+        row = {"id": call_id, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "outcome": "unknown", **fields}
+        with self.db.conn:
+            self.db["calls"].upsert(row, pk="id", alter=True)
+
+    def add_utterance(self, call_id: str, u: Utterance) -> None:
+        with self.db.conn:
+            self.db["utterances"].upsert({"call_id": call_id, "idx": u.index, "speaker": u.speaker.value,
+                                          "start": u.start, "end": u.end, "text": u.text},
+                                         pk=("call_id", "idx"))
+
+    def add_intervention(self, call_id: str, seq: int, iv: Intervention) -> None:
+        j = iv.to_json()
+        with self.db.conn:
+            self.db["interventions"].upsert({"call_id": call_id, "seq": seq, **{k: j[k] for k in (
+                "at", "utterance", "category", "severity", "mode", "trigger", "detected", "say")},
+                "evidence": json.dumps(j["evidence"]), "feedback": None}, pk=("call_id", "seq"))
+
+    def finish_call(self, call_id: str, duration_s: float) -> None:
+        with self.db.conn:
+            self.db["calls"].update(call_id, {"duration_s": duration_s})
+
+    def calls(self) -> list[dict[str, Any]]:
+        return list(self.db.query("select * from calls order by started"))
+
+    def interventions(self, call_id: str) -> list[dict[str, Any]]:
+        return list(self.db.query("select * from interventions where call_id=? order by seq", [call_id]))
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+
+def _section(doc: dict[str, Any], section: str) -> Iterable[dict[str, Any]]:
+    if section.startswith("compliance."):
+        return (doc.get("compliance") or {}).get(section.split(".")[1]) or []
+    return doc.get(section) or []

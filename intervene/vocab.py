@@ -1,0 +1,197 @@
+"""The words every part of intervene speaks: small frozen dataclasses.
+
+Everything that crosses a module boundary is one of these, so a newcomer can
+read this file and know what flows through a call: utterances in, claims and
+triggers decided from them, interventions out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Optional
+
+
+class Speaker(str, Enum):
+    LEAD = "lead"
+    REP = "rep"
+    AI = "ai"
+
+
+class Category(str, Enum):
+    ACCURACY = "accuracy"
+    EMOTION = "emotion"
+    MOMENTUM = "momentum"
+    OPPORTUNITY = "opportunity"
+    COMPETITIVE = "competitive"
+    COMPLIANCE = "compliance"
+    PROCESS = "process"
+
+
+class Severity(str, Enum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return {"low": 0, "medium": 1, "high": 2}[self.value]
+
+
+class Mode(str, Enum):
+    VOICE = "voice"
+    SILENT = "silent"
+
+
+# --------------------------------------------------------------------------- KB
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    price: Optional[str] = None
+    facts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One checkable sentence. Product facts, company facts, prices and
+    promotions all become Facts so the claim checker has one thing to search."""
+    key: str                 # unique within a KB, e.g. "standard#2", "refund", "standard#price"
+    kb_id: str               # what evidence cites: the product id or the fact id
+    text: str
+    product: Optional[str] = None   # owning product id, None for company-wide
+    kind: str = "fact"       # fact | price | promotion | product-fact
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Competitor:
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    positioning: str = ""
+
+
+@dataclass(frozen=True)
+class Opportunity:
+    id: str
+    signals: tuple[str, ...]
+    say: str
+    offer: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Promotion:
+    id: str
+    text: str
+    signals: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Forbidden:
+    id: str
+    phrases: tuple[str, ...]
+    say: str = ""
+
+
+@dataclass(frozen=True)
+class Required:
+    """A phrase the rep must say before `deadline_s` (compliance.required and process)."""
+    id: str
+    phrases: tuple[str, ...]
+    deadline_s: float
+    section: str = "process"   # "compliance.required" or "process"
+
+
+@dataclass(frozen=True)
+class Assistant:
+    name: str = "assistant"
+    intro: str = ""
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    company: str
+    assistant: Assistant = Assistant()
+    products: tuple[Product, ...] = ()
+    facts: tuple[Fact, ...] = ()          # every checkable sentence, products' included
+    competitors: tuple[Competitor, ...] = ()
+    opportunities: tuple[Opportunity, ...] = ()
+    promotions: tuple[Promotion, ...] = ()
+    forbidden: tuple[Forbidden, ...] = ()
+    required: tuple[Required, ...] = ()   # compliance.required + process, both category `process`
+    source: str = ""                      # file(s) it came from
+
+    def product(self, pid: Optional[str]) -> Optional[Product]:
+        return next((p for p in self.products if p.id == pid), None)
+
+
+# ------------------------------------------------------------------------ calls
+
+@dataclass(frozen=True)
+class Utterance:
+    index: int
+    speaker: Speaker
+    start: float
+    end: float
+    text: str
+    final: bool = True
+
+
+@dataclass(frozen=True)
+class Evidence:
+    kb_id: str
+    text: str
+
+    def to_json(self) -> dict:
+        return {"kb_id": self.kb_id, "text": self.text}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the claim checker says about one thing the rep said."""
+    ok: bool                 # False = contradicts the KB
+    claim: str               # the sentence that was checked
+    fact: Optional[Fact]     # the KB fact it was checked against
+    reason: str              # human-readable why ("2 years vs 3 years")
+    correction: str = ""     # the words to say, built from the fact
+    score: float = 0.0       # retrieval similarity of the fact
+    product: Optional[str] = None
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A detector's finding, before policy decides whether and how to deliver it."""
+    category: Category
+    trigger: str             # machine name, e.g. "kb-mismatch", "dead-air"
+    severity: Severity
+    utterance: int           # index of the utterance it is about
+    at: float                # call time the detector decided
+    detected: str            # what was noticed, for a person
+    say: str                 # suggested or spoken words
+    evidence: tuple[Evidence, ...] = ()
+    key: str = ""            # dedupe key: the same key never fires twice in a call
+
+
+@dataclass(frozen=True)
+class Intervention:
+    at: float
+    utterance: int
+    category: Category
+    severity: Severity
+    mode: Mode
+    trigger: str
+    detected: str
+    say: str
+    evidence: tuple[Evidence, ...] = ()
+
+    def to_json(self) -> dict:
+        return {
+            "at": round(self.at, 2), "utterance": self.utterance,
+            "category": self.category.value, "severity": self.severity.value,
+            "mode": self.mode.value, "trigger": self.trigger,
+            "detected": self.detected, "say": self.say,
+            "evidence": [e.to_json() for e in self.evidence],
+        }
