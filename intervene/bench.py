@@ -1,5 +1,124 @@
-"""placeholder"""
+"""`intervene bench ...`: speed measured by scripts that print figures.
+
+Every bench command ends with one JSON line of named figures, so results can
+be collected by machines and compared across changes.
+"""
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import time
+from pathlib import Path
+from typing import Optional
+
 import click
+
+from intervene.vocab import Fact, KnowledgeBase, Product
+
+_FEATURES = ["remote monitoring", "priority support", "on-site installation", "data backup", "a dedicated manager",
+             "firmware updates", "spare hardware", "training sessions", "a mobile app", "API access",
+             "guest wifi", "security scanning", "cloud storage", "phone support", "email support",
+             "quarterly reviews", "a static IP address", "failover internet", "usage reports", "audit logs"]
+_UNITS = ["days", "weeks", "months", "years"]
+_THINGS = ["devices", "users", "sites", "seats", "locations", "phones", "cameras", "accounts"]
+_ADJ = ["Silver", "Gold", "Bronze", "Core", "Pro", "Max", "Lite", "Plus", "Edge", "Prime", "Ultra", "Basic"]
+_NOUN = ["Office", "Retail", "Clinic", "Studio", "Warehouse", "Cafe", "Shop", "Campus", "Depot", "Salon"]
+
+
+def synthetic_kb(base: KnowledgeBase, n_facts: int, seed: int = 7) -> KnowledgeBase:
+    """`base` plus generated products and facts up to n_facts checkable sentences.
+    Varied templates with numbers, units and negations, so retrieval and
+    comparison work as hard as on a real catalogue."""
+    rnd = random.Random(seed)
+    products = list(base.products)
+    facts = list(base.facts)
+    i = 0
+    while len(facts) < n_facts:
+        pid = f"gen-{i}"
+        name = f"{rnd.choice(_ADJ)} {rnd.choice(_NOUN)} {i} plan"
+        lines = []
+        for _ in range(8):
+            f = rnd.choice(_FEATURES)
+            t = rnd.randrange(5)
+            if t == 0:
+                lines.append(f"Includes {rnd.randint(1, 12)} {rnd.choice(_UNITS)} of {f}.")
+            elif t == 1:
+                lines.append(f"Does not include {f}.")
+            elif t == 2:
+                lines.append(f"Covers up to {rnd.choice([5, 10, 25, 50, 100, 250])} {rnd.choice(_THINGS)}.")
+            elif t == 3:
+                lines.append(f"Comes with a {rnd.randint(1, 10)}-year warranty on {f}.")
+            else:
+                lines.append(f"{f[0].upper() + f[1:]} is available {rnd.choice([8, 12, 24])} hours a day.")
+        price = f"${rnd.randint(9, 499)} per month"
+        products.append(Product(pid, name, (f"plan {i}",), price, tuple(lines)))
+        facts += [Fact(f"{pid}#{k}", pid, t, pid, "product-fact") for k, t in enumerate(lines)]
+        facts.append(Fact(f"{pid}#price", pid, f"The {name} costs {price}.", pid, "price"))
+        i += 1
+    return KnowledgeBase(base.company, base.assistant, tuple(products), tuple(facts[:n_facts]),
+                         base.competitors, base.opportunities, base.promotions, base.forbidden,
+                         base.required, source=f"synthetic {n_facts}")
+
+
+def _pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    k = min(len(xs) - 1, max(0, int(round(p / 100 * (len(xs) - 1)))))
+    return xs[k]
+
+
 @click.group()
-def bench():
-    """Benchmarks."""
+def bench() -> None:
+    """Benchmarks (each ends with one JSON line of figures)."""
+
+
+@bench.command(name="engine")
+@click.option("--kb", "kb_path", type=click.Path(exists=True), default=None,
+              help="Base KB (default: kb/acme.yaml of the source tree).")
+@click.option("--calls", "calls_dir", type=click.Path(exists=True), default=None,
+              help="Directory of transcripts to replay (default: ../shared/calls/dev, else kb/calls).")
+@click.option("--sizes", default="100,1000,10000", show_default=True)
+@click.option("--rounds", default=2, show_default=True, help="Replays of the call set per KB size.")
+@click.pass_obj
+def bench_engine(rt, kb_path: Optional[str], calls_dir: Optional[str], sizes: str, rounds: int) -> None:
+    """Decision latency per final utterance (detectors + policy, excluding model
+    load) with KBs of 100, 1,000 and 10,000 facts."""
+    from intervene.engine import CallEngine
+    from intervene.kb.index import KBIndex
+    from intervene.kb.loader import load_kb
+    from intervene.policy import PROFILES
+    from intervene.replay import read_transcript, replay
+
+    root = Path(__file__).resolve().parent.parent
+    base = load_kb(kb_path or root / "kb" / "acme.yaml")
+    cdir = Path(calls_dir) if calls_dir else next(
+        (p for p in (root.parent / "shared" / "calls" / "dev", root / "kb" / "calls") if p.is_dir()))
+    calls = [read_transcript(p) for p in sorted(cdir.glob("*.jsonl"))]
+    n_utts = sum(len(c) for c in calls)
+    click.echo(f"calls: {len(calls)} from {cdir} ({n_utts} utterances); rounds: {rounds}")
+    t0 = time.perf_counter()
+    rt.embedder.warm()
+    click.echo(f"model load: {time.perf_counter() - t0:.1f} s (excluded below)")
+    figures: dict[str, float] = {}
+    for n in [int(s) for s in sizes.split(",")]:
+        kb = synthetic_kb(base, n)
+        t0 = time.perf_counter()
+        index = KBIndex(kb, rt.embedder, rt.store)
+        t_index = time.perf_counter() - t0
+        profile = PROFILES["training"]       # every detector on
+        lat: list[float] = []
+        for _ in range(rounds):
+            for c in calls:
+                engine = CallEngine(index, profile)
+                rt.embedder.clear_cache()    # live speech is new text: no warm cache for it
+                replay(engine, c)
+                lat += engine.decision_ms
+        label = {100: "100", 1000: "1k", 10000: "10k"}.get(n, str(n))
+        p50, p95 = _pct(lat, 50), _pct(lat, 95)
+        figures[f"decision_p50_ms_{label}"] = round(p50, 2)
+        figures[f"decision_p95_ms_{label}"] = round(p95, 2)
+        click.echo(f"{n:>6} facts: index ready in {t_index:5.1f} s; decision per utterance "
+                   f"p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  max {max(lat):6.2f} ms  (n={len(lat)})")
+    click.echo(json.dumps(figures))

@@ -128,7 +128,8 @@ class Detectors:
     @classmethod
     def build(cls, index: KBIndex, profile: Profile, checker: Optional[ClaimChecker] = None) -> "Detectors":
         return cls(
-            accuracy=AccuracyDetector(checker or ClaimChecker(index), max_hold_s=profile.accuracy_max_hold_s),
+            accuracy=AccuracyDetector(checker or index.shared("claims", lambda: ClaimChecker(index)),
+                                      max_hold_s=profile.accuracy_max_hold_s),
             compliance=ComplianceDetector(index),
             emotion=EmotionDetector(index, shift=profile.emotion_shift),
             competitor=CompetitorDetector(index),

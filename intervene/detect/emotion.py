@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from intervene.detect.phrases import Prototypes, units_of
+from intervene.detect.phrases import Prototypes, prototypes, units_of
 from intervene.detect.state import CallState
 from intervene.kb.index import KBIndex
 from intervene.nlp.quantities import content_words
@@ -80,7 +80,7 @@ class EmotionDetector:
     shift: float = 0.0           # profile sensitivity: negative = more sensitive
 
     def __post_init__(self) -> None:
-        self.protos = Prototypes(self.index, EXAMPLES)
+        self.protos = prototypes(self.index, "emotion", EXAMPLES)
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
         self.vader = SentimentIntensityAnalyzer()
         self.lead_sentiment: list[float] = []

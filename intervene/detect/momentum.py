@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from intervene.detect.phrases import Prototypes, units_of
+from intervene.detect.phrases import Prototypes, prototypes, units_of
 from intervene.detect.state import CallState
 from intervene.kb.index import KBIndex
 from intervene.nlp.quantities import content_words
@@ -41,7 +41,7 @@ class MomentumDetector:
     protos: Prototypes = field(init=False)
 
     def __post_init__(self) -> None:
-        self.protos = Prototypes(self.index, HOLD_ON)
+        self.protos = prototypes(self.index, "hold", HOLD_ON)
 
     def allowance(self) -> float:
         return self.dead_air_s * (self.productive_factor if self._holding else 1.0)

