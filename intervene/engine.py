@@ -62,6 +62,7 @@ class CallEngine:
         mentioned = self.index.mentioned_products(u.text)
         if mentioned:
             self.call.product = mentioned[-1][1]
+            self.call.product_at = u.index
         if u.speaker == Speaker.REP:
             self.rep_turn_open = True
             self.last_rep_end = u.end

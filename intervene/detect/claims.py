@@ -34,7 +34,10 @@ from intervene.vocab import Evidence, Fact, Verdict
 SIM_QUANTITY = 0.45      # a fact this similar is about the same thing as the unit
 SIM_POLARITY = 0.50      # polarity needs a closer match: the feature must be the same
 SIM_PRODUCT = 0.55       # "which product" needs the same sentence shape
+CLAUSE_PENALTY = 0.05   # a fact found through the whole sentence counts slightly less for a clause
 SUPPORT_MARGIN = 0.03    # an alternative fact this close to the best one may vindicate the claim
+QUANTITY_MARGIN = 0.08   # ... for a number the rep got exactly right somewhere relevant
+SIM_OWNERSHIP = 0.55     # a fact of another product this close says whose feature it is
 
 # verbs that carry no feature: "includes X" and "doesn't include X" are about X
 _LIGHT = frozenset("""include includ come cover offer provide get have has had is are was be been
@@ -59,8 +62,14 @@ class UtteranceCheck:
     product_after: Optional[str] = None
 
 
+_UNITS = frozenset("minute hour day week month year percent dollar buck".split())
+
+
 def _words(text: str, exclude: set[str]) -> set[str]:
-    return {w for w in content_words(text) if w not in _LIGHT and w not in exclude}
+    """Feature words: what a sentence includes or excludes, without verbs like
+    "includes", product names, numbers or units (those are the quantity check's)."""
+    return {w for w in content_words(text)
+            if w not in _LIGHT and w not in exclude and w not in _UNITS and not w[:1].isdigit()}
 
 
 class ClaimChecker:
@@ -69,17 +78,20 @@ class ClaimChecker:
     def __init__(self, index: KBIndex) -> None:
         self.index = index
         kb = index.kb
+        # words that only name products ("standard", "premium") are not features;
+        # a name word that facts use as a feature ("battery") stays a feature
+        fact_words = {w for f in index.facts for w in content_words(index.products.mask(f.text, strong_only=True))}
         self._product_words: set[str] = set()
         for p in kb.products:
             for n in product_names(p):
-                self._product_words |= set(content_words(n))
+                self._product_words |= set(content_words(n)) - fact_words
         self._fact_q: dict[str, list[Quantity]] = {}
         self._fact_scope: dict[str, tuple[set[str], set[str]]] = {}
         self._fact_named: dict[str, set[str]] = {}
         self._by_key = {f.key: f for f in index.facts}
         for f in index.facts:
             norm = normalize_numbers(f.text)
-            self._fact_q[f.key] = extract_quantities(norm)
+            self._fact_q[f.key] = extract_quantities(index.products.mask(norm))
             neg, pos = split_by_scope(norm)
             self._fact_scope[f.key] = (_words(neg, self._product_words), _words(pos, self._product_words))
             self._fact_named[f.key] = {pid for _, pid in index.mentioned_products(f.text)} - {f.product}
@@ -130,11 +142,19 @@ class ClaimChecker:
             if u.question:
                 continue          # "so maybe ten devices tops?" asks, it doesn't claim
             cands = self.index.search_facts(v, k=10, floor=0.3)
-            parent = self.index.search_facts(sent_vec[u.sentence], k=10, floor=0.3) if not u.is_sentence else cands
-            support = _best_sims(cands, parent)
+            if not u.is_sentence:
+                # a clause keeps some of its sentence's meaning ("once you sign, | it's 4 to 6 weeks")
+                parent = self.index.search_facts(sent_vec[u.sentence], k=10, floor=0.3)
+                support = _best_sims(cands, parent)
+                cands = sorted(_best_sims(cands, [(f, s - CLAUSE_PENALTY) for f, s in parent]).items(),
+                               key=lambda kv: -kv[1])
+                cands = [(self._by_key[k], s) for k, s in cands]
+            else:
+                support = _best_sims(cands)
             verdicts += self._quantities(u, cands, echoed)
             verdicts += self._polarity(u, cands, support)
             verdicts += self._product(u, cands)
+            verdicts += self._ownership(u, cands, support)
         return UtteranceCheck(_collapse(verdicts), after)
 
     def _allowed(self, fact: Fact, product: Optional[str], named: Sequence[str]) -> bool:
@@ -148,7 +168,9 @@ class ClaimChecker:
     def _quantities(self, u: Unit, cands: list[tuple[Fact, float]], echoed: Sequence[float]) -> list[Verdict]:
         out: list[Verdict] = []
         mentions = self.index.mentioned_products(u.text)
-        for q in extract_quantities(u.text):
+        qs = extract_quantities(self.index.products.mask(u.text))
+        numbers = [q for q in qs if q.kind != "date"]
+        for q in qs:
             before = [pid for p, pid in mentions if p <= q.start]
             prod = before[-1] if before else u.product
             pairs = []
@@ -156,23 +178,24 @@ class ClaimChecker:
                 if sim < SIM_QUANTITY or not self._allowed(fact, prod, () if before else u.named):
                     continue
                 for fq in self._fact_q[fact.key]:
-                    if comparable(q, fq):
+                    if _comparable(q, fq, fact) and _same_rate_basis(q, fq, qs):
                         ctx = set(q.context) & set(fq.context)
                         pairs.append((sim + 0.15 * len(ctx) / max(1, len(fq.context)), fact, sim, fq))
             if not pairs:
                 continue
             pairs.sort(key=lambda p: -p[0])
             best = pairs[0]
-            ok = any(_consistent(q, fq) for s, _, _, fq in pairs if s >= best[0] - SUPPORT_MARGIN)
+            ok = any(_consistent(q, fq, qs) for s, _, _, fq in pairs if s >= best[0] - QUANTITY_MARGIN)
             said = u.text[q.start:q.end]
             if ok:
                 out.append(Verdict(True, u.text, best[1], f"{said} matches", score=best[2], product=prod))
                 continue
-            approx = bool(_APPROX.search(u.text[:q.start]))
-            if approx or (q.value in echoed and not q.bound):
-                continue
-            fact = best[1]
-            out.append(Verdict(False, u.text, fact, f"said {said!r}, KB says {_q_text(best[3])}",
+            fact, fq = best[1], best[3]
+            if q.value == 0 or _APPROX.search(u.text[:q.start]) or (q.value in echoed and not q.bound):
+                continue          # "zero" is polarity's job; "around 50" and echoes aren't KB claims
+            if q.kind == "bare" and not (fact.kind == "price" and fq.kind == "money" and len(numbers) == 1):
+                continue          # a bare number can only contradict a price, and only on its own
+            out.append(Verdict(False, u.text, fact, f"said {said!r}, KB says {_q_text(fq)}",
                                correction=self.correction(fact), score=best[2], product=prod,
                                evidence=(Evidence(fact.kb_id, fact.text),)))
         return out
@@ -230,6 +253,59 @@ class ClaimChecker:
                     p = self.index.kb.product(f.product)
                     return p.name if p else f.product
         return ""
+
+    # whose feature --------------------------------------------------------------
+    def _ownership(self, u: Unit, cands: list[tuple[Fact, float]], support: dict[str, float]) -> list[Verdict]:
+        """The rep gives product P a feature that only another product's facts
+        have ("the Essential ... every panel gets its own microinverter", when
+        microinverters are a Plus/Premium fact and the Essential has a string inverter)."""
+        p = u.product
+        if p is None:
+            return []
+        c_neg, c_pos = (_words(t, self._product_words) for t in split_by_scope(u.text))
+        own = [(f, s) for f, s in cands if f.product == p]
+        for fact, sim in cands:
+            if sim < SIM_OWNERSHIP or fact.product in (None, p) or fact.kind == "price":
+                continue
+            if own and own[0][1] >= sim:
+                return []                     # P's own facts explain the sentence better
+            f_neg, f_pos = self._fact_scope[fact.key]
+            feature = (f_pos & c_pos) - c_neg - self._shared_words(p)
+            if not feature:
+                continue
+            if self._supported(fact, feature, "includes", sim, u, support):
+                return []
+            other = self._name(fact.product)
+            alt = self._counterpart(fact, p)
+            say = (self.correction(alt).rstrip(".") if alt else f"Quick clarification - that's not part of the {self._name(p)}")
+            say += f" - {' '.join(sorted(feature))} comes with the {other}."
+            return [Verdict(False, u.text, alt or fact, f"rep gave the {self._name(p)} {', '.join(sorted(feature))}, "
+                            f"which the KB has on the {other}: {fact.text}", correction=say, score=sim,
+                            product=p, evidence=tuple(Evidence(f.kb_id, f.text) for f in (alt, fact) if f))]
+        return []
+
+    def _counterpart(self, fact: Fact, product: str) -> Optional[Fact]:
+        """P's fact about the same thing as another product's fact (its string
+        inverter for their microinverters), if it has one."""
+        rows = [i for i, f in enumerate(self.index.facts) if f.product == product and f.kind != "price"]
+        if not rows:
+            return None
+        me = self.index.facts.index(fact)
+        sims = self.index.fact_vecs[rows] @ self.index.fact_vecs[me]
+        best = int(sims.argmax())
+        return self.index.facts[rows[best]] if sims[best] >= 0.5 else None
+
+    def _shared_words(self, product: str) -> set[str]:
+        """Words that P's own facts or company-wide facts use: not distinctive of another product."""
+        key = f"shared:{product}"
+        if key not in self._fact_named:
+            words: set[str] = set()
+            for f in self.index.facts:
+                if f.product in (None, product):
+                    neg, pos = self._fact_scope[f.key]
+                    words |= pos | neg
+            self._fact_named[key] = words
+        return self._fact_named[key]
 
     # which product ------------------------------------------------------------
     def _product(self, u: Unit, cands: list[tuple[Fact, float]]) -> list[Verdict]:
@@ -295,9 +371,36 @@ def _need(words: set[str]) -> int:
     return max(1, math.ceil(0.6 * len(words)))
 
 
-def _consistent(q: Quantity, fq: Quantity) -> bool:
+_TIME = {"", "minute", "hour", "day", "week", "month", "year"}
+
+
+def _comparable(q: Quantity, fq: Quantity, fact: Fact) -> bool:
+    """As quantities.comparable, plus: a bare number against a product's price
+    ("the Essential comes in at 12,900" vs "$14,900 before incentives")."""
+    return comparable(q, fq) or (q.kind == "bare" and fq.kind == "money" and fact.kind == "price")
+
+
+def _per_things(q: Quantity) -> set[str]:
+    return set(q.per.split("/")) - _TIME
+
+
+def _same_rate_basis(q: Quantity, fq: Quantity, qs: Sequence[Quantity]) -> bool:
+    """$200 a month is not comparable with $25 per user per month - unless
+    the claim also names a count it multiplies out from (8 users)."""
+    if q.kind != "money" or fq.kind != "money" or _per_things(q) == _per_things(fq):
+        return True
+    return not _per_things(q) and any(_multiplies(q, fq, c) for c in qs)
+
+
+def _multiplies(q: Quantity, fq: Quantity, c: Quantity) -> bool:
+    return c.kind in ("count", "bare") and c is not q and abs(c.value * fq.value - q.value) < 0.01 * max(1.0, q.value)
+
+
+def _consistent(q: Quantity, fq: Quantity, qs: Sequence[Quantity] = ()) -> bool:
     if same_quantity(q, fq):
         return True
+    if q.kind == fq.kind == "money" and _per_things(q) != _per_things(fq):
+        return any(_multiplies(q, fq, c) for c in qs)
     if q.bound:
         return False               # "tops out at 50" states the limit itself
     if fq.bound == "max" and q.kind in ("count", "bare") and q.value <= fq.value:
@@ -327,20 +430,15 @@ def _best_sims(*lists: list[tuple[Fact, float]]) -> dict[str, float]:
     return best
 
 
-def _merge_short(parts: list[str], min_words: int = 4) -> list[str]:
-    """Clauses of fewer than `min_words` words join their neighbour."""
+def _merge_short(parts: list[str], min_words: int = 3) -> list[str]:
+    """Clauses of fewer than `min_words` words ("No", "all of it") join the
+    clause before them (the first one joins the next)."""
     merged: list[str] = []
-    buf = ""
     for p in parts:
-        buf = f"{buf}, {p}" if buf else p
-        if len(buf.split()) >= min_words:
-            merged.append(buf)
-            buf = ""
-    if buf:
-        if merged:
-            merged[-1] = f"{merged[-1]}, {buf}"
+        if merged and (len(p.split()) < min_words or len(merged[-1].split()) < min_words):
+            merged[-1] = f"{merged[-1]}, {p}"
         else:
-            merged.append(buf)
+            merged.append(p)
     return merged
 
 

@@ -36,9 +36,12 @@ EXAMPLES = {
     ],
     "frustration": [
         "I already told you that.",
+        "I told you already, it's five.",
+        "Like I said before, it's just me.",
+        "Can you just answer the question?",
         "I just said that.",
         "You already asked me that.",
-        "Can you just tell me what it costs?",
+        "Stop dodging and just give me the price.",
         "Just get to the point.",
         "Why do you keep asking me the same thing?",
         "How many times do I have to say it?",
@@ -55,7 +58,7 @@ EXAMPLES = {
         "I'm not following you.",
     ],
 }
-THRESHOLD = {"escalation": 0.60, "frustration": 0.62, "confusion": 0.66}
+THRESHOLD = {"escalation": 0.60, "frustration": 0.60, "confusion": 0.66}
 SEVERITY = {"escalation": Severity.HIGH, "frustration": Severity.MEDIUM, "confusion": Severity.LOW}
 
 SAY = {

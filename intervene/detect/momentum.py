@@ -7,6 +7,7 @@ threshold - not when the next person finally speaks. A productive pause
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -26,6 +27,11 @@ HOLD_ON = {"hold": [
     "I'm just looking at your account now.",
 ]}
 HOLD_THRESHOLD = 0.55
+# the short fixed expressions people use for "I'm working on it, stay with me"
+HOLD_WORDS = re.compile(
+    r"\b(?:one|a|just a) (?:sec|second|moment|minute|mo)\b|\bbear with me\b|\bhold on\b|\bhang on\b|"
+    r"\blet me (?:just )?(?:pull|check|look|see|find|bring|grab|get|open|run|calculate|work)\b|"
+    r"\bgive me a (?:sec|second|moment|minute)\b|\bi'?m (?:just )?(?:pulling|checking|looking|loading)\b", re.I)
 _FILLER = {"um", "uh", "yeah", "okay", "ok", "so", "well", "sure", "right", "hmm", "mm", "question",
            "really", "guess", "fine", "alright", "yes", "no", "not", "thing", "anything", "else"}
 
@@ -47,8 +53,9 @@ class MomentumDetector:
         return self.dead_air_s * (self.productive_factor if self._holding else 1.0)
 
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
-        self._holding = (u.speaker == Speaker.REP
-                         and self.protos.scores(units_of(u.text)).get("hold", (0.0, ""))[0] >= HOLD_THRESHOLD)
+        self._holding = u.speaker == Speaker.REP and (
+            bool(HOLD_WORDS.search(u.text))
+            or self.protos.scores(units_of(u.text)).get("hold", (0.0, ""))[0] >= HOLD_THRESHOLD)
         return self._stall(call, now)
 
     def next_deadline(self, call: CallState) -> Optional[float]:

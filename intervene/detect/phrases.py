@@ -39,10 +39,11 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
         return {}
     vecs = index.embed(units)
     sims = index.phrase_sims(vecs, prefix)
-    words = set(content_words(normalize_numbers(text)))
+    norm = normalize_numbers(text)
+    words = set(content_words(norm))
     out = {k: s for k, s in sims.items() if s >= threshold}
     for ph in index.phrases:
-        if ph.owner.startswith(prefix) and lexical_hit(ph.text, words, text):
+        if ph.owner.startswith(prefix) and lexical_hit(normalize_numbers(ph.text), words, norm):
             out[ph.owner.split(":", 1)[1]] = 1.0
     return out
 

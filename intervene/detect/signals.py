@@ -98,9 +98,15 @@ class OpportunityDetector:
         return self._release(lambda p: p.rep_spoke, now)
 
     def next_deadline(self, call: CallState) -> Optional[float]:
+        """Give up waiting for the rep's answer after wait_s - but never while
+        the rep is mid-answer: their final words may be the pick-up."""
+        if Speaker.REP in call.speaking:
+            return None
         return min((p.at + self.wait_s for p in self.pending), default=None)
 
     def on_tick(self, call: CallState, now: float) -> list[Trigger]:
+        if Speaker.REP in call.speaking:
+            return []
         return self._release(lambda p: now >= p.at + self.wait_s, now)
 
     def _release(self, due, now: float) -> list[Trigger]:

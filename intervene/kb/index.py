@@ -54,12 +54,20 @@ def _norm_alias(text: str) -> str:
     return re.sub(r"[\s-]+", " ", text.lower()).strip()
 
 
+def _proper(text: str, at: int) -> bool:
+    """Capitalised mid-sentence: "the Essential" names the package, "essential
+    circuits" does not."""
+    before = text[:at].rstrip()
+    return text[at:at + 1].isupper() and bool(before) and before[-1] not in ".!?"
+
+
 class AliasMatcher:
     """Finds any of many names in one regex pass (1,000+ products stay fast)
     and says whose name it was. Spaces and hyphens are interchangeable:
     "multi-site", "multi site" and "multisite" all match."""
 
-    def __init__(self, names: dict[str, Sequence[str]]) -> None:
+    def __init__(self, names: dict[str, Sequence[str]], weak: Sequence[str] = ()) -> None:
+        self.weak = {_norm_alias(w) for w in weak} | {_norm_alias(w).replace(" ", "") for w in weak}
         self.owner: dict[str, str] = {}
         for owner, ns in names.items():
             for n in ns:
@@ -70,31 +78,64 @@ class AliasMatcher:
         body = "|".join(re.escape(a).replace(r"\ ", r"[\s-]*") for a in alts)
         self.pattern = re.compile(r"(?<![a-z0-9])(?:" + body + r")(?![a-z0-9])", re.I) if alts else None
 
-    def find(self, text: str) -> list[tuple[int, str]]:
+    def spans(self, text: str, strong_only: bool = True) -> list[tuple[int, int, str]]:
+        """(start, end, owner) of every name found, in order. Weak aliases
+        (generic nouns like "battery" that other products' facts use as a
+        feature) are left out unless asked for."""
         if not self.pattern:
             return []
         out = []
         for m in self.pattern.finditer(text):
             key = _norm_alias(m.group(0))
             owner = self.owner.get(key) or self.owner.get(key.replace(" ", ""))
-            if owner:
-                out.append((m.start(), owner))
+            weak = key in self.weak or key.replace(" ", "") in self.weak
+            if owner and not (strong_only and weak and not _proper(text, m.start())):
+                out.append((m.start(), m.end(), owner))
         return out
+
+    def find(self, text: str) -> list[tuple[int, str]]:
+        return [(a, owner) for a, _, owner in self.spans(text)]
+
+    def mask(self, text: str, strong_only: bool = False) -> str:
+        """The text with names blanked out, same length, so the numbers
+        inside product names ("Plus 8 kW package") are not read as claims."""
+        for a, b, _ in self.spans(text, strong_only):
+            text = text[:a] + "X" * (b - a) + text[b:]
+        return text
 
 
 _GENERIC_SUFFIX = re.compile(r"\s+(package|plan|tier|edition|subscription|bundle|option|level|membership)$", re.I)
 
 
-def product_names(p: Product) -> list[str]:
+def product_names(p: Product, aliases: bool = True) -> list[str]:
     """Every way a person may name the product: name, aliases, id, and the
     name without a generic suffix ("Standard package" -> "standard")."""
-    names = [p.name, *p.aliases, p.id, p.id.replace("-", " ")]
+    names = [p.name, *(p.aliases if aliases else ()), p.id, p.id.replace("-", " ")]
     short = _GENERIC_SUFFIX.sub("", p.name)
     if short != p.name:
         names.append(short)
     if short.lower().startswith("the "):
         names.append(short[4:])
     return names
+
+
+def _weak_aliases(kb: KnowledgeBase, strong: AliasMatcher) -> list[str]:
+    """Aliases made only of words that other products' facts use as features:
+    "battery" names the battery add-on, but "includes a home battery" in the
+    Premium facts shows it is also just a thing a plan can include."""
+    from intervene.nlp.quantities import content_words
+    words_by_product: dict[str | None, set[str]] = {}
+    for f in kb.facts:
+        words_by_product.setdefault(f.product, set()).update(content_words(strong.mask(f.text)))
+    weak = []
+    for p in kb.products:
+        others = set().union(*(w for pid, w in words_by_product.items() if pid != p.id)) \
+            if len(words_by_product) > 1 else set()
+        for a in p.aliases:
+            ws = set(content_words(a))
+            if ws and ws <= others:
+                weak.append(a)
+    return weak
 
 
 class KBIndex:
@@ -113,12 +154,16 @@ class KBIndex:
             self.phrases += [Phrase(f"forbidden:{f.id}", s) for s in f.phrases]
         for r in kb.required:
             self.phrases += [Phrase(f"required:{r.section}/{r.id}", s) for s in r.phrases]
-        texts = [f.text for f in self.facts] + [p.text for p in self.phrases]
+        # phrases are embedded as utterances will be: numbers as digits ("zero" -> "0")
+        from intervene.nlp.quantities import normalize_numbers
+        texts = [f.text for f in self.facts] + [normalize_numbers(p.text) for p in self.phrases]
         vecs = embed_with_cache(embedder, texts, cache)
         dim = vecs.shape[1] if len(texts) else 384
         self.fact_vecs = vecs[: len(self.facts)] if self.facts else np.zeros((0, dim), np.float32)
         self.phrase_vecs = vecs[len(self.facts):] if self.phrases else np.zeros((0, dim), np.float32)
-        self.products = AliasMatcher({p.id: product_names(p) for p in kb.products})
+        strong = AliasMatcher({p.id: product_names(p, aliases=False) for p in kb.products})
+        self.products = AliasMatcher({p.id: product_names(p) for p in kb.products},
+                                     weak=_weak_aliases(kb, strong))
         self.competitors = AliasMatcher({c.id: [c.name, *c.aliases, c.id] for c in kb.competitors})
         self._shared: dict[str, object] = {}
         self._phrase_rows: dict[str, list[int]] = {}

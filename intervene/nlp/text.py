@@ -55,6 +55,9 @@ def claim_units(text: str, min_words: int = 4) -> list[str]:
     return units
 
 
+_DETERMINERS = {"no", "zero", "0", "without", "none"}
+
+
 def negation_scopes(text: str) -> list[tuple[int, int]]:
     """Character spans governed by a negation cue: from the cue to the end of
     its clause. "No, that's not right, phone support is 24/7" negates only
@@ -63,6 +66,12 @@ def negation_scopes(text: str) -> list[tuple[int, int]]:
     for m in NEGATION_CUES.finditer(text):
         stop = re.search(r"[,;:.!?]|\s-\s|\bbut\b", text[m.end():])
         end = m.end() + stop.start() if stop else len(text)
+        if m.group(0).lower() in _DETERMINERS:
+            # "no cost for 10 years", "without a battery": a determiner negates
+            # its noun phrase, not everything after it
+            words = list(re.finditer(r"\S+", text[m.end():end]))
+            if len(words) > 3:
+                end = m.end() + words[2].end()
         # a bare "No," / "Nope," answering the other party negates nothing after it
         if m.group(0).lower() in ("no", "nope", "nah") and stop and stop.start() == 0:
             continue
