@@ -86,12 +86,26 @@ def load_config(path: Optional[str | Path] = None) -> Config:
         raise ConfigError(f"{p}: no such file")
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p}: not valid TOML: {e}")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})")
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read ({e.strerror})")
     cfg = Config(source=str(p))
     for key in data:
         if key not in ("profiles", "defaults", "teams", "reps"):
             raise ConfigError(f"{p}: unknown section [{key}] (expected profiles, defaults, teams, reps)")
+    for section in ("profiles", "teams", "reps"):
+        for k, v in (data.get(section) or {}).items():
+            if not isinstance(v, dict):
+                raise ConfigError(f"{p}: [{section}.{k}] must be a table, got {v!r}")
+    if "defaults" in data and not isinstance(data["defaults"], dict):
+        raise ConfigError(f"{p}: [defaults] must be a table")
     for name, over in (data.get("profiles") or {}).items():
-        base = cfg.profiles.get(over.get("base", name), PROFILES["standard"])
+        base_name = over.get("base", name if name in cfg.profiles else "standard")
+        if base_name not in cfg.profiles:
+            raise ConfigError(f"{p}: [profiles.{name}] base: unknown profile {base_name!r} "
+                              f"(known: {', '.join(sorted(cfg.profiles))})")
+        base = cfg.profiles[base_name]
         cfg.profiles[name] = _tune(base, name, over, f"{p}: [profiles.{name}]")
     cfg.defaults = _layer(data.get("defaults") or {}, f"{p}: [defaults]")
     cfg.teams = {k: _layer(v, f"{p}: [teams.{k}]") for k, v in (data.get("teams") or {}).items()}
@@ -107,6 +121,8 @@ def _layer(raw: dict[str, Any], where: str) -> dict[str, Any]:
     for k in raw:
         if k not in allowed:
             raise ConfigError(f"{where}: unknown key `{k}` (expected one of {', '.join(sorted(allowed))})")
+    if "modes" in raw and not isinstance(raw["modes"], dict):
+        raise ConfigError(f"{where}: `modes` must be a table of category = \"voice\"|\"silent\"")
     try:
         if raw.get("mode"):
             Mode(raw["mode"])
@@ -128,7 +144,7 @@ def _tune(base: Profile, name: str, over: dict[str, Any], where: str) -> Profile
             raise ConfigError(f"{where}: unknown threshold `{k}` (expected one of {', '.join(sorted(known))})")
         try:
             if k == "min_severity":
-                changes[k] = {Category(c): Severity(s) for c, s in v.items()}
+                changes[k] = {**base.min_severity, **{Category(c): Severity(s) for c, s in v.items()}}
             elif k == "cooldown_s":
                 changes[k] = {**base.cooldown_s, **{Category(c): float(s) for c, s in v.items()}}
             else:

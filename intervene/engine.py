@@ -79,6 +79,9 @@ class CallEngine:
                if x is not None]
         if self.rep_turn_open and Speaker.REP not in self.call.speaking:
             due.append(self.last_rep_end + self.profile.accuracy_hold_s)
+        retry = self.policy.next_retry()
+        if retry is not None:
+            due.append(retry)
         return min(due, default=None)
 
     def advance(self, now: float) -> list[Intervention]:

@@ -8,17 +8,13 @@ from typing import Optional
 import click
 import yaml
 
-from intervene.kb.loader import KBError, dump_kb, load_kb
+from intervene.kb.loader import KBError, dump_kb, load_kb, load_kb_text
+from intervene.store.db import KB_SECTIONS
 
 
 def _fail(msg: str) -> None:
     from intervene.cli import fail
     fail(msg)
-
-
-def _raw_docs(path: Path) -> list[tuple[str, dict]]:
-    files = [path] if path.is_file() else sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
-    return [(str(f), yaml.safe_load(f.read_text(encoding="utf-8"))) for f in files]
 
 
 @click.group()
@@ -33,15 +29,12 @@ def kb_import(rt, path: str) -> None:
     """Import (merge) a KB YAML file or a directory of them; entries with the
     same section and id are replaced. Embeddings are computed for new or
     changed text only."""
-    p = Path(path)
     try:
-        load_kb(p)                      # validates everything before anything is written
+        checked = load_kb(Path(path))   # validates everything before anything is written
     except KBError as e:
         _fail(str(e))
-    totals = {"added": 0, "changed": 0, "unchanged": 0}
-    for name, doc in _raw_docs(p):
-        for k, v in rt.store.kb_import(doc, name).items():
-            totals[k] += v
+    # store the validated document (ids and texts as the loader read them), not raw YAML
+    totals = rt.store.kb_import(yaml.safe_load(dump_kb(checked)), str(path))
     before = rt.embedder.calls if rt._embedder is not None else 0
     index = rt.index(rt.kb(None))
     embedded = rt.embedder.calls - before
@@ -131,6 +124,13 @@ def kb_check(rt, utterance: str, product: Optional[str], kb_path: Optional[str],
 @click.pass_obj
 def kb_remove(rt, item_id: str, section: Optional[str]) -> None:
     """Remove an entry by id."""
+    doc = rt.store.kb_document() or {}
+    rest = _without(doc, item_id, section)
+    if rest != doc and rest.get("company"):
+        try:
+            load_kb_text(yaml.safe_dump(rest, sort_keys=False), source="the knowledge base after removal")
+        except KBError as e:
+            _fail(f"not removed: {item_id} is still needed ({e.message} at {e.key})")
     n = rt.store.kb_remove(item_id, section)
     if n == 0:
         _fail(f"no KB entry with id {item_id!r}" + (f" in {section}" if section else ""))
@@ -142,3 +142,20 @@ def kb_remove(rt, item_id: str, section: Optional[str]) -> None:
 def kb_export(rt) -> None:
     """The stored KB as one YAML document (formats.md section 1)."""
     click.echo(dump_kb(rt.kb(None)).rstrip())
+
+
+def _without(doc: dict, item_id: str, section: Optional[str]) -> dict:
+    """The KB document minus the entries with this id (in `section` only, if given)."""
+    out = dict(doc)
+    for sec in KB_SECTIONS:
+        if section and sec != section:
+            continue
+        if sec.startswith("compliance."):
+            comp = dict(out.get("compliance") or {})
+            key = sec.split(".")[1]
+            if comp.get(key):
+                comp[key] = [i for i in comp[key] if i.get("id") != item_id]
+            out["compliance"] = comp
+        elif out.get(sec):
+            out[sec] = [i for i in out[sec] if i.get("id") != item_id]
+    return out

@@ -27,6 +27,7 @@ class Profile:
     cooldown_s: Mapping[Category, float] = field(default_factory=dict)
     min_gap_s: float = 3.0                  # no two interventions closer than this ...
     gap_exempt: frozenset[Category] = frozenset({C.ACCURACY, C.COMPLIANCE})  # ... except these
+    defer_max_s: float = 8.0                # a trigger held back by min_gap may wait this long
     accuracy_hold_s: float = 1.0            # wait this long after the rep stops before correcting
     accuracy_max_hold_s: float = 8.0        # ... but never longer than this after the claim
     opportunity_wait_s: float = 12.0        # the rep's chance to pick a signal up themselves
@@ -74,15 +75,24 @@ class Policy:
         self.last_at: dict[Category, float] = {}
         self.last_any: Optional[float] = None
         self.history: list[Intervention] = []
+        self.deferred: list[Trigger] = []     # waiting for the gap after the previous one
 
     def decide(self, triggers: list[Trigger], now: float) -> list[Intervention]:
-        """Admit the triggers that are due now, most important first."""
+        """Admit the triggers that are due now, most important first; one that
+        would crowd the previous intervention waits for the gap instead."""
+        waiting, self.deferred = [t for t in self.deferred if now - t.at <= self.profile.defer_max_s], []
         out: list[Intervention] = []
-        for t in sorted(triggers, key=lambda t: (priority(t.category), -t.severity.rank)):
+        for t in sorted(waiting + triggers, key=lambda t: (priority(t.category), -t.severity.rank)):
             iv = self._admit(t, now)
             if iv:
                 out.append(iv)
         return out
+
+    def next_retry(self) -> Optional[float]:
+        """When a deferred trigger may go out (the engine ticks then)."""
+        if not self.deferred or self.last_any is None:
+            return None
+        return self.last_any + self.profile.min_gap_s
 
     def _admit(self, t: Trigger, now: float) -> Optional[Intervention]:
         p = self.profile
@@ -95,7 +105,9 @@ class Policy:
             return None
         if (t.category not in p.gap_exempt and self.last_any is not None
                 and now - self.last_any < p.min_gap_s):
-            return None                                   # don't stack on the previous one
+            if all(d.key != t.key or not t.key for d in self.deferred):
+                self.deferred.append(t)                   # don't stack: wait for the gap
+            return None
         iv = Intervention(at=now, utterance=t.utterance, category=t.category, severity=t.severity,
                           mode=self.modes.get(t.category, Mode.SILENT), trigger=t.trigger,
                           detected=t.detected, say=t.say, evidence=t.evidence)

@@ -28,7 +28,7 @@ class TranscriptError(Exception):
 def read_transcript(path: str | Path) -> list[Utterance]:
     p = Path(path)
     try:
-        raw = p.read_text(encoding="utf-8")
+        raw = p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise TranscriptError(str(p), None, "no such file")
     except (OSError, UnicodeDecodeError) as e:

@@ -199,16 +199,12 @@ def test_kb_export_empty_database_fails(tmp_path: pathlib.Path) -> None:
     bad_input(run(tmp_path / "empty.db", "kb", "export"), "no knowledge base")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: kb remove deletes a product that an opportunity's `offer` "
-                   "still names; the stored KB no longer loads and every later command fails")
 def test_kb_remove_never_leaves_an_unloadable_kb(db: pathlib.Path) -> None:
     run(db, "kb", "remove", "multi-site", "--section", "products")
     out = ok(run(db, "kb", "export"))
     load_kb_text(out, "export.yaml")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: kb import stores yaml.safe_load data, not the validated "
-                   "KB: ids the loader accepts as text (`off`, `010`) are stored as false/8")
 def test_import_keeps_ids_as_validated(tmp_path: pathlib.Path) -> None:
     kbfile = tmp_path / "tiny.yaml"
     kbfile.write_text(textwrap.dedent("""\
@@ -357,8 +353,6 @@ def test_replay_bad_config(tmp_path: pathlib.Path) -> None:
               str(cfg), "coaching")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: config._layer crashes on `modes = \"voice\"` (AttributeError), "
-                   "so `intervene replay --config` prints a traceback instead of exit 2")
 def test_replay_config_with_modes_not_a_table(tmp_path: pathlib.Path) -> None:
     cfg = tmp_path / "cfg.toml"
     cfg.write_text('[defaults]\nmodes = "voice"\n', encoding="utf-8")

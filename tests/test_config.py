@@ -144,8 +144,6 @@ def test_min_severity_override(tmp_path: pathlib.Path) -> None:
     assert strict.fires(C.ACCURACY, Severity.LOW)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: config._tune replaces the whole min_severity mapping "
-                   "(cooldown_s is merged), so adding `process` to standard silently disables accuracy")
 def test_min_severity_override_keeps_other_categories(tmp_path: pathlib.Path) -> None:
     cfg = load_config(write(tmp_path, """\
         [profiles.standard.min_severity]
@@ -283,8 +281,6 @@ def test_profile_defined_in_file_is_known(tmp_path: pathlib.Path) -> None:
     assert cfg.resolve(rep="sam").profile.name == "calm"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: load_config does not catch UnicodeDecodeError; "
-                   "a non-UTF-8 file raises a raw exception instead of ConfigError")
 def test_non_utf8_file(tmp_path: pathlib.Path) -> None:
     p = tmp_path / "latin1.toml"
     p.write_bytes(b'[defaults]\nprofile = "standard"\n# caf\xe9\n')
@@ -293,22 +289,16 @@ def test_non_utf8_file(tmp_path: pathlib.Path) -> None:
     assert str(p) in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: config._layer calls .items() on `modes` without checking "
-                   "it is a table: `modes = \"voice\"` crashes with AttributeError")
 def test_modes_not_a_table(tmp_path: pathlib.Path) -> None:
     msg = config_error(tmp_path, '[defaults]\nmodes = "voice"\n')
     assert "modes" in msg
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: config.load_config passes non-table team/rep/profile "
-                   "entries to _layer/_tune: `[reps] sam = 5` crashes with TypeError")
 def test_rep_not_a_table(tmp_path: pathlib.Path) -> None:
     msg = config_error(tmp_path, "[reps]\nsam = 5\n")
     assert "sam" in msg
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: config.load_config silently falls back to `standard` "
-                   "when [profiles.X] base names an unknown profile (typo goes unnoticed)")
 def test_unknown_base_profile(tmp_path: pathlib.Path) -> None:
     msg = config_error(tmp_path, '[profiles.calm]\nbase = "minimul"\n')
     assert "minimul" in msg

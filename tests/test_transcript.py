@@ -186,8 +186,6 @@ def test_read_transcript_names_the_file_for_bad_lines(tmp_path: pathlib.Path) ->
     assert str(info.value).startswith(f"{p}:3: ")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: replay.read_transcript decodes with 'utf-8', not 'utf-8-sig' "
-                   "like the KB loader, so a transcript saved with a BOM fails as 'not valid JSON'")
 def test_utf8_bom_is_accepted(tmp_path: pathlib.Path) -> None:
     p = tmp_path / "bom.jsonl"
     p.write_bytes(b"\xef\xbb\xbf" + (OK1 + "\n" + OK2 + "\n").encode())

@@ -14,7 +14,7 @@ import numpy as np
 
 from intervene.kb.index import KBIndex
 from intervene.nlp.quantities import content_words, normalize_numbers
-from intervene.nlp.text import claim_units
+from intervene.nlp.text import claim_units, sentences
 
 
 def units_of(text: str) -> list[str]:
@@ -50,6 +50,24 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
 
 def prototypes(index: KBIndex, name: str, examples: dict[str, Sequence[str]]) -> "Prototypes":
     return index.shared(f"prototypes:{name}", lambda: Prototypes(index, examples))
+
+
+def signal_units(text: str, sizes: tuple[int, ...] = (4, 6), stride: int = 2) -> list[str]:
+    """Short word windows of the lead's statements (questions left out: asking
+    what a plan includes is not a need). KB signals are short noun phrases
+    ("power outages"); a whole sentence dilutes them, a window of a few words
+    ("grid went down last winter") carries them."""
+    out: list[str] = []
+    for sent in sentences(normalize_numbers(text)):
+        if sent.rstrip().endswith("?"):
+            continue
+        w = re.findall(r"[\w'$%.-]+", sent)
+        if len(w) <= sizes[0]:
+            out.append(" ".join(w))
+            continue
+        for k in sizes:
+            out += [" ".join(w[i:i + k]) for i in range(0, max(1, len(w) - k + 1), stride)]
+    return list(dict.fromkeys(x for x in out if x))
 
 
 class Prototypes:

@@ -11,13 +11,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from intervene.detect.phrases import Prototypes, prototypes, match_owners, units_of
+from intervene.detect.phrases import Prototypes, match_owners, prototypes, signal_units, units_of
 from intervene.detect.state import CallState
 from intervene.kb.index import KBIndex, product_names
 from intervene.nlp.text import NEGATION_CUES
 from intervene.vocab import Category, Evidence, Severity, Speaker, Trigger, Utterance
 
-SIGNAL_THRESHOLD = 0.62      # lead clause vs opportunity/promotion signal
+SIGNAL_THRESHOLD = 0.70      # lead word window vs opportunity/promotion signal
 PICKUP_THRESHOLD = 0.55      # rep reply vs the opportunity's suggested words
 FORBIDDEN_THRESHOLD = 0.68
 REQUIRED_THRESHOLD = 0.70
@@ -61,7 +61,7 @@ class OpportunityDetector:
         if u.speaker != Speaker.LEAD:
             return []
         kb = self.index.kb
-        units = units_of(u.text)
+        units = signal_units(u.text)
         for oid, s in match_owners(self.index, u.text, "opportunity:", SIGNAL_THRESHOLD, units).items():
             o = next(x for x in kb.opportunities if x.id == oid)
             offer = kb.product(o.offer)
