@@ -95,6 +95,16 @@ class ClaimChecker:
             neg, pos = split_by_scope(norm)
             self._fact_scope[f.key] = (_words(neg, self._product_words), _words(pos, self._product_words))
             self._fact_named[f.key] = {pid for _, pid in index.mentioned_products(f.text)} - {f.product}
+        self._row = {f.key: i for i, f in enumerate(index.facts)}
+        self._rows_of: dict[Optional[str], list[int]] = {}
+        for i, f in enumerate(index.facts):
+            if f.kind != "price":
+                self._rows_of.setdefault(f.product, []).append(i)
+        # words each product's own facts (and company-wide facts) use: not distinctive of another product
+        company = set().union(*(set().union(*self._fact_scope[index.facts[i].key]) for i in self._rows_of.get(None, [])))
+        self._shared: dict[str, set[str]] = {
+            pid: company.union(*(set().union(*self._fact_scope[index.facts[i].key]) for i in rows))
+            for pid, rows in self._rows_of.items() if pid is not None}
 
     # ------------------------------------------------------------------ units
     def units(self, text: str, context: Optional[str]) -> tuple[list[Unit], Optional[str]]:
@@ -133,18 +143,18 @@ class ClaimChecker:
         if not units or not self.index.facts:
             return UtteranceCheck([], after)
         vecs = self.index.embed([u.text for u in units])
-        sent_vec = {u.sentence: v for u, v in zip(units, vecs) if u.is_sentence}
         split = {u.sentence for u in units if not u.is_sentence}
         verdicts: list[Verdict] = []
-        for u, v in zip(units, vecs):
+        found = self.index.search_many(vecs, k=10, floor=0.3)
+        sent_found = {u.sentence: f for u, f in zip(units, found) if u.is_sentence}
+        for u, v, cands in zip(units, vecs, found):
             if u.is_sentence and u.sentence in split:
                 continue          # its clauses are checked one by one instead
             if u.question:
                 continue          # "so maybe ten devices tops?" asks, it doesn't claim
-            cands = self.index.search_facts(v, k=10, floor=0.3)
             if not u.is_sentence:
                 # a clause keeps some of its sentence's meaning ("once you sign, | it's 4 to 6 weeks")
-                parent = self.index.search_facts(sent_vec[u.sentence], k=10, floor=0.3)
+                parent = sent_found[u.sentence]
                 support = _best_sims(cands, parent)
                 cands = sorted(_best_sims(cands, [(f, s - CLAUSE_PENALTY) for f, s in parent]).items(),
                                key=lambda kv: -kv[1])
@@ -287,25 +297,15 @@ class ClaimChecker:
     def _counterpart(self, fact: Fact, product: str) -> Optional[Fact]:
         """P's fact about the same thing as another product's fact (its string
         inverter for their microinverters), if it has one."""
-        rows = [i for i, f in enumerate(self.index.facts) if f.product == product and f.kind != "price"]
+        rows = self._rows_of.get(product, [])
         if not rows:
             return None
-        me = self.index.facts.index(fact)
-        sims = self.index.fact_vecs[rows] @ self.index.fact_vecs[me]
+        sims = self.index.fact_vecs[rows] @ self.index.fact_vecs[self._row[fact.key]]
         best = int(sims.argmax())
         return self.index.facts[rows[best]] if sims[best] >= 0.5 else None
 
     def _shared_words(self, product: str) -> set[str]:
-        """Words that P's own facts or company-wide facts use: not distinctive of another product."""
-        key = f"shared:{product}"
-        if key not in self._fact_named:
-            words: set[str] = set()
-            for f in self.index.facts:
-                if f.product in (None, product):
-                    neg, pos = self._fact_scope[f.key]
-                    words |= pos | neg
-            self._fact_named[key] = words
-        return self._fact_named[key]
+        return self._shared.get(product, set())
 
     # which product ------------------------------------------------------------
     def _product(self, u: Unit, cands: list[tuple[Fact, float]]) -> list[Verdict]:

@@ -42,8 +42,8 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
     norm = normalize_numbers(text)
     words = set(content_words(norm))
     out = {k: s for k, s in sims.items() if s >= threshold}
-    for ph in index.phrases:
-        if ph.owner.startswith(prefix) and lexical_hit(normalize_numbers(ph.text), words, norm):
+    for ph, ph_norm in zip(index.phrases, index.phrase_norm):
+        if ph.owner.startswith(prefix) and lexical_hit(ph_norm, words, norm):
             out[ph.owner.split(":", 1)[1]] = 1.0
     return out
 

@@ -18,6 +18,7 @@ from intervene.nlp.text import NEGATION_CUES
 from intervene.vocab import Category, Evidence, Severity, Speaker, Trigger, Utterance
 
 SIGNAL_THRESHOLD = 0.70      # lead word window vs opportunity/promotion signal
+WINDOW_GATE = 0.40           # below this for every sentence, windows are not worth embedding
 PICKUP_THRESHOLD = 0.55      # rep reply vs the opportunity's suggested words
 FORBIDDEN_THRESHOLD = 0.68
 REQUIRED_THRESHOLD = 0.70
@@ -61,7 +62,10 @@ class OpportunityDetector:
         if u.speaker != Speaker.LEAD:
             return []
         kb = self.index.kb
-        units = signal_units(u.text)
+        units = units_of(u.text)
+        if max(self.index.phrase_sims(self.index.embed(units), "opportunity:").values(), default=0) >= WINDOW_GATE or \
+                max(self.index.phrase_sims(self.index.embed(units), "promotion:").values(), default=0) >= WINDOW_GATE:
+            units = units + signal_units(u.text)   # a hint in the sentence: look closer, word window by window
         for oid, s in match_owners(self.index, u.text, "opportunity:", SIGNAL_THRESHOLD, units).items():
             o = next(x for x in kb.opportunities if x.id == oid)
             offer = kb.product(o.offer)

@@ -68,6 +68,7 @@ class AliasMatcher:
 
     def __init__(self, names: dict[str, Sequence[str]], weak: Sequence[str] = ()) -> None:
         self.weak = {_norm_alias(w) for w in weak} | {_norm_alias(w).replace(" ", "") for w in weak}
+        self._memo: dict[tuple[str, bool], list[tuple[int, int, str]]] = {}
         self.owner: dict[str, str] = {}
         for owner, ns in names.items():
             for n in ns:
@@ -82,6 +83,15 @@ class AliasMatcher:
         """(start, end, owner) of every name found, in order. Weak aliases
         (generic nouns like "battery" that other products' facts use as a
         feature) are left out unless asked for."""
+        key = (text, strong_only)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = self._spans(text, strong_only)
+            if len(self._memo) > 2048:
+                self._memo.pop(next(iter(self._memo)))
+        return hit
+
+    def _spans(self, text: str, strong_only: bool) -> list[tuple[int, int, str]]:
         if not self.pattern:
             return []
         out = []
@@ -156,7 +166,8 @@ class KBIndex:
             self.phrases += [Phrase(f"required:{r.section}/{r.id}", s) for s in r.phrases]
         # phrases are embedded as utterances will be: numbers as digits ("zero" -> "0")
         from intervene.nlp.quantities import normalize_numbers
-        texts = [f.text for f in self.facts] + [normalize_numbers(p.text) for p in self.phrases]
+        self.phrase_norm = [normalize_numbers(p.text) for p in self.phrases]
+        texts = [f.text for f in self.facts] + self.phrase_norm
         vecs = embed_with_cache(embedder, texts, cache)
         dim = vecs.shape[1] if len(texts) else 384
         self.fact_vecs = vecs[: len(self.facts)] if self.facts else np.zeros((0, dim), np.float32)
@@ -174,10 +185,19 @@ class KBIndex:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.embedder.encode(list(texts))
 
+    def search_many(self, vecs: np.ndarray, k: int = 8, floor: float = 0.0) -> list[list[tuple[Fact, float]]]:
+        """search_facts for several vectors with one matrix product."""
+        if not self.facts or len(vecs) == 0:
+            return [[] for _ in range(len(vecs))]
+        sims = vecs @ self.fact_vecs.T
+        return [self._top(row, k, floor) for row in sims]
+
     def search_facts(self, vec: np.ndarray, k: int = 8, floor: float = 0.0) -> list[tuple[Fact, float]]:
         if not self.facts:
             return []
-        sims = self.fact_vecs @ vec
+        return self._top(self.fact_vecs @ vec, k, floor)
+
+    def _top(self, sims: np.ndarray, k: int, floor: float) -> list[tuple[Fact, float]]:
         k = min(k, len(sims))
         top = np.argpartition(-sims, k - 1)[:k]
         top = top[np.argsort(-sims[top])]

@@ -1,0 +1,64 @@
+"""Session fixtures shared by the model-backed tests: the sentence embedder
+(loaded once, ~5 s), one KBIndex per example KB, and claim checkers."""
+from __future__ import annotations
+
+import pathlib
+from typing import Callable
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+KB_DIR = REPO / "kb"
+KB_FILES = {
+    "acme": KB_DIR / "acme.yaml",
+    "solar": KB_DIR / "sunpeak-solar.yaml",
+    "saas": KB_DIR / "ledgerly-saas.yaml",
+}
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from intervene.nlp.embed import SentenceEmbedder
+    emb = SentenceEmbedder()
+    emb.warm()
+    return emb
+
+
+@pytest.fixture(scope="session")
+def kb_index(embedder) -> Callable[[str], "object"]:
+    """kb_index("acme" | "solar" | "saas") -> KBIndex, built once per session."""
+    from intervene.kb.index import KBIndex
+    from intervene.kb.loader import load_kb
+    built: dict[str, KBIndex] = {}
+
+    def get(name: str) -> KBIndex:
+        if name not in built:
+            built[name] = KBIndex(load_kb(KB_FILES[name]), embedder)
+        return built[name]
+    return get
+
+
+@pytest.fixture(scope="session")
+def acme_index(kb_index):
+    return kb_index("acme")
+
+
+@pytest.fixture(scope="session")
+def solar_index(kb_index):
+    return kb_index("solar")
+
+
+@pytest.fixture(scope="session")
+def saas_index(kb_index):
+    return kb_index("saas")
+
+
+@pytest.fixture(scope="session")
+def checker(kb_index):
+    """checker("acme") -> the KB's shared ClaimChecker (the one CallEngine uses)."""
+    from intervene.detect.claims import ClaimChecker
+
+    def get(kb: str) -> ClaimChecker:
+        index = kb_index(kb)
+        return index.shared("claims", lambda: ClaimChecker(index))
+    return get
