@@ -62,3 +62,25 @@ def checker(kb_index):
         index = kb_index(kb)
         return index.shared("claims", lambda: ClaimChecker(index))
     return get
+
+
+def jsonl(lines) -> str:
+    """(start, end, speaker, text) tuples -> a format-2 transcript string."""
+    import json
+    return "\n".join(json.dumps({"start": s, "end": e, "speaker": sp, "text": t}) for s, e, sp, t in lines)
+
+
+@pytest.fixture(scope="session")
+def run_call(kb_index):
+    """run_call("acme", "standard", [(start, end, speaker, text), ...])
+    -> (utterances, interventions): the transcript parsed with parse_transcript
+    and replayed through a fresh CallEngine."""
+    from intervene.engine import CallEngine
+    from intervene.policy import PROFILES
+    from intervene.replay import parse_transcript, replay
+
+    def run(kb: str, profile: str, lines):
+        utterances = parse_transcript(jsonl(lines), f"<{kb}/{profile}>")
+        engine = CallEngine(kb_index(kb), PROFILES[profile])
+        return utterances, replay(engine, utterances)
+    return run

@@ -28,7 +28,7 @@ import numpy as np
 from intervene.kb.index import KBIndex, product_names
 from intervene.nlp.quantities import (Quantity, comparable, content_words, extract_quantities,
                                       normalize_numbers, same_quantity)
-from intervene.nlp.text import clauses, negation_scopes, sentences, split_by_scope
+from intervene.nlp.text import negation_scopes, sentence_parts, sentences, split_by_scope
 from intervene.vocab import Evidence, Fact, Verdict
 
 SIM_QUANTITY = 0.45      # a fact this similar is about the same thing as the unit
@@ -114,8 +114,7 @@ class ClaimChecker:
         for si, sent in enumerate(sentences(normalize_numbers(text))):
             mentions = self.index.mentioned_products(sent)
             start_product = current
-            parts = _merge_short(clauses(sent))
-            leaves = parts if len(parts) > 1 else []
+            leaves = [p for p in sentence_parts(sent) if p != sent]
             named_all = tuple(dict.fromkeys(pid for _, pid in mentions))
             question = sent.rstrip().endswith("?")
             out.append(Unit(sent, si, True, mentions[-1][1] if mentions else start_product, named_all,
@@ -428,18 +427,6 @@ def _best_sims(*lists: list[tuple[Fact, float]]) -> dict[str, float]:
         for f, s in lst:
             best[f.key] = max(s, best.get(f.key, -1.0))
     return best
-
-
-def _merge_short(parts: list[str], min_words: int = 3) -> list[str]:
-    """Clauses of fewer than `min_words` words ("No", "all of it") join the
-    clause before them (the first one joins the next)."""
-    merged: list[str] = []
-    for p in parts:
-        if merged and (len(p.split()) < min_words or len(merged[-1].split()) < min_words):
-            merged[-1] = f"{merged[-1]}, {p}"
-        else:
-            merged.append(p)
-    return merged
 
 
 def _collapse(verdicts: list[Verdict]) -> list[Verdict]:

@@ -28,30 +28,33 @@ def clauses(sentence: str) -> list[str]:
     return [c.strip(" .!?") for c in _CLAUSE.split(sentence) if c and c.strip(" .!?")]
 
 
-def claim_units(text: str, min_words: int = 4) -> list[str]:
-    """Sentences, and for long sentences also their clauses joined up to a
-    useful size. Retrieval works best on one assertion at a time; a clause
-    of two words ("No", "all of it") says nothing checkable on its own."""
+def merge_short(parts: list[str], min_words: int = 3) -> list[str]:
+    """Clauses of fewer than `min_words` words ("No", "all of it") join the
+    clause before them (the first one joins the next)."""
+    merged: list[str] = []
+    for p in parts:
+        if merged and (len(p.split()) < min_words or len(merged[-1].split()) < min_words):
+            merged[-1] = f"{merged[-1]}, {p}"
+        else:
+            merged.append(p)
+    return merged
+
+
+def sentence_parts(sentence: str) -> list[str]:
+    """The clauses of a sentence worth checking one by one ([] if it is one clause)."""
+    parts = merge_short(clauses(sentence))
+    return parts if len(parts) > 1 else []
+
+
+def claim_units(text: str) -> list[str]:
+    """Sentences, and for long sentences also their clauses. Retrieval works
+    best on one assertion at a time; a clause of two words ("No", "all of
+    it") says nothing on its own and joins its neighbour. Every detector uses
+    these same units, so each is embedded once per utterance."""
     units: list[str] = []
     for s in sentences(text):
         units.append(s)
-        parts = clauses(s)
-        if len(parts) < 2:
-            continue
-        merged: list[str] = []
-        buf = ""
-        for p in parts:
-            buf = f"{buf}, {p}" if buf else p
-            if len(buf.split()) >= min_words:
-                merged.append(buf)
-                buf = ""
-        if buf:
-            if merged and len(buf.split()) < min_words:
-                merged[-1] = f"{merged[-1]}, {buf}"
-            else:
-                merged.append(buf)
-        if len(merged) > 1:
-            units += [m for m in merged if m != s]
+        units += [p for p in sentence_parts(s) if p != s]
     return units
 
 

@@ -1,0 +1,44 @@
+"""The labelled calls, scored in-process (tests/evalcalls.py, the rules of
+../shared/eval/score.py): recall and precision floors per set."""
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import pytest
+
+HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+from evalcalls import Score, score_dir  # noqa: E402
+
+DEV = REPO.parent / "shared" / "calls" / "dev"
+HELD_OUT = [HERE / "calls" / "solar", HERE / "calls" / "saas"]
+
+
+def report(name: str, sc: Score) -> str:
+    return "\n".join([f"== {name}: recall {sc.recall:.3f} precision {sc.precision:.3f} "
+                      f"(tp {sc.tp} fn {sc.fn} fp {sc.fp})", *(f"   {line}" for line in sc.lines)])
+
+
+@pytest.mark.skipif(not DEV.is_dir(), reason=f"shared dev calls not found at {DEV}")
+def test_dev_set(embedder) -> None:
+    assert list(DEV.glob("*.expect.json")), f"no labelled calls in {DEV}"
+    sc = score_dir(DEV, embedder)
+    assert sc.tp + sc.fn > 0
+    assert sc.recall >= 0.9 and sc.precision >= 0.9, report(str(DEV), sc)
+
+
+def test_held_out_solar_and_saas(embedder) -> None:
+    total = Score()
+    reports = []
+    for d in HELD_OUT:
+        assert list(d.glob("*.expect.json")), f"no labelled calls in {d}"
+        sc = score_dir(d, embedder)
+        reports.append(report(str(d.relative_to(REPO)), sc))
+        total.tp += sc.tp
+        total.fn += sc.fn
+        total.fp += sc.fp
+    assert total.tp + total.fn > 0
+    reports.append(report("solar+saas", total))
+    assert total.recall >= 0.85 and total.precision >= 0.85, "\n".join(reports)
