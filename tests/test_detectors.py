@@ -242,12 +242,6 @@ def test_forbidden_phrase_fires(run_call) -> None:
     assert not ivs, dump(ivs)
 
 
-_ONE_NEGATED = ("the negation exemption is skipped for the whole forbidden entry because another of its "
-                "phrases ('no risk at all', 'never goes down') is itself negated "
-                "(signals.py ComplianceDetector `phrase_negated`)")
-_LEXICAL = ("a lexical hit (all content words of a phrase present) scores 1.0, and a 1.0 match ignores "
-            "negation (signals.py ComplianceDetector `s < 1.0`)")
-
 
 def negated(kb: str, rep: str, why: str = ""):
     marks = [pytest.mark.xfail(strict=True, reason=f"LIMITATION: {why}")] if why else []
@@ -255,11 +249,11 @@ def negated(kb: str, rep: str, why: str = ""):
 
 
 @pytest.mark.parametrize("kb, rep", [
-    negated("acme", "We can't guarantee savings, but most customers see lower bills.", _ONE_NEGATED),
-    negated("acme", "There's no guarantee you'll save, but most customers do.", _LEXICAL),
+    negated("acme", "We can't guarantee savings, but most customers see lower bills."),
+    negated("acme", "There's no guarantee you'll save, but most customers do."),
     negated("acme", "I can't promise you'll save money."),
     negated("saas", "I can't say it will reduce your tax bill, your accountant can advise on that."),
-    negated("saas", "It won't necessarily lower your taxes.", _LEXICAL),
+    negated("saas", "It won't necessarily lower your taxes."),
 ])
 def test_negated_forbidden_phrase_is_compliant(run_call, kb: str, rep: str) -> None:
     _, ivs = run_call(kb, "standard", compliance_call(rep))

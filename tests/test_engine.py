@@ -41,15 +41,8 @@ def dump(ivs: list[Intervention]) -> str:
     pytest.param([(6.4, 9.0, "rep", WRONG), (9.5, 11.0, "rep", "Wait, no, it's three years.")],
                  id="next-utterance-wait-no"),
     pytest.param([(6.4, 9.0, "rep", WRONG), (9.5, 11.0, "rep", "Scratch that, it's three years.")],
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "LIMITATION: 'Scratch that, it's three years.' retrieves no fact (the correction is "
-                     "found only by similarity; nlp/text.py SELF_REPAIR is never used)")),
                  id="next-utterance-scratch-that"),
     pytest.param([(6.4, 12.0, "rep", WRONG + " Sorry, I mean three years of support.")],
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "LIMITATION: a correction in a later sentence of the same utterance does not win: "
-                     "claims.py _collapse keeps the conflict (`elif not v.ok`) although "
-                     "its docstring says later support is a self-correction")),
                  id="same-utterance"),
 ])
 def test_self_correction_in_the_same_turn_is_not_corrected(run_call, turn) -> None:

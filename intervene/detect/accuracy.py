@@ -19,7 +19,8 @@ from typing import Optional
 
 from intervene.detect.claims import ClaimChecker
 from intervene.detect.state import CallState
-from intervene.nlp.quantities import extract_quantities
+from intervene.nlp.quantities import comparable, extract_quantities, normalize_numbers, same_quantity
+from intervene.nlp.text import SELF_REPAIR
 from intervene.vocab import Category, Severity, Speaker, Trigger, Utterance, Verdict
 
 
@@ -43,6 +44,8 @@ class AccuracyDetector:
         lead_before = [x for x in call.utterances if x.speaker == Speaker.LEAD and x.end <= u.start]
         echoed = tuple(q.value for q in extract_quantities(lead_before[-1].text)) if lead_before else ()
         result = self.checker.check(u.text, call.product, echoed)
+        if self.held and SELF_REPAIR.search(u.text):
+            self._repairs(u.text)
         for v in result.verdicts:
             if v.ok:
                 if any(h.verdict.fact and h.verdict.fact.key == v.fact.key for h in self.held):
@@ -50,6 +53,19 @@ class AccuracyDetector:
             else:
                 self.held.append(_Held(u, v))
         return self._expired(now)
+
+    def _repairs(self, text: str) -> None:
+        """"Scratch that, it's three years": a repair marker plus the KB's own
+        number for a held error counts as the rep's own correction, even when
+        the short repair is too vague to retrieve the fact by itself."""
+        said = extract_quantities(normalize_numbers(text))
+        for h in self.held:
+            fact = h.verdict.fact
+            if fact is None:
+                continue
+            facts_q = extract_quantities(normalize_numbers(fact.text))
+            if any(comparable(q, fq) and same_quantity(q, fq) for q in said for fq in facts_q):
+                self.later_ok.add(fact.key)
 
     def turn_ended(self, now: float) -> list[Trigger]:
         """Release held errors the rep did not fix themselves."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
 import numpy as np
@@ -32,10 +32,12 @@ from intervene.nlp.text import negation_scopes, sentence_parts, sentences, split
 from intervene.vocab import Evidence, Fact, Verdict
 
 SIM_QUANTITY = 0.45      # a fact this similar is about the same thing as the unit
-SIM_POLARITY = 0.50      # polarity needs a closer match: the feature must be the same
+SIM_POLARITY = 0.45      # (0.40 for a fact of the very product the rep is talking about)
+     # polarity needs a closer match: the feature must be the same
 SIM_PRODUCT = 0.55       # "which product" needs the same sentence shape
 CLAUSE_PENALTY = 0.05   # a fact found through the whole sentence counts slightly less for a clause
 SUPPORT_MARGIN = 0.03    # an alternative fact this close to the best one may vindicate the claim
+TOPIC_MARGIN = 0.10     # facts this much less similar than the closest one are another topic
 QUANTITY_MARGIN = 0.08   # ... for a number the rep got exactly right somewhere relevant
 SIM_OWNERSHIP = 0.55     # a fact of another product this close says whose feature it is
 
@@ -53,6 +55,7 @@ class Unit:
     product: Optional[str]   # product bound to the unit: named in it, else before it, else context
     named: tuple[str, ...]   # products named inside the unit
     context: Optional[str] = None   # product under discussion before the sentence
+    sent_named: tuple[str, ...] = ()   # products named anywhere in the sentence
     question: bool = False
 
 
@@ -96,6 +99,7 @@ class ClaimChecker:
             self._fact_scope[f.key] = (_words(neg, self._product_words), _words(pos, self._product_words))
             self._fact_named[f.key] = {pid for _, pid in index.mentioned_products(f.text)} - {f.product}
         self._row = {f.key: i for i, f in enumerate(index.facts)}
+        self._price = {f.product: f for f in index.facts if f.kind == "price" and f.product}
         self._rows_of: dict[Optional[str], list[int]] = {}
         for i, f in enumerate(index.facts):
             if f.kind != "price":
@@ -118,7 +122,7 @@ class ClaimChecker:
             named_all = tuple(dict.fromkeys(pid for _, pid in mentions))
             question = sent.rstrip().endswith("?")
             out.append(Unit(sent, si, True, mentions[-1][1] if mentions else start_product, named_all,
-                            start_product, question))
+                            context=start_product, sent_named=named_all, question=question))
             pos = 0
             for part in leaves:
                 at = sent.find(part.split(",")[0], pos)
@@ -126,7 +130,8 @@ class ClaimChecker:
                 inside = [pid for p, pid in mentions if at <= p < at + len(part)]
                 before = [pid for p, pid in mentions if p < at]
                 bound = inside[0] if inside else (before[-1] if before else start_product)
-                out.append(Unit(part, si, False, bound, tuple(dict.fromkeys(inside)), start_product, question))
+                out.append(Unit(part, si, False, bound, tuple(dict.fromkeys(inside)),
+                                context=start_product, sent_named=named_all, question=question))
                 pos = max(pos, at + 1)
             if mentions:
                 current = mentions[-1][1]
@@ -143,7 +148,7 @@ class ClaimChecker:
             return UtteranceCheck([], after)
         vecs = self.index.embed([u.text for u in units])
         split = {u.sentence for u in units if not u.is_sentence}
-        verdicts: list[Verdict] = []
+        verdicts: list[tuple[int, Verdict]] = []
         found = self.index.search_many(vecs, k=10, floor=0.3)
         sent_found = {u.sentence: f for u, f in zip(units, found) if u.is_sentence}
         for u, v, cands in zip(units, vecs, found):
@@ -160,10 +165,9 @@ class ClaimChecker:
                 cands = [(self._by_key[k], s) for k, s in cands]
             else:
                 support = _best_sims(cands)
-            verdicts += self._quantities(u, cands, echoed)
-            verdicts += self._polarity(u, cands, support)
-            verdicts += self._product(u, cands)
-            verdicts += self._ownership(u, cands, support)
+            for v in (self._quantities(u, cands, echoed) + self._polarity(u, cands, support)
+                      + self._product(u, cands) + self._ownership(u, cands, support)):
+                verdicts.append((u.sentence, v))
         return UtteranceCheck(_collapse(verdicts), after)
 
     def _allowed(self, fact: Fact, product: Optional[str], named: Sequence[str]) -> bool:
@@ -182,9 +186,19 @@ class ClaimChecker:
         for q in qs:
             before = [pid for p, pid in mentions if p <= q.start]
             prod = before[-1] if before else u.product
+            allowed = [(f, s) for f, s in cands if self._allowed(f, prod, () if before else u.named)]
+            price = self._price.get(prod or "")
+            if price and q.kind == "money" and _period(q) and _period(q) == _period_of(self._fact_q[price.key]):
+                # "it's 49 a month" is about the price of the plan under discussion, however short
+                allowed = [(price, max(SIM_QUANTITY, dict((f.key, s) for f, s in allowed).get(price.key, 0.0)))] + \
+                          [(f, s) for f, s in allowed if f.key != price.key]
+            # a clearly closer fact with no such number is what the sentence is about
+            # ("a two-year contract" is about the contract policy, not the support years)
+            top = max((s for f, s in allowed if not any(_comparable(q, fq, f) for fq in self._fact_q[f.key])),
+                      default=0.0)
             pairs = []
-            for fact, sim in cands:
-                if sim < SIM_QUANTITY or not self._allowed(fact, prod, () if before else u.named):
+            for fact, sim in allowed:
+                if sim < max(SIM_QUANTITY, top - TOPIC_MARGIN):
                     continue
                 for fq in self._fact_q[fact.key]:
                     if _comparable(q, fq, fact) and _same_rate_basis(q, fq, qs):
@@ -204,8 +218,13 @@ class ClaimChecker:
                 continue          # "zero" is polarity's job; "around 50" and echoes aren't KB claims
             if q.kind == "bare" and not (fact.kind == "price" and fq.kind == "money" and len(numbers) == 1):
                 continue          # a bare number can only contradict a price, and only on its own
+            say = self.correction(fact)
+            count = next((c for c in qs if _per_things(fq) and not _per_things(q) and c is not q
+                          and c.kind in ("count", "bare") and c.value > 1), None)
+            if count:
+                say = say.rstrip(".") + f" - for {_num(count.value)} that's {_q_text(replace(fq, value=fq.value * count.value, per=_period(fq)))}."
             out.append(Verdict(False, u.text, fact, f"said {said!r}, KB says {_q_text(fq)}",
-                               correction=self.correction(fact), score=best[2], product=prod,
+                               correction=say, score=best[2], product=prod,
                                evidence=(Evidence(fact.kb_id, fact.text),)))
         return out
 
@@ -214,14 +233,15 @@ class ClaimChecker:
         out: list[Verdict] = []
         c_neg, c_pos = (_words(t, self._product_words) for t in split_by_scope(u.text))
         for fact, sim in cands:
-            if sim < SIM_POLARITY or not self._allowed(fact, u.product, u.named):
+            need = SIM_POLARITY - (0.05 if fact.product and fact.product == u.product else 0.0)
+            if sim < need or not self._allowed(fact, u.product, u.named):
                 continue
             f_neg, f_pos = self._fact_scope[fact.key]
             feature: set[str] = set()
             if f_neg and len(f_neg & c_pos) >= _need(f_neg) and not (f_neg & c_neg):
                 feature = f_neg & c_pos          # KB excludes it, rep includes it
                 kind = "includes"
-            elif c_neg and len(c_neg & f_pos) >= _need(c_neg) and not (c_neg & f_neg):
+            elif c_neg and fact.kind != "promotion" and len(c_neg & f_pos) >= _need(c_neg) and not (c_neg & f_neg):
                 feature = c_neg & f_pos          # KB includes it, rep excludes it
                 kind = "excludes"
             if not feature:
@@ -312,7 +332,8 @@ class ClaimChecker:
             return []
         negated = negation_scopes(u.text)
         for fact, sim in cands:
-            if sim < SIM_PRODUCT or not self._allowed(fact, u.product, (*u.named, u.context)):
+            if sim < SIM_PRODUCT or fact.kind == "promotion" or \
+                    not self._allowed(fact, u.product, (*u.sent_named, u.context)):
                 continue
             named_in_fact = self._fact_named[fact.key]
             instead = set(u.named) - {fact.product}
@@ -373,6 +394,18 @@ def _need(words: set[str]) -> int:
 _TIME = {"", "minute", "hour", "day", "week", "month", "year"}
 
 
+def _period(q: Quantity) -> str:
+    return next((p for p in q.per.split("/") if p in _TIME and p), "")
+
+
+def _period_of(qs: Sequence[Quantity]) -> str:
+    return next((_period(q) for q in qs if q.kind == "money"), "")
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if v == int(v) else f"{v:g}"
+
+
 def _comparable(q: Quantity, fq: Quantity, fact: Fact) -> bool:
     """As quantities.comparable, plus: a bare number against a product's price
     ("the Essential comes in at 12,900" vs "$14,900 before incentives")."""
@@ -388,7 +421,7 @@ def _same_rate_basis(q: Quantity, fq: Quantity, qs: Sequence[Quantity]) -> bool:
     the claim also names a count it multiplies out from (8 users)."""
     if q.kind != "money" or fq.kind != "money" or _per_things(q) == _per_things(fq):
         return True
-    return not _per_things(q) and any(_multiplies(q, fq, c) for c in qs)
+    return not _per_things(q) and any(c.kind in ("count", "bare") and c is not q and c.value > 1 for c in qs)
 
 
 def _multiplies(q: Quantity, fq: Quantity, c: Quantity) -> bool:
@@ -429,18 +462,21 @@ def _best_sims(*lists: list[tuple[Fact, float]]) -> dict[str, float]:
     return best
 
 
-def _collapse(verdicts: list[Verdict]) -> list[Verdict]:
+def _collapse(verdicts: list[tuple[int, Verdict]]) -> list[Verdict]:
     """One verdict per fact: a conflict wins over support found in the same
-    sentence; support in a *later* sentence is a self-correction and wins."""
-    by_fact: dict[str, Verdict] = {}
+    sentence; support in a *later* sentence is a self-correction ("... two
+    years. Sorry, I mean three years.") and wins."""
+    by_fact: dict[str, tuple[int, Verdict]] = {}
     order: list[str] = []
-    for v in verdicts:
+    for sent, v in verdicts:
         if v.fact is None:
             continue
         k = v.fact.key
         if k not in by_fact:
-            by_fact[k] = v
             order.append(k)
-        elif not v.ok:
-            by_fact[k] = v
-    return [by_fact[k] for k in order]
+            by_fact[k] = (sent, v)
+            continue
+        prev_sent, prev = by_fact[k]
+        if not v.ok or (not prev.ok and sent > prev_sent):
+            by_fact[k] = (sent, v)
+    return [by_fact[k][1] for k in order]

@@ -14,7 +14,8 @@ from typing import Optional
 from intervene.detect.phrases import Prototypes, match_owners, prototypes, signal_units, units_of
 from intervene.detect.state import CallState
 from intervene.kb.index import KBIndex, product_names
-from intervene.nlp.text import NEGATION_CUES
+from intervene.nlp.quantities import content_words
+from intervene.nlp.text import NEGATION_CUES, split_by_scope
 from intervene.vocab import Category, Evidence, Severity, Speaker, Trigger, Utterance
 
 SIGNAL_THRESHOLD = 0.70      # lead word window vs opportunity/promotion signal
@@ -163,10 +164,14 @@ class ComplianceDetector:
             return []
         out = []
         for unit in units_of(u.text):
+            negated, _ = split_by_scope(unit)
+            neg_words = set(content_words(negated))
             for fid, s in match_owners(self.index, unit, "forbidden:", FORBIDDEN_THRESHOLD, [unit]).items():
                 f = next(x for x in self.index.kb.forbidden if x.id == fid)
-                phrase_negated = any(NEGATION_CUES.search(p) for p in f.phrases)
-                if NEGATION_CUES.search(unit) and not phrase_negated and s < 1.0:
+                # "we can't guarantee savings" is the compliant form of "guaranteed savings";
+                # a phrase that is itself negative ("never goes down") is matched as it is
+                if neg_words and any(not NEGATION_CUES.search(p) and set(content_words(p)) & neg_words
+                                     for p in f.phrases):
                     continue
                 say = f.say or "Walk that back: we can't promise that."
                 out.append(Trigger(Category.COMPLIANCE, "forbidden-statement", Severity.HIGH, u.index, now,

@@ -55,10 +55,9 @@ def _norm_alias(text: str) -> str:
 
 
 def _proper(text: str, at: int) -> bool:
-    """Capitalised mid-sentence: "the Essential" names the package, "essential
-    circuits" does not."""
-    before = text[:at].rstrip()
-    return text[at:at + 1].isupper() and bool(before) and before[-1] not in ".!?"
+    """Capitalised: "the Essential" names the package, "essential circuits"
+    does not."""
+    return text[at:at + 1].isupper()
 
 
 class AliasMatcher:
@@ -117,10 +116,10 @@ class AliasMatcher:
 _GENERIC_SUFFIX = re.compile(r"\s+(package|plan|tier|edition|subscription|bundle|option|level|membership)$", re.I)
 
 
-def product_names(p: Product, aliases: bool = True) -> list[str]:
+def product_names(p: Product) -> list[str]:
     """Every way a person may name the product: name, aliases, id, and the
     name without a generic suffix ("Standard package" -> "standard")."""
-    names = [p.name, *(p.aliases if aliases else ()), p.id, p.id.replace("-", " ")]
+    names = [p.name, *p.aliases, p.id, p.id.replace("-", " ")]
     short = _GENERIC_SUFFIX.sub("", p.name)
     if short != p.name:
         names.append(short)
@@ -136,12 +135,13 @@ def _weak_aliases(kb: KnowledgeBase, strong: AliasMatcher) -> list[str]:
     from intervene.nlp.quantities import content_words
     words_by_product: dict[str | None, set[str]] = {}
     for f in kb.facts:
-        words_by_product.setdefault(f.product, set()).update(content_words(strong.mask(f.text)))
+        if f.product:      # company-wide facts name products in passing ("on Starter and Growth")
+            words_by_product.setdefault(f.product, set()).update(content_words(strong.mask(f.text)))
     weak = []
     for p in kb.products:
         others = set().union(*(w for pid, w in words_by_product.items() if pid != p.id)) \
             if len(words_by_product) > 1 else set()
-        for a in p.aliases:
+        for a in product_names(p)[1:]:
             ws = set(content_words(a))
             if ws and ws <= others:
                 weak.append(a)
@@ -172,7 +172,7 @@ class KBIndex:
         dim = vecs.shape[1] if len(texts) else 384
         self.fact_vecs = vecs[: len(self.facts)] if self.facts else np.zeros((0, dim), np.float32)
         self.phrase_vecs = vecs[len(self.facts):] if self.phrases else np.zeros((0, dim), np.float32)
-        strong = AliasMatcher({p.id: product_names(p, aliases=False) for p in kb.products})
+        strong = AliasMatcher({p.id: [p.name] for p in kb.products})
         self.products = AliasMatcher({p.id: product_names(p) for p in kb.products},
                                      weak=_weak_aliases(kb, strong))
         self.competitors = AliasMatcher({c.id: [c.name, *c.aliases, c.id] for c in kb.competitors})
