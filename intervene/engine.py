@@ -36,6 +36,13 @@ class CallEngine:
         self.call = CallState()
         d = detectors or Detectors.build(index, profile, checker)
         self.d = d
+        # a detector whose category this profile never fires costs time and decides nothing
+        # (required phrases are always tracked: dead-air suggestions name the next open step)
+        fires = set(profile.min_severity) | {Category.PROCESS}
+        self.active = [det for cat, det in ((Category.ACCURACY, d.accuracy), (Category.COMPLIANCE, d.compliance),
+                                             (Category.EMOTION, d.emotion), (Category.COMPETITIVE, d.competitor),
+                                             (Category.OPPORTUNITY, d.opportunity), (Category.PROCESS, d.required),
+                                             (Category.MOMENTUM, d.momentum)) if cat in fires]
         self.rep_turn_open = False
         self.last_rep_end = 0.0
         self.decision_ms: list[float] = []       # per final utterance, for the benchmark
@@ -57,7 +64,7 @@ class CallEngine:
         self.call.utterances.append(u)
         d = self.d
         triggers: list[Trigger] = []
-        for det in (d.accuracy, d.compliance, d.emotion, d.competitor, d.opportunity, d.required, d.momentum):
+        for det in self.active:
             triggers += det.on_utterance(u, self.call, now)
         mentioned = self.index.mentioned_products(u.text)
         if mentioned:

@@ -19,7 +19,7 @@ from intervene.nlp.text import NEGATION_CUES, split_by_scope
 from intervene.vocab import Category, Evidence, Severity, Speaker, Trigger, Utterance
 
 SIGNAL_THRESHOLD = 0.70      # lead word window vs opportunity/promotion signal
-WINDOW_GATE = 0.40           # below this for every sentence, windows are not worth embedding
+WINDOW_GATE = 0.50           # below this for every sentence, windows are not worth embedding
 PICKUP_THRESHOLD = 0.55      # rep reply vs the opportunity's suggested words
 FORBIDDEN_THRESHOLD = 0.68
 REQUIRED_THRESHOLD = 0.70

@@ -45,12 +45,10 @@ class SentenceEmbedder:
     phrases ("okay", "sure") are embedded once per process.
     """
 
-    def __init__(self, model: Optional[str] = None, cache_size: int = 4096,
-                 quantize: Optional[bool] = None) -> None:
+    def __init__(self, model: Optional[str] = None, cache_size: int = 4096) -> None:
         self.model_ref = model or os.environ.get("INTERVENE_EMBED_MODEL") or ""
-        self.quantize = (os.environ.get("INTERVENE_EMBED_INT8", "") == "1") if quantize is None else quantize
         # The name recorded with cached vectors: a change of model invalidates them.
-        self.name = (self.model_ref or DEFAULT_MODEL) + ("+int8" if self.quantize else "")
+        self.name = self.model_ref or DEFAULT_MODEL
         self._model = None
         self._direct: Optional[bool] = None
         self._lock = threading.Lock()
@@ -70,11 +68,6 @@ class SentenceEmbedder:
             ref = self.model_ref or default_model_path()
             self._model = SentenceTransformer(ref, device="cpu")
             self._model.eval()          # no dropout: the same text must give the same vector
-            if self.quantize:
-                import torch
-                tr = self._model[0]
-                tr.auto_model = torch.ao.quantization.quantize_dynamic(
-                    tr.auto_model, {torch.nn.Linear}, dtype=torch.qint8)
         return self._model
 
     def _encode(self, texts: list[str]) -> np.ndarray:
