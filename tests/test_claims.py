@@ -89,7 +89,7 @@ CASES = [
     case("standard-includes-onsite", "acme", "The standard package includes on-site installation.", E,
          ("does not include on-site installation", "Premium"), evidence="standard"),
     case("standard-comes-with-onsite", "acme", "The standard plan comes with on-site installation.", E,
-         ("Premium",), xfail="'comes with' instead of 'includes' hides the polarity conflict"),
+         ("Premium",)),
     case("standard-technician-paraphrase", "acme",
          "On Standard, we send a technician to install everything on-site.", E, ("Premium",)),
     case("standard-excludes-onsite", "acme", "Standard doesn't include on-site installation.", OK),
@@ -129,8 +129,7 @@ CASES = [
     case("multisite-standard-features", "acme", "Each site gets the Standard features.", OK, context="multi-site"),
     case("multisite-standard-features-dashboard", "acme",
          "Each location gets the Standard package features, managed from one dashboard.", OK,
-         context="multi-site",
-         xfail="naming Standard inside a multi-site sentence re-binds the dashboard fact to Standard"),
+         context="multi-site"),
     # ----------------------------------------------- product tracking by context
     case("context-standard-two-years", "acme", "That includes two years of support.", E, ("three years",),
          context="standard"),

@@ -270,8 +270,15 @@ class ClaimChecker:
                 continue
             o_neg, o_pos = self._fact_scope[other.key]
             side = o_pos if kind == "includes" else o_neg
-            if len(feature & side) >= _need(feature):
-                return True
+            if len(feature & side) < _need(feature):
+                continue
+            if other.kind == "promotion":
+                # a promotion is conditional: it backs the claim only if the rep invoked it
+                # ("... free on Standard too, if you order before December 31")
+                special = (o_pos | o_neg) - feature - set().union(*self._fact_scope[conflict.key])
+                if not special & _words(u.text, self._product_words):
+                    continue
+            return True
         return False
 
     def _who_includes(self, feature: set[str], not_product: Optional[str]) -> str:
@@ -296,6 +303,8 @@ class ClaimChecker:
         for fact, sim in cands:
             if sim < SIM_OWNERSHIP or fact.product in (None, p) or fact.kind == "price":
                 continue
+            if fact.product == u.context or fact.product in u.sent_named:
+                continue                      # the sentence is about that product after all
             if own and own[0][1] >= sim:
                 return []                     # P's own facts explain the sentence better
             f_neg, f_pos = self._fact_scope[fact.key]
