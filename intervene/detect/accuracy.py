@@ -75,7 +75,7 @@ class AccuracyDetector:
             if v.fact and v.fact.key in self.later_ok:
                 continue
             out.append(Trigger(Category.ACCURACY, "kb-mismatch", Severity.HIGH, h.utterance.index, now,
-                               f"Rep said \"{v.claim}\" - {v.reason}.", v.correction, v.evidence,
+                               f"Rep said \"{v.claim}\" - {v.reason.rstrip('.')}.", v.correction, v.evidence,
                                key=f"accuracy:{v.fact.key if v.fact else v.claim}"))
         self.held.clear()
         self.later_ok.clear()

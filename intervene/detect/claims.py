@@ -316,7 +316,7 @@ class ClaimChecker:
             other = self._name(fact.product)
             alt = self._counterpart(fact, p)
             say = (self.correction(alt).rstrip(".") if alt else f"Quick clarification - that's not part of the {self._name(p)}")
-            say += f" - {' '.join(sorted(feature))} comes with the {other}."
+            say += f"; {self.spoken(fact)}"
             return [Verdict(False, u.text, alt or fact, f"rep gave the {self._name(p)} {', '.join(sorted(feature))}, "
                             f"which the KB has on the {other}: {fact.text}", correction=say, score=sim,
                             product=p, evidence=tuple(Evidence(f.kb_id, f.text) for f in (alt, fact) if f))]
@@ -366,6 +366,11 @@ class ClaimChecker:
     def correction(self, fact: Fact) -> str:
         """A KB sentence, turned to be spoken: 'Quick clarification - the
         Standard package includes three years of support.'"""
+        return f"Quick clarification - {self.spoken(fact)}"
+
+    def spoken(self, fact: Fact) -> str:
+        """The fact as a sentence that names its product ("the Premium package
+        includes ..."), so it stands on its own when read out."""
         text = fact.text.strip()
         if not text.endswith((".", "!", "?")):
             text += "."
@@ -374,12 +379,9 @@ class ClaimChecker:
             name = name if name.lower().startswith("the ") else f"the {name}"
             first = text.split()[0].lower()
             if first in _VERB_START or (first.endswith("s") and first not in _NOT_VERB):
-                body = f"{name} {_lower_first(text)}"
-            else:
-                body = f"on {name}, {_lower_first(text)}"
-        else:
-            body = _lower_first(text)
-        return f"Quick clarification - {body}"
+                return f"{name} {_lower_first(text)}"
+            return f"on {name}, {_lower_first(text)}"
+        return _lower_first(text)
 
 
 _VERB_START = frozenset("""includes include does doesn't is isn't are aren't has have comes covers
