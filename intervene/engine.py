@@ -82,7 +82,8 @@ class CallEngine:
         """The earliest call time at which something may fire without new speech."""
         d = self.d
         due = [x for x in (d.momentum.next_deadline(self.call),
-                           d.opportunity.next_deadline(self.call), d.required.next_deadline(self.call))
+                           d.opportunity.next_deadline(self.call), d.competitor.next_deadline(self.call),
+                           d.required.next_deadline(self.call))
                if x is not None]
         if self.rep_turn_open and Speaker.REP not in self.call.speaking:
             due.append(self.last_rep_end + self.profile.accuracy_hold_s)
@@ -118,12 +119,14 @@ class CallEngine:
             triggers += self._end_rep_turn(now)
         triggers += d.required.on_tick(self.call, now)
         triggers += d.opportunity.on_tick(self.call, now)
+        triggers += d.competitor.on_tick(self.call, now)
         triggers += d.momentum.on_tick(self.call, now)
         return self.policy.decide(triggers, now)
 
     def _end_rep_turn(self, now: float) -> list[Trigger]:
         self.rep_turn_open = False
-        return self.d.accuracy.turn_ended(now) + self.d.opportunity.rep_turn_ended(now)
+        return (self.d.accuracy.turn_ended(now) + self.d.opportunity.rep_turn_ended(now)
+                + self.d.competitor.rep_turn_ended(now))
 
 
 @dataclass

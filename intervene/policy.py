@@ -30,7 +30,7 @@ class Profile:
     defer_max_s: float = 8.0                # a trigger held back by min_gap may wait this long
     accuracy_hold_s: float = 1.0            # wait this long after the rep stops before correcting
     accuracy_max_hold_s: float = 8.0        # ... but never longer than this after the claim
-    opportunity_wait_s: float = 12.0        # the rep's chance to pick a signal up themselves
+    opportunity_wait_s: float = 20.0        # the rep's chance to pick a signal up themselves
 
     def fires(self, category: Category, severity: Severity) -> bool:
         need = self.min_severity.get(category)

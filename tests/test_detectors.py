@@ -175,7 +175,7 @@ def test_opportunity_fires_when_rep_ignores_it(run_call) -> None:
     assert opp[0].trigger == "opportunity"
     assert opp[0].utterance == 1
     assert "multi-site" in opp[0].say
-    assert opp[0].at == pytest.approx(us[3].start)     # once the rep's answer is over
+    assert opp[0].at >= us[3].start     # only once the rep has answered (two turns) without picking it up
     assert {e.kb_id for e in opp[0].evidence} == {"multi-site"}
 
 

@@ -44,7 +44,10 @@ SIM_OWNERSHIP = 0.55     # a fact of another product this close says whose featu
 # verbs that carry no feature: "includes X" and "doesn't include X" are about X
 _LIGHT = frozenset("""include includ come cover offer provide get have has had is are was be been
  give gets carry carrie feature contain add allow let make take plan package tier""".split())
-_APPROX = re.compile(r"\b(?:around|roughly|about|approximately|maybe|like|or so|ish|say)\s*$", re.I)
+_EXTRA = re.compile(r"\b(?:add|adds|adding|add-on|addon|extra|upgrade|separate|separately|on top|additional|buy|"
+                    r"purchase|you'?d need|you need|requires?)\b", re.I)
+_APPROX = re.compile(r"\b(?:around|roughly|about|approximately|maybe|like|or so|ish|say|almost|nearly|"
+                     r"under|over|close to|just under|just over|a little under|a little over)\s*$", re.I)
 
 
 @dataclass(frozen=True)
@@ -153,9 +156,15 @@ class ClaimChecker:
         sent_found = {u.sentence: f for u, f in zip(units, found) if u.is_sentence}
         for u, v, cands in zip(units, vecs, found):
             if u.is_sentence and u.sentence in split:
-                continue          # its clauses are checked one by one instead
+                if not u.question and not self.index.mentioned_competitors(u.text):
+                    # a feature can span clauses ("water backup's included, | so a sump pump failure is covered")
+                    for pv in self._polarity(u, cands, _best_sims(cands)):
+                        verdicts.append((u.sentence, pv))
+                continue          # otherwise its clauses are checked one by one
             if u.question:
                 continue          # "so maybe ten devices tops?" asks, it doesn't claim
+            if self.index.mentioned_competitors(u.text):
+                continue          # "NetCo charges a setup fee" is about them, not a claim about our KB
             if not u.is_sentence:
                 # a clause keeps some of its sentence's meaning ("once you sign, | it's 4 to 6 weeks")
                 parent = sent_found[u.sentence]
@@ -216,11 +225,16 @@ class ClaimChecker:
             fact, fq = best[1], best[3]
             if q.value == 0 or _APPROX.search(u.text[:q.start]) or (q.value in echoed and not q.bound):
                 continue          # "zero" is polarity's job; "around 50" and echoes aren't KB claims
-            if q.kind == "bare" and not (fact.kind == "price" and fq.kind == "money" and len(numbers) == 1):
-                continue          # a bare number can only contradict a price, and only on its own
+            if q.kind == "bare" and not (fq.kind == "money" and (
+                    (fact.kind == "price" and len(numbers) == 1)
+                    or (fact.kind != "price" and set(q.context) & set(fq.context)))):
+                continue          # a bare number contradicts only a price said on its own, or an
+                                  # amount about the same thing ("covers the dwelling up to 500,000")
             say = self.correction(fact)
             count = next((c for c in qs if _per_things(fq) and not _per_things(q) and c is not q
                           and c.kind in ("count", "bare") and c.value > 1), None)
+            if fq.kind != "money":
+                count = None
             if count:
                 say = say.rstrip(".") + f" - for {_num(count.value)} that's {_q_text(replace(fq, value=fq.value * count.value, per=_period(fq)))}."
             out.append(Verdict(False, u.text, fact, f"said {said!r}, KB says {_q_text(fq)}",
@@ -285,7 +299,7 @@ class ClaimChecker:
         for f in self.index.facts:
             if f.product and f.product != not_product:
                 neg, pos = self._fact_scope[f.key]
-                if len(feature & pos) >= _need(feature) and not (feature & neg):
+                if len(feature & pos) >= max(1, math.ceil(0.4 * len(feature))) and not (feature & neg):
                     p = self.index.kb.product(f.product)
                     return p.name if p else f.product
         return ""
@@ -296,8 +310,8 @@ class ClaimChecker:
         have ("the Essential ... every panel gets its own microinverter", when
         microinverters are a Plus/Premium fact and the Essential has a string inverter)."""
         p = u.product
-        if p is None:
-            return []
+        if p is None or _EXTRA.search(u.text):
+            return []                         # "you can add a 5-pack" offers an extra, it doesn't include it
         c_neg, c_pos = (_words(t, self._product_words) for t in split_by_scope(u.text))
         own = [(f, s) for f, s in cands if f.product == p]
         for fact, sim in cands:
@@ -418,9 +432,15 @@ def _num(v: float) -> str:
 
 
 def _comparable(q: Quantity, fq: Quantity, fact: Fact) -> bool:
-    """As quantities.comparable, plus: a bare number against a product's price
-    ("the Essential comes in at 12,900" vs "$14,900 before incentives")."""
-    return comparable(q, fq) or (q.kind == "bare" and fq.kind == "money" and fact.kind == "price")
+    """Same kind of quantity (quantities.comparable decides units and rates);
+    across kinds only a bare number the rep said against a count ("twenty's
+    fine" vs "up to 25 devices") or a product's price ("the Essential comes in
+    at 12,900" vs "$14,900"). "$25 a month" is never compared with "aged 16"."""
+    if q.kind == fq.kind == "money" and bool(_period(q)) != bool(_period(fq)):
+        return False          # a monthly premium is not a one-off amount ("$1,000 deductible")
+    if q.kind == fq.kind:
+        return comparable(q, fq)
+    return q.kind == "bare" and fq.kind in ("count", "money")
 
 
 def _per_things(q: Quantity) -> set[str]:
@@ -432,7 +452,10 @@ def _same_rate_basis(q: Quantity, fq: Quantity, qs: Sequence[Quantity]) -> bool:
     the claim also names a count it multiplies out from (8 users)."""
     if q.kind != "money" or fq.kind != "money" or _per_things(q) == _per_things(fq):
         return True
-    return not _per_things(q) and any(c.kind in ("count", "bare") and c is not q and c.value > 1 for c in qs)
+    # "1,000 dollars" for "$1,000 per claim" compares; "24 a month" for "$12 per user
+    # per month" is a total, which only compares when the claim says how many
+    return not _per_things(q) and (not _period(q) or any(
+        c.kind in ("count", "bare") and c is not q and c.value > 1 for c in qs))
 
 
 def _multiplies(q: Quantity, fq: Quantity, c: Quantity) -> bool:
@@ -443,7 +466,10 @@ def _consistent(q: Quantity, fq: Quantity, qs: Sequence[Quantity] = ()) -> bool:
     if same_quantity(q, fq):
         return True
     if q.kind == fq.kind == "money" and _per_things(q) != _per_things(fq):
-        return any(_multiplies(q, fq, c) for c in qs)
+        counts = [c for c in qs if c.kind in ("count", "bare") and c is not q and c.value > 1]
+        if counts:
+            return any(_multiplies(q, fq, c) for c in counts)
+        return abs(q.value - fq.value) < 0.01 * max(1.0, fq.value)
     if q.bound:
         return False               # "tops out at 50" states the limit itself
     if fq.bound == "max" and q.kind in ("count", "bare") and q.value <= fq.value:

@@ -39,6 +39,8 @@ EXAMPLES = {
         "I told you already, it's five.",
         "Like I said before, it's just me.",
         "Can you just answer the question?",
+        "I keep getting the runaround.",
+        "Just give me a straight answer.",
         "I just said that.",
         "You already asked me that.",
         "Stop dodging and just give me the price.",

@@ -15,13 +15,13 @@ from intervene.detect.phrases import Prototypes, match_owners, prototypes, signa
 from intervene.detect.state import CallState
 from intervene.kb.index import KBIndex, product_names
 from intervene.nlp.quantities import content_words
-from intervene.nlp.text import NEGATION_CUES, split_by_scope
+from intervene.nlp.text import NEGATION_CUES, negation_scopes, split_by_scope
 from intervene.vocab import Category, Evidence, Severity, Speaker, Trigger, Utterance
 
 SIGNAL_THRESHOLD = 0.70      # lead word window vs opportunity/promotion signal
 WINDOW_GATE = 0.50           # below this for every sentence, windows are not worth embedding
 PICKUP_THRESHOLD = 0.55      # rep reply vs the opportunity's suggested words
-FORBIDDEN_THRESHOLD = 0.68
+FORBIDDEN_THRESHOLD = 0.70
 REQUIRED_THRESHOLD = 0.70
 GENERIC_COMPETITOR = {"other": [
     "Another company quoted me a lower price.",
@@ -35,6 +35,8 @@ GENERIC_THRESHOLD = 0.62
 
 @dataclass
 class _Pending:
+    category: Category
+    trigger: str
     key: str
     utterance: int
     at: float
@@ -43,68 +45,52 @@ class _Pending:
     evidence: tuple[Evidence, ...]
     pickup_texts: tuple[str, ...]
     pickup_products: tuple[str, ...]
+    rep_turns: int = 0          # rep turns that ended since the signal
     rep_spoke: bool = False
 
 
 @dataclass
-class OpportunityDetector:
+class AnswerWatch:
+    """Findings that wait for the rep's answer. If the rep picks the point up
+    themselves (names the offered product, or says what the KB would say),
+    nothing fires - a card for what the rep already did is noise. Otherwise it
+    fires once the rep has had `turns` turns, or `wait_s` passed while the rep
+    was not talking."""
     index: KBIndex
-    wait_s: float = 12.0
+    turns: int
+    wait_s: float
     pending: list[_Pending] = field(default_factory=list)
 
-    def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
-        if u.speaker == Speaker.REP:
-            for p in list(self.pending):
-                if u.start >= p.at:
-                    p.rep_spoke = True
-                    if self._picked_up(p, u.text):
-                        self.pending.remove(p)
-            return []
-        if u.speaker != Speaker.LEAD:
-            return []
-        kb = self.index.kb
-        units = units_of(u.text)
-        if max(self.index.phrase_sims(self.index.embed(units), "opportunity:").values(), default=0) >= WINDOW_GATE or \
-                max(self.index.phrase_sims(self.index.embed(units), "promotion:").values(), default=0) >= WINDOW_GATE:
-            units = units + signal_units(u.text)   # a hint in the sentence: look closer, word window by window
-        for oid, s in match_owners(self.index, u.text, "opportunity:", SIGNAL_THRESHOLD, units).items():
-            o = next(x for x in kb.opportunities if x.id == oid)
-            offer = kb.product(o.offer)
-            names = tuple(n for n in product_names(offer)) if offer else ()
-            ev = (Evidence(o.id, o.say),) + ((Evidence(offer.id, offer.name + (f", {offer.price}" if offer.price else "")),) if offer else ())
-            self._add(_Pending(f"opportunity:{oid}", u.index, now,
-                               f"Upsell signal ({oid}): lead said \"{u.text}\"", o.say, ev,
-                               (o.say,), names))
-        for pid, s in match_owners(self.index, u.text, "promotion:", SIGNAL_THRESHOLD, units).items():
-            pr = next(x for x in kb.promotions if x.id == pid)
-            self._add(_Pending(f"promotion:{pid}", u.index, now,
-                               f"Promotion fits ({pid}): lead said \"{u.text}\"",
-                               f"Mention the current offer: {pr.text}", (Evidence(pr.id, pr.text),),
-                               (pr.text,), ()))
-        return []
-
-    def _add(self, p: _Pending) -> None:
+    def add(self, p: _Pending) -> None:
         if all(x.key != p.key for x in self.pending):
             self.pending.append(p)
+
+    def rep_said(self, u: Utterance) -> None:
+        for p in list(self.pending):
+            if u.start >= p.at:
+                p.rep_spoke = True
+                if self._picked_up(p, u.text):
+                    self.pending.remove(p)
 
     def _picked_up(self, p: _Pending, rep_text: str) -> bool:
         low = rep_text.lower()
         if any(re.search(rf"(?<![a-z]){re.escape(n.lower())}(?![a-z])", low) for n in p.pickup_products if len(n) > 2):
             return True
         units = units_of(rep_text)
-        if not units:
+        if not units or not p.pickup_texts:
             return False
         vecs = self.index.embed(units + list(p.pickup_texts))
         sims = vecs[len(units):] @ vecs[: len(units)].T
         return float(sims.max()) >= PICKUP_THRESHOLD
 
     def rep_turn_ended(self, now: float) -> list[Trigger]:
-        """The rep answered and did not pick the signal up: now it's worth a card."""
-        return self._release(lambda p: p.rep_spoke, now)
+        for p in self.pending:
+            if p.rep_spoke:
+                p.rep_turns += 1
+        return self._release(lambda p: p.rep_turns >= self.turns, now)
 
     def next_deadline(self, call: CallState) -> Optional[float]:
-        """Give up waiting for the rep's answer after wait_s - but never while
-        the rep is mid-answer: their final words may be the pick-up."""
+        """Never while the rep is mid-answer: their last words may be the pick-up."""
         if Speaker.REP in call.speaking:
             return None
         return min((p.at + self.wait_s for p in self.pending), default=None)
@@ -118,39 +104,100 @@ class OpportunityDetector:
         out = []
         for p in [p for p in self.pending if due(p)]:
             self.pending.remove(p)
-            out.append(Trigger(Category.OPPORTUNITY, p.key.split(":")[0], Severity.MEDIUM,
-                               p.utterance, now, p.detected, p.say, p.evidence, key=p.key))
+            out.append(Trigger(p.category, p.trigger, Severity.MEDIUM, p.utterance, now,
+                               p.detected, p.say, p.evidence, key=p.key))
         return out
 
 
 @dataclass
-class CompetitorDetector:
+class OpportunityDetector:
+    """Upsell signals and promotions in the lead's words. The rep gets two
+    turns to pick them up (answering the question first is normal)."""
     index: KBIndex
+    wait_s: float = 20.0
+
+    def __post_init__(self) -> None:
+        self.watch = AnswerWatch(self.index, turns=2, wait_s=self.wait_s)
+
+    def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
+        if u.speaker == Speaker.REP:
+            self.watch.rep_said(u)
+            return []
+        if u.speaker != Speaker.LEAD:
+            return []
+        kb = self.index.kb
+        units = units_of(u.text)
+        if max(self.index.phrase_sims(self.index.embed(units), "opportunity:").values(), default=0) >= WINDOW_GATE or \
+                max(self.index.phrase_sims(self.index.embed(units), "promotion:").values(), default=0) >= WINDOW_GATE:
+            units = units + signal_units(u.text)   # a hint in the sentence: look closer, word window by window
+        for oid, s in match_owners(self.index, u.text, "opportunity:", SIGNAL_THRESHOLD, units).items():
+            o = next(x for x in kb.opportunities if x.id == oid)
+            offer = kb.product(o.offer)
+            names = tuple(product_names(offer)) if offer else ()
+            ev = (Evidence(o.id, o.say),) + ((Evidence(offer.id, offer.name + (f", {offer.price}" if offer.price else "")),) if offer else ())
+            self.watch.add(_Pending(Category.OPPORTUNITY, "opportunity", f"opportunity:{oid}", u.index, now,
+                                    f"Upsell signal ({oid}): lead said \"{u.text}\"", o.say, ev, (o.say,), names))
+        for pid, s in match_owners(self.index, u.text, "promotion:", SIGNAL_THRESHOLD, units).items():
+            pr = next(x for x in kb.promotions if x.id == pid)
+            self.watch.add(_Pending(Category.OPPORTUNITY, "promotion", f"promotion:{pid}", u.index, now,
+                                    f"Promotion fits ({pid}): lead said \"{u.text}\"",
+                                    f"Mention the current offer: {pr.text}", (Evidence(pr.id, pr.text),),
+                                    (pr.text,), ()))
+        return []
+
+    def rep_turn_ended(self, now: float) -> list[Trigger]:
+        return self.watch.rep_turn_ended(now)
+
+    def next_deadline(self, call: CallState) -> Optional[float]:
+        return self.watch.next_deadline(call)
+
+    def on_tick(self, call: CallState, now: float) -> list[Trigger]:
+        return self.watch.on_tick(call, now)
+
+
+@dataclass
+class CompetitorDetector:
+    """A competitor named by the lead (or "another company quoted me"): the
+    battlecard, unless the rep's answer already uses it."""
+    index: KBIndex
+    wait_s: float = 10.0
 
     def __post_init__(self) -> None:
         self.protos = prototypes(self.index, "competitor", GENERIC_COMPETITOR)
+        self.watch = AnswerWatch(self.index, turns=1, wait_s=self.wait_s)
 
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
+        if u.speaker == Speaker.REP:
+            self.watch.rep_said(u)
+            return []
         if u.speaker != Speaker.LEAD:
             return []
         kb = self.index.kb
         named = self.index.mentioned_competitors(u.text)
-        out = []
         for cid in named:
             c = next(x for x in kb.competitors if x.id == cid)
             say = c.positioning or f"Ask what {c.name} offered, then compare like for like."
-            out.append(Trigger(Category.COMPETITIVE, "competitor-mention", Severity.MEDIUM, u.index, now,
-                               f"Lead mentioned {c.name}: \"{u.text}\"", say,
-                               (Evidence(c.id, c.positioning),) if c.positioning else (),
-                               key=f"competitor:{cid}"))
+            self.watch.add(_Pending(Category.COMPETITIVE, "competitor-mention", f"competitor:{cid}", u.index, now,
+                                    f"Lead mentioned {c.name}: \"{u.text}\"", say,
+                                    (Evidence(c.id, c.positioning),) if c.positioning else (),
+                                    (c.positioning,) if c.positioning else (), ()))
         if not named:
             score, _ = self.protos.scores(units_of(u.text)).get("other", (0.0, ""))
             if score >= GENERIC_THRESHOLD:
-                out.append(Trigger(Category.COMPETITIVE, "competitor-generic", Severity.MEDIUM, u.index, now,
-                                   f"Lead is comparing with another provider: \"{u.text}\"",
-                                   "Ask who they're comparing with and what the quote includes, "
-                                   "then compare like for like.", key="competitor:generic"))
-        return out
+                self.watch.add(_Pending(Category.COMPETITIVE, "competitor-generic", "competitor:generic", u.index,
+                                        now, f"Lead is comparing with another provider: \"{u.text}\"",
+                                        "Ask who they're comparing with and what the quote includes, "
+                                        "then compare like for like.", (), (), ()))
+        return []
+
+    def rep_turn_ended(self, now: float) -> list[Trigger]:
+        return self.watch.rep_turn_ended(now)
+
+    def next_deadline(self, call: CallState) -> Optional[float]:
+        return self.watch.next_deadline(call)
+
+    def on_tick(self, call: CallState, now: float) -> list[Trigger]:
+        return self.watch.on_tick(call, now)
 
 
 @dataclass
@@ -166,6 +213,7 @@ class ComplianceDetector:
         for unit in units_of(u.text):
             negated, _ = split_by_scope(unit)
             neg_words = set(content_words(negated))
+            unit_negated = bool(negation_scopes(unit))
             for fid, s in match_owners(self.index, unit, "forbidden:", FORBIDDEN_THRESHOLD, [unit]).items():
                 f = next(x for x in self.index.kb.forbidden if x.id == fid)
                 # "we can't guarantee savings" is the compliant form of "guaranteed savings";
@@ -173,12 +221,20 @@ class ComplianceDetector:
                 if neg_words and any(not NEGATION_CUES.search(p) and set(content_words(p)) & neg_words
                                      for p in f.phrases):
                     continue
+                if s < 1.0 and self._nearest_phrase_negated(unit, fid) != unit_negated:
+                    continue      # "check with your doctor" vs "you don't need to see a doctor"
                 say = f.say or "Walk that back: we can't promise that."
                 out.append(Trigger(Category.COMPLIANCE, "forbidden-statement", Severity.HIGH, u.index, now,
                                    f"Rep said \"{unit}\" - not allowed ({fid}: {', '.join(f.phrases[:3])})",
                                    say, (Evidence(f.id, f.say or ", ".join(f.phrases)),),
                                    key=f"forbidden:{fid}:{u.index}"))
         return out[:1]
+
+
+    def _nearest_phrase_negated(self, unit: str, fid: str) -> bool:
+        rows = [i for i, p in enumerate(self.index.phrases) if p.owner == f"forbidden:{fid}"]
+        sims = self.index.phrase_vecs[rows] @ self.index.embed([unit])[0]
+        return bool(NEGATION_CUES.search(self.index.phrase_norm[rows[int(sims.argmax())]]))
 
 
 @dataclass

@@ -58,6 +58,8 @@ def claim_units(text: str) -> list[str]:
     return units
 
 
+_PASSIVE = re.compile(r"\s*(?:be\s+)?(?:included|available|covered|offered|provided|supported|part of|"
+                      r"eligible|possible|allowed)\b", re.I)
 _DETERMINERS = {"no", "zero", "0", "without", "none"}
 
 
@@ -69,6 +71,12 @@ def negation_scopes(text: str) -> list[tuple[int, int]]:
     for m in NEGATION_CUES.finditer(text):
         stop = re.search(r"[,;:.!?]|\s-\s|\bbut\b", text[m.end():])
         end = m.end() + stop.start() if stop else len(text)
+        if _PASSIVE.match(text, m.end()):
+            # "Towel service is not included", "X are not part of Core": the
+            # negation is about the subject before it, back to the clause start
+            back = max(text.rfind(c, 0, m.start()) for c in ",;:.!?")
+            spans.append((back + 1, end))
+            continue
         if m.group(0).lower() in _DETERMINERS:
             # "no cost for 10 years", "without a battery": a determiner negates
             # its noun phrase, not everything after it
