@@ -39,7 +39,7 @@ CLAUSE_PENALTY = 0.05   # a fact found through the whole sentence counts slightl
 SUPPORT_MARGIN = 0.03    # an alternative fact this close to the best one may vindicate the claim
 TOPIC_MARGIN = 0.10     # facts this much less similar than the closest one are another topic
 QUANTITY_MARGIN = 0.08   # ... for a number the rep got exactly right somewhere relevant
-SIM_OWNERSHIP = 0.55     # a fact of another product this close says whose feature it is
+SIM_OWNERSHIP = 0.50     # a fact of another product this close says whose feature it is
 
 # verbs that carry no feature: "includes X" and "doesn't include X" are about X
 _LIGHT = frozenset("""include includ come cover offer provide get have has had is are was be been
@@ -278,8 +278,8 @@ class ClaimChecker:
         """Another fact at least as relevant says what the rep said (e.g. a promotion)."""
         for key, s in support.items():
             other = self._by_key[key]
-            if key == conflict.key or s < sim - SUPPORT_MARGIN:
-                continue
+            if key == conflict.key or s < sim:
+                continue          # to vindicate the claim, a fact must match it at least as well
             if not self._allowed(other, u.product, u.named):
                 continue
             o_neg, o_pos = self._fact_scope[other.key]

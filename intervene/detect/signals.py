@@ -22,6 +22,9 @@ SIGNAL_THRESHOLD = 0.70      # lead word window vs opportunity/promotion signal
 WINDOW_GATE = 0.50           # below this for every sentence, windows are not worth embedding
 PICKUP_THRESHOLD = 0.55      # rep reply vs the opportunity's suggested words
 FORBIDDEN_THRESHOLD = 0.70
+ASSURED_THRESHOLD = 0.38     # ... when the rep is explicitly promising something
+ASSURANCE = re.compile(r"\b(?:i |we )?(?:promise|guarantee[ds]?|guaranteed|definitely|for sure|certainly|"
+                       r"a hundred percent|100 ?%|100 percent|no doubt|trust me|without fail)\b", re.I)
 REQUIRED_THRESHOLD = 0.70
 GENERIC_COMPETITOR = {"other": [
     "Another company quoted me a lower price.",
@@ -214,7 +217,13 @@ class ComplianceDetector:
             negated, _ = split_by_scope(unit)
             neg_words = set(content_words(negated))
             unit_negated = bool(negation_scopes(unit))
-            for fid, s in match_owners(self.index, unit, "forbidden:", FORBIDDEN_THRESHOLD, [unit]).items():
+            hits = match_owners(self.index, unit, "forbidden:", FORBIDDEN_THRESHOLD, [unit])
+            if ASSURANCE.search(unit) and not unit_negated and not self._kb_promises(unit):
+                # "I can promise you'll be a dress size down": a promise on the topic
+                # of a forbidden statement is one, however it is worded
+                near = self.index.phrase_sims(self.index.embed([unit]), "forbidden:")
+                hits.update({k: v for k, v in near.items() if v >= ASSURED_THRESHOLD and k not in hits})
+            for fid, s in hits.items():
                 f = next(x for x in self.index.kb.forbidden if x.id == fid)
                 # "we can't guarantee savings" is the compliant form of "guaranteed savings";
                 # a phrase that is itself negative ("never goes down") is matched as it is
@@ -230,6 +239,12 @@ class ComplianceDetector:
                                    key=f"forbidden:{fid}:{u.index}"))
         return out[:1]
 
+
+    def _kb_promises(self, unit: str) -> bool:
+        """The company itself guarantees this ("Ledgerly guarantees 99.9% uptime"):
+        repeating a KB guarantee is not an over-promise."""
+        hits = self.index.search_facts(self.index.embed([unit])[0], k=3, floor=0.55)
+        return any(ASSURANCE.search(f.text) for f, _ in hits)
 
     def _nearest_phrase_negated(self, unit: str, fid: str) -> bool:
         rows = [i for i, p in enumerate(self.index.phrases) if p.owner == f"forbidden:{fid}"]
