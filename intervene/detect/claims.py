@@ -205,6 +205,7 @@ class ClaimChecker:
             # ("a two-year contract" is about the contract policy, not the support years)
             top = max((s for f, s in allowed if not any(_comparable(q, fq, f) for fq in self._fact_q[f.key])),
                       default=0.0)
+            head = _head_word(u.text, q)
             pairs = []
             for fact, sim in allowed:
                 if sim < max(SIM_QUANTITY, top - TOPIC_MARGIN):
@@ -212,7 +213,9 @@ class ClaimChecker:
                 for fq in self._fact_q[fact.key]:
                     if _comparable(q, fq, fact) and _same_rate_basis(q, fq, qs):
                         ctx = set(q.context) & set(fq.context)
-                        pairs.append((sim + 0.15 * len(ctx) / max(1, len(fq.context)), fact, sim, fq))
+                        # "a 500 dollar deductible": the noun the number belongs to decides the slot
+                        slot = 0.2 if head and head in fq.context else 0.0
+                        pairs.append((sim + slot + 0.15 * len(ctx) / max(1, len(fq.context)), fact, sim, fq))
             if not pairs:
                 continue
             pairs.sort(key=lambda p: -p[0])
@@ -417,6 +420,16 @@ def _need(words: set[str]) -> int:
 
 
 _TIME = {"", "minute", "hour", "day", "week", "month", "year"}
+
+
+def _head_word(text: str, q: Quantity) -> str:
+    """The noun a number is about: the first content word right after it
+    ("$500 deductible", "25 devices"), else the one right before ("a deductible of $500")."""
+    after = [w for w in content_words(text[q.end:])[:2] if w not in _UNITS and not w[:1].isdigit()]
+    if after:
+        return after[0]
+    before = [w for w in content_words(text[:q.start]) if w not in _UNITS and not w[:1].isdigit()]
+    return before[-1] if before else ""
 
 
 def _period(q: Quantity) -> str:
