@@ -109,6 +109,7 @@ def bench_engine(rt, kb_path: Optional[str], calls_dir: Optional[str], sizes: st
         t_index = time.perf_counter() - t0
         profile = PROFILES["training"]       # every detector on
         lat: list[float] = []
+        rt.embedder.model_ms = 0.0
         for _ in range(rounds):
             for c in calls:
                 engine = CallEngine(index, profile)
@@ -119,6 +120,9 @@ def bench_engine(rt, kb_path: Optional[str], calls_dir: Optional[str], sizes: st
         p50, p95 = _pct(lat, 50), _pct(lat, 95)
         figures[f"decision_p50_ms_{label}"] = round(p50, 2)
         figures[f"decision_p95_ms_{label}"] = round(p95, 2)
+        share = rt.embedder.model_ms / max(1e-9, sum(lat))
+        figures[f"model_share_{label}"] = round(share, 2)
         click.echo(f"{n:>6} facts: index ready in {t_index:5.1f} s; decision per utterance "
-                   f"p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  max {max(lat):6.2f} ms  (n={len(lat)})")
+                   f"p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  max {max(lat):6.2f} ms  (n={len(lat)}); "
+                   f"{share:.0%} of it in the embedding model")
     click.echo(json.dumps(figures))
