@@ -22,7 +22,12 @@ from intervene.detect.signals import (CompetitorDetector, ComplianceDetector, Op
 from intervene.detect.state import CallState
 from intervene.kb.index import KBIndex
 from intervene.policy import Policy, Profile
+from intervene.nlp.text import is_backchannel
 from intervene.vocab import Category, Intervention, Mode, Speaker, Trigger, Utterance
+
+# A lead who has been talking this long has taken the floor; shorter is
+# probably "mm-hm" - and a rep pausing for it has not finished their turn.
+BACKCHANNEL_S = 0.6
 
 
 class CallEngine:
@@ -45,16 +50,16 @@ class CallEngine:
                                              (Category.MOMENTUM, d.momentum)) if cat in fires]
         self.rep_turn_open = False
         self.last_rep_end = 0.0
+        self.last_backchannel_end = 0.0
         self.decision_ms: list[float] = []       # per final utterance, for the benchmark
 
     # --------------------------------------------------------------- events
     def speech_started(self, speaker: Speaker, now: float) -> list[Intervention]:
+        """Someone started talking (VAD). The lead taking the floor ends the
+        rep's turn - once it is clear it is not just "mm-hm" (BACKCHANNEL_S)."""
         out = self.advance(now)
         self.call.speaking[speaker] = now
-        triggers: list[Trigger] = []
-        if speaker == Speaker.LEAD and self.rep_turn_open:
-            triggers += self._end_rep_turn(now)
-        return out + self.policy.decide(triggers, now)
+        return out
 
     def utterance(self, u: Utterance, now: Optional[float] = None) -> list[Intervention]:
         now = u.end if now is None else now
@@ -73,6 +78,11 @@ class CallEngine:
         if u.speaker == Speaker.REP:
             self.rep_turn_open = True
             self.last_rep_end = u.end
+        elif u.speaker == Speaker.LEAD and self.rep_turn_open:
+            if is_backchannel(u.text):
+                self.last_backchannel_end = u.end      # "okay" while the rep pauses: still the rep's turn
+            else:
+                triggers += self._end_rep_turn(now)
         d.momentum.next_step = next(iter(d.required.open_steps()), "")
         out += self.policy.decide(triggers, now)
         self.decision_ms.append((time.perf_counter() - t0) * 1000)
@@ -85,8 +95,9 @@ class CallEngine:
                            d.opportunity.next_deadline(self.call), d.competitor.next_deadline(self.call),
                            d.required.next_deadline(self.call))
                if x is not None]
-        if self.rep_turn_open and Speaker.REP not in self.call.speaking:
-            due.append(self.last_rep_end + self.profile.accuracy_hold_s)
+        turn = self._rep_turn_due()
+        if turn is not None:
+            due.append(turn)
         retry = self.policy.next_retry()
         if retry is not None:
             due.append(retry)
@@ -114,14 +125,25 @@ class CallEngine:
     def _tick(self, now: float) -> list[Intervention]:
         d = self.d
         triggers: list[Trigger] = []
-        if (self.rep_turn_open and Speaker.REP not in self.call.speaking
-                and now >= self.last_rep_end + self.profile.accuracy_hold_s):
+        turn = self._rep_turn_due()
+        if turn is not None and now >= turn:
             triggers += self._end_rep_turn(now)
         triggers += d.required.on_tick(self.call, now)
         triggers += d.opportunity.on_tick(self.call, now)
         triggers += d.competitor.on_tick(self.call, now)
         triggers += d.momentum.on_tick(self.call, now)
         return self.policy.decide(triggers, now)
+
+    def _rep_turn_due(self) -> Optional[float]:
+        """When the rep's turn counts as over: the lead has held the floor for
+        BACKCHANNEL_S, or the rep has been quiet for accuracy_hold_s (a lead's
+        "mm-hm" restarts that wait) - whichever comes first."""
+        if not self.rep_turn_open or Speaker.REP in self.call.speaking:
+            return None
+        quiet = max(self.last_rep_end, self.last_backchannel_end) + self.profile.accuracy_hold_s
+        if Speaker.LEAD in self.call.speaking:
+            return min(quiet, self.call.speaking[Speaker.LEAD] + BACKCHANNEL_S)
+        return quiet
 
     def _end_rep_turn(self, now: float) -> list[Trigger]:
         self.rep_turn_open = False

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from intervene.engine import CallEngine
+from intervene.engine import BACKCHANNEL_S, CallEngine
 from intervene.policy import PROFILES
 from intervene.replay import events, parse_transcript
 from intervene.vocab import Category, Intervention, Mode
@@ -58,7 +58,7 @@ def test_correction_in_the_next_turn_is_too_late(run_call) -> None:
     _, ivs = run_call("acme", "standard", lines)
     acc = accuracy(ivs)
     assert len(acc) == 1, dump(ivs)
-    assert acc[0].at == pytest.approx(9.4)
+    assert acc[0].at == pytest.approx(min(9.4 + BACKCHANNEL_S, 9.0 + HOLD))
 
 
 @pytest.mark.parametrize("profile", ["minimal", "standard", "training"])
@@ -69,8 +69,9 @@ def test_error_decided_when_the_lead_speaks(run_call, profile: str) -> None:
     acc = accuracy(ivs)
     assert len(acc) == 1, dump(ivs)
     iv = acc[0]
-    assert iv.at == pytest.approx(us[3].start)              # the lead's next speech start (9.5)
-    assert iv.at - us[2].end < PROFILES[profile].accuracy_hold_s
+    # the lead taking the floor (start + BACKCHANNEL_S) or the hold, whichever is first
+    assert iv.at == pytest.approx(min(us[3].start + BACKCHANNEL_S, us[2].end + PROFILES[profile].accuracy_hold_s))
+    assert iv.at - us[2].end <= PROFILES[profile].accuracy_hold_s
     assert iv.utterance == 2
     assert iv.trigger == "kb-mismatch"
     assert iv.say == CORRECTION
@@ -128,7 +129,7 @@ def test_different_errors_each_fire_once(run_call) -> None:
     acc = accuracy(ivs)
     assert [iv.utterance for iv in acc] == [2, 4], dump(ivs)
     assert "25 devices" in acc[1].say
-    assert acc[1].at == pytest.approx(14.5)
+    assert acc[1].at == pytest.approx(min(14.5 + BACKCHANNEL_S, 14.0 + HOLD))
 
 
 # ---------------------------------------------------------------- time order
@@ -173,7 +174,7 @@ def test_replay_matches_event_driving(run_call) -> None:
     ats = [iv.at for iv in ivs]
     assert ats == sorted(ats)
     by_cat = {iv.category: iv for iv in ivs}
-    assert by_cat[C.ACCURACY].at == pytest.approx(12.4)
+    assert by_cat[C.ACCURACY].at == pytest.approx(min(12.4 + BACKCHANNEL_S, 12.0 + HOLD))
     assert by_cat[C.MOMENTUM].at == pytest.approx(20.0 + PROFILES["standard"].dead_air_s)
 
 
@@ -211,8 +212,18 @@ def test_to_json_example_from_the_spec(run_call) -> None:
     _, ivs = run_call("acme", "standard", OPENING + [(6.4, 9.0, "rep", WRONG), (9.5, 11.0, "lead", "Okay.")])
     (iv,) = ivs
     assert iv.to_json() == {
-        "at": 9.5, "utterance": 2, "category": "accuracy", "severity": "high", "mode": "voice",
+        "at": 10.0, "utterance": 2, "category": "accuracy", "severity": "high", "mode": "voice",
         "trigger": "kb-mismatch", "detected": iv.detected,
         "say": CORRECTION,
         "evidence": [{"kb_id": "standard", "text": "Includes three years of support."}],
     }
+
+
+def test_backchannel_does_not_end_the_rep_turn(run_call) -> None:
+    """'Mm-hm' between a wrong claim and the rep's own correction: the rep's
+    turn goes on, so the correction still counts and nothing fires."""
+    lines = OPENING + [(6.4, 9.0, "rep", WRONG), (9.3, 9.7, "lead", "Mm-hm."),
+                       (10.0, 12.0, "rep", "Sorry, I mean three years of support."),
+                       (12.5, 14.0, "lead", "Okay, good to know.")]
+    _, ivs = run_call("acme", "standard", lines)
+    assert not accuracy(ivs), dump(ivs)

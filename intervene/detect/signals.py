@@ -260,7 +260,7 @@ class RequiredDetector:
     decided: set[str] = field(default_factory=set)
 
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
-        if u.speaker == Speaker.REP:
+        if u.speaker in (Speaker.REP, Speaker.AI):     # the assistant may give the disclosure itself
             self.covered |= set(match_owners(self.index, u.text, "required:", REQUIRED_THRESHOLD))
         return []
 

@@ -102,3 +102,13 @@ def split_by_scope(text: str) -> tuple[str, str]:
         last = max(last, b)
     pos.append(text[last:])
     return " ".join(neg), " ".join(pos)
+
+
+_BACKCHANNEL = re.compile(
+    r"^(?:(?:mm+-?hm+|uh-?huh|mhm|hmm+|mm+|okay|ok|yeah|yep|yes|right|sure|alright|all right|"
+    r"got it|i see|uh|um|oh|ah|cool|great|nice|totally|exactly)[\s,.!]*){1,3}$", re.I)
+
+
+def is_backchannel(text: str) -> bool:
+    """"Mm-hm", "okay", "yeah, right": the listener saying "go on", not taking a turn."""
+    return bool(_BACKCHANNEL.match(text.strip()))
