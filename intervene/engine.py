@@ -10,7 +10,7 @@ of the rep's turn) happen at the same call time in both.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Optional
 
 from intervene.detect.accuracy import AccuracyDetector
@@ -74,7 +74,6 @@ class CallEngine:
         mentioned = self.index.mentioned_products(u.text)
         if mentioned:
             self.call.product = mentioned[-1][1]
-            self.call.product_at = u.index
         if u.speaker == Speaker.REP:
             self.rep_turn_open = True
             self.last_rep_end = u.end

@@ -15,7 +15,6 @@ usually corrects them in the next breath (which is what we want to see).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from intervene.detect.claims import ClaimChecker
 from intervene.detect.state import CallState

@@ -23,7 +23,6 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
-import numpy as np
 
 from intervene.kb.index import KBIndex, product_names
 from intervene.nlp.quantities import (Quantity, comparable, content_words, extract_quantities,

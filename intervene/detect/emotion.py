@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from intervene.detect.phrases import Prototypes, prototypes, units_of
+from intervene.detect.phrases import prototypes, units_of
 from intervene.detect.state import CallState
 from intervene.kb.index import KBIndex
 from intervene.nlp.quantities import content_words

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from intervene.detect.phrases import Prototypes, match_owners, prototypes, signal_units, units_of
+from intervene.detect.phrases import match_owners, prototypes, signal_units, units_of
 from intervene.detect.state import CallState
 from intervene.kb.index import KBIndex, product_names
 from intervene.nlp.quantities import content_words
@@ -112,8 +112,22 @@ class AnswerWatch:
         return out
 
 
+class _WaitsForRep:
+    """The engine-facing side of a detector whose findings sit in an AnswerWatch."""
+    watch: AnswerWatch
+
+    def rep_turn_ended(self, now: float) -> list[Trigger]:
+        return self.watch.rep_turn_ended(now)
+
+    def next_deadline(self, call: CallState) -> Optional[float]:
+        return self.watch.next_deadline(call)
+
+    def on_tick(self, call: CallState, now: float) -> list[Trigger]:
+        return self.watch.on_tick(call, now)
+
+
 @dataclass
-class OpportunityDetector:
+class OpportunityDetector(_WaitsForRep):
     """Upsell signals and promotions in the lead's words. The rep gets two
     turns to pick them up (answering the question first is normal)."""
     index: KBIndex
@@ -148,18 +162,9 @@ class OpportunityDetector:
                                     (pr.text,), ()))
         return []
 
-    def rep_turn_ended(self, now: float) -> list[Trigger]:
-        return self.watch.rep_turn_ended(now)
-
-    def next_deadline(self, call: CallState) -> Optional[float]:
-        return self.watch.next_deadline(call)
-
-    def on_tick(self, call: CallState, now: float) -> list[Trigger]:
-        return self.watch.on_tick(call, now)
-
 
 @dataclass
-class CompetitorDetector:
+class CompetitorDetector(_WaitsForRep):
     """A competitor named by the lead (or "another company quoted me"): the
     battlecard, unless the rep's answer already uses it."""
     index: KBIndex
@@ -192,15 +197,6 @@ class CompetitorDetector:
                                         "Ask who they're comparing with and what the quote includes, "
                                         "then compare like for like.", (), (), ()))
         return []
-
-    def rep_turn_ended(self, now: float) -> list[Trigger]:
-        return self.watch.rep_turn_ended(now)
-
-    def next_deadline(self, call: CallState) -> Optional[float]:
-        return self.watch.next_deadline(call)
-
-    def on_tick(self, call: CallState, now: float) -> list[Trigger]:
-        return self.watch.on_tick(call, now)
 
 
 @dataclass

@@ -14,7 +14,6 @@ class CallState:
     utterances: list[Utterance] = field(default_factory=list)
     speaking: dict[Speaker, float] = field(default_factory=dict)   # who is talking now, since when
     product: Optional[str] = None          # product under discussion
-    product_at: int = -99                  # index of the utterance that last named it
     ended: bool = False
 
     @property
