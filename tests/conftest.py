@@ -11,8 +11,8 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 KB_DIR = REPO / "kb"
 KB_FILES = {
     "acme": KB_DIR / "acme.yaml",
-    "solar": KB_DIR / "sunpeak-solar.yaml",
-    "saas": KB_DIR / "ledgerly-saas.yaml",
+    "solar": KB_DIR / "examples" / "sunpeak-solar.yaml",
+    "saas": KB_DIR / "examples" / "ledgerly-saas.yaml",
 }
 
 

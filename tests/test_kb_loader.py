@@ -11,7 +11,7 @@ from intervene.kb import KBError, dump_kb, load_kb, load_kb_text
 from intervene.vocab import Assistant, Fact, Required
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-EXAMPLES = sorted((ROOT / "kb").glob("*.yaml"))
+EXAMPLES = sorted([*(ROOT / "kb").glob("*.yaml"), *(ROOT / "kb" / "examples").glob("*.yaml")])
 
 MINI = """\
 company: Mini Co
@@ -79,7 +79,7 @@ def test_acme_counts_and_texts() -> None:
 
 
 def test_acme_is_a_copy_of_the_shared_example() -> None:
-    shared = pathlib.Path("/work/shared/kb/acme.yaml")
+    shared = ROOT.parent / "shared" / "kb" / "acme.yaml"
     if not shared.exists():
         pytest.skip("shared example not present")
     assert load_kb(shared).facts == load_kb(ROOT / "kb" / "acme.yaml").facts
@@ -330,3 +330,11 @@ def test_merge_keys_and_null_sections_are_accepted() -> None:
     kb = load_kb_text("company: C\nx-base: &b {name: Base, price: '$1'}\nproducts:\n  - <<: *b\n"
                       "    id: a\nfacts:\ncompetitors: ~\n")
     assert kb.products[0].name == "Base" and kb.competitors == ()
+
+
+def test_the_kb_directory_is_the_default_company() -> None:
+    """`--kb kb/` (the README's main job) loads the top-level KB; the other
+    industries live in kb/examples/ so they are not merged into it."""
+    kb = load_kb(ROOT / "kb")
+    assert kb.company == "Acme Business Networks"
+    assert {p.id for p in kb.products} == {"standard", "premium", "multi-site"}
