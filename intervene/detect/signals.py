@@ -116,6 +116,12 @@ class _WaitsForRep:
     """The engine-facing side of a detector whose findings sit in an AnswerWatch."""
     watch: AnswerWatch
 
+    def _from_lead(self, u: Utterance) -> bool:
+        """Rep words go to the watch (they may pick a point up); only the lead's raise new ones."""
+        if u.speaker == Speaker.REP:
+            self.watch.rep_said(u)
+        return u.speaker == Speaker.LEAD
+
     def rep_turn_ended(self, now: float) -> list[Trigger]:
         return self.watch.rep_turn_ended(now)
 
@@ -137,15 +143,14 @@ class OpportunityDetector(_WaitsForRep):
         self.watch = AnswerWatch(self.index, turns=2, wait_s=self.wait_s)
 
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
-        if u.speaker == Speaker.REP:
-            self.watch.rep_said(u)
-            return []
-        if u.speaker != Speaker.LEAD:
+        if not self._from_lead(u):
             return []
         kb = self.index.kb
         units = units_of(u.text)
-        if max(self.index.phrase_sims(self.index.embed(units), "opportunity:").values(), default=0) >= WINDOW_GATE or \
-                max(self.index.phrase_sims(self.index.embed(units), "promotion:").values(), default=0) >= WINDOW_GATE:
+        vecs = self.index.embed(units)
+        hint = max([*self.index.phrase_sims(vecs, "opportunity:").values(),
+                    *self.index.phrase_sims(vecs, "promotion:").values()], default=0.0)
+        if hint >= WINDOW_GATE:
             units = units + signal_units(u.text)   # a hint in the sentence: look closer, word window by window
         for oid, s in match_owners(self.index, u.text, "opportunity:", SIGNAL_THRESHOLD, units).items():
             o = next(x for x in kb.opportunities if x.id == oid)
@@ -175,10 +180,7 @@ class CompetitorDetector(_WaitsForRep):
         self.watch = AnswerWatch(self.index, turns=1, wait_s=self.wait_s)
 
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
-        if u.speaker == Speaker.REP:
-            self.watch.rep_said(u)
-            return []
-        if u.speaker != Speaker.LEAD:
+        if not self._from_lead(u):
             return []
         kb = self.index.kb
         named = self.index.mentioned_competitors(u.text)
