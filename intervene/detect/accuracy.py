@@ -62,8 +62,7 @@ class AccuracyDetector:
             fact = h.verdict.fact
             if fact is None:
                 continue
-            facts_q = extract_quantities(normalize_numbers(fact.text))
-            if any(comparable(q, fq) and same_quantity(q, fq) for q in said for fq in facts_q):
+            if any(comparable(q, fq) and same_quantity(q, fq) for q in said for fq in self.checker.quantities_of(fact)):
                 self.later_ok.add(fact.key)
 
     def turn_ended(self, now: float) -> list[Trigger]:

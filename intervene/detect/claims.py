@@ -112,6 +112,10 @@ class ClaimChecker:
             pid: company.union(*(set().union(*self._fact_scope[index.facts[i].key]) for i in rows))
             for pid, rows in self._rows_of.items() if pid is not None}
 
+    def quantities_of(self, fact: Fact) -> list[Quantity]:
+        """The fact's quantities, as extracted once at start-up."""
+        return self._fact_q.get(fact.key, [])
+
     # ------------------------------------------------------------------ units
     def units(self, text: str, context: Optional[str]) -> tuple[list[Unit], Optional[str]]:
         """Claim units of an utterance and the product under discussion after it."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-
 from intervene.kb.index import KBIndex
 from intervene.nlp.quantities import content_words, normalize_numbers
 from intervene.nlp.text import claim_units, sentences
