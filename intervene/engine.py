@@ -61,6 +61,24 @@ class CallEngine:
         self.call.speaking[speaker] = now
         return out
 
+    def speech_ended(self, speaker: Speaker, end: float, now: float) -> list[Intervention]:
+        """Someone stopped making sound that turned out not to be words (a
+        cough, noise, or text Whisper's guards dropped): they are no longer
+        talking, and the silence after it is measured from `end`."""
+        self.call.speaking.pop(speaker, None)
+        self.call.last_voice = max(self.call.last_voice, end)
+        return self.advance(now)
+
+    def interim(self, u: Utterance, now: float) -> list[Intervention]:
+        """Text so far of an utterance still being spoken. Only the claim
+        checker reads it: a factual error mid-monologue is found (and the
+        embedding work done) before the rep stops, and released at the
+        end of their turn or after the accuracy detector's maximum hold."""
+        out = self.advance(now)
+        if Category.ACCURACY not in self.profile.min_severity or u.speaker != Speaker.REP:
+            return out
+        return out + self.policy.decide(self.d.accuracy.on_interim(u, self.call, now), now)
+
     def utterance(self, u: Utterance, now: Optional[float] = None) -> list[Intervention]:
         now = u.end if now is None else now
         out = self.advance(now)

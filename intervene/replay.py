@@ -11,10 +11,14 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from intervene.engine import CallEngine
 from intervene.vocab import Intervention, Speaker, Utterance
+
+if TYPE_CHECKING:
+    from intervene.audio.wav import CallAudio
+    from intervene.pipeline import CallPipeline
 
 
 class TranscriptError(Exception):
@@ -98,3 +102,32 @@ def replay(engine: CallEngine, utterances: list[Utterance]) -> list[Intervention
     end = max((u.end for u in utterances), default=0.0)
     out += engine.end(end)
     return sorted(out, key=lambda i: i.at)
+
+
+# ------------------------------------------------------------------- audio
+# How far the audio feed may run ahead of the engine during replay: lets the
+# two parties' transcriptions overlap on the ASR threads, changes no result.
+LOOKAHEAD_S = 6.0
+CHUNK_S = 0.1
+
+
+def replay_audio(pipeline: "CallPipeline", audio: "CallAudio") -> list[Intervention]:
+    """Feed a recorded call through the live pipeline on a simulated clock."""
+    from intervene.vocab import AudioChunk, Speaker
+    step = int(audio.rate * CHUNK_S)
+    out: list[Intervention] = []
+    n = len(audio.lead)
+    for i in range(0, n, step):
+        t = i / audio.rate
+        pipeline.feed(AudioChunk(Speaker.LEAD, t, audio.lead[i:i + step].tobytes()))
+        pipeline.feed(AudioChunk(Speaker.REP, t, audio.rep[i:i + step].tobytes()))
+        out += pipeline.poll(t - LOOKAHEAD_S, block=True)
+    out += pipeline.finish(n / audio.rate)
+    return sorted(out, key=lambda i: i.at)
+
+
+def write_transcript(path: str | Path, utterances: Iterable[Utterance]) -> None:
+    """Format 2 of formats.md: one {"start","end","speaker","text"} per line."""
+    lines = [json.dumps({"start": round(u.start, 2), "end": round(u.end, 2), "speaker": u.speaker.value,
+                         "text": u.text}, ensure_ascii=False) for u in utterances]
+    Path(path).write_text("".join(line + "\n" for line in lines))

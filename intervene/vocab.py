@@ -130,6 +130,36 @@ class KnowledgeBase:
 # ------------------------------------------------------------------------ calls
 
 @dataclass(frozen=True)
+class AudioChunk:
+    """Frames in: one party's 16-bit little-endian mono PCM (slin/slin16),
+    stamped with the call time of its first sample."""
+    speaker: "Speaker"
+    t: float
+    pcm: bytes
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: float             # seconds from the utterance's start
+    end: float
+    probability: float = 1.0
+
+
+@dataclass(frozen=True)
+class Cues:
+    """How something was said, measured from the party's own audio.
+    Each is relative to that speaker's own running baseline where it says so,
+    because a loud talker is not an angry one."""
+    loudness_db: float = 0.0        # mean speech level, dBFS
+    loudness_rise_db: float = 0.0   # vs the speaker's median so far (+ = louder than usual)
+    pitch_hz: float = 0.0           # median F0 of voiced frames, 0 if unknown
+    pitch_rise: float = 0.0         # ratio vs the speaker's median so far, minus 1
+    rate_wps: float = 0.0           # words per second of speech
+    overlap_s: float = 0.0          # time this speaker talked over the other party
+    interrupted: bool = False       # started while the other party was mid-utterance
+
+
+@dataclass(frozen=True)
 class Utterance:
     index: int
     speaker: Speaker
@@ -137,6 +167,8 @@ class Utterance:
     end: float
     text: str
     final: bool = True
+    words: tuple[Word, ...] = ()
+    cues: Optional[Cues] = None
 
 
 @dataclass(frozen=True)

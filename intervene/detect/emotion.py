@@ -9,7 +9,10 @@ Three kinds of evidence, because each alone misfires on sales calls:
   or the conversation ("you", "this call") or as a trend across replies;
 - shape: replies getting shorter and colder after an engaged start, and the
   rep asking again what was already answered (the usual cause of "I told you").
-Acoustic cues (loudness, pitch, rate, overlap) join in the audio pipeline.
+- voice (audio only): the lead louder or higher-pitched than their own
+  baseline, or talking over the rep. Arousal alone is not upset (people get
+  loud when excited), so it only lowers the bar for words that already lean
+  towards frustration or escalation, and is named in what the rep sees.
 """
 from __future__ import annotations
 
@@ -61,6 +64,10 @@ EXAMPLES = {
     ],
 }
 THRESHOLD = {"escalation": 0.60, "frustration": 0.60, "confusion": 0.66}
+# how far an agitated voice lowers the bar for escalation / frustration
+AROUSAL_BONUS = 0.06
+LOUDER_DB = 4.0          # vs the lead's own median
+HIGHER_PITCH = 0.15      # +15% vs the lead's own median
 SEVERITY = {"escalation": Severity.HIGH, "frustration": Severity.MEDIUM, "confusion": Severity.LOW}
 
 SAY = {
@@ -77,6 +84,21 @@ SAY = {
 _DIRECTED = re.compile(r"\b(you|your|you're|this call|this conversation)\b", re.I)
 _BACKCHANNEL = {"ok", "okay", "yeah", "yes", "yep", "sure", "fine", "right", "mm", "hmm", "uh", "huh",
                 "alright", "no", "not", "really", "nope", "mhm"}
+
+
+def arousal(u: Utterance) -> str:
+    """What in the lead's voice says they are agitated ("" if nothing)."""
+    c = u.cues
+    if c is None:
+        return ""
+    signs = []
+    if c.loudness_rise_db >= LOUDER_DB:
+        signs.append(f"{c.loudness_rise_db:+.0f} dB louder than earlier")
+    if c.pitch_rise >= HIGHER_PITCH:
+        signs.append(f"pitch {c.pitch_rise:+.0%}")
+    if c.interrupted:
+        signs.append("talked over the rep")
+    return "voice: " + ", ".join(signs) if signs else ""
 
 
 @dataclass
@@ -96,12 +118,16 @@ class EmotionDetector:
         sentiment = self.vader.polarity_scores(u.text)["compound"]
         self.lead_sentiment.append(sentiment)
         scores = self.protos.scores(units_of(u.text))
+        voice = arousal(u)
         label: Optional[str] = None
         for name in ("escalation", "frustration", "confusion"):
-            if scores.get(name, (0.0, ""))[0] >= THRESHOLD[name] + self.shift:
+            bonus = AROUSAL_BONUS if voice and name != "confusion" else 0.0
+            if scores.get(name, (0.0, ""))[0] >= THRESHOLD[name] + self.shift - bonus:
                 label = name
                 break
         why = [f"sounds like \"{scores[label][1]}\" ({scores[label][0]:.2f})"] if label else []
+        if label and voice and label != "confusion":
+            why.append(voice)
         if label is None and sentiment <= -0.5 and _DIRECTED.search(u.text):
             label, why = "frustration", [f"negative remark aimed at the rep (sentiment {sentiment:.2f})"]
         if label is None and self._disengaging(call):

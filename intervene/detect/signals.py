@@ -140,7 +140,7 @@ class OpportunityDetector(_WaitsForRep):
     wait_s: float = 20.0
 
     def __post_init__(self) -> None:
-        self.watch = AnswerWatch(self.index, turns=2, wait_s=self.wait_s)
+        self.watch = AnswerWatch(self.index, turns=1, wait_s=self.wait_s)
 
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
         if not self._from_lead(u):

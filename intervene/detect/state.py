@@ -15,6 +15,7 @@ class CallState:
     speaking: dict[Speaker, float] = field(default_factory=dict)   # who is talking now, since when
     product: Optional[str] = None          # product under discussion
     ended: bool = False
+    last_voice: float = 0.0                # end of the last sound that produced no words (audio only)
 
     @property
     def last(self) -> Optional[Utterance]:
@@ -35,4 +36,4 @@ class CallState:
         """When the current all-party silence began, or None while someone talks."""
         if self.speaking:
             return None
-        return self.last_end()
+        return max(self.last_end(), self.last_voice)

@@ -76,7 +76,8 @@ class AliasMatcher:
                     self.owner.setdefault(_norm_alias(n).replace(" ", ""), owner)
         alts = sorted(self.owner, key=len, reverse=True)
         body = "|".join(re.escape(a).replace(r"\ ", r"[\s-]*") for a in alts)
-        self.pattern = re.compile(r"(?<![a-z0-9])(?:" + body + r")(?![a-z0-9])", re.I) if alts else None
+        # "Premium's", "Premiums" (how speech recognition often writes the possessive) name it too
+        self.pattern = re.compile(r"(?<![a-z0-9])(" + body + r")(?:['’]?s)?(?![a-z0-9])", re.I) if alts else None
 
     def spans(self, text: str, strong_only: bool = True) -> list[tuple[int, int, str]]:
         """(start, end, owner) of every name found, in order. Weak aliases
@@ -95,10 +96,11 @@ class AliasMatcher:
             return []
         out = []
         for m in self.pattern.finditer(text):
-            key = _norm_alias(m.group(0))
+            key = _norm_alias(m.group(1))
             owner = self.owner.get(key) or self.owner.get(key.replace(" ", ""))
             weak = key in self.weak or key.replace(" ", "") in self.weak
-            if owner and not (strong_only and weak and not _proper(text, m.start())):
+            if owner and not (strong_only and weak and not _proper(text, m.start())
+                              and not _names_a_plan(text, m.end())):
                 out.append((m.start(), m.end(), owner))
         return out
 
@@ -114,6 +116,15 @@ class AliasMatcher:
 
 
 _GENERIC_SUFFIX = re.compile(r"\s+(package|plan|tier|edition|subscription|bundle|option|level|membership)$", re.I)
+_PLAN_NOUN = re.compile(r"(?:\s*(package|plan|tier|edition|subscription|bundle|membership)s?\b)", re.I)
+
+
+def _names_a_plan(text: str, end: int) -> bool:
+    """"our plus package": a weak alias said as a plan's name, whatever the
+    capitals (speech recognition does not capitalise product names)."""
+    before = text[:end]
+    return bool(re.search(r"(package|plan|tier|edition|subscription|bundle|membership)s?$", before, re.I)
+                or _PLAN_NOUN.match(text, end))
 
 
 def product_names(p: Product) -> list[str]:

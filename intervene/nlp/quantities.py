@@ -310,11 +310,17 @@ def _suffix(v: int) -> str:
     return "th" if 10 <= v % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(v % 10, "th")
 
 
+# Whisper sometimes writes "eighty-nine" as "8,9": a comma with no space and
+# fewer than three digits after it is not a thousands separator or a list.
+_ASR_SPLIT_NUMBER = re.compile(r"(?<![\d,.])(\d{1,2}),(\d{1,2})(?![\d,])")
+
+
 def normalize_numbers(text: str) -> str:
     """Rewrite spoken numbers as digits ("forty-nine" -> "49", "twenty-four seven" ->
     "24/7", "December thirty-first" -> "December 31", "19,800" -> "19800") so
     embeddings and regexes see one form. Pronoun "one", lone ordinals ("first, ...")
     and a bare "half" are left alone; everything else is copied unchanged."""
+    text = _ASR_SPLIT_NUMBER.sub(r"\1\2", text)
     toks, out, pos, i = _tokenize(text), [], 0, 0
     while i < len(toks):
         month_before = bool(_month(_tok(toks, i - 1)) or (

@@ -1,0 +1,1 @@
+"""The listening half: call audio in, utterances out (wav, vad, asr, cues)."""
