@@ -9,7 +9,7 @@ import pytest
 from intervene.engine import BACKCHANNEL_S, CallEngine
 from intervene.policy import PROFILES
 from intervene.replay import events, parse_transcript
-from intervene.vocab import Category, Intervention, Mode
+from intervene.vocab import Category, Intervention, Mode, Speaker, Utterance
 
 C = Category
 HOLD = PROFILES["standard"].accuracy_hold_s
@@ -227,3 +227,30 @@ def test_backchannel_does_not_end_the_rep_turn(run_call) -> None:
                        (12.5, 14.0, "lead", "Okay, good to know.")]
     _, ivs = run_call("acme", "standard", lines)
     assert not accuracy(ivs), dump(ivs)
+
+
+def test_audio_split_turns_are_still_one_turn(acme_index) -> None:
+    """Audio cuts a turn at every pause: a forbidden promise repeated in the
+    next piece of the same turn is one intervention; a lead's "mm-hm" said
+    over the rep is listening, not a cold short reply."""
+    from intervene.vocab import Cues
+    engine = CallEngine(acme_index, PROFILES["standard"])
+    out = []
+    for i, (who, s, e, text) in enumerate([
+            (Speaker.REP, 0.0, 2.0, "It's risk-free, honestly."),
+            (Speaker.REP, 2.4, 4.0, "You get guaranteed savings."),
+            (Speaker.LEAD, 5.0, 7.0, "Okay, good to know.")]):
+        out += engine.speech_started(who, s)
+        out += engine.utterance(Utterance(i, who, s, e, text), e)
+    out += engine.end(12.0)
+    assert len([iv for iv in out if iv.category == Category.COMPLIANCE]) == 1
+
+    from intervene.detect.emotion import _replies
+    from intervene.detect.state import CallState
+    call = CallState()
+    rows = [(Speaker.LEAD, "We run three cafes and the wifi keeps dropping at the busiest time."),
+            (Speaker.REP, "Got it."), (Speaker.LEAD, "Mm-hm."), (Speaker.LEAD, "And the router is old.")]
+    for i, (who, text) in enumerate(rows):
+        over = Cues(overlap_s=0.5) if text == "Mm-hm." else None
+        call.utterances.append(Utterance(i, who, i * 2.0, i * 2.0 + 1.0, text, cues=over))
+    assert _replies(call) == [rows[0][1], "And the router is old."]

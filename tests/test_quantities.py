@@ -308,3 +308,11 @@ def test_stopwords_include_fillers() -> None:
 ])
 def test_industries(text: str, expected: list[tuple]) -> None:
     assert [shape(q) for q in extract_quantities(text)] == expected
+
+
+def test_spoken_prices_round_the_cents_away() -> None:
+    from intervene.nlp.quantities import Quantity, same_quantity
+    m = lambda v: Quantity(v, "money", "USD", "month")  # noqa: E731
+    assert same_quantity(m(45), m(44.99)) and same_quantity(m(44.99), m(45))
+    assert not same_quantity(m(44), m(44.99)) and not same_quantity(m(45), m(44.5))
+    assert not same_quantity(m(49), m(44.99)) and not same_quantity(m(45.5), m(44.99))

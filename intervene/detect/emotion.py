@@ -86,6 +86,25 @@ _BACKCHANNEL = {"ok", "okay", "yeah", "yes", "yep", "sure", "fine", "right", "mm
                 "alright", "no", "not", "really", "nope", "mhm"}
 
 
+def _replies(call: CallState) -> list[str]:
+    """The lead's turns, as text. Consecutive lead utterances are one reply
+    (audio splits a reply at every pause), and "mm-hm" said over the rep is
+    listening, not a reply - it must not read as a cold, short answer."""
+    out: list[str] = []
+    prev: Optional[Speaker] = None
+    for u in call.utterances:
+        over = u.cues is not None and u.cues.overlap_s >= 0.5 * (u.end - u.start)
+        if u.speaker == Speaker.LEAD and not over:
+            if prev == Speaker.LEAD and out:
+                out[-1] += " " + u.text
+            else:
+                out.append(u.text)
+            prev = Speaker.LEAD
+        elif u.speaker == Speaker.REP:
+            prev = Speaker.REP
+    return out
+
+
 def arousal(u: Utterance) -> str:
     """What in the lead's voice says they are agitated ("" if nothing)."""
     c = u.cues
@@ -148,13 +167,13 @@ class EmotionDetector:
     def _disengaging(self, call: CallState) -> bool:
         """Three short replies in a row after the lead was talking freely,
         with sentiment not warming up."""
-        lead = call.by(Speaker.LEAD)
+        lead = _replies(call)
         if len(lead) < 5:
             return False
-        lengths = [len(u.text.split()) for u in lead]
+        lengths = [len(text.split()) for text in lead]
         recent = lead[-3:]
-        short = all(len(u.text.split()) <= 3 and set(content_words(u.text)) <= _BACKCHANNEL
-                    for u in recent)
+        short = all(len(text.split()) <= 3 and set(content_words(text)) <= _BACKCHANNEL
+                    for text in recent)
         earlier = lengths[:-3]
         engaged = sum(earlier) / len(earlier) >= 6
         cooling = sum(self.lead_sentiment[-3:]) / 3 <= sum(self.lead_sentiment[:-3]) / max(1, len(self.lead_sentiment) - 3) + 0.05

@@ -234,7 +234,7 @@ class ComplianceDetector:
                 out.append(Trigger(Category.COMPLIANCE, "forbidden-statement", Severity.HIGH, u.index, now,
                                    f"Rep said \"{unit}\" - not allowed ({fid}: {', '.join(f.phrases[:3])})",
                                    say, (Evidence(f.id, f.say or ", ".join(f.phrases)),),
-                                   key=f"forbidden:{fid}:{u.index}"))
+                                   key=f"forbidden:{fid}:{call.turn_start(u)}"))
         return out[:1]
 
 

@@ -27,6 +27,16 @@ class CallState:
     def by(self, speaker: Speaker) -> list[Utterance]:
         return [u for u in self.utterances if u.speaker == speaker]
 
+    def turn_start(self, u: Utterance) -> int:
+        """Index of the first utterance of u's turn: one speaker's consecutive
+        utterances are one turn (audio splits a turn at every pause)."""
+        i = next((k for k in range(len(self.utterances) - 1, -1, -1) if self.utterances[k].index == u.index), None)
+        if i is None:
+            return u.index
+        while i > 0 and self.utterances[i - 1].speaker == u.speaker:
+            i -= 1
+        return self.utterances[i].index
+
     def last_ended_before(self, t: float) -> int:
         """Index of the last utterance that ended at or before t (0 if none)."""
         idx = [u.index for u in self.utterances if u.end <= t]

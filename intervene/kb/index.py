@@ -54,10 +54,23 @@ def _norm_alias(text: str) -> str:
     return re.sub(r"[\s-]+", " ", text.lower()).strip()
 
 
-def _proper(text: str, at: int) -> bool:
-    """Capitalised: "the Essential" names the package, "essential circuits"
-    does not."""
-    return text[at:at + 1].isupper()
+def _proper(text: str, at: int, end: int) -> bool:
+    """Said as a name: capitalised ("the Essential" names the package,
+    "essential circuits" does not) - or, since speech recognition does not
+    capitalise product names, used as one: "the essential includes a
+    battery", "what about the essential?", "our essential package"."""
+    if text[at:at + 1].isupper():
+        return True
+    if re.search(r"(package|plan|tier|edition|subscription|bundle|membership)s?$", text[:end], re.I) \
+            or _PLAN_NOUN.match(text, end):
+        return True
+    before = re.search(r"\b(the|our|your|that|this)\s+$", text[:at], re.I)
+    after = text[end:].lstrip()
+    return bool(before and (not after or after[0] in ".,?!;:" or _NAME_VERB.match(after)))
+
+
+_PLAN_NOUN = re.compile(r"\s*(package|plan|tier|edition|subscription|bundle|membership)s?\b", re.I)
+_NAME_VERB = re.compile(r"(includes?|is|has|comes|costs?|covers?|does|gives|gets|offers?|would|will|can)\b", re.I)
 
 
 class AliasMatcher:
@@ -99,8 +112,7 @@ class AliasMatcher:
             key = _norm_alias(m.group(1))
             owner = self.owner.get(key) or self.owner.get(key.replace(" ", ""))
             weak = key in self.weak or key.replace(" ", "") in self.weak
-            if owner and not (strong_only and weak and not _proper(text, m.start())
-                              and not _names_a_plan(text, m.end())):
+            if owner and not (strong_only and weak and not _proper(text, m.start(), m.end())):
                 out.append((m.start(), m.end(), owner))
         return out
 
@@ -116,17 +128,6 @@ class AliasMatcher:
 
 
 _GENERIC_SUFFIX = re.compile(r"\s+(package|plan|tier|edition|subscription|bundle|option|level|membership)$", re.I)
-_PLAN_NOUN = re.compile(r"(?:\s*(package|plan|tier|edition|subscription|bundle|membership)s?\b)", re.I)
-
-
-def _names_a_plan(text: str, end: int) -> bool:
-    """"our plus package": a weak alias said as a plan's name, whatever the
-    capitals (speech recognition does not capitalise product names)."""
-    before = text[:end]
-    return bool(re.search(r"(package|plan|tier|edition|subscription|bundle|membership)s?$", before, re.I)
-                or _PLAN_NOUN.match(text, end))
-
-
 def product_names(p: Product) -> list[str]:
     """Every way a person may name the product: name, aliases, id, and the
     name without a generic suffix ("Standard package" -> "standard")."""
@@ -134,6 +135,10 @@ def product_names(p: Product) -> list[str]:
     short = _GENERIC_SUFFIX.sub("", p.name)
     if short != p.name:
         names.append(short)
+    # "Essential 6 kW" is also said "the 6 kW Essential"
+    m = re.match(r"^(\D+?)\s+(\d.*)$", short)
+    if m:
+        names.append(f"{m.group(2)} {m.group(1)}")
     if short.lower().startswith("the "):
         names.append(short[4:])
     return names

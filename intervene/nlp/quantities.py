@@ -628,11 +628,17 @@ def _period(q: Quantity) -> str:
     return next((p for p in q.per.split("/") if p in _DAYS), "")
 
 
+def _rounded(said: float, exact: float) -> bool:
+    """"Forty-five a month" for $44.99: cents rounded away in speech."""
+    return said == round(said) and exact != round(exact) and abs(said - exact) < 0.5
+
+
 def same_quantity(a: Quantity, b: Quantity) -> bool:
     """Do a and b state the same amount? Durations convert through days (month = 30.44,
     year = 365.25) and match within 2%, so 24 months == 2 years but 12 weeks != 3
     months. Other rates must agree when both are given. Money needs compatible currencies ("" matches any) and rates: $49/month
-    equals $588/year (within 1%). Bounds are ignored: "up to 25" states 25."""
+    equals $588/year (within 1%), and a whole amount equals the same amount with cents
+    rounded away ($45 for $44.99). Bounds are ignored: "up to 25" states 25."""
     if a.kind != b.kind:
         return {a.kind, b.kind} in ({"bare", "money"}, {"bare", "count"}) and abs(a.value - b.value) < 1e-9
     if a.kind != "money" and a.per and b.per and a.per != b.per:
@@ -647,7 +653,7 @@ def same_quantity(a: Quantity, b: Quantity) -> bool:
         if pa and pb and pa != pb:
             x, y = a.value / _DAYS[pa], b.value / _DAYS[pb]
             return abs(x - y) <= 0.01 * max(abs(x), abs(y))
-        return abs(a.value - b.value) < 0.005
+        return abs(a.value - b.value) < 0.005 or _rounded(a.value, b.value) or _rounded(b.value, a.value)
     if a.kind in ("count", "date") and not _unit_ok(a.unit, b.unit):
         return False
     return abs(a.value - b.value) < 1e-9
