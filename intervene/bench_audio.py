@@ -71,8 +71,8 @@ def _kb_for(exp: Optional[Path], default: str):
               help="Folder of CALL.wav + CALL.jsonl (reference transcript) [+ CALL.expect.json]; "
                    "default: the synthesized calls shipped in kb/calls/audio.")
 @click.option("--kb", "kb_path", default=None, help="KB for calls without an expect.json (default kb/).")
-@click.option("--seconds", type=float, default=30.0, help="Audio fed per concurrency level.")
-@click.option("--max-calls", type=int, default=16, help="Stop the concurrency search here.")
+@click.option("--seconds", type=float, default=50.0, help="Audio fed per concurrency level (wall-clock time).")
+@click.option("--max-calls", type=int, default=32, help="Stop the concurrency search here.")
 @click.option("--asr-model", default=None, envvar="INTERVENE_ASR_MODEL")
 def bench_audio(calls_dir: Optional[str], kb_path: Optional[str], seconds: float, max_calls: int,
                 asr_model: Optional[str]) -> None:
@@ -85,6 +85,7 @@ def bench_audio(calls_dir: Optional[str], kb_path: Optional[str], seconds: float
     from intervene.pipeline import AsrPool, CallPipeline, asr_prompt
     from intervene.policy import PROFILES
     from intervene.replay import read_transcript, replay_audio
+    from intervene.vocab import AudioChunk, Speaker
 
     repo = Path(__file__).resolve().parent.parent
     root = Path(calls_dir) if calls_dir else repo / "kb" / "calls" / "audio"
@@ -139,31 +140,48 @@ def bench_audio(calls_dir: Optional[str], kb_path: Optional[str], seconds: float
     loaded = [(read_call(w), *engine_for(e)) for w, _, e in calls]
 
     def level(n: int) -> dict:
+        if n == 1:      # one call at a time, every call of the set in turn: enough samples for a p95
+            parts = [run(1, i, max(seconds, a.duration_s)) for i, (a, _, _) in enumerate(loaded)]
+            return merge(parts)
+        return merge([run(n, 0, seconds)])
+
+    def merge(parts: list[dict]) -> dict:
+        keys = ("transcript", "ready", "hold", "final")
+        data = {k: [x for p in parts for x in p[k]] for k in keys}
+        return {"calls": parts[0]["calls"], "utterances": len(data["transcript"]), "interventions": len(data["ready"]),
+                "eos_to_transcript_p50_ms": _pct(data["transcript"], 50),
+                "eos_to_transcript_p95_ms": _pct(data["transcript"], 95),
+                "eos_to_intervention_p50_ms": _pct(data["ready"], 50),
+                "eos_to_intervention_p95_ms": _pct(data["ready"], 95),
+                "policy_hold_p50_ms": _pct(data["hold"], 50), "eos_to_final_p95_ms": _pct(data["final"], 95)}
+
+    def run(n: int, first: int, seconds: float) -> dict:
         pipes, feeds = [], []
         for i in range(n):
-            audio, kb, _ = loaded[i % len(loaded)]
-            engine = engine_for(calls[i % len(calls)][2])[1]
+            audio, kb, _ = loaded[(first + i) % len(loaded)]
+            engine = engine_for(calls[(first + i) % len(calls)][2])[1]
             pipe = CallPipeline(engine, pool, audio.rate)
-            offset = int(((i * 3.7) % max(1.0, audio.duration_s - seconds)) * audio.rate)  # stagger the calls
+            offset = int(((i * 3.7) % max(1.0, audio.duration_s - seconds)) * audio.rate) if i else 0  # stagger
             pipes.append(pipe)
             feeds.append((audio, offset))
-        step_s = 0.1
+        # 20 ms frames, each fed when it would have arrived on a live call (as RTP does), so
+        # "end of speech" on the wall clock is exact to a frame
+        step_s = 0.02
         emitted: list[tuple[CallPipeline, object, float]] = []
         start = time.perf_counter()
         k = 0
         while k * step_s < seconds:
-            now = k * step_s
-            for pipe, (audio, off) in zip(pipes, feeds):
-                a, b = off + int(now * audio.rate), off + int((now + step_s) * audio.rate)
-                from intervene.vocab import AudioChunk, Speaker
-                pipe.feed(AudioChunk(Speaker.LEAD, now, audio.lead[a:b].tobytes()))
-                pipe.feed(AudioChunk(Speaker.REP, now, audio.rep[a:b].tobytes()))
-                for iv in pipe.poll(now + step_s, block=False):
-                    emitted.append((pipe, iv, time.perf_counter()))
-            k += 1
-            sleep = start + k * step_s - time.perf_counter()
+            now = (k + 1) * step_s
+            sleep = start + now - time.perf_counter()
             if sleep > 0:
                 time.sleep(sleep)
+            for pipe, (audio, off) in zip(pipes, feeds):
+                a, b = off + int(k * step_s * audio.rate), off + int(now * audio.rate)
+                pipe.feed(AudioChunk(Speaker.LEAD, k * step_s, audio.lead[a:b].tobytes()))
+                pipe.feed(AudioChunk(Speaker.REP, k * step_s, audio.rep[a:b].tobytes()))
+                for iv in pipe.poll(now, block=False):
+                    emitted.append((pipe, iv, time.perf_counter()))
+            k += 1
         # let the last transcriptions land (still on the real clock), then stop
         tail = time.perf_counter()
         while any(p.queue for p in pipes) and time.perf_counter() - tail < 5:
@@ -181,11 +199,8 @@ def bench_audio(calls_dir: Optional[str], kb_path: Optional[str], seconds: float
             eos, decided = t
             ready.append((decided - eos) * 1000)
             hold.append(max(0.0, wall - decided) * 1000)
-        return {"calls": n, "utterances": len(transcript), "interventions": len(ready),
-                "eos_to_transcript_p50_ms": _pct(transcript, 50), "eos_to_transcript_p95_ms": _pct(transcript, 95),
-                "eos_to_intervention_p50_ms": _pct(ready, 50), "eos_to_intervention_p95_ms": _pct(ready, 95),
-                "policy_hold_p50_ms": _pct(hold, 50),
-                "eos_to_final_p95_ms": _pct([x for p in pipes for x in p.latency.eos_to_decision_ms], 95)}
+        return {"calls": n, "transcript": transcript, "ready": ready, "hold": hold,
+                "final": [x for p in pipes for x in p.latency.eos_to_decision_ms]}
 
     results = []
     n = 1
@@ -198,7 +213,7 @@ def bench_audio(calls_dir: Optional[str], kb_path: Optional[str], seconds: float
         if not within:
             break
         best = n
-        n = n * 2 if n < 4 else n + 4
+        n = {1: 4, 4: 8, 8: 16}.get(n, n + 4)
     pool.close()
     one = results[0]
     click.echo(json.dumps({
