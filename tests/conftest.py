@@ -13,6 +13,7 @@ KB_FILES = {
     "acme": KB_DIR / "acme.yaml",
     "solar": KB_DIR / "examples" / "sunpeak-solar.yaml",
     "saas": KB_DIR / "examples" / "ledgerly-saas.yaml",
+    "fitness": KB_DIR / "examples" / "peakform-fitness.yaml",
 }
 
 

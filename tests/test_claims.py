@@ -276,3 +276,13 @@ def test_speech_recognition_spellings_of_names_and_numbers(kb_index) -> None:
     assert not solar.mentioned_products("it's essential to check the roof first")
     assert normalize_numbers("That's premium, 8,9 a month.") == "That's premium, 89 a month."
     assert normalize_numbers("19,800 before incentives, or 2, 3 panels") == "19800 before incentives, or 2, 3 panels"
+
+
+def test_the_company_name_is_not_a_feature(kb_index) -> None:
+    """"It's Noah from PeakForm", misheard as "It's no a from PeakForm", does
+    not deny "members can use every PeakForm club"."""
+    from intervene.detect.claims import ClaimChecker
+    checker = ClaimChecker(kb_index("fitness"))
+    assert not [v for v in checker.check("It's no a from PeakForm Fitness.", "plus", ()).verdicts if not v.ok]
+    wrong = checker.check("Plus doesn't let you use every club, just your home club.", "plus", ()).verdicts
+    assert [v for v in wrong if not v.ok]

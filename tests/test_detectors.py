@@ -371,7 +371,7 @@ def test_agitated_voice_lowers_the_bar_only_for_words_that_lean_that_way(acme_in
     assert not happy
 
 
-def test_misheard_numbers_are_not_corrected(acme_index) -> None:
+def test_misheard_numbers_are_not_corrected(acme_index, kb_index) -> None:
     """From audio, a contradiction resting on a low-confidence number that
     sounds like the KB's is our mishearing, not the rep's error - unless the
     number was heard clearly."""
@@ -383,9 +383,9 @@ def test_misheard_numbers_are_not_corrected(acme_index) -> None:
     assert sounds_alike("9", "49") and sounds_alike("899", "89") and sounds_alike("15", "50")
     assert not sounds_alike("2", "3") and not sounds_alike("14", "30")
 
-    def run(text, words):
-        d = Detectors.build(acme_index, PROFILES["standard"])
-        call = CallState(product="standard")
+    def run(text, words, index=acme_index, product="standard"):
+        d = Detectors.build(index, PROFILES["standard"])
+        call = CallState(product=product)
         u = Utterance(0, Speaker.REP, 0, 2, text, words=words)
         call.utterances.append(u)
         d.accuracy.on_utterance(u, call, 2.0)
@@ -395,6 +395,13 @@ def test_misheard_numbers_are_not_corrected(acme_index) -> None:
     sure = tuple(Word(w.text, w.start, w.end, 0.95) for w in unsure)
     assert run("It's for 9 a month.", unsure) == []
     assert run("It's for 9 a month.", sure)                    # heard clearly: a real (odd) claim
+    forty = (Word("Try", 0, .2, .9), Word("it", .2, .3, .9), Word("for", .3, .4, .9), Word("40", .4, .6, .6),
+             Word("days.", .6, 1, .99))
+    saas = kb_index("saas")
+    assert run("You can try it free for 40 days.", forty[:3] + (Word("free", .3, .4, .9),) + forty[3:],
+               saas, None) == []                                # fourteen/forty at 0.6: not sure enough
+    clear = tuple(Word(w.text, w.start, w.end, 0.95) for w in forty)
+    assert run("You can try it free for 40 days.", clear, saas, None)
     slip = (Word("It's", 0, .2, .9), Word("4.9", .2, .6, .9), Word("a", .6, .7, .9), Word("month.", .7, 1, .99))
     assert run("It's 4.9 a month.", slip) == []                # a slipped decimal point
     two = (Word("That", 0, .2, .9), Word("includes", .2, .5, .9), Word("two", .5, .7, .3),

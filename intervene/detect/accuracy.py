@@ -28,6 +28,7 @@ _TERMINAL = re.compile(r"[.?!]['\"]?\s*$")
 
 
 NUMBER_SURE = 0.5      # Whisper's word probability below which a number was a guess
+TEEN_TY_SURE = 0.7     # "fourteen"/"forty" is the classic confusion: it needs more certainty
 
 
 def _digits(value: float) -> str:
@@ -52,8 +53,12 @@ def sounds_alike(said: str, kb: str) -> bool:
         return False
     if said in kb or kb in said:         # includes a slipped decimal point: "8.9" for 89
         return True
+    return _teen_ty(said, kb)
+
+
+def _teen_ty(a: str, b: str) -> bool:
     teen_ty = {f"1{d}": f"{d}0" for d in "3456789"}
-    return teen_ty.get(said) == kb or teen_ty.get(kb) == said
+    return teen_ty.get(a) == b or teen_ty.get(b) == a
 
 
 @dataclass
@@ -134,7 +139,8 @@ class AccuracyDetector:
                 continue
             heard = [w.probability for w in u.words
                      if said and said in re.sub(r"\D", "", normalize_numbers(w.text))]
-            if not (heard and min(heard) < NUMBER_SURE and sounds_alike(said, kb)):
+            sure = TEEN_TY_SURE if _teen_ty(said, kb) else NUMBER_SURE
+            if not (heard and min(heard) < sure and sounds_alike(said, kb)):
                 return False
         return True
 

@@ -90,6 +90,9 @@ class ClaimChecker:
         for p in kb.products:
             for n in product_names(p):
                 self._product_words |= set(content_words(n)) - fact_words
+        # nor is the company's own name ("It's Noah from PeakForm" - misheard as "It's no a
+        # from PeakForm" - does not exclude "every PeakForm club")
+        self._product_words |= set(content_words(kb.company))
         self._fact_q: dict[str, list[Quantity]] = {}
         self._fact_scope: dict[str, tuple[set[str], set[str]]] = {}
         self._fact_named: dict[str, set[str]] = {}
