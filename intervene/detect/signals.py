@@ -134,8 +134,9 @@ class _WaitsForRep:
 
 @dataclass
 class OpportunityDetector(_WaitsForRep):
-    """Upsell signals and promotions in the lead's words. The rep gets two
-    turns to pick them up (answering the question first is normal)."""
+    """Upsell signals and promotions in the lead's words. The rep gets their
+    next turn to pick them up; waiting two turns was measured to put the card
+    after the moment had passed (on audio, several seconds late)."""
     index: KBIndex
     wait_s: float = 20.0
 
