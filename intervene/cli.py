@@ -146,6 +146,9 @@ def replay_cmd(rt: Runtime, call: Optional[str], lead_wav: Optional[str], rep_wa
         finally:
             pool.close()
         utterances = pipeline.transcript
+        for who, at, why in pipeline.dropped:
+            if why.startswith("transcription failed"):
+                click.echo(f"warning: {who.value} at {at:.1f}s: {why}", err=True)
         if transcript_out:
             write_transcript(transcript_out, utterances)
     else:

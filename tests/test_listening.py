@@ -215,3 +215,35 @@ def test_cli_replays_wav_and_split_files_alike(tmp_path) -> None:
     assert {r["speaker"] for r in rows} == {"lead", "rep"}
     assert all(set(r) == {"start", "end", "speaker", "text"} and r["end"] > r["start"] for r in rows)
     assert rows == sorted(rows, key=lambda r: r["start"]) or True   # per-speaker order is what matters
+
+
+def test_16khz_call_is_heard_the_same(acme_index, asr_pool) -> None:
+    """slin16 from Asterisk: the same call at 16 kHz gives the same correction."""
+    from intervene.audio.wav import CallAudio
+    a = read_call(CALL)
+    up = lambda x: np.clip(to_16k(x, 8000) * 32768, -32768, 32767).astype(np.int16)  # noqa: E731
+    engine = CallEngine(acme_index, PROFILES["standard"])
+    pipe = CallPipeline(engine, asr_pool, 16000)
+    out = replay_audio(pipe, CallAudio(up(a.lead), up(a.rep), 16000, "16k"))
+    acc = [iv for iv in out if iv.category == Category.ACCURACY]
+    assert len(acc) == 1 and "three years" in acc[0].say
+    e, n = word_errors(" ".join(r["text"] for r in _rows()), " ".join(u.text for u in pipe.transcript))
+    assert e / n < 0.15
+
+
+def test_a_failed_transcription_does_not_stop_the_call(acme_index) -> None:
+    class _Failing(_ScriptedPool):
+        def submit(self, pcm, rate, words=True, interim=False):
+            self.calls += 1
+            if self.calls == 1:
+                f: Future = Future()
+                f.set_exception(RuntimeError("model crashed"))
+                return f
+            return super().submit(pcm, rate, words, interim)
+    piece = _speech_piece(1.2)
+    rep = np.concatenate([np.zeros(8000, np.int16), piece, np.zeros(3 * 8000, np.int16), piece,
+                          np.zeros(16000, np.int16)])
+    engine = CallEngine(acme_index, PROFILES["standard"])
+    pipe = _run(engine, _Failing(["It includes three years of support."]), rep)
+    assert [u.text for u in pipe.transcript] == ["It includes three years of support."]
+    assert any("model crashed" in why for _, _, why in pipe.dropped)
