@@ -99,10 +99,9 @@ def bench_audio(calls_dir: Optional[str], kb_path: Optional[str], seconds: float
     t0 = time.perf_counter()
     embedder = SentenceEmbedder()
     embedder.warm()
-    t1 = time.perf_counter()
+    embed_s = time.perf_counter() - t0
     transcriber = Transcriber(AsrOptions(model=asr_model or ""))
-    t2 = time.perf_counter()
-    click.echo(f"models: embeddings {t1 - t0:.1f} s, Whisper {t2 - t1:.1f} s to load")
+    click.echo(f"models: embeddings {embed_s:.1f} s, Whisper {transcriber.load_s:.1f} s to load")
     pool = AsrPool(transcriber)
     indexes: dict[str, KBIndex] = {}
 
@@ -116,8 +115,8 @@ def bench_audio(calls_dir: Optional[str], kb_path: Optional[str], seconds: float
     # ---------------------------------------------------------- 1. as fast as possible
     errs = ref_words = 0
     audio_total = replay_wall = asr_ms = asr_audio = 0.0
-    for wav, ref, exp in calls:
-        audio = read_call(wav)
+    audios = [read_call(wav) for wav, _, _ in calls]
+    for (wav, ref, exp), audio in zip(calls, audios):
         kb, engine = engine_for(exp)
         transcriber.set_prompt(asr_prompt(kb))
         pipe = CallPipeline(engine, pool, audio.rate)
@@ -141,11 +140,9 @@ def bench_audio(calls_dir: Optional[str], kb_path: Optional[str], seconds: float
                f"(compute / speech); replay {speed:.1f}x real time over {audio_total:.0f} s of calls")
 
     # ---------------------------------------------------------- 2. real-time feed
-    loaded = [(read_call(w), *engine_for(e)) for w, _, e in calls]
-
     def level(n: int) -> dict:
         if n == 1:      # one call at a time, every call of the set in turn: enough samples for a p95
-            parts = [run(1, i, max(seconds, a.duration_s)) for i, (a, _, _) in enumerate(loaded[:LEVEL1_CALLS])]
+            parts = [run(1, i, max(seconds, a.duration_s)) for i, a in enumerate(audios[:LEVEL1_CALLS])]
             return merge(parts)
         return merge([run(n, 0, seconds)])
 
@@ -162,7 +159,7 @@ def bench_audio(calls_dir: Optional[str], kb_path: Optional[str], seconds: float
     def run(n: int, first: int, seconds: float) -> dict:
         pipes, feeds = [], []
         for i in range(n):
-            audio, kb, _ = loaded[(first + i) % len(loaded)]
+            audio = audios[(first + i) % len(audios)]
             engine = engine_for(calls[(first + i) % len(calls)][2])[1]
             pipe = CallPipeline(engine, pool, audio.rate)
             offset = int(((i * 3.7) % max(1.0, audio.duration_s - seconds)) * audio.rate) if i else 0  # stagger
@@ -230,5 +227,5 @@ def bench_audio(calls_dir: Optional[str], kb_path: Optional[str], seconds: float
         "eos_to_intervention_p95_ms": one["eos_to_intervention_p95_ms"],
         "policy_hold_p50_ms": one["policy_hold_p50_ms"],
         "max_concurrent_calls": best if results else None, "replay_speed_x": round(speed, 1),
-        "whisper_load_s": round(t2 - t1, 2), "calls": len(calls), "reference_words": ref_words,
+        "whisper_load_s": round(transcriber.load_s, 2), "calls": len(calls), "reference_words": ref_words,
     }))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import queue
-import re
 import threading
 import time
 from collections import deque
@@ -36,6 +35,7 @@ from intervene.audio.cues import CueTracker
 from intervene.audio.dsp import to_16k
 from intervene.audio.vad import InterimAudio, Segmenter, SpeechEnd, SpeechStart, VadOptions
 from intervene.engine import CallEngine
+from intervene.nlp.text import ends_sentence
 from intervene.vocab import AudioChunk, Intervention, KnowledgeBase, Speaker, Utterance, Word
 
 # A fragment whose transcript does not end a sentence ("so the Standard plan
@@ -43,7 +43,6 @@ from intervene.vocab import AudioChunk, Intervention, KnowledgeBase, Speaker, Ut
 # on: then the two become one utterance and the claim checker sees the
 # whole sentence. A fragment that ends a sentence is final at once.
 JOIN_GAP_S = 0.8
-_TERMINAL = re.compile(r"[.?!]['\"]?\s*$")
 
 
 @dataclass(frozen=True)
@@ -58,11 +57,7 @@ def asr_prompt(kb: KnowledgeBase) -> str:
     small as tiny.en gets product and competitor names right far more often
     when they are in its prompt."""
     names = [kb.company] + [p.name for p in kb.products] + [c.name for c in kb.competitors]
-    seen: list[str] = []
-    for n in names:
-        if n and n not in seen:
-            seen.append(n)
-    return ", ".join(seen) + "."
+    return ", ".join(dict.fromkeys(n for n in names if n)) + "."
 
 
 class AsrPool:
@@ -158,11 +153,9 @@ class CallPipeline:
         self.cues = CueTracker(rate)
         self.queue: deque[_Pending] = deque()
         self.transcript: list[Utterance] = []
-        self.interims: list[Utterance] = []
         self.on_utterance = on_utterance
         self.latency = Latency()
         self.dropped: list[tuple[Speaker, float, str]] = []     # (who, when, why) Whisper output discarded
-        self._block = True
         # utterance index -> (wall clock at its end of speech, wall clock when the engine had decided on it)
         self.timing: dict[int, tuple[float, float]] = {}
 
@@ -193,7 +186,6 @@ class CallPipeline:
         block=True (replay) waits for transcriptions and stamps each event
         with its own decision time; block=False (live) applies only finished
         ones, stamped with `now`."""
-        self._block = block
         out: list[Intervention] = []
         while self.queue:
             p = self.queue[0]
@@ -203,9 +195,9 @@ class CallPipeline:
                 break
             self.queue.popleft()
             t = p.event.decided if block else now
-            out += self._release_held(t)
+            out += self._release_held(t, at_due=block)
             out += self._apply(p, t)
-        out += self._release_held(now)
+        out += self._release_held(now, at_due=block)
         return out + self.engine.advance(now)
 
     def finish(self, now: float) -> list[Intervention]:
@@ -217,7 +209,7 @@ class CallPipeline:
         while self.queue:
             p = self.queue.popleft()
             t = max(p.event.decided, 0.0)
-            out += self._release_held(t)
+            out += self._release_held(t, at_due=True)
             out += self._apply(p, t)
         for party in self.parties.values():
             if party.held:
@@ -247,7 +239,6 @@ class CallPipeline:
             prefix = party.held.text + " " if party.held else ""
             u = Utterance(len(self.transcript), ev.speaker, party.held.start if party.held else ev.start,
                           ev.decided, prefix + result.text, final=False)
-            self.interims.append(u)
             return self.engine.interim(u, t)
         # a final segment
         if result is not None:
@@ -261,29 +252,32 @@ class CallPipeline:
                 out += self._emit(party, t)
             return out
         eos_wall = p.fed_at - (ev.decided - ev.end)
-        words = result.words
         if party.held:
             h = party.held
             offset = ev.start - h.start
             h.text = f"{h.text} {result.text}"
-            h.words += tuple(replace(w, start=w.start + offset, end=w.end + offset) for w in words)
+            h.words += tuple(replace(w, start=w.start + offset, end=w.end + offset) for w in result.words)
             h.end, h.pcm, h.voiced_s, h.eos_wall = ev.end, h.pcm + [ev.pcm], h.voiced_s + ev.voiced_s, eos_wall
             h.continued = False
         else:
-            party.held = _Held(ev.start, ev.end, result.text, words, [ev.pcm], ev.voiced_s, eos_wall)
+            party.held = _Held(ev.start, ev.end, result.text, result.words, [ev.pcm], ev.voiced_s, eos_wall)
         self.latency.eos_to_transcript_ms.append((time.perf_counter() - eos_wall) * 1000)
-        if _TERMINAL.search(party.held.text) or not self.options.join_gap_s:
+        if ends_sentence(party.held.text) or not self.options.join_gap_s:
             return self._emit(party, t)
         return []
 
-    def _release_held(self, t: float) -> list[Intervention]:
-        """Finalise fragments their speaker did not continue within the join gap."""
+    def _release_held(self, t: float, at_due: bool) -> list[Intervention]:
+        """Finalise fragments their speaker did not continue within the join
+        gap - stamped when that became clear (replay) or `t` (live)."""
         out: list[Intervention] = []
         lag = self.options.vad.start_window * self.options.vad.frame_ms / 1000   # to notice a restart
         for party in self.parties.values():
             h = party.held
-            if h is not None and not h.continued and t >= h.end + self.options.join_gap_s + lag:
-                out += self._emit(party, h.end + self.options.join_gap_s + lag if self._block else t)
+            if h is None or h.continued:
+                continue
+            due = h.end + self.options.join_gap_s + lag
+            if t >= due:
+                out += self._emit(party, due if at_due else t)
         return out
 
     def _emit(self, party: Party, t: float) -> list[Intervention]:

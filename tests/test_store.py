@@ -2,7 +2,6 @@
 the embedding cache, and call records surviving a close and reopen."""
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import pathlib

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from intervene.nlp.quantities import normalize_numbers
 from intervene.vocab import Word
 
 SAMPLE_RATE = 16000
@@ -100,13 +100,10 @@ def repeated_ngram(text: str, times: int = 3) -> bool:
     return False
 
 
-_NUMBER_WORD = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-                          r"\w+teen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand)\b", re.I)
-
-
 def unsure_numbers(words: Sequence[Word], sure: float) -> bool:
-    """Any number (in digits or words) heard with less than `sure` probability."""
-    return any(w.probability < sure and _NUMBER_WORD.search(w.text) for w in words)
+    """Any number (in digits or words, read as the claim checker reads them)
+    heard with less than `sure` probability."""
+    return any(w.probability < sure and re.search(r"\d", normalize_numbers(w.text)) for w in words)
 
 
 def trim_loop(text: str) -> str:
@@ -140,20 +137,16 @@ class Transcriber:
         self.tokenizer = Tokenizer(self.whisper.hf_tokenizer, multilingual, task="transcribe",
                                    language="en" if multilingual else None)
         self.features = self.whisper.feature_extractor
-        self.prompt = prompt
-        self._lock = threading.Lock()
+        self.set_prompt(prompt)
 
     def set_prompt(self, prompt: str) -> None:
         """Names the model should expect (company, products, competitors):
-        raises their recognition a lot on a model as small as tiny.en."""
-        self.prompt = prompt
-
-    def _prompt_tokens(self) -> list[int]:
+        raises their recognition a lot on a model as small as tiny.en.
+        Tokenised once here, not per utterance."""
         tok = self.tokenizer
-        out: list[int] = []
-        if self.prompt:
-            out = [tok.sot_prev] + tok.encode(" " + self.prompt.strip())[:100]
-        return out + list(tok.sot_sequence)
+        self.prompt = prompt
+        head = [tok.sot_prev] + tok.encode(" " + prompt.strip())[:100] if prompt else []
+        self._prompt = head + list(tok.sot_sequence)
 
     def transcribe(self, pcm16k: np.ndarray, word_timings: Optional[bool] = None) -> AsrResult:
         """pcm16k: float32 mono at 16 kHz, one utterance (VAD-cut)."""
@@ -186,7 +179,7 @@ class Transcriber:
                          (time.perf_counter() - t0) * 1000, dropped, second)
 
     def _decode(self, enc, beam: int, audio_s: float) -> tuple[list[int], str, float, float]:
-        prompt = self._prompt_tokens()
+        prompt = self._prompt
         res = self.model.generate(enc, [prompt], beam_size=beam, return_scores=True,
                                   return_no_speech_prob=True,
                                   max_length=min(448, len(prompt) + 16 + int(audio_s * 10)),

@@ -8,7 +8,6 @@ from both parties' VAD, so it is measured on audio, not transcripts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 import numpy as np
 

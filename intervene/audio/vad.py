@@ -90,7 +90,7 @@ class Segmenter:
     _vad: object = field(init=False, repr=False)
     _buf: bytes = b""
     _t: float = 0.0                                   # call time of the next sample to frame
-    _recent: deque = field(default_factory=deque)     # (t, bytes, voiced) before a start
+    _recent: deque = field(init=False)               # (t, bytes, voiced) before a start: pre-roll + window
     _frames: list = field(default_factory=list)       # frame bytes of the open utterance
     _start: Optional[float] = None
     _last_voiced_end: float = 0.0
@@ -102,12 +102,9 @@ class Segmenter:
         if self.rate not in (8000, 16000):
             raise ValueError(f"webrtcvad needs 8000 or 16000 Hz, got {self.rate}")
         self._vad = webrtcvad.Vad(self.options.aggressiveness)
+        self._recent = deque(maxlen=self.options.pre_roll_ms // self.options.frame_ms + self.options.start_window)
         self._frame_bytes = self.rate * self.options.frame_ms // 1000 * 2
         self._frame_s = self.options.frame_ms / 1000
-
-    @property
-    def in_speech(self) -> bool:
-        return self._start is not None
 
     def feed(self, pcm: bytes, t: Optional[float] = None) -> list[VadEvent]:
         """16-bit little-endian mono samples; t = call time of the first one
@@ -142,16 +139,14 @@ class Segmenter:
         end_t = t + self._frame_s
         if self._start is None:
             self._recent.append((t, frame, voiced))
-            keep = max(o.start_window, o.pre_roll_ms // o.frame_ms + o.start_window)
-            while len(self._recent) > keep:
-                self._recent.popleft()
             window = list(self._recent)[-o.start_window:]
             if sum(v for _, _, v in window) < o.start_frames:
                 return []
             first = next(ts for ts, _, v in window if v)
             self._start = first
-            self._frames = [f for ts, f, _ in self._recent if ts >= first - o.pre_roll_ms / 1000 - 1e-9]
-            self._frames_t0 = max(self._recent[0][0], first - o.pre_roll_ms / 1000)
+            kept = [(ts, f) for ts, f, _ in self._recent if ts >= first - o.pre_roll_ms / 1000 - 1e-9]
+            self._frames = [f for _, f in kept]
+            self._frames_t0 = kept[0][0]
             self._voiced = sum(v for _, _, v in window)
             self._last_voiced_end = end_t
             self._next_interim = first + o.interim_after_s

@@ -20,11 +20,8 @@ from dataclasses import dataclass, field
 from intervene.detect.claims import ClaimChecker
 from intervene.detect.state import CallState
 from intervene.nlp.quantities import comparable, extract_quantities, normalize_numbers, same_quantity
-from intervene.nlp.text import SELF_REPAIR, sentences
+from intervene.nlp.text import SELF_REPAIR, ends_sentence, sentences
 from intervene.vocab import Category, Severity, Speaker, Trigger, Utterance, Verdict
-
-
-_TERMINAL = re.compile(r"[.?!]['\"]?\s*$")
 
 
 NUMBER_SURE = 0.5      # Whisper's word probability below which a number was a guess
@@ -39,7 +36,7 @@ def _restates(wrong: Verdict, right: Verdict) -> bool:
     """Does the later, correct statement restate what was wrong? "24 panels"
     then "400 watts each" touches the same fact but does not fix the count;
     "20 panels, sorry" does. Claims without numbers: any correct restatement."""
-    bad = [q for q in extract_quantities(normalize_numbers(wrong.claim))]
+    bad = extract_quantities(normalize_numbers(wrong.claim))
     if not bad:
         return True
     good = extract_quantities(normalize_numbers(right.claim))
@@ -78,7 +75,7 @@ class AccuracyDetector:
         """The finished sentences of an utterance still being spoken. Errors
         found are held like final ones; the final transcript replaces them."""
         done = sentences(u.text)
-        if not _TERMINAL.search(u.text):
+        if not ends_sentence(u.text):
             done = done[:-1]          # the last sentence is still being said
         if not done:
             return self._expired(now)
@@ -95,7 +92,9 @@ class AccuracyDetector:
     def _key(v: Verdict) -> str:
         return v.fact.key if v.fact else v.claim
 
-    def _echoed(self, u: Utterance, call: CallState) -> tuple:
+    @staticmethod
+    def _echoed(u: Utterance, call: CallState) -> tuple:
+        """Numbers the lead said just before: the rep repeating them is not a KB claim."""
         lead_before = [x for x in call.utterances if x.speaker == Speaker.LEAD and x.end <= u.start]
         return tuple(q.value for q in extract_quantities(lead_before[-1].text)) if lead_before else ()
 
@@ -105,9 +104,7 @@ class AccuracyDetector:
             return []
         # what interim transcripts of this utterance found is superseded by the final text
         self.held = [h for h in self.held if h.utterance.final or h.utterance.index != u.index]
-        lead_before = [x for x in call.utterances if x.speaker == Speaker.LEAD and x.end <= u.start]
-        echoed = tuple(q.value for q in extract_quantities(lead_before[-1].text)) if lead_before else ()
-        result = self.checker.check(u.text, call.product, echoed)
+        result = self.checker.check(u.text, call.product, self._echoed(u, call))
         if self.held and SELF_REPAIR.search(u.text):
             self._repairs(u.text)
         for v in result.verdicts:

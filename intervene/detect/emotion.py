@@ -91,17 +91,12 @@ def _replies(call: CallState) -> list[str]:
     (audio splits a reply at every pause), and "mm-hm" said over the rep is
     listening, not a reply - it must not read as a cold, short answer."""
     out: list[str] = []
-    prev: Optional[Speaker] = None
-    for u in call.utterances:
-        over = u.cues is not None and u.cues.overlap_s >= 0.5 * (u.end - u.start)
-        if u.speaker == Speaker.LEAD and not over:
-            if prev == Speaker.LEAD and out:
-                out[-1] += " " + u.text
-            else:
-                out.append(u.text)
-            prev = Speaker.LEAD
-        elif u.speaker == Speaker.REP:
-            prev = Speaker.REP
+    for turn in call.turns():
+        if turn[0].speaker != Speaker.LEAD:
+            continue
+        said = [u.text for u in turn if not (u.cues and u.cues.overlap_s >= 0.5 * (u.end - u.start))]
+        if said:
+            out.append(" ".join(said))
     return out
 
 

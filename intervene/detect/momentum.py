@@ -85,23 +85,16 @@ class MomentumDetector:
 
     def _stall(self, call: CallState, now: float) -> list[Trigger]:
         """Four turns in a row that carry almost nothing: the talk has stalled."""
-        turns: list[list[Utterance]] = []          # one speaker's consecutive utterances are one turn
-        for u in reversed(call.utterances):
-            if turns and turns[-1][0].speaker == u.speaker:
-                turns[-1].insert(0, u)
-            elif len(turns) == 4:
-                break
-            else:
-                turns.append([u])
+        turns = call.turns()[-4:]
         if len(turns) < 4:
             return []
-        window = [u for t in reversed(turns) for u in t]
+        window = [u for t in turns for u in t]
         words = [w for u in window for w in content_words(u.text) if w not in _FILLER]
         if len(words) > 3:
             return []
         return [Trigger(Category.MOMENTUM, "low-content", Severity.LOW, window[-1].index, now,
                         "Four low-content turns in a row: " + " / ".join(" ".join(x.text for x in t)
-                                                                       for t in reversed(turns)),
+                                                                       for t in turns),
                         "Ask an open question about their situation, e.g. \"What's the one thing "
                         "you'd most like to fix about your current setup?\"",
                         key=f"stall:{window[0].index}")]

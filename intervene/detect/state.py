@@ -27,15 +27,20 @@ class CallState:
     def by(self, speaker: Speaker) -> list[Utterance]:
         return [u for u in self.utterances if u.speaker == speaker]
 
+    def turns(self) -> list[list[Utterance]]:
+        """The call as turns: one speaker's consecutive utterances are one
+        turn (audio splits a turn at every pause)."""
+        out: list[list[Utterance]] = []
+        for u in self.utterances:
+            if out and out[-1][0].speaker == u.speaker:
+                out[-1].append(u)
+            else:
+                out.append([u])
+        return out
+
     def turn_start(self, u: Utterance) -> int:
-        """Index of the first utterance of u's turn: one speaker's consecutive
-        utterances are one turn (audio splits a turn at every pause)."""
-        i = next((k for k in range(len(self.utterances) - 1, -1, -1) if self.utterances[k].index == u.index), None)
-        if i is None:
-            return u.index
-        while i > 0 and self.utterances[i - 1].speaker == u.speaker:
-            i -= 1
-        return self.utterances[i].index
+        """Index of the first utterance of u's turn."""
+        return next((t[0].index for t in self.turns() if any(x.index == u.index for x in t)), u.index)
 
     def last_ended_before(self, t: float) -> int:
         """Index of the last utterance that ended at or before t (0 if none)."""

@@ -61,15 +61,16 @@ def _proper(text: str, at: int, end: int) -> bool:
     battery", "what about the essential?", "our essential package"."""
     if text[at:at + 1].isupper():
         return True
-    if re.search(r"(package|plan|tier|edition|subscription|bundle|membership)s?$", text[:end], re.I) \
-            or _PLAN_NOUN.match(text, end):
+    if _PLAN_END.search(text[:end]) or _PLAN_AFTER.match(text, end):
         return True
     before = re.search(r"\b(the|our|your|that|this)\s+$", text[:at], re.I)
     after = text[end:].lstrip()
     return bool(before and (not after or after[0] in ".,?!;:" or _NAME_VERB.match(after)))
 
 
-_PLAN_NOUN = re.compile(r"\s*(package|plan|tier|edition|subscription|bundle|membership)s?\b", re.I)
+_PLAN_WORDS = "package|plan|tier|edition|subscription|bundle|membership"
+_PLAN_END = re.compile(rf"({_PLAN_WORDS})s?$", re.I)            # the name ends in one: "plus package"
+_PLAN_AFTER = re.compile(rf"\s*({_PLAN_WORDS})s?\b", re.I)     # or one follows it: "plus" + " package"
 _NAME_VERB = re.compile(r"(includes?|is|has|comes|costs?|covers?|does|gives|gets|offers?|would|will|can)\b", re.I)
 
 

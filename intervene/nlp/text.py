@@ -20,6 +20,15 @@ SELF_REPAIR = re.compile(
     r"my bad|actually,? it'?s|wait,? no|no,? sorry|sorry,? no|rather|i was mixing)\b", re.I)
 
 
+_SENTENCE_END = re.compile(r"[.?!]['\"]?\s*$")
+
+
+def ends_sentence(text: str) -> bool:
+    """Does the text end a sentence? Whisper punctuates, so for a piece of
+    speech cut at a pause this says whether the speaker finished the thought."""
+    return bool(_SENTENCE_END.search(text))
+
+
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENT.split(text.strip()) if s.strip()]
 
