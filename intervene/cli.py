@@ -14,7 +14,7 @@ from intervene.config import ConfigError, load_config
 from intervene.kb.loader import KBError, load_kb, load_kb_text
 from intervene.replay import TranscriptError, read_transcript, replay
 from intervene.store.db import Store, StoreError, default_db_path
-from intervene.vocab import KnowledgeBase
+from intervene.vocab import KnowledgeBase, Mode
 
 EXIT_BAD_INPUT = 2
 
@@ -89,7 +89,7 @@ def main(ctx: click.Context, db: Optional[str], config: Optional[str]) -> None:
 @click.option("--rep", default=None, help="Rep name: picks their profile and delivery modes from the config. "
                                           "Given a path to a .wav file, it is the rep's audio (with --lead).")
 @click.option("--team", default=None, help="Team name (default: the rep's team from the config).")
-@click.option("--mode", type=click.Choice(["voice", "silent"]), default=None, help="Deliver everything this way.")
+@click.option("--mode", type=click.Choice([m.value for m in Mode]), default=None, help="Deliver everything this way.")
 @click.option("--json", "as_json", is_flag=True, help="Interventions as JSON Lines (formats.md section 4).")
 @click.option("--transcript-out", type=click.Path(dir_okay=False),
               help="Audio replay: write the transcript it heard (formats.md section 2).")
@@ -212,8 +212,14 @@ def _print_iv(iv) -> None:
 from intervene.kb_cli import kb  # noqa: E402  (the `kb` command group)
 from intervene.bench import bench  # noqa: E402
 
+from intervene.live.serve import serve_cmd  # noqa: E402
+from intervene.sim.cli import bench_live, demo_cmd  # noqa: E402
+
 main.add_command(kb)
 main.add_command(bench)
+main.add_command(serve_cmd)
+main.add_command(demo_cmd)
+bench.add_command(bench_live)
 
 if __name__ == "__main__":
     main()

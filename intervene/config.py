@@ -25,6 +25,9 @@ delivery mode each team and rep gets.
     model = "/opt/models/whisper-small.en-ct2"
     device = "cpu"
 
+    [serve]                        # the live service (live/options.py): ARI, HTTP, voice
+    [live]                         # live delivery timing (live/options.py)
+
 A rep's settings override their team's, which override the defaults.
 """
 from __future__ import annotations
@@ -37,6 +40,7 @@ from typing import Any, Optional
 
 from intervene.audio.asr import AsrOptions
 from intervene.audio.vad import VadOptions
+from intervene.live.options import LiveOptions, ServeOptions
 from intervene.policy import DEFAULT_MODES, PROFILES, Profile
 from intervene.vocab import Category, Mode, Severity
 
@@ -59,6 +63,8 @@ class Config:
     reps: dict[str, dict[str, Any]] = field(default_factory=dict)
     vad: VadOptions = VadOptions()
     asr: AsrOptions = AsrOptions()
+    serve: ServeOptions = ServeOptions()
+    live: LiveOptions = LiveOptions()
     source: str = ""
 
     def resolve(self, rep: Optional[str] = None, team: Optional[str] = None,
@@ -103,8 +109,9 @@ def load_config(path: Optional[str | Path] = None) -> Config:
         raise ConfigError(f"{p}: cannot read ({e.strerror})")
     cfg = Config(source=str(p))
     for key in data:
-        if key not in ("profiles", "defaults", "teams", "reps", "vad", "asr"):
-            raise ConfigError(f"{p}: unknown section [{key}] (expected profiles, defaults, teams, reps, vad, asr)")
+        if key not in ("profiles", "defaults", "teams", "reps", "vad", "asr", "serve", "live"):
+            raise ConfigError(f"{p}: unknown section [{key}] "
+                              "(expected profiles, defaults, teams, reps, vad, asr, serve, live)")
     for section in ("profiles", "teams", "reps"):
         for k, v in (data.get(section) or {}).items():
             if not isinstance(v, dict):
@@ -123,6 +130,8 @@ def load_config(path: Optional[str | Path] = None) -> Config:
     cfg.reps = {k: _layer(v, f"{p}: [reps.{k}]") for k, v in (data.get("reps") or {}).items()}
     cfg.vad = _options(VadOptions(), data.get("vad") or {}, f"{p}: [vad]")
     cfg.asr = _options(AsrOptions(), data.get("asr") or {}, f"{p}: [asr]")
+    cfg.serve = _options(ServeOptions(), data.get("serve") or {}, f"{p}: [serve]")
+    cfg.live = _options(LiveOptions(), data.get("live") or {}, f"{p}: [live]")
     for who, layer in [("defaults", cfg.defaults), *cfg.teams.items(), *cfg.reps.items()]:
         if layer.get("profile") and layer["profile"] not in cfg.profiles:
             raise ConfigError(f"{p}: {who}: unknown profile {layer['profile']!r}")
@@ -160,7 +169,7 @@ def _layer(raw: dict[str, Any], where: str) -> dict[str, Any]:
         for cat, m in (raw.get("modes") or {}).items():
             Category(cat), Mode(m)
     except ValueError as e:
-        raise ConfigError(f"{where}: {e} (modes are voice/silent; categories: "
+        raise ConfigError(f"{where}: {e} (modes are voice/silent/whisper; categories: "
                           f"{', '.join(c.value for c in Category)})")
     return raw
 

@@ -38,8 +38,9 @@ class Severity(str, Enum):
 
 
 class Mode(str, Enum):
-    VOICE = "voice"
-    SILENT = "silent"
+    VOICE = "voice"        # spoken into the call: lead and rep hear it
+    SILENT = "silent"      # a card on the rep's screen
+    WHISPER = "whisper"    # spoken to the rep only (whisper coaching)
 
 
 # --------------------------------------------------------------------------- KB

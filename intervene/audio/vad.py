@@ -120,6 +120,12 @@ class Segmenter:
             self._t += self._frame_s
         return out
 
+    @property
+    def speaking(self) -> bool:
+        """Inside an utterance (until end_ms of silence closed it): live
+        delivery waits for every party to be out of one before it talks."""
+        return self._start is not None
+
     def flush(self) -> list[VadEvent]:
         """End of stream: close an open utterance."""
         if self._start is None:

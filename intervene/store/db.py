@@ -174,6 +174,16 @@ class Store:
                 "at", "utterance", "category", "severity", "mode", "trigger", "detected", "say")},
                 "evidence": json.dumps(j["evidence"]), "feedback": None}, pk=("call_id", "seq"))
 
+    def set_delivery(self, call_id: str, seq: int, status: str, delivered_at: Optional[float]) -> None:
+        """What became of a live intervention: spoken / whispered / shown,
+        expired (the moment passed before a gap), interrupted, failed."""
+        with self.db.conn:
+            self.db["interventions"].update((call_id, seq), {"delivery": status, "delivered_at": delivered_at},
+                                            alter=True)
+
+    def utterances(self, call_id: str) -> list[dict[str, Any]]:
+        return list(self.db.query("select * from utterances where call_id=? order by idx", [call_id]))
+
     def finish_call(self, call_id: str, duration_s: float) -> None:
         with self.db.conn:
             self.db["calls"].update(call_id, {"duration_s": duration_s})

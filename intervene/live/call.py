@@ -1,0 +1,363 @@
+"""One live call on Asterisk: the conference bridge, a tap per party, the
+listening pipeline on a real clock, and delivery of what it decides.
+
+    lead ─┐                         ┌─ snoop(spy=in) ─ media ws ─> pipeline (lead)
+          ├─ bridge iv-<id> ────────┤
+    rep  ─┘   ^ assistant speaks    └─ snoop(spy=in) ─ media ws ─> pipeline (rep)
+              | here (both hear)       snoop(whisper=out) on the rep: briefing, coaching
+
+Every channel and bridge intervene creates has an id starting `iv-<call id>`,
+so a restarted service can tell its own leftovers from anyone else's.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, Optional
+
+import aiohttp
+
+from intervene.live.ari import AriError, AriUnavailable
+
+from intervene.vocab import AudioChunk, Intervention, Mode, Speaker, Utterance
+
+if TYPE_CHECKING:
+    from intervene.live.controller import Services
+
+log = logging.getLogger("intervene.call")
+
+MEDIA_RATE = 16000           # slin16 from the taps
+START_TIMEOUT_S = 5.0        # a channel we created must reach our Stasis app by then
+
+
+def when_to_speak(decided: float, now: float, someone_speaking: bool, max_wait_s: float) -> str:
+    """"now", "wait" or "give-up": speak only into a gap, never over a person,
+    and not at all once the conversation has moved on."""
+    if now - decided > max_wait_s:
+        return "give-up"
+    return "wait" if someone_speaking else "now"
+
+
+def new_call_id() -> str:
+    return time.strftime("%Y%m%d%H%M%S") + uuid.uuid4().hex[:6]
+
+
+class Tap:
+    """One party's voice, alone: snoop (spy=in) + chan_websocket media channel
+    in a two-channel bridge. PCM arrives as binary websocket frames."""
+
+    def __init__(self, call: "LiveCall", speaker: Speaker, channel: str) -> None:
+        self.call, self.speaker, self.channel = call, speaker, channel
+        base = f"iv-{call.id}-{speaker.value}"
+        self.snoop_id, self.media_id, self.bridge_id = f"{base}-snoop", f"{base}-media", f"{base}-tap"
+        self.ws: Optional[aiohttp.ClientWebSocketResponse] = None
+        self.task: Optional[asyncio.Task] = None
+        self.frames = 0
+        self._t_first: Optional[float] = None
+        self._samples = 0
+
+    async def open(self) -> None:
+        s = self.call.s
+        ari = s.ari
+        started = [s.waiters.expect(f"start:{self.snoop_id}"), s.waiters.expect(f"start:{self.media_id}")]
+        await ari.call("POST", f"/channels/{self.channel}/snoop", spy="in", whisper="none",
+                       app=ari.s.app, snoopId=self.snoop_id)
+        media = await ari.call("POST", "/channels/externalMedia", channelId=self.media_id, app=ari.s.app,
+                               external_host="INCOMING", transport="websocket", encapsulation="none",
+                               connection_type="server", format="slin16")
+        conn = (media.get("channelvars") or {}).get("MEDIA_WEBSOCKET_CONNECTION_ID") or self.media_id
+        self.ws = await ari.media_socket(conn)
+        self.task = asyncio.create_task(self._read(), name=f"tap-{self.media_id}")
+        await asyncio.wait_for(asyncio.gather(*started), START_TIMEOUT_S)
+        await ari.call("POST", "/bridges", type="mixing", bridgeId=self.bridge_id, name=self.bridge_id)
+        await ari.call("POST", f"/bridges/{self.bridge_id}/addChannel", channel=f"{self.snoop_id},{self.media_id}")
+
+    @property
+    def alive(self) -> bool:
+        return self.ws is not None and not self.ws.closed and self.task is not None and not self.task.done()
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        async for msg in self.ws:
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                self.frames += 1
+                self._audio(msg.data)
+            elif msg.type == aiohttp.WSMsgType.TEXT:
+                log.debug("%s media: %s", self.speaker.value, msg.data[:120])
+            elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                break
+
+    def _audio(self, pcm: bytes) -> None:
+        """Stamp frames by counting samples from the first one after the
+        conversation started: drift-free, and the same clock VAD uses."""
+        call = self.call
+        if call.t0 is None or call.ended:
+            return
+        if self._t_first is None:
+            self._t_first = max(0.0, call.now() - len(pcm) / 2 / MEDIA_RATE)
+        t = self._t_first + self._samples / MEDIA_RATE
+        self._samples += len(pcm) // 2
+        call.pipeline.feed(AudioChunk(self.speaker, t, pcm))
+
+    async def close(self) -> None:
+        ari = self.call.s.ari
+        if self.ws is not None:
+            await self.ws.close()
+        if self.task is not None:
+            self.task.cancel()
+        for cid in (self.snoop_id, self.media_id):
+            await ari.quiet("DELETE", f"/channels/{cid}")
+        await ari.quiet("DELETE", f"/bridges/{self.bridge_id}")
+
+
+class LiveCall:
+    """A sales call from the lead's arrival to the last hang-up."""
+
+    def __init__(self, services: "Services", call_id: str, lead_channel: str, args: dict[str, str]) -> None:
+        self.s = services
+        self.id = call_id
+        self.lead = lead_channel
+        self.rep: Optional[str] = None
+        self.args = args
+        self.rep_name = args.get("rep", "").rsplit("/", 1)[-1] or None
+        self.bridge = f"iv-{call_id}"
+        self.started_wall = time.time()
+        self.t0: Optional[float] = None             # monotonic clock at call time 0 (conversation start)
+        self.t0_wall: Optional[float] = None
+        self.ended = False
+        self.taps: dict[Speaker, Tap] = {}
+        self.engine, self.pipeline = services.new_pipeline(args, self._on_utterance)
+        self.seq = 0
+        self.delivered: list[dict[str, Any]] = []   # what happened to each intervention, for /api/calls
+        self._voice_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()
+        self._whispers = 0
+        self.spoke_at: dict[int, float] = {}     # seq -> call time its spoken delivery began
+
+    # ------------------------------------------------------------- clock
+    def now(self) -> float:
+        return time.monotonic() - self.t0 if self.t0 is not None else 0.0
+
+    def spawn(self, coro, name: str) -> asyncio.Task:
+        task = asyncio.create_task(coro, name=f"{self.id}-{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("call %s: %s failed: %r", self.id, task.get_name(), task.exception())
+
+    # ----------------------------------------------------------- set-up
+    async def start(self) -> None:
+        """The lead is in our app: bridge them, hold music, ring the rep."""
+        ari, app = self.s.ari, self.s.ari.s.app
+        self.s.store_call(self)
+        await ari.quiet("POST", f"/channels/{self.lead}/answer")
+        await ari.call("POST", "/bridges", type="mixing", bridgeId=self.bridge, name=self.bridge)
+        await ari.call("POST", f"/bridges/{self.bridge}/addChannel", channel=self.lead)
+        await ari.quiet("POST", f"/channels/{self.lead}/variable", variable="INTERVENE_CALL", value=self.id)
+        if self.s.options.hold_music:
+            await ari.quiet("POST", f"/channels/{self.lead}/moh")
+        rep = self.args.get("rep")
+        if not rep:
+            log.warning("call %s: no rep= argument; monitoring the lead only", self.id)
+            return
+        await ari.call("POST", "/channels", endpoint=rep, app=app, appArgs=f"iv-rep,{self.id}",
+                       channelId=f"iv-{self.id}-rep", callerId=self.args.get("name") or self.args.get("lead", ""),
+                       timeout=self.s.options.rep_answer_s)
+
+    async def rep_joined(self, channel: str, adopted: bool = False) -> None:
+        """The rep answered: into the bridge, taps on both parties, the
+        whispered briefing while the lead holds, then the clock starts."""
+        ari = self.s.ari
+        self.rep = channel
+        if not adopted:
+            await ari.call("POST", f"/bridges/{self.bridge}/addChannel", channel=channel)
+        await self.open_taps()
+        if self.s.options.briefing and not adopted:
+            text = self.s.briefing(self.args)
+            status = await self._whisper(text, tone=True, wait=False)
+            log.info("call %s: briefing %s (%d chars)", self.id, status, len(text))
+        await ari.quiet("DELETE", f"/channels/{self.lead}/moh")
+        self.t0, self.t0_wall = time.monotonic(), time.time()
+        self.spawn(self._poll(), "poll")
+        log.info("call %s: conversation started (lead %s, rep %s)", self.id, self.lead, channel)
+
+    async def open_taps(self) -> None:
+        todo = [(sp, ch) for sp, ch in ((Speaker.LEAD, self.lead), (Speaker.REP, self.rep))
+                if ch and not (sp in self.taps and self.taps[sp].alive)]
+        for sp, _ in todo:
+            if sp in self.taps:
+                await self.taps[sp].close()
+        taps = [Tap(self, sp, ch) for sp, ch in todo]
+        await asyncio.gather(*(t.open() for t in taps))
+        self.taps.update({t.speaker: t for t in taps})
+
+    # ------------------------------------------------------- the flow
+    async def _poll(self) -> None:
+        """Decisions out of the pipeline, on the real clock."""
+        period = self.s.options.poll_ms / 1000
+        while not self.ended:
+            for iv in self.pipeline.poll(self.now()):
+                self._decided(iv)
+            await asyncio.sleep(period)
+
+    def _on_utterance(self, u: Utterance) -> None:
+        self.s.store.add_utterance(self.id, u)
+
+    def _decided(self, iv: Intervention, live: bool = True) -> None:
+        seq = self.seq
+        self.seq += 1
+        self.s.store.add_intervention(self.id, seq, iv)
+        entry = {"seq": seq, **iv.to_json(), "delivery": "pending"}
+        self.delivered.append(entry)
+        if live:
+            self.spawn(self._deliver(seq, iv, entry), f"deliver-{seq}")
+        else:
+            self._mark(seq, entry, "call-ended", None)
+
+    def _mark(self, seq: int, entry: dict, status: str, at: Optional[float]) -> None:
+        entry["delivery"], entry["delivered_at"] = status, at
+        self.s.store.set_delivery(self.id, seq, status, at)
+
+    async def _deliver(self, seq: int, iv: Intervention, entry: dict) -> None:
+        try:
+            if iv.mode is Mode.VOICE:
+                status = await self._speak(iv, seq)
+            elif iv.mode is Mode.WHISPER:
+                status = await self._whisper(iv.say, tone=True, wait=True)
+            else:
+                status = "shown"
+        except (AriError, AriUnavailable, asyncio.TimeoutError) as e:
+            log.warning("call %s: intervention %d not delivered: %s", self.id, seq, e)
+            status = "failed"
+        at = self.spoke_at.pop(seq, None) if status in ("spoken", "interrupted") else None
+        if status in ("whispered", "shown"):
+            at = round(self.now(), 2)
+        self._mark(seq, entry, status, at)
+
+    def someone_speaking(self) -> bool:
+        return any(p.segmenter.speaking for p in self.pipeline.parties.values())
+
+    async def _speak(self, iv: Intervention, seq: int) -> str:
+        """Tone + the assistant's intro, then the words, into the bridge -
+        in a gap, or not at all."""
+        async with self._voice_lock:
+            while True:
+                if self.ended:
+                    return "call-ended"
+                verdict = when_to_speak(iv.at, self.now(), self.someone_speaking(), self.s.options.voice_max_wait_s)
+                if verdict == "give-up":
+                    return "expired"
+                if verdict == "now":
+                    break
+                await asyncio.sleep(0.02)
+            body = f"say-{self.id}-{self.seq}-{uuid.uuid4().hex[:8]}"
+            self.spawn(self.s.synthesize(body, iv.say), "tts")
+            intro_pb, body_pb = f"iv-pb-{uuid.uuid4().hex[:12]}", f"iv-pb-{uuid.uuid4().hex[:12]}"
+            done = self.s.waiters.expect(f"played:{body_pb}")
+            await self.s.ari.call("POST", f"/bridges/{self.bridge}/play", media=self.s.media_uri(self.s.intro_key),
+                                  playbackId=intro_pb)
+            self.spoke_at[seq] = round(self.now(), 2)
+            self._assistant(speaking=True)
+            try:
+                await self.s.ari.call("POST", f"/bridges/{self.bridge}/play", media=self.s.media_uri(body),
+                                      playbackId=body_pb)
+                return await self._watch_barge_in(done, [intro_pb, body_pb])
+            finally:
+                self._assistant(speaking=False)
+
+    def _assistant(self, speaking: bool) -> None:
+        """The assistant talking is not dead air, and its end is where the
+        next silence starts counting."""
+        if self.ended:
+            return
+        now = self.now()
+        out = (self.engine.speech_started(Speaker.AI, now) if speaking
+               else self.engine.speech_ended(Speaker.AI, now, now))
+        for iv in out:
+            self._decided(iv)
+
+    async def _watch_barge_in(self, done: "asyncio.Future", playbacks: list[str]) -> str:
+        """A person who starts talking over the assistant wins: stop it."""
+        talking_since: Optional[float] = None
+        while not done.done():
+            if self.ended:
+                return "call-ended"
+            if self.someone_speaking():
+                talking_since = talking_since or time.monotonic()
+                if time.monotonic() - talking_since >= self.s.options.barge_in_s:
+                    for pb in playbacks:
+                        await self.s.ari.quiet("DELETE", f"/playbacks/{pb}")
+                    return "interrupted"
+            else:
+                talking_since = None
+            await asyncio.sleep(0.02)
+        return "spoken"
+
+    async def _whisper(self, text: str, tone: bool, wait: bool) -> str:
+        """Only the rep hears it: a snoop with whisper=out on the rep's channel."""
+        if not self.rep:
+            return "failed"
+        if wait:
+            deadline = time.monotonic() + self.s.options.whisper_max_wait_s
+            rep_vad = self.pipeline.parties[Speaker.REP].segmenter
+            while rep_vad.speaking and time.monotonic() < deadline and not self.ended:
+                await asyncio.sleep(0.02)
+        self._whispers += 1
+        snoop = f"iv-{self.id}-whisper{self._whispers}"
+        key = f"whisper-{self.id}-{self._whispers}"
+        synth = self.spawn(self.s.synthesize(key, text, tone_first=tone), "tts")
+        started = self.s.waiters.expect(f"start:{snoop}")
+        await self.s.ari.call("POST", f"/channels/{self.rep}/snoop", spy="none", whisper="out",
+                              app=self.s.ari.s.app, snoopId=snoop)
+        try:
+            await asyncio.wait_for(started, START_TIMEOUT_S)
+            await synth
+            pb = f"iv-pb-{uuid.uuid4().hex[:12]}"
+            done = self.s.waiters.expect(f"played:{pb}")
+            await self.s.ari.call("POST", f"/channels/{snoop}/play", media=self.s.media_uri(key), playbackId=pb)
+            await asyncio.wait_for(done, 120)
+        finally:
+            await self.s.ari.quiet("DELETE", f"/channels/{snoop}")
+        return "whispered"
+
+    # --------------------------------------------------------- the end
+    async def end(self, reason: str) -> None:
+        """Either party gone (or Asterisk gone): hang up the other, remove
+        everything we made, finish the pipeline, record the call."""
+        if self.ended:
+            return
+        self.ended = True
+        now = self.now()
+        log.info("call %s: ending (%s) at %.1fs", self.id, reason, now)
+        ari = self.s.ari
+        for task in list(self._tasks):
+            task.cancel()
+        for entry in self.delivered:                 # deliveries the hang-up cut short
+            if entry["delivery"] == "pending":
+                seq = entry["seq"]
+                self._mark(seq, entry, "interrupted" if seq in self.spoke_at else "call-ended",
+                           self.spoke_at.get(seq))
+        await asyncio.gather(*(t.close() for t in self.taps.values()), return_exceptions=True)
+        for ch in (self.lead, self.rep or f"iv-{self.id}-rep"):
+            await ari.quiet("DELETE", f"/channels/{ch}")
+        await ari.quiet("DELETE", f"/bridges/{self.bridge}")
+        if self.t0 is not None:
+            for iv in await asyncio.to_thread(self.pipeline.finish, now):
+                self._decided(iv, live=False)
+        self.s.store.finish_call(self.id, round(now, 2))
+        self.s.forget(self)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The call as /api/calls shows it."""
+        return {"id": self.id, "lead": self.args.get("lead"), "rep": self.rep_name, "team": self.args.get("team"),
+                "profile": self.engine.profile.name, "started": self.started_wall,
+                "conversation_started": self.t0_wall, "now": round(self.now(), 2), "ended": self.ended,
+                "taps": {sp.value: t.frames for sp, t in self.taps.items()},
+                "utterances": len(self.pipeline.transcript), "interventions": list(self.delivered)}
+

@@ -1,0 +1,107 @@
+"""The service's own HTTP server.
+
+Asterisk fetches what the assistant says from here (`sound:http://…/media/X.wav`:
+works the same when Asterisk runs on another host, and nothing has to be
+written into Asterisk's file system), and tools read the live calls' state
+from `/api/calls` (the demo, the tests, later the rep's screen).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from typing import Callable, Optional
+
+from aiohttp import web
+
+log = logging.getLogger("intervene.web")
+
+MEDIA_WAIT_S = 10.0     # a fetch for audio still being synthesized waits this long
+MEDIA_KEEP = 256        # recent clips kept (Asterisk caches what it fetched anyway)
+
+
+class MediaStore:
+    """Clips by key. A clip may be promised before it exists: a fetch waits."""
+
+    def __init__(self) -> None:
+        self._clips: "OrderedDict[str, asyncio.Future[bytes]]" = OrderedDict()
+
+    def _slot(self, key: str) -> "asyncio.Future[bytes]":
+        fut = self._clips.get(key)
+        if fut is None:
+            fut = self._clips[key] = asyncio.get_running_loop().create_future()
+            while len(self._clips) > MEDIA_KEEP:
+                old_key, old = self._clips.popitem(last=False)
+                if not old.done():
+                    old.cancel()
+        return fut
+
+    def put(self, key: str, data: bytes) -> None:
+        fut = self._slot(key)
+        if not fut.done():
+            fut.set_result(data)
+
+    def fail(self, key: str, error: Exception) -> None:
+        fut = self._slot(key)
+        if not fut.done():
+            fut.set_exception(error)
+
+    def has(self, key: str) -> bool:
+        fut = self._clips.get(key)
+        return fut is not None and fut.done() and not fut.cancelled() and fut.exception() is None
+
+    async def get(self, key: str) -> Optional[bytes]:
+        fut = self._clips.get(key)
+        if fut is None:
+            return None
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), MEDIA_WAIT_S)
+        except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
+            return None
+
+
+class WebServer:
+    def __init__(self, media: MediaStore, calls: Callable[[], list[dict]], host: str, port: int) -> None:
+        self.media = media
+        self.calls = calls
+        self.host, self.port = host, port
+        self._runner: Optional[web.AppRunner] = None
+        app = web.Application()
+        app.router.add_get("/media/{key}", self._media)
+        app.router.add_get("/api/calls", self._calls)
+        app.router.add_get("/api/calls/{id}", self._call)
+        app.router.add_get("/healthz", self._health)
+        self.app = app
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        if self.port == 0:                                   # tests: an ephemeral port
+            self.port = self._runner.addresses[0][1]
+        log.info("HTTP on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _media(self, request: web.Request) -> web.StreamResponse:
+        key = request.match_info["key"]
+        data = await self.media.get(key.rsplit(".", 1)[0])
+        if data is None:
+            raise web.HTTPNotFound(text=f"no such clip: {key}\n")
+        return web.Response(body=data, content_type="audio/x-wav")
+
+    async def _calls(self, request: web.Request) -> web.Response:
+        return web.json_response(self.calls())
+
+    async def _call(self, request: web.Request) -> web.Response:
+        cid = request.match_info["id"]
+        for c in self.calls():
+            if c["id"] == cid:
+                return web.json_response(c)
+        raise web.HTTPNotFound(text=f"no live call {cid}\n")
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})

@@ -1,0 +1,185 @@
+"""`intervene demo` and `intervene bench live`: real calls through the local
+Asterisk, two softphones speaking a transcript, the service deciding live."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+import click
+import numpy as np
+
+from intervene.live.voice import TONE_HZ
+from intervene.vocab import Utterance
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_CALL = ROOT / "kb" / "calls" / "live-demo.jsonl"
+
+
+def _fail(msg: str) -> None:
+    from intervene.cli import fail
+    fail(msg)
+
+
+def _read(call: Path) -> list[Utterance]:
+    from intervene.replay import TranscriptError, read_transcript
+    try:
+        return read_transcript(call)
+    except TranscriptError as e:
+        _fail(str(e))
+    raise AssertionError
+
+
+@click.command(name="demo")
+@click.argument("call", type=click.Path(dir_okay=False), required=False)
+@click.option("--kb", "kb_path", type=click.Path(), default=None, help="KB (default: kb/ of the source tree).")
+@click.option("--profile", type=click.Choice(["minimal", "standard", "training"]), default=None)
+@click.option("--mode", type=click.Choice(["voice", "silent", "whisper"]), default=None,
+              help="Deliver everything this way (default: accuracy by voice, the rest silent).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="demo-out", show_default=True)
+@click.option("--no-briefing", is_flag=True, help="Skip the rep's whispered briefing.")
+@click.option("-v", "--verbose", is_flag=True)
+@click.pass_obj
+def demo_cmd(rt, call: Optional[str], kb_path: Optional[str], profile: Optional[str], mode: Optional[str],
+             out_dir: str, no_briefing: bool, verbose: bool) -> None:
+    """A real call through the local Asterisk that you can listen to.
+
+    Two SIP softphones speak CALL's lead and rep lines (two natural voices) at
+    their times; `intervene serve` monitors the call live. Writes
+    OUT/lead-heard.wav, OUT/rep-heard.wav (what each phone heard),
+    OUT/interventions.jsonl and OUT/transcript.jsonl (as decided and heard
+    live, in the script's time). Without CALL it runs a built-in example."""
+    from intervene.sim.calls import LiveHarness
+    from intervene.sim.localpbx import PbxError
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    path = Path(call) if call else DEMO_CALL
+    utterances = _read(path)
+    kb = kb_path or str(ROOT / "kb")
+    out = Path(out_dir)
+    click.echo(f"demo: {path.name} through the local Asterisk (KB {kb}) ...")
+
+    async def run():
+        async with LiveHarness(rt.db_path, kb=kb, profile=profile, mode=mode, config=rt.config_path,
+                               briefing=not no_briefing, stop_pbx=True) as h:
+            return await h.call(utterances, out)
+    try:
+        r = asyncio.run(run())
+    except PbxError as e:
+        _fail(str(e))
+    for iv in r.interventions:
+        d = next((x for x in r.deliveries if x["at"] - r.offset_s == iv["at"] or x["say"] == iv["say"]), {})
+        click.echo(f"{iv['at']:6.1f}s  {iv['category']:<11} {iv['mode']:<7} {d.get('delivery', ''):<11} {iv['say']}")
+    click.echo(f"{len(r.transcript)} utterances heard, {len(r.interventions)} intervention(s); call {r.call_id}")
+    for name in ("lead-heard.wav", "rep-heard.wav", "interventions.jsonl", "transcript.jsonl"):
+        click.echo(f"  {out / name}")
+
+
+# ---------------------------------------------------------------- bench live
+# The rep misstates one KB fact, then leaves room: what we time is the
+# service, from the end of the claim to the tone reaching the lead's phone.
+CLAIMS = [
+    ("What kind of support comes with Standard?", "The Standard package includes two years of support."),
+    ("Can I get my money back if it doesn't work out?", "You can cancel within fourteen days for a full refund."),
+    ("How much is the Premium package?", "Premium is ninety nine dollars a month."),
+    ("Is there a setup fee?", "There's a setup fee of ninety nine dollars on every plan."),
+    ("What support does Premium have?", "The Premium package includes three years of support."),
+]
+
+
+def claim_call(i: int) -> list[Utterance]:
+    from intervene.replay import parse_transcript
+    q, claim = CLAIMS[i % len(CLAIMS)]
+    lines = [(0.0, 2.4, "rep", "Hi, this is Mark from Acme."), (2.8, 5.8, "lead", q),
+             (6.2, 9.4, "rep", claim), (17.0, 18.4, "lead", "Okay, thanks.")]
+    return parse_transcript("\n".join(json.dumps({"start": a, "end": b, "speaker": s, "text": t})
+                                      for a, b, s, t in lines))
+
+
+def tone_onset(pcm: np.ndarray, rate: int, after: int = 0, frame_s: float = 0.01) -> Optional[int]:
+    """Sample index where the announcement tone's first note starts (None if absent)."""
+    n = int(rate * frame_s)
+    win = np.hanning(n)
+    f = np.fft.rfftfreq(n, 1 / rate)
+    band = np.abs(f - TONE_HZ[0]) < 60
+    for i in range(after, len(pcm) - n, n // 2):
+        x = pcm[i:i + n].astype(np.float64)
+        if np.sqrt(np.mean(x ** 2)) < 300:
+            continue
+        p = np.abs(np.fft.rfft(x * win)) ** 2
+        if p[band].sum() > 0.6 * p.sum():
+            return i
+    return None
+
+
+def correction_latency(r, claim_line: int = 2) -> Optional[float]:
+    """End of the rep's claim (its real end in the audio the rep phone played)
+    to the tone arriving at the lead's phone, in seconds."""
+    from intervene.sim.voices import read_mono
+    claim_end_wall = r.play_wall + r.spans["rep"][1][1]
+    pcm, rate = read_mono(r.lead_heard)
+    start = max(0, int((claim_end_wall - r.lead_rec_wall) * rate))
+    onset = tone_onset(pcm, rate, after=start)
+    if onset is None:
+        return None
+    return r.lead_rec_wall + onset / rate - claim_end_wall
+
+
+@click.command(name="live")
+@click.option("--calls", "n_calls", type=int, default=10, show_default=True, help="Sequential calls timed.")
+@click.option("--max-concurrent", type=int, default=10, show_default=True,
+              help="Concurrency search: 2, 4, 6 ... up to this many simultaneous calls (0: skip).")
+@click.option("--p95-limit-ms", type=float, default=1500.0, show_default=True)
+@click.option("--keep", type=click.Path(file_okay=False), default=None, help="Keep the recordings here.")
+def bench_live(n_calls: int, max_concurrent: int, p95_limit_ms: float, keep: Optional[str]) -> None:
+    """End of a wrong rep claim -> correction audio at the lead's phone, on
+    real calls through the local Asterisk; then how many concurrent calls
+    keep that p95 under the limit."""
+    from intervene.sim.calls import LiveHarness
+    from intervene.bench import _pct
+    logging.basicConfig(level=logging.WARNING)
+    work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="intervene-bench-live-"))
+    figures: dict = {}
+
+    async def run():
+        async with LiveHarness(work / "bench.db", kb=str(ROOT / "kb"), briefing=False, stop_pbx=True) as h:
+            single: list[float] = []
+            for i in range(n_calls):
+                r = await h.call(claim_call(i), work / f"seq-{i}", pair=1, tail_s=1.0)
+                lat = correction_latency(r)
+                click.echo(f"call {i + 1}/{n_calls}: " + (f"{lat * 1000:.0f} ms" if lat is not None
+                                                          else "no correction heard"))
+                if lat is not None:
+                    single.append(lat * 1000)
+            figures.update(calls=n_calls, corrections_heard=len(single),
+                           live_correction_p50_ms=round(_pct(single, 50), 1) if single else None,
+                           live_correction_p95_ms=round(_pct(single, 95), 1) if single else None,
+                           live_correction_mean_ms=round(statistics.mean(single), 1) if single else None)
+            best = 1 if single and _pct(single, 95) <= p95_limit_ms else 0
+            levels = {}
+            n = 2
+            while max_concurrent and n <= max_concurrent:
+                rs = await asyncio.gather(*(h.call(claim_call(i), work / f"c{n}-{i}", pair=i + 1, tail_s=1.0)
+                                            for i in range(n)), return_exceptions=True)
+                lats = [correction_latency(r) for r in rs if not isinstance(r, BaseException)]
+                ok = [x * 1000 for x in lats if x is not None]
+                missed = n - len(ok)
+                p95 = _pct(ok, 95) if ok else float("inf")
+                levels[n] = {"p50_ms": round(_pct(ok, 50), 1) if ok else None,
+                             "p95_ms": round(p95, 1) if ok else None, "missed": missed}
+                click.echo(f"{n} concurrent calls: p50 {levels[n]['p50_ms']} ms, p95 {levels[n]['p95_ms']} ms, "
+                           f"{missed} without a correction")
+                if missed or p95 > p95_limit_ms:
+                    break
+                best = n
+                n += 2
+            figures.update(concurrency=levels, live_concurrent_calls=best)
+    t = time.time()
+    asyncio.run(run())
+    figures["wall_s"] = round(time.time() - t, 1)
+    click.echo(json.dumps(figures))

@@ -1,0 +1,176 @@
+"""End to end on a real Asterisk 22 with real SIP phones (pjsua2): the
+service monitors the call live, and what each phone *heard* is transcribed
+with Whisper to check who heard what - not trusted from a log."""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from intervene.audio.dsp import to_16k
+from intervene.nlp.quantities import normalize_numbers
+from intervene.replay import parse_transcript
+from intervene.sim import localpbx
+from intervene.sim.calls import CallResult, LiveHarness
+from intervene.sim.voices import read_mono
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The rep misstates a KB fact, then both parties leave room for the assistant.
+CLAIM_CALL = """\
+{"start": 0.0, "end": 2.6, "speaker": "rep", "text": "Hi Dana, this is Mark from Acme."}
+{"start": 3.0, "end": 6.2, "speaker": "lead", "text": "Hi Mark. What kind of support comes with Standard?"}
+{"start": 6.6, "end": 9.8, "speaker": "rep", "text": "The Standard package includes two years of support."}
+{"start": 19.0, "end": 20.6, "speaker": "lead", "text": "Okay, good to know."}
+"""
+
+
+class Loop:
+    """One event loop in a thread for the whole module: the service keeps
+    running between tests, as it does in production."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro, timeout: float = 240):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def loop():
+    lp = Loop()
+    yield lp
+    lp.close()
+
+
+def _harness(loop: Loop, tmp: Path, **kw) -> LiveHarness:
+    return loop.run(LiveHarness(tmp / "live.db", kb=str(ROOT / "kb"), **kw).__aenter__())
+
+
+@pytest.fixture(scope="module")
+def service(loop, tmp_path_factory):
+    """`intervene serve` (in this process) on the local Asterisk, voice mode for accuracy."""
+    h = _harness(loop, tmp_path_factory.mktemp("live"))
+    yield h
+    loop.run(h.__aexit__(None, None, None))
+
+
+def heard(transcriber, wav: Path, rec_wall: float, wall_from: float, wall_to: float) -> str:
+    """What a phone heard between two wall-clock times, as Whisper writes it."""
+    pcm, rate = read_mono(wav)
+    a, b = max(0, int((wall_from - rec_wall) * rate)), max(0, int((wall_to - rec_wall) * rate))
+    piece = pcm[a:b]
+    if len(piece) < rate // 2:
+        return ""
+    return normalize_numbers(transcriber.transcribe(to_16k(piece, rate), word_timings=False).text).lower()
+
+
+def call_wall(r: CallResult, t: float) -> float:
+    """Wall clock of call time t (the service's clock) for this call."""
+    return r.play_wall - r.offset_s + t
+
+
+def ari_leftovers(loop: Loop, service: LiveHarness) -> list[str]:
+    async def q():
+        ari = service.services.ari
+        return ([c["id"] for c in await ari.call("GET", "/channels")]
+                + [b["id"] for b in await ari.call("GET", "/bridges")])
+    return loop.run(q())
+
+
+def test_wrong_claim_is_corrected_aloud_and_both_parties_hear_it(loop, service, tmp_path, transcriber):
+    r = loop.run(service.call(parse_transcript(CLAIM_CALL), tmp_path / "call", pair=1))
+    rows = r.deliveries
+    acc = [d for d in rows if d["category"] == "accuracy"]
+    assert acc and acc[0]["mode"] == "voice" and acc[0]["delivery"] == "spoken", rows
+    assert "three years" in acc[0]["say"].lower()
+    # the store holds the call, both parties' utterances and the intervention
+    store = service.services.store
+    assert any(c["id"] == r.call_id and c["source"] == "live" for c in store.calls())
+    speakers = {u["speaker"] for u in store.utterances(r.call_id)}
+    assert speakers == {"lead", "rep"}
+    rep_said = " ".join(t["text"] for t in r.transcript if t["speaker"] == "rep").lower()
+    assert "standard package" in rep_said and "support" in rep_said
+    # the correction is in what each phone heard (transcribed), after the claim
+    start = call_wall(r, acc[0]["delivered_at"])
+    for wav, rec in ((r.lead_heard, r.lead_rec_wall), (r.rep_heard, r.rep_rec_wall)):
+        text = heard(transcriber, wav, rec, start - 0.3, start + 9)
+        assert "3 years" in text and "support" in text, (wav.name, text)
+        assert "acme assistant" in text, (wav.name, text)        # it says who it is
+    # ... and not before it was decided
+    early = heard(transcriber, r.lead_heard, r.lead_rec_wall, r.play_wall, call_wall(r, acc[0]["at"]) - 0.2)
+    assert "3 years" not in early
+    # interventions.jsonl / transcript.jsonl are written in script time
+    assert (r.out / "interventions.jsonl").read_text().count("\n") == len(r.interventions)
+    claim = next(t for t in r.transcript if "two years" in t["text"].lower() or "2 years" in t["text"])
+    assert abs(claim["end"] - 9.8) < 1.0
+
+
+def test_briefing_reaches_only_the_rep(loop, service, tmp_path, transcriber):
+    r = loop.run(service.call(parse_transcript(CLAIM_CALL), tmp_path / "call", pair=2))
+    conv_start = r.play_wall - r.offset_s
+    rep_text = heard(transcriber, r.rep_heard, r.rep_rec_wall, r.rep_rec_wall, conv_start)
+    lead_text = heard(transcriber, r.lead_heard, r.lead_rec_wall, r.lead_rec_wall, conv_start)
+    assert "briefing" in rep_text and "speak with" in rep_text, rep_text
+    assert "briefing" not in lead_text and "speak with" not in lead_text, lead_text
+
+
+def test_whisper_coaching_reaches_only_the_rep(loop, service, tmp_path, transcriber):
+    s = service.services
+    saved = dict(s.config.defaults), s.options
+    s.config.defaults["mode"] = "whisper"                  # as a rep's config would say
+    s.options = replace(s.options, briefing=False)
+    try:
+        r = loop.run(service.call(parse_transcript(CLAIM_CALL), tmp_path / "call", pair=3))
+    finally:
+        s.config.defaults, s.options = saved
+    acc = [d for d in r.deliveries if d["category"] == "accuracy"]
+    assert acc and acc[0]["mode"] == "whisper" and acc[0]["delivery"] == "whispered", r.deliveries
+    t = call_wall(r, acc[0]["at"])
+    rep_text = heard(transcriber, r.rep_heard, r.rep_rec_wall, t - 0.3, t + 9)
+    lead_text = heard(transcriber, r.lead_heard, r.lead_rec_wall, t - 0.3, t + 9)
+    assert "3 years" in rep_text, rep_text
+    assert "3 years" not in lead_text and "support" not in lead_text, lead_text
+
+
+def test_hang_up_mid_intervention_leaks_nothing(loop, service, tmp_path):
+    lines = "\n".join(CLAIM_CALL.splitlines()[:3])             # the call ends right after the claim
+    r = loop.run(service.call(parse_transcript(lines), tmp_path / "call", pair=4, tail_s=2.2))
+    acc = [d for d in r.deliveries if d["category"] == "accuracy"]
+    assert acc and acc[0]["delivery"] in ("interrupted", "call-ended", "spoken"), r.deliveries
+    assert acc[0]["delivery"] != "spoken", "the hang-up should have cut the correction short"
+    time.sleep(0.5)
+    assert ari_leftovers(loop, service) == []
+
+
+def test_service_survives_an_asterisk_restart(loop, service, tmp_path):
+    before = service.controller.connections
+    localpbx.restart()
+    deadline = time.monotonic() + 30
+    while service.controller.connections == before or not service.controller.connected.is_set():
+        assert time.monotonic() < deadline, "the service did not reconnect"
+        time.sleep(0.2)
+    r = loop.run(service.call(parse_transcript(CLAIM_CALL), tmp_path / "call", pair=5))
+    assert {t["speaker"] for t in r.transcript} == {"lead", "rep"}
+    assert any(d["category"] == "accuracy" and d["delivery"] == "spoken" for d in r.deliveries)
+
+
+def test_tone_is_distinct_from_speech():
+    """The announcement tone is two pure notes: what the benchmark listens for."""
+    from intervene.live.voice import TONE_HZ, tone
+    x = tone(8000).astype(np.float64)
+    spec = np.abs(np.fft.rfft(x))
+    f = np.fft.rfftfreq(len(x), 1 / 8000)
+    peaks = sorted(f[np.argsort(spec)[-40:]])
+    assert all(any(abs(p - hz) < 30 for hz in TONE_HZ) for p in peaks)
