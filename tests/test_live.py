@@ -61,7 +61,7 @@ def _harness(loop: Loop, tmp: Path, **kw) -> LiveHarness:
 @pytest.fixture(scope="module")
 def service(loop, tmp_path_factory):
     """`intervene serve` (in this process) on the local Asterisk, voice mode for accuracy."""
-    h = _harness(loop, tmp_path_factory.mktemp("live"))
+    h = _harness(loop, tmp_path_factory.mktemp("live"), stop_pbx=True)   # leaves no Asterisk behind
     yield h
     loop.run(h.__aexit__(None, None, None))
 

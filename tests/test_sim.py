@@ -37,26 +37,27 @@ def dbfs(x: np.ndarray) -> float:
     return 20 * np.log10(max(np.sqrt(np.mean(x ** 2)) if len(x) else 0.0, 1.0) / 32768)
 
 
-def onset(pcm: np.ndarray, near: float, span: float = 0.3, level: int = 300) -> float:
-    """First 2 ms frame above `level` within `near` ± `span` seconds."""
-    a, b = int((near - span) * RATE), int((near + span) * RATE)
-    seg = np.abs(pcm[max(a, 0): b].astype(np.int32))
+def _hot_frames(pcm: np.ndarray, near: float, span: float, level: int) -> tuple[int, int, np.ndarray]:
+    """2 ms frames above `level` within `near` ± `span` seconds: (first sample, frame size, indexes)."""
+    a, b = max(int((near - span) * RATE), 0), int((near + span) * RATE)
+    seg = np.abs(pcm[a: b].astype(np.int32))
     n = RATE // 500
     k = len(seg) // n
     hot = np.nonzero(seg[: k * n].reshape(k, n).max(axis=1) > level)[0]
     assert len(hot), f"no sound near {near:.2f} s"
-    return max(a, 0) / RATE + hot[0] * n / RATE
+    return a, n, hot
+
+
+def onset(pcm: np.ndarray, near: float, span: float = 0.3, level: int = 300) -> float:
+    """Start of the first loud 2 ms frame near `near`."""
+    a, n, hot = _hot_frames(pcm, near, span, level)
+    return a / RATE + hot[0] * n / RATE
 
 
 def offset(pcm: np.ndarray, near: float, span: float = 0.3, level: int = 300) -> float:
-    """End of the last 2 ms frame above `level` within `near` ± `span` seconds."""
-    a, b = int((near - span) * RATE), int((near + span) * RATE)
-    seg = np.abs(pcm[max(a, 0): b].astype(np.int32))
-    n = RATE // 500
-    k = len(seg) // n
-    hot = np.nonzero(seg[: k * n].reshape(k, n).max(axis=1) > level)[0]
-    assert len(hot), f"no sound near {near:.2f} s"
-    return max(a, 0) / RATE + (hot[-1] + 1) * n / RATE
+    """End of the last loud 2 ms frame near `near`."""
+    a, n, hot = _hot_frames(pcm, near, span, level)
+    return a / RATE + (hot[-1] + 1) * n / RATE
 
 
 @pytest.fixture(scope="module")

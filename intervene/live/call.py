@@ -257,6 +257,7 @@ class LiveCall:
                     break
                 await asyncio.sleep(0.02)
             body = f"say-{self.id}-{self.seq}-{uuid.uuid4().hex[:8]}"
+            self.s.media.promise(body)
             self.spawn(self.s.synthesize(body, iv.say), "tts")
             intro_pb, body_pb = f"iv-pb-{uuid.uuid4().hex[:12]}", f"iv-pb-{uuid.uuid4().hex[:12]}"
             done = self.s.waiters.expect(f"played:{body_pb}")
@@ -311,6 +312,7 @@ class LiveCall:
         self._whispers += 1
         snoop = f"iv-{self.id}-whisper{self._whispers}"
         key = f"whisper-{self.id}-{self._whispers}"
+        self.s.media.promise(key)
         synth = self.spawn(self.s.synthesize(key, text, tone_first=tone), "tts")
         started = self.s.waiters.expect(f"start:{snoop}")
         await self.s.ari.call("POST", f"/channels/{self.rep}/snoop", spy="none", whisper="out",

@@ -185,27 +185,29 @@ class Controller:
         for call in list(self.s.calls.values()):
             if call.lead not in channels or (call.rep and call.rep not in channels):
                 await call.end("a party left while disconnected")
-            elif call.rep:
+        # leftovers: our helper channels and tap bridges that no call we know owns
+        keep = [f"iv-{c.id}-" for c in self.s.calls.values()]
+        for cid in channels:
+            if (cid.startswith("iv-") and not cid.endswith("-rep")
+                    and ("-whisper" in cid or not any(cid.startswith(k) for k in keep))):
+                await ari.quiet("DELETE", f"/channels/{cid}")
+        for bid in bridges:
+            if bid.endswith("-tap") and not any(bid.startswith(k) for k in keep):
+                await ari.quiet("DELETE", f"/bridges/{bid}")
+        # calls still in progress: ours get new taps where theirs died; an earlier run's are adopted
+        for call in list(self.s.calls.values()):
+            if call.rep and not call.ended:
                 await call.open_taps()
         known = {f"iv-{c.id}" for c in self.s.calls.values()}
         for bid, b in bridges.items():
             if not bid.startswith("iv-") or bid in known or bid.endswith("-tap"):
                 continue
             cid = bid[3:]
-            rep = f"iv-{cid}-rep"
             members = [c for c in b.get("channels", []) if c in channels]
             leads = [c for c in members if not c.startswith("iv-")]
-            if rep in members and leads:
-                await self._adopt(cid, leads[0], rep, channels[leads[0]])
+            if f"iv-{cid}-rep" in members and leads:
+                await self._adopt(cid, leads[0], f"iv-{cid}-rep", channels[leads[0]])
             else:
-                await ari.quiet("DELETE", f"/bridges/{bid}")
-        keep = {f"iv-{c.id}" for c in self.s.calls.values()}
-        for cid in channels:
-            if (cid.startswith("iv-") and not cid.endswith("-rep")
-                    and ("-whisper" in cid or not any(cid.startswith(k + "-") for k in keep))):
-                await ari.quiet("DELETE", f"/channels/{cid}")
-        for bid in bridges:
-            if bid.endswith("-tap") and not any(bid.startswith(k + "-") for k in keep):
                 await ari.quiet("DELETE", f"/bridges/{bid}")
 
     async def _adopt(self, cid: str, lead: str, rep: str, lead_info: dict) -> None:

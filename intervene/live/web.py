@@ -26,6 +26,10 @@ class MediaStore:
     def __init__(self) -> None:
         self._clips: "OrderedDict[str, asyncio.Future[bytes]]" = OrderedDict()
 
+    def promise(self, key: str) -> None:
+        """Say a clip is coming: a fetch from now on waits for it instead of a 404."""
+        self._slot(key)
+
     def _slot(self, key: str) -> "asyncio.Future[bytes]":
         fut = self._clips.get(key)
         if fut is None:
