@@ -229,14 +229,14 @@ class LiveCall:
             if iv.mode is Mode.VOICE:
                 status = await self._speak(iv, seq)
             elif iv.mode is Mode.WHISPER:
-                status = await self._whisper(iv.say, tone=True, wait=True)
+                status = await self._whisper(iv.say, tone=True, wait=True, seq=seq)
             else:
                 status = "shown"
         except (AriError, AriUnavailable, asyncio.TimeoutError) as e:
             log.warning("call %s: intervention %d not delivered: %s", self.id, seq, e)
             status = "failed"
-        at = self.spoke_at.pop(seq, None) if status in ("spoken", "interrupted") else None
-        if status in ("whispered", "shown"):
+        at = self.spoke_at.pop(seq, None) if status in ("spoken", "interrupted", "whispered") else None
+        if status == "shown":
             at = round(self.now(), 2)
         self._mark(seq, entry, status, at)
 
@@ -298,9 +298,9 @@ class LiveCall:
             else:
                 talking_since = None
             await asyncio.sleep(0.02)
-        return "spoken"
+        return "failed" if done.result() == "failed" else "spoken"     # e.g. Asterisk could not fetch the audio
 
-    async def _whisper(self, text: str, tone: bool, wait: bool) -> str:
+    async def _whisper(self, text: str, tone: bool, wait: bool, seq: Optional[int] = None) -> str:
         """Only the rep hears it: a snoop with whisper=out on the rep's channel."""
         if not self.rep:
             return "failed"
@@ -323,10 +323,12 @@ class LiveCall:
             pb = f"iv-pb-{uuid.uuid4().hex[:12]}"
             done = self.s.waiters.expect(f"played:{pb}")
             await self.s.ari.call("POST", f"/channels/{snoop}/play", media=self.s.media_uri(key), playbackId=pb)
-            await asyncio.wait_for(done, 120)
+            if seq is not None:
+                self.spoke_at[seq] = round(self.now(), 2)
+            state = await asyncio.wait_for(done, 120)
         finally:
             await self.s.ari.quiet("DELETE", f"/channels/{snoop}")
-        return "whispered"
+        return "failed" if state == "failed" else "whispered"
 
     # --------------------------------------------------------- the end
     async def end(self, reason: str) -> None:
