@@ -24,7 +24,7 @@ def _spoken_number(s: str) -> str:
 def briefing_text(args: Mapping[str, str], kb: Optional[KnowledgeBase] = None, heard: str = "") -> str:
     """`heard`: what the lead already said on this call (the AI flow), if any."""
     who = args.get("name") or (f"caller {_spoken_number(args['lead'])}" if args.get("lead") else "a new lead")
-    parts = [f"Briefing. You're about to speak with {who}."]
+    parts = [f"Here's your briefing. You're about to speak with {who}."]
     src = args.get("campaign") or args.get("source")
     if src:
         parts.append(f"They came from {src}.")

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Optional
 
 import aiohttp
@@ -129,7 +130,8 @@ class LiveCall:
         self.ended = False
         self.taps: dict[Speaker, Tap] = {}
         self.engine, self.pipeline = services.new_pipeline(args, self._on_utterance)
-        self.seq = 0
+        self.seq = 0                                # interventions so far (store key)
+        self.utt_offset = 0                         # utterances an earlier run already stored (adopted call)
         self.delivered: list[dict[str, Any]] = []   # what happened to each intervention, for /api/calls
         self._voice_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task] = set()
@@ -183,7 +185,10 @@ class LiveCall:
             status = await self._whisper(text, tone=True, wait=False)
             log.info("call %s: briefing %s (%d chars)", self.id, status, len(text))
         await ari.quiet("DELETE", f"/channels/{self.lead}/moh")
-        self.t0, self.t0_wall = time.monotonic(), time.time()
+        if self.t0_wall is None:
+            self.t0_wall = time.time()
+            self.s.store.update_call(self.id, conversation_started=self.t0_wall)
+        self.t0 = time.monotonic() - (time.time() - self.t0_wall)     # an adopted call keeps its clock
         self.spawn(self._poll(), "poll")
         log.info("call %s: conversation started (lead %s, rep %s)", self.id, self.lead, channel)
 
@@ -207,7 +212,7 @@ class LiveCall:
             await asyncio.sleep(period)
 
     def _on_utterance(self, u: Utterance) -> None:
-        self.s.store.add_utterance(self.id, u)
+        self.s.store.add_utterance(self.id, replace(u, index=u.index + self.utt_offset))
 
     def _decided(self, iv: Intervention, live: bool = True) -> None:
         seq = self.seq

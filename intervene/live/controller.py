@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -168,10 +169,14 @@ class Controller:
         self.connections += 1
         log.info("ARI connected (%s, app %s)%s", self.s.ari.s.url, self.s.ari.s.app,
                  "" if self.connections == 1 else f", reconnection {self.connections - 1}")
+        asyncio.create_task(self._readopt_then_ready())
+
+    async def _readopt_then_ready(self) -> None:
+        """In the background: adopting needs the events (StasisStart of new taps) to keep flowing."""
         try:
             await self.readopt()
-        except (AriError, AriUnavailable) as e:
-            log.warning("re-adopting calls failed: %s", e)
+        except Exception as e:          # never let clean-up take the service down
+            log.warning("re-adopting calls failed: %r", e)
         self.connected.set()
 
     # ------------------------------------------------- adopt and clean
@@ -211,10 +216,23 @@ class Controller:
                 await ari.quiet("DELETE", f"/bridges/{bid}")
 
     async def _adopt(self, cid: str, lead: str, rep: str, lead_info: dict) -> None:
-        args = {"lead": (lead_info.get("caller") or {}).get("number", ""), "adopted": "yes"}
+        """A call an earlier run monitored: new taps, the same call id and
+        clock, and what that run stored is kept (numbering goes on from it)."""
+        store = self.s.store
+        row = store.call(cid) or {}
+        args = {k: row[k] for k in ("lead", "team") if row.get(k)}
+        args.setdefault("lead", (lead_info.get("caller") or {}).get("number", ""))
+        if row.get("rep"):
+            args["rep"] = row["rep"]
         call = LiveCall(self.s, cid, lead, args)
-        self.s.store_call(call)
-        log.info("adopting call %s still in progress (lead %s)", cid, lead)
+        call.utt_offset = len(store.utterances(cid))
+        call.seq = len(store.interventions(cid))
+        call.t0_wall = row.get("conversation_started") or time.time()
+        self.s.calls[cid] = call
+        if not row:
+            self.s.store_call(call)
+        log.info("adopting call %s still in progress (lead %s), %d utterances already stored",
+                 cid, lead, call.utt_offset)
         await call.rep_joined(rep, adopted=True)
 
     # --------------------------------------------------------- events
@@ -230,6 +248,8 @@ class Controller:
                 self.s.waiters.resolve(f"played:{ev['playback']['id']}", ev["playback"].get("state"))
         except (AriError, AriUnavailable, asyncio.TimeoutError) as e:
             log.error("handling %s failed: %s", kind, e)
+        except Exception:               # a bug in one call's handling must not hang up everyone's
+            log.exception("handling %s failed", kind)
 
     async def _stasis_start(self, ev: dict) -> None:
         ch = ev["channel"]

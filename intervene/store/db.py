@@ -161,6 +161,14 @@ class Store:
         with self.db.conn:
             self.db["calls"].upsert(row, pk="id", alter=True)
 
+    def update_call(self, call_id: str, **fields: Any) -> None:
+        with self.db.conn:
+            self.db["calls"].update(call_id, fields, alter=True)
+
+    def call(self, call_id: str) -> Optional[dict[str, Any]]:
+        rows = list(self.db.query("select * from calls where id=?", [call_id]))
+        return rows[0] if rows else None
+
     def add_utterance(self, call_id: str, u: Utterance) -> None:
         with self.db.conn:
             self.db["utterances"].upsert({"call_id": call_id, "idx": u.index, "speaker": u.speaker.value,
