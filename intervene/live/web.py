@@ -50,10 +50,6 @@ class MediaStore:
         if not fut.done():
             fut.set_exception(error)
 
-    def has(self, key: str) -> bool:
-        fut = self._clips.get(key)
-        return fut is not None and fut.done() and not fut.cancelled() and fut.exception() is None
-
     async def get(self, key: str) -> Optional[bytes]:
         fut = self._clips.get(key)
         if fut is None:

@@ -59,6 +59,3 @@ def running() -> bool:
         return False
     return subprocess.run(["bash", str(SCRIPT), "status"], capture_output=True).returncode == 0
 
-
-def cli(command: str) -> str:
-    return _run("cli", command, timeout=30)

@@ -63,12 +63,6 @@ def _piper():
         return _engines["rep"]
 
 
-def load_voices() -> None:
-    """Load both voices now (otherwise the first speak() per voice pays ~0.3 s)."""
-    _hibari()
-    _piper()
-
-
 def _raw(text: str, voice: str, speed: float) -> tuple[np.ndarray, int]:
     """float32 mono at the voice's own rate."""
     if voice == "lead":
@@ -251,28 +245,6 @@ def read_mono(path: Path) -> tuple[np.ndarray, int]:
         ch, rate = w.getnchannels(), w.getframerate()
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
     return (pcm.reshape(-1, ch)[:, 0].copy() if ch > 1 else pcm.copy()), rate
-
-
-def speech_spans(pcm: np.ndarray, rate: int, threshold: int = TRIM_LEVEL, frame_s: float = 0.005,
-                 min_gap_s: float = 0.5) -> list[tuple[float, float]]:
-    """Where there is sound in `pcm`: [(start_s, end_s)], joining runs less than
-    `min_gap_s` apart. Frame-exact (5 ms), from the peak magnitude per frame."""
-    n = max(1, int(rate * frame_s))
-    k = len(pcm) // n
-    if k == 0:
-        return []
-    peak = np.abs(pcm[: k * n].astype(np.int32)).reshape(k, n).max(axis=1)
-    on = np.nonzero(peak > threshold)[0]
-    if not len(on):
-        return []
-    spans, s, prev = [], on[0], on[0]
-    for i in on[1:]:
-        if (i - prev - 1) * frame_s >= min_gap_s:
-            spans.append((s * frame_s, (prev + 1) * frame_s))
-            s = i
-        prev = i
-    spans.append((s * frame_s, (prev + 1) * frame_s))
-    return spans
 
 
 def main(argv: Sequence[str] | None = None) -> int:
