@@ -220,3 +220,40 @@ def test_a_restarted_service_adopts_the_call_in_progress_and_keeps_what_was_reco
     acc = [d for d in r.deliveries if d["category"] == "accuracy"]
     assert acc and acc[0]["delivery"] == "spoken" and 9.0 < acc[0]["at"] < 13.0, r.deliveries
     assert ari_leftovers(loop, service) == []
+
+
+def test_intervene_serve_runs_as_a_service_and_stops_cleanly_on_sigterm(loop, service, tmp_path):
+    """The command systemd runs: connects, registers its Stasis app, serves
+    /healthz and /api/calls, and exits 0 on SIGTERM with the app gone."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+    env = {**os.environ, **service.env, "INTERVENE_DB": str(tmp_path / "svc.db")}
+    cfg = tmp_path / "intervene.toml"
+    cfg.write_text('[serve]\napp = "intervene-probe"\nlisten = "127.0.0.1:18391"\n')
+    proc = subprocess.Popen([sys.executable, "-m", "intervene.cli", "--config", str(cfg), "serve", "--kb",
+                             str(ROOT / "kb")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def apps() -> list[str]:
+        return [a["name"] for a in loop.run(service.services.ari.call("GET", "/applications"))]
+    try:
+        deadline = time.monotonic() + 90
+        while "intervene-probe" not in apps():
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.monotonic() < deadline, "intervene serve never registered its app"
+            time.sleep(0.3)
+        with urllib.request.urlopen("http://127.0.0.1:18391/healthz", timeout=5) as r:
+            assert json.load(r) == {"ok": True}
+        with urllib.request.urlopen("http://127.0.0.1:18391/api/calls", timeout=5) as r:
+            assert json.load(r) == []
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = proc.stdout.read()
+    assert "ARI connected" in out and "Traceback" not in out, out
+    assert "intervene-probe" not in apps()

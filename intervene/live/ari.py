@@ -58,7 +58,7 @@ class Ari:
 
     def __init__(self, settings: AriSettings) -> None:
         if not settings.password:
-            raise ValueError("no ARI password: set INTERVENE_ARI_PASSWORD or [ari] password in the config")
+            raise ValueError("no ARI password: set INTERVENE_ARI_PASSWORD (or ari_password in the config's [serve] section)")
         self.s = settings
         self._headers = {"Authorization": aiohttp.encode_basic_auth(settings.user, settings.password)}
         self._session: Optional[aiohttp.ClientSession] = None
