@@ -257,3 +257,26 @@ def test_intervene_serve_runs_as_a_service_and_stops_cleanly_on_sigterm(loop, se
     out = proc.stdout.read()
     assert "ARI connected" in out and "Traceback" not in out, out
     assert "intervene-probe" not in apps()
+
+
+def test_a_rep_who_cannot_be_reached_gets_the_lead_a_polite_message_not_silence(loop, service, tmp_path,
+                                                                                  transcriber):
+    from intervene.sim.phone import PhoneProcess
+
+    async def scenario():
+        lead = await PhoneProcess("lead9").start(user="lead9", password=service.env["INTERVENE_SIP_PASSWORD"],
+                                                 registrar="127.0.0.1:5060", dial="609",        # rep9: no phone
+                                                 record=tmp_path / "lead-heard.wav")
+        try:
+            confirmed = await lead.wait_event("confirmed", 15)
+            gone = await lead.wait_event("disconnected", 40)
+        finally:
+            await lead.close()
+        return confirmed["t"], gone["t"]
+
+    rec_wall, end_wall = loop.run(scenario())
+    text = heard(transcriber, tmp_path / "lead-heard.wav", rec_wall, rec_wall, end_wall)
+    assert "call you back" in text, text
+    rows = [c for c in service.services.store.calls() if c.get("rep") == "rep9"]
+    assert rows and rows[-1]["outcome"] == "rep-unavailable"
+    assert ari_leftovers(loop, service) == []

@@ -168,9 +168,34 @@ class LiveCall:
         if not rep:
             log.warning("call %s: no rep= argument; monitoring the lead only", self.id)
             return
-        await ari.call("POST", "/channels", endpoint=rep, app=app, appArgs=f"iv-rep,{self.id}",
-                       channelId=f"iv-{self.id}-rep", callerId=self.args.get("name") or self.args.get("lead", ""),
-                       timeout=self.s.options.rep_answer_s)
+        try:
+            await ari.call("POST", "/channels", endpoint=rep, app=app, appArgs=f"iv-rep,{self.id}",
+                           channelId=f"iv-{self.id}-rep",
+                           callerId=self.args.get("name") or self.args.get("lead", ""),
+                           timeout=self.s.options.rep_answer_s)
+        except AriError as e:                       # unknown or unreachable endpoint
+            log.warning("call %s: cannot ring the rep %s: %s", self.id, rep, e)
+            self.spawn(self.rep_unavailable(), "no-rep")
+
+    async def rep_unavailable(self) -> None:
+        """The rep did not answer (or cannot be rung): tell the lead, politely,
+        instead of leaving them on hold or hanging up on them."""
+        if self.ended or self.rep is not None:
+            return
+        ari = self.s.ari
+        self.s.store.update_call(self.id, outcome="rep-unavailable")
+        await ari.quiet("DELETE", f"/channels/{self.lead}/moh")
+        key = f"norep-{self.id}"
+        self.s.media.promise(key)
+        try:
+            await self.s.synthesize(key, self.s.options.no_rep_message)
+            pb = f"iv-pb-{uuid.uuid4().hex[:12]}"
+            done = self.s.waiters.expect(f"played:{pb}")
+            await ari.call("POST", f"/channels/{self.lead}/play", media=self.s.media_uri(key), playbackId=pb)
+            await asyncio.wait_for(done, 30)
+        except (AriError, AriUnavailable, asyncio.TimeoutError) as e:
+            log.warning("call %s: could not tell the lead: %s", self.id, e)
+        await self.end("the rep did not answer")
 
     async def rep_joined(self, channel: str, adopted: bool = False) -> None:
         """The rep answered: into the bridge, taps on both parties, the
@@ -346,7 +371,8 @@ class LiveCall:
         log.info("call %s: ending (%s) at %.1fs", self.id, reason, now)
         ari = self.s.ari
         for task in list(self._tasks):
-            task.cancel()
+            if task is not asyncio.current_task():
+                task.cancel()
         for entry in self.delivered:                 # deliveries the hang-up cut short
             if entry["delivery"] == "pending":
                 seq = entry["seq"]

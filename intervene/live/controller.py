@@ -278,7 +278,11 @@ class Controller:
 
     async def _gone(self, channel: str, why: str) -> None:
         for call in list(self.s.calls.values()):
-            if channel in (call.lead, call.rep, f"iv-{call.id}-rep") and not call.ended:
-                if channel == f"iv-{call.id}-rep" and call.rep is None:
+            if call.ended:
+                continue
+            if channel == f"iv-{call.id}-rep" and call.rep is None:
+                if why == "ChannelDestroyed":           # rang out, declined or unreachable
                     log.info("call %s: the rep did not answer", call.id)
+                    call.spawn(call.rep_unavailable(), "no-rep")
+            elif channel in (call.lead, call.rep):
                 await call.end(f"{channel} {why}")

@@ -42,3 +42,5 @@ class LiveOptions:
     briefing: bool = True
     hold_music: bool = True           # the lead hears hold music during the briefing
     poll_ms: int = 40                 # how often the pipeline is asked for decisions
+    no_rep_message: str = ("Sorry, nobody can take your call right now. "
+                           "We'll call you back shortly. Thank you for your patience.")

@@ -78,6 +78,13 @@ class LiveHarness:
         cfg.live = replace(cfg.live, briefing=self.briefing)
         self.rt = Runtime(self.db, self.config_path)
         self.controller = await build_controller(self.rt, cfg, self.kb, listen="127.0.0.1:0")
+        app = self.controller.s.ari.s.app
+        if app in [a["name"] for a in await self.controller.s.ari.call("GET", "/applications")]:
+            await self.controller.s.ari.close()
+            self.controller.s.asr.close()
+            self.controller = None
+            raise localpbx.PbxError(f"another intervene service is already connected to this Asterisk as Stasis "
+                                    f"app {app!r}; stop it first (one service per app)")
         self._task = asyncio.create_task(self.controller.run())
         await asyncio.wait_for(self.controller.connected.wait(), 20)
         return self
