@@ -286,3 +286,18 @@ def test_the_company_name_is_not_a_feature(kb_index) -> None:
     assert not [v for v in checker.check("It's no a from PeakForm Fitness.", "plus", ()).verdicts if not v.ok]
     wrong = checker.check("Plus doesn't let you use every club, just your home club.", "plus", ()).verdicts
     assert [v for v in wrong if not v.ok]
+
+
+def test_a_split_compound_is_heard_as_the_kbs_word(checker) -> None:
+    """ASR writes "set up fee"; the KB says "setup fee": the claim is still checked."""
+    ck = checker("acme")
+    assert ck.join_compounds("There's a set up fee on every plan.") == "There's a setup fee on every plan."
+    assert ck.join_compounds("We can set it up today.") == "We can set it up today."       # no KB word "setit"
+    errs = errors(ck.check("There's a set up fee of ninety nine dollars on every plan.").verdicts)
+    assert errs and errs[0].evidence[0].kb_id == "setup-fee"
+
+
+def test_a_correction_never_names_a_product_that_only_shares_a_word(checker) -> None:
+    """"setup fee" is not Standard's "remote setup": no "that comes with the Standard package"."""
+    errs = errors(checker("acme").check("There's a setup fee of $99 on every plan.").verdicts)
+    assert errs and all("comes with" not in v.correction for v in errs), [v.correction for v in errs]

@@ -93,6 +93,9 @@ class ClaimChecker:
         # nor is the company's own name ("It's Noah from PeakForm" - misheard as "It's no a
         # from PeakForm" - does not exclude "every PeakForm club")
         self._product_words |= set(content_words(kb.company))
+        # words the KB writes as one that speech recognition often splits ("setup" heard as "set up")
+        vocab = {w.lower() for f in index.facts for w in re.findall(r"[A-Za-z]+", f.text) if len(w) >= 5}
+        self._compounds = {(w[:i], w[i:]): w for w in vocab for i in range(2, len(w) - 1)}
         self._fact_q: dict[str, list[Quantity]] = {}
         self._fact_scope: dict[str, tuple[set[str], set[str]]] = {}
         self._fact_named: dict[str, set[str]] = {}
@@ -119,12 +122,19 @@ class ClaimChecker:
         """The fact's quantities, as extracted once at start-up."""
         return self._fact_q.get(fact.key, [])
 
+    def join_compounds(self, text: str) -> str:
+        """"a set up fee" -> "a setup fee" when the KB writes "setup": a split
+        compound would otherwise match neither the fact nor its feature words."""
+        def join(m: re.Match) -> str:
+            return m.group(1) if (m.group(1).lower(), m.group(2).lower()) in self._compounds else m.group(0)
+        return re.sub(r"\b([A-Za-z]+) (?=([A-Za-z]+)\b)", join, text) if self._compounds else text
+
     # ------------------------------------------------------------------ units
     def units(self, text: str, context: Optional[str]) -> tuple[list[Unit], Optional[str]]:
         """Claim units of an utterance and the product under discussion after it."""
         out: list[Unit] = []
         current = context
-        for si, sent in enumerate(sentences(normalize_numbers(text))):
+        for si, sent in enumerate(sentences(normalize_numbers(self.join_compounds(text)))):
             mentions = self.index.mentioned_products(sent)
             start_product = current
             leaves = [p for p in sentence_parts(sent) if p != sent]
@@ -308,7 +318,10 @@ class ClaimChecker:
         for f in self.index.facts:
             if f.product and f.product != not_product:
                 neg, pos = self._fact_scope[f.key]
-                if len(feature & pos) >= max(1, math.ceil(0.4 * len(feature))) and not (feature & neg):
+                # two shared words at least when the feature has two: "setup fee" is not
+                # "remote setup", and naming the wrong product would be an invented fact
+                need = 1 if len(feature) == 1 else max(2, math.ceil(0.4 * len(feature)))
+                if len(feature & pos) >= need and not (feature & neg):
                     p = self.index.kb.product(f.product)
                     return p.name if p else f.product
         return ""
