@@ -230,8 +230,9 @@ def test_intervene_serve_runs_as_a_service_and_stops_cleanly_on_sigterm(loop, se
     import signal
     import subprocess
     import sys
+    import urllib.error
     import urllib.request
-    env = {**os.environ, **service.env, "INTERVENE_DB": str(tmp_path / "svc.db")}
+    env = {**os.environ, **service.env, "INTERVENE_DB": str(tmp_path / "svc.db"), "INTERVENE_API_TOKEN": "t0ken"}
     cfg = tmp_path / "intervene.toml"
     cfg.write_text('[serve]\napp = "intervene-probe"\nlisten = "127.0.0.1:18391"\n')
     proc = subprocess.Popen([sys.executable, "-m", "intervene.cli", "--config", str(cfg), "serve", "--kb",
@@ -247,7 +248,11 @@ def test_intervene_serve_runs_as_a_service_and_stops_cleanly_on_sigterm(loop, se
             time.sleep(0.3)
         with urllib.request.urlopen("http://127.0.0.1:18391/healthz", timeout=5) as r:
             assert json.load(r) == {"ok": True}
-        with urllib.request.urlopen("http://127.0.0.1:18391/api/calls", timeout=5) as r:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen("http://127.0.0.1:18391/api/calls", timeout=5)
+        assert refused.value.code == 401                                   # no token, no API
+        req = urllib.request.Request("http://127.0.0.1:18391/api/calls", headers={"Authorization": "Bearer t0ken"})
+        with urllib.request.urlopen(req, timeout=5) as r:
             assert json.load(r) == []
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0

@@ -93,3 +93,40 @@ def test_serve_and_live_config_sections_are_validated(tmp_path):
     cfg.write_text('[serve]\nari_pasword = "x"\n')
     with pytest.raises(ConfigError, match="unknown key `ari_pasword`"):
         load_config(cfg)
+
+
+def test_the_api_needs_a_token_and_is_off_without_one():
+    import aiohttp
+    from intervene.live.web import WebServer
+
+    async def go():
+        out = {}
+        for token in ("", "s3cret"):
+            media = MediaStore()
+            media.put("clip", b"RIFFdata")
+            srv = WebServer(media, lambda: [{"id": "c1"}], "127.0.0.1", 0, api_token=token)
+            await srv.start()
+            base = f"http://127.0.0.1:{srv.port}"
+            try:
+                async with aiohttp.ClientSession() as http:
+                    async def status(path, **headers):
+                        async with http.get(base + path, headers=headers) as r:
+                            return r.status, await r.read()
+                    out[token] = {
+                        "health": await status("/healthz"),
+                        "media": await status("/media/clip.wav"),
+                        "unknown": await status("/media/nope.wav"),
+                        "api": await status("/api/calls"),
+                        "wrong": await status("/api/calls", Authorization="Bearer nope"),
+                        "right": await status("/api/calls", Authorization=f"Bearer {token}"),
+                    }
+            finally:
+                await srv.stop()
+        return out
+
+    out = asyncio.run(go())
+    for token, r in out.items():
+        assert r["health"][0] == 200 and r["media"] == (200, b"RIFFdata") and r["unknown"][0] == 404
+    assert {out[""][k][0] for k in ("api", "wrong", "right")} == {403}          # no token configured: API off
+    assert out["s3cret"]["api"][0] == 401 and out["s3cret"]["wrong"][0] == 401
+    assert out["s3cret"]["right"] == (200, b'[{"id": "c1"}]')

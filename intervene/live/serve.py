@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from typing import Optional
 
@@ -42,7 +43,8 @@ async def build_controller(rt, cfg, kb_path: Optional[str] = None, listen: Optio
     media = MediaStore()
     services = Services(ari=ari, store=rt.store, kb=kb, index=index, config=cfg, asr=asr, voice=voice,
                         media=media, public_url="", options=cfg.live)
-    web = WebServer(media, lambda: [c.snapshot() for c in services.calls.values()], host, port)
+    web = WebServer(media, lambda: [c.snapshot() for c in services.calls.values()], host, port,
+                    api_token=os.environ.get("INTERVENE_API_TOKEN") or so.api_token)
     return Controller(services, web, public_url or so.public_url)
 
 

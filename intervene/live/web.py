@@ -8,6 +8,7 @@ from `/api/calls` (the demo, the tests, later the rep's screen).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections import OrderedDict
 from typing import Callable, Optional
@@ -61,10 +62,16 @@ class MediaStore:
 
 
 class WebServer:
-    def __init__(self, media: MediaStore, calls: Callable[[], list[dict]], host: str, port: int) -> None:
+    """`/media/<clip>` is open (Asterisk fetches it; clip names are random),
+    `/healthz` is open (monitoring), `/api/*` needs `Authorization: Bearer
+    <api_token>` and is refused outright when no token is configured."""
+
+    def __init__(self, media: MediaStore, calls: Callable[[], list[dict]], host: str, port: int,
+                 api_token: str = "") -> None:
         self.media = media
         self.calls = calls
         self.host, self.port = host, port
+        self.api_token = api_token
         self._runner: Optional[web.AppRunner] = None
         app = web.Application()
         app.router.add_get("/media/{key}", self._media)
@@ -93,10 +100,20 @@ class WebServer:
             raise web.HTTPNotFound(text=f"no such clip: {key}\n")
         return web.Response(body=data, content_type="audio/x-wav")
 
+    def _authorize(self, request: web.Request) -> None:
+        if not self.api_token:
+            raise web.HTTPForbidden(text="the API is off: set INTERVENE_API_TOKEN (or [serve] api_token)\n")
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {self.api_token}".encode()):
+            raise web.HTTPUnauthorized(text="missing or wrong bearer token\n",
+                                       headers={"WWW-Authenticate": "Bearer"})
+
     async def _calls(self, request: web.Request) -> web.Response:
+        self._authorize(request)
         return web.json_response(self.calls())
 
     async def _call(self, request: web.Request) -> web.Response:
+        self._authorize(request)
         cid = request.match_info["id"]
         for c in self.calls():
             if c["id"] == cid:
