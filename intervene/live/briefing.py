@@ -58,6 +58,11 @@ def _product(kb: Optional[KnowledgeBase], interest: str):
     return None
 
 
+def rep_name(args: Mapping[str, str]) -> Optional[str]:
+    """The rep's name for config and records: `rep=PJSIP/rep7` -> "rep7"."""
+    return args.get("rep", "").rsplit("/", 1)[-1] or None
+
+
 def parse_args(raw: list[str]) -> dict[str, str]:
     """Stasis(intervene,rep=PJSIP/rep1,team=sales,lead=+15551234,name=Jane Doe) -> dict.
     A bare value (no `=`) is taken positionally as rep, team, lead."""

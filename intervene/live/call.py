@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import aiohttp
 
 from intervene.live.ari import AriError, AriUnavailable
+from intervene.live.briefing import rep_name
 
 from intervene.vocab import AudioChunk, Intervention, Mode, Speaker, Utterance
 
@@ -122,7 +123,7 @@ class LiveCall:
         self.lead = lead_channel
         self.rep: Optional[str] = None
         self.args = args
-        self.rep_name = args.get("rep", "").rsplit("/", 1)[-1] or None
+        self.rep_name = rep_name(args)
         self.bridge = f"iv-{call_id}"
         self.started_wall = time.time()
         self.t0: Optional[float] = None             # monotonic clock at call time 0 (conversation start)

@@ -19,7 +19,7 @@ import numpy as np
 
 from intervene.config import Config
 from intervene.live.ari import Ari, AriError, AriUnavailable
-from intervene.live.briefing import briefing_text, parse_args
+from intervene.live.briefing import briefing_text, parse_args, rep_name
 from intervene.live.call import LiveCall, new_call_id
 from intervene.live.options import LiveOptions
 from intervene.live.voice import Voice, announcement, intro_text, tone, wav_bytes
@@ -76,8 +76,7 @@ class Services:
     def new_pipeline(self, args: dict[str, str], on_utterance: Callable[[Utterance], None]):
         from intervene.engine import CallEngine
         from intervene.pipeline import CallPipeline, ListenOptions
-        rep = args.get("rep", "").rsplit("/", 1)[-1] or None
-        a = self.config.resolve(rep=rep, team=args.get("team"), profile=args.get("profile"), mode=args.get("mode"))
+        a = self.config.resolve(rep=rep_name(args), team=args.get("team"), profile=args.get("profile"), mode=args.get("mode"))
         engine = CallEngine(self.index, a.profile, a.modes)
         return engine, CallPipeline(engine, self.asr, 16000, ListenOptions(vad=self.config.vad), on_utterance)
 

@@ -57,7 +57,11 @@ class MediaStore:
             return None
         try:
             return await asyncio.wait_for(asyncio.shield(fut), MEDIA_WAIT_S)
-        except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
+        except asyncio.CancelledError:
+            if fut.cancelled():               # evicted while waiting: gone, not our request cancelled
+                return None
+            raise
+        except Exception:                     # timed out, or synthesis failed
             return None
 
 

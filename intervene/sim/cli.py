@@ -72,9 +72,8 @@ def demo_cmd(rt, call: Optional[str], kb_path: Optional[str], profile: Optional[
         r = asyncio.run(run())
     except PbxError as e:
         _fail(str(e))
-    for iv in r.interventions:
-        d = next((x for x in r.deliveries if x["at"] - r.offset_s == iv["at"] or x["say"] == iv["say"]), {})
-        click.echo(f"{iv['at']:6.1f}s  {iv['category']:<11} {iv['mode']:<7} {d.get('delivery', ''):<11} {iv['say']}")
+    for iv, d in zip(r.interventions, r.deliveries):      # the same store rows, in the same order
+        click.echo(f"{iv['at']:6.1f}s  {iv['category']:<11} {iv['mode']:<7} {d.get('delivery') or '':<11} {iv['say']}")
     click.echo(f"{len(r.transcript)} utterances heard, {len(r.interventions)} intervention(s); call {r.call_id}")
     for name in ("lead-heard.wav", "rep-heard.wav", "interventions.jsonl", "transcript.jsonl"):
         click.echo(f"  {out / name}")

@@ -25,6 +25,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from intervene.audio.wav import write_wav
+
 VOICES = ("lead", "rep")
 MIN_SPEED, MAX_SPEED = 0.75, 1.35   # how far a line may be sped up / slowed to fit its slot
 TARGET_RMS = 0.1                    # -20 dBFS
@@ -223,18 +225,10 @@ def render_parties(utterances: Iterable[Any] | str | Path, lead_wav: Path, rep_w
         track = np.zeros(total, np.int16)
         for s, p in pieces[v]:
             track[s: s + len(p)] = p
-        write_mono(Path(path), track, rate)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_wav(path, [track], rate)
     retimed.sort(key=lambda r: r["start"])
     return {"lead": times["lead"], "rep": times["rep"], "retimed": retimed, "duration": total / rate}
-
-
-def write_mono(path: Path, pcm: np.ndarray, rate: int = 8000) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(np.asarray(pcm, dtype="<i2").tobytes())
 
 
 def read_mono(path: Path) -> tuple[np.ndarray, int]:
