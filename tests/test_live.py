@@ -122,8 +122,9 @@ def test_briefing_reaches_only_the_rep(loop, service, tmp_path, transcriber):
     conv_start = r.play_wall - r.offset_s
     rep_text = heard(transcriber, r.rep_heard, r.rep_rec_wall, r.rep_rec_wall, conv_start)
     lead_text = heard(transcriber, r.lead_heard, r.lead_rec_wall, r.lead_rec_wall, conv_start)
-    assert "speak with" in rep_text and "caller" in rep_text, rep_text
-    assert "speak with" not in lead_text and "caller" not in lead_text, lead_text
+    # two phrases tiny.en hears reliably ("caller" sometimes comes out as "call or")
+    assert "briefing" in rep_text and "speak with" in rep_text, rep_text
+    assert "briefing" not in lead_text and "speak with" not in lead_text, lead_text
 
 
 def test_whisper_coaching_reaches_only_the_rep(loop, service, tmp_path, transcriber):
