@@ -214,12 +214,16 @@ from intervene.bench import bench  # noqa: E402
 
 from intervene.live.serve import serve_cmd  # noqa: E402
 from intervene.sim.cli import bench_live, demo_cmd  # noqa: E402
+from intervene.screen.bench import bench_screen  # noqa: E402
+from intervene.screen.users_cli import users  # noqa: E402
 
 main.add_command(kb)
 main.add_command(bench)
 main.add_command(serve_cmd)
 main.add_command(demo_cmd)
 bench.add_command(bench_live)
+bench.add_command(bench_screen)
+main.add_command(users)
 
 if __name__ == "__main__":
     main()

@@ -144,7 +144,8 @@ class Latency:
 class CallPipeline:
     def __init__(self, engine: CallEngine, asr: AsrPool, rate: int,
                  options: ListenOptions = ListenOptions(),
-                 on_utterance: Optional[Callable[[Utterance], None]] = None) -> None:
+                 on_utterance: Optional[Callable[[Utterance], None]] = None,
+                 on_interim: Optional[Callable[[Utterance], None]] = None) -> None:
         self.engine = engine
         self.asr = asr
         self.rate = rate
@@ -154,6 +155,7 @@ class CallPipeline:
         self.queue: deque[_Pending] = deque()
         self.transcript: list[Utterance] = []
         self.on_utterance = on_utterance
+        self.on_interim = on_interim          # words so far of an utterance still going (the rep's screen)
         self.latency = Latency()
         self.dropped: list[tuple[Speaker, float, str]] = []     # (who, when, why) Whisper output discarded
         # utterance index -> (wall clock at its end of speech, wall clock when the engine had decided on it)
@@ -239,6 +241,8 @@ class CallPipeline:
             prefix = party.held.text + " " if party.held else ""
             u = Utterance(len(self.transcript), ev.speaker, party.held.start if party.held else ev.start,
                           ev.decided, prefix + result.text, final=False)
+            if self.on_interim:
+                self.on_interim(u)
             return self.engine.interim(u, t)
         # a final segment
         if result is not None:
@@ -264,6 +268,9 @@ class CallPipeline:
         self.latency.eos_to_transcript_ms.append((time.perf_counter() - eos_wall) * 1000)
         if ends_sentence(party.held.text) or not self.options.join_gap_s:
             return self._emit(party, t)
+        if self.on_interim:                   # held for the join gap: show it, not yet final
+            h = party.held
+            self.on_interim(Utterance(len(self.transcript), ev.speaker, h.start, h.end, h.text, final=False))
         return []
 
     def _release_held(self, t: float, at_due: bool) -> list[Intervention]:

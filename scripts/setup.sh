@@ -12,6 +12,15 @@ fi
 python -m pip install -q --upgrade pip
 python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[test]"
+# the rep's screen is tested (and benchmarked) in Debian's Chromium
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+  else
+    echo "note: no /usr/bin/chromium - the browser tests need it: sudo apt-get install chromium" >&2
+  fi
+fi
 # the offline models ship in packages: check they load, so a broken install fails here
 HF_HUB_OFFLINE=1 python - <<'PY'
 from intervene.nlp.embed import default_model_path

@@ -124,13 +124,14 @@ class LiveCall:
         self.rep: Optional[str] = None
         self.args = args
         self.rep_name = rep_name(args)
+        self.account = services.account(args)       # the rep's login on the screens, if they have one
         self.bridge = f"iv-{call_id}"
         self.started_wall = time.time()
         self.t0: Optional[float] = None             # monotonic clock at call time 0 (conversation start)
         self.t0_wall: Optional[float] = None
         self.ended = False
         self.taps: dict[Speaker, Tap] = {}
-        self.engine, self.pipeline = services.new_pipeline(args, self._on_utterance)
+        self.engine, self.pipeline = services.new_pipeline(args, self._on_utterance, self._on_interim)
         self.seq = 0                                # interventions so far (store key)
         self.utt_offset = 0                         # utterances an earlier run already stored (adopted call)
         self.delivered: list[dict[str, Any]] = []   # what happened to each intervention, for /api/calls
@@ -159,6 +160,8 @@ class LiveCall:
         """The lead is in our app: bridge them, hold music, ring the rep."""
         ari, app = self.s.ari, self.s.ari.s.app
         self.s.store_call(self)
+        if self.s.options.briefing:                 # on the rep's screen while their phone rings
+            self.s.screen.briefing(self.id, self.s.briefing(self.args))
         await ari.quiet("POST", f"/channels/{self.lead}/answer")
         await ari.call("POST", "/bridges", type="mixing", bridgeId=self.bridge, name=self.bridge)
         await ari.call("POST", f"/bridges/{self.bridge}/addChannel", channel=self.lead)
@@ -185,6 +188,7 @@ class LiveCall:
             return
         ari = self.s.ari
         self.s.store.update_call(self.id, outcome="rep-unavailable")
+        self.s.screen.call(self.id, outcome="rep-unavailable")
         await ari.quiet("DELETE", f"/channels/{self.lead}/moh")
         key = f"norep-{uuid.uuid4().hex}"
         self.s.media.promise(key)
@@ -216,6 +220,7 @@ class LiveCall:
             self.s.store.update_call(self.id, conversation_started=self.t0_wall)
         self.t0 = time.monotonic() - (time.time() - self.t0_wall)     # an adopted call keeps its clock
         self.spawn(self._poll(), "poll")
+        self.s.screen.call(self.id, state="live")
         log.info("call %s: conversation started (lead %s, rep %s)", self.id, self.lead, channel)
 
     async def open_taps(self) -> None:
@@ -238,12 +243,21 @@ class LiveCall:
             await asyncio.sleep(period)
 
     def _on_utterance(self, u: Utterance) -> None:
-        self.s.store.add_utterance(self.id, replace(u, index=u.index + self.utt_offset))
+        u = replace(u, index=u.index + self.utt_offset)
+        self.s.screen.line(self.id, u)
+        self.s.store.add_utterance(self.id, u)
+
+    def _on_interim(self, u: Utterance) -> None:
+        if not self.ended:
+            self.s.screen.line(self.id, u)
 
     def _decided(self, iv: Intervention, live: bool = True) -> None:
         seq = self.seq
         self.seq += 1
+        card = self.s.screen.card(self.id, seq, iv, time.time())     # the screen first: latency
         self.s.store.add_intervention(self.id, seq, iv)
+        if live and iv.mode is Mode.SILENT and self.account and self.account.sip_message and self.args.get("rep"):
+            self.spawn(self._sip_message(card), f"sip-{seq}")
         entry = {"seq": seq, **iv.to_json(), "delivery": "pending"}
         self.delivered.append(entry)
         if live:
@@ -253,7 +267,16 @@ class LiveCall:
 
     def _mark(self, seq: int, entry: dict, status: str, at: Optional[float]) -> None:
         entry["delivery"], entry["delivered_at"] = status, at
+        self.s.screen.update_card(self.id, seq, delivery=status, delivered_at=at)
         self.s.store.set_delivery(self.id, seq, status, at)
+
+    async def _sip_message(self, card: dict) -> None:
+        """The card's short text to the rep's softphone too (their option)."""
+        from intervene.screen.sipmsg import card_text, send_message
+        try:
+            await send_message(self.s.ari, self.args["rep"], card_text(card), self.s.sip_from)
+        except (AriError, AriUnavailable, ValueError) as e:
+            log.info("call %s: card %d not sent as SIP MESSAGE: %s", self.id, card["seq"], e)
 
     async def _deliver(self, seq: int, iv: Intervention, entry: dict) -> None:
         try:
@@ -387,6 +410,7 @@ class LiveCall:
             for iv in await asyncio.to_thread(self.pipeline.finish, now):
                 self._decided(iv, live=False)
         self.s.store.finish_call(self.id, round(now, 2))
+        self.s.screen.call(self.id, state="ended", ended_at=time.time())
         self.s.forget(self)
 
     def snapshot(self) -> dict[str, Any]:

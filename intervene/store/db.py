@@ -82,6 +82,18 @@ class Store:
                                         "category": str, "severity": str, "mode": str, "trigger": str,
                                         "detected": str, "say": str, "evidence": str, "feedback": str},
                                        pk=("call_id", "seq"), foreign_keys=[("call_id", "calls", "id")])
+        for col, typ in (("feedback_text", str), ("feedback_at", float), ("feedback_by", str),
+                         ("delivery", str), ("delivered_at", float)):
+            if col not in db["interventions"].columns_dict:
+                db["interventions"].add_column(col, typ)
+        for col, typ in (("outcome_note", str), ("outcome_by", str), ("outcome_at", float)):
+            if col not in db["calls"].columns_dict:
+                db["calls"].add_column(col, typ)
+        if "users" not in db.table_names():
+            db["users"].create({"login": str, "name": str, "role": str, "team": str, "endpoint": str,
+                                "sip_message": int, "pw": str, "epoch": int, "created": float}, pk="login")
+        if "settings" not in db.table_names():
+            db["settings"].create({"key": str, "value": str}, pk="key")
 
     # ------------------------------------------------------------- embeddings
     def get_vectors(self, model: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
@@ -189,6 +201,50 @@ class Store:
             self.db["interventions"].update((call_id, seq), {"delivery": status, "delivered_at": delivered_at},
                                             alter=True)
 
+    def set_feedback(self, call_id: str, seq: int, action: str, text: Optional[str], by: str) -> None:
+        """The rep's verdict on a card: used / edited (with the words they used) / dismissed."""
+        with self.db.conn:
+            self.db["interventions"].update((call_id, seq), {"feedback": action, "feedback_text": text,
+                                                             "feedback_at": time.time(), "feedback_by": by})
+
+    def set_outcome(self, call_id: str, outcome: str, note: Optional[str], by: str) -> None:
+        with self.db.conn:
+            self.db["calls"].update(call_id, {"outcome": outcome, "outcome_note": note, "outcome_by": by,
+                                              "outcome_at": time.time()})
+
+    def intervention(self, call_id: str, seq: int) -> Optional[dict[str, Any]]:
+        rows = list(self.db.query("select * from interventions where call_id=? and seq=?", [call_id, seq]))
+        return rows[0] if rows else None
+
+    # ------------------------------------------------------ users, settings
+    def users(self) -> list[dict[str, Any]]:
+        return list(self.db.query("select * from users order by role, login"))
+
+    def user(self, login: str) -> Optional[dict[str, Any]]:
+        rows = list(self.db.query("select * from users where login=?", [login]))
+        return rows[0] if rows else None
+
+    def put_user(self, login: str, **fields: Any) -> dict[str, Any]:
+        """Create or update; `epoch` starts at 1 (bumped to end sessions and links)."""
+        old = self.user(login)
+        row = {"login": login, "epoch": 1, "created": time.time(), "sip_message": 0, "pw": None,
+               **(old or {}), **fields}
+        with self.db.conn:
+            self.db["users"].upsert(row, pk="login")
+        return self.user(login) or row
+
+    def remove_user(self, login: str) -> bool:
+        with self.db.conn:
+            return self.db.execute("delete from users where login=?", [login]).rowcount > 0
+
+    def setting(self, key: str) -> Optional[str]:
+        rows = list(self.db.query("select value from settings where key=?", [key]))
+        return rows[0]["value"] if rows else None
+
+    def put_setting(self, key: str, value: str) -> None:
+        with self.db.conn:
+            self.db["settings"].upsert({"key": key, "value": value}, pk="key")
+
     def utterances(self, call_id: str) -> list[dict[str, Any]]:
         return list(self.db.query("select * from utterances where call_id=? order by idx", [call_id]))
 
@@ -196,8 +252,12 @@ class Store:
         with self.db.conn:
             self.db["calls"].update(call_id, {"duration_s": duration_s})
 
-    def calls(self) -> list[dict[str, Any]]:
-        return list(self.db.query("select * from calls order by started"))
+    def calls(self, limit: Optional[int] = None) -> list[dict[str, Any]]:
+        """Oldest first; with `limit`, the newest `limit` calls (still oldest first)."""
+        if limit is None:
+            return list(self.db.query("select * from calls order by started"))
+        rows = list(self.db.query("select * from calls order by started desc, rowid desc limit ?", [limit]))
+        return rows[::-1]
 
     def interventions(self, call_id: str) -> list[dict[str, Any]]:
         return list(self.db.query("select * from interventions where call_id=? order by seq", [call_id]))

@@ -1,0 +1,201 @@
+"""What the screens see, as it happens: one hub per service.
+
+Live calls (and practice calls) publish here; every open screen (a rep's
+browser tab, a supervisor's) holds a subscription filtered to what its user
+may see. Each push carries a service-wide number, and the last few thousand
+are kept, so a browser that lost its connection for a moment resumes from
+the last one it got (SSE Last-Event-ID); one that missed more, or talked to
+an earlier run of the service, gets a snapshot of every call instead.
+
+Every push is the whole current state of one thing (a call, a card, a
+transcript line), so the browser upserts by key: a push seen twice, or a
+snapshot after a resume, can never make a duplicate card.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable, Iterable, Optional
+
+from intervene.vocab import Intervention, Utterance
+
+KEEP_PUSHES = 5000       # resumable history (a busy contact centre: minutes of it)
+KEEP_CALLS = 200         # ended calls kept in memory for the screens; older ones come from the store
+QUEUE_MAX = 2000         # a screen this far behind is cut off; it reconnects and catches up
+
+
+class PushKind(str, Enum):
+    CALL = "call"
+    BRIEFING = "briefing"
+    LINE = "line"
+    CARD = "card"
+
+
+@dataclass(frozen=True)
+class Push:
+    id: int
+    kind: PushKind
+    call_id: str
+    data: str                # JSON, encoded once for every screen
+
+
+@dataclass
+class CallView:
+    """Everything a screen shows of one call (the snapshot's source)."""
+    call: dict[str, Any]
+    briefing: Optional[str] = None
+    lines: dict[int, dict[str, Any]] = field(default_factory=dict)        # final lines by index
+    interims: dict[str, dict[str, Any]] = field(default_factory=dict)     # by speaker
+    cards: dict[int, dict[str, Any]] = field(default_factory=dict)        # by seq
+
+    def full(self) -> dict[str, Any]:
+        return {"call": self.call, "briefing": self.briefing,
+                "lines": sorted(self.lines.values(), key=lambda x: (x["start"], x["idx"])),
+                "cards": [self.cards[k] for k in sorted(self.cards)]}
+
+
+class Subscription:
+    def __init__(self, can_see: Callable[[dict[str, Any]], bool]) -> None:
+        self.can_see = can_see
+        self.queue: "asyncio.Queue[Optional[Push]]" = asyncio.Queue(QUEUE_MAX)
+        self.closed = False
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.epoch = uuid.uuid4().hex[:8]           # SSE ids are only meaningful within one run
+        self.last = 0
+        self._log: deque[Push] = deque(maxlen=KEEP_PUSHES)
+        self.views: "OrderedDict[str, CallView]" = OrderedDict()
+        self._subs: set[Subscription] = set()
+
+    # ------------------------------------------------------------ publishing
+    def call(self, call_id: str, **fields: Any) -> None:
+        """Create or update a call's header (rep, state, outcome ...)."""
+        view = self.views.get(call_id)
+        if view is None:
+            view = self.views[call_id] = CallView({"id": call_id, "rep": None, "rep_name": None, "team": None,
+                                                   "lead": None, "lead_name": None, "started": time.time(),
+                                                   "state": "ringing", "ended_at": None, "outcome": "unknown",
+                                                   "outcome_note": None, "profile": None, "practice": False,
+                                                   "interventions": 0, "rep_endpoint": None})
+            self._trim()
+        view.call.update(fields)
+        self._publish(PushKind.CALL, call_id, view.call)
+
+    def briefing(self, call_id: str, text: str) -> None:
+        view = self.views[call_id]
+        view.briefing = text
+        self._publish(PushKind.BRIEFING, call_id, {"call_id": call_id, "text": text})
+
+    def line(self, call_id: str, u: Utterance) -> None:
+        """A final utterance, or (u.final False) the words so far of one still being spoken."""
+        view = self.views[call_id]
+        sp = u.speaker.value
+        line = {"call_id": call_id, "speaker": sp, "idx": u.index if u.final else None, "text": u.text,
+                "start": round(u.start, 2), "end": round(u.end, 2), "final": u.final}
+        if u.final:
+            view.lines[u.index] = line
+            view.interims.pop(sp, None)
+        else:
+            view.interims[sp] = line
+        self._publish(PushKind.LINE, call_id, line)
+
+    def card(self, call_id: str, seq: int, iv: Intervention, decided_wall: float, delivery: str = "pending") -> dict:
+        view = self.views[call_id]
+        card = {"call_id": call_id, "seq": seq, **iv.to_json(), "delivery": delivery,
+                "decided_wall": decided_wall, "feedback": None, "feedback_text": None}
+        view.cards[seq] = card
+        view.call["interventions"] = len(view.cards)
+        self._publish(PushKind.CARD, call_id, card)
+        self._publish(PushKind.CALL, call_id, view.call)
+        return card
+
+    def update_card(self, call_id: str, seq: int, **fields: Any) -> Optional[dict]:
+        view = self.views.get(call_id)
+        if view is None or seq not in view.cards:
+            return None
+        view.cards[seq].update(fields)
+        self._publish(PushKind.CARD, call_id, view.cards[seq])
+        return view.cards[seq]
+
+    def _publish(self, kind: PushKind, call_id: str, data: dict) -> None:
+        self.last += 1
+        push = Push(self.last, kind, call_id, json.dumps(data, ensure_ascii=False))
+        self._log.append(push)
+        call = self.views[call_id].call
+        for sub in list(self._subs):
+            if sub.closed or not sub.can_see(call):
+                continue
+            try:
+                sub.queue.put_nowait(push)
+            except asyncio.QueueFull:          # hopelessly behind: cut it off, it resumes with a snapshot
+                self.unsubscribe(sub)
+
+    def _trim(self) -> None:
+        ended = [cid for cid, v in self.views.items() if v.call.get("state") == "ended"]
+        for cid in ended[:max(0, len(self.views) - KEEP_CALLS)]:
+            del self.views[cid]
+
+    # ----------------------------------------------------------- screens
+    def subscribe(self, can_see: Callable[[dict[str, Any]], bool]) -> Subscription:
+        sub = Subscription(can_see)
+        self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Ends the subscriber's stream (its browser reconnects by itself)."""
+        if sub.closed:
+            return
+        sub.closed = True
+        self._subs.discard(sub)
+        while True:                                # make room for the end marker
+            try:
+                sub.queue.put_nowait(None)
+                break
+            except asyncio.QueueFull:
+                sub.queue.get_nowait()
+
+    def disconnect_all(self) -> int:
+        """Drop every screen's connection (tests of the reconnect path; a reload of users)."""
+        subs = list(self._subs)
+        for sub in subs:
+            self.unsubscribe(sub)
+        return len(subs)
+
+    def since(self, last_event_id: str) -> Optional[list[Push]]:
+        """Pushes after `last_event_id` ("<epoch>-<n>"), or None when they are
+        not all here any more (another run, or too long ago): send a snapshot."""
+        epoch, _, n = last_event_id.partition("-")
+        if epoch != self.epoch or not n.isdigit():
+            return None
+        n_ = int(n)
+        if n_ > self.last:
+            return None
+        oldest = self._log[0].id if self._log else self.last + 1
+        if n_ < oldest - 1:
+            return None
+        return [p for p in self._log if p.id > n_]
+
+    def snapshot(self, can_see: Callable[[dict[str, Any]], bool]) -> Iterable[tuple[PushKind, str]]:
+        """The current state of every visible call, as pushes to upsert."""
+        for view in list(self.views.values()):
+            if not can_see(view.call):
+                continue
+            yield PushKind.CALL, json.dumps(view.call, ensure_ascii=False)
+            if view.briefing is not None:
+                yield PushKind.BRIEFING, json.dumps({"call_id": view.call["id"], "text": view.briefing})
+            for line in sorted(view.lines.values(), key=lambda x: x["idx"]):
+                yield PushKind.LINE, json.dumps(line, ensure_ascii=False)
+            for line in view.interims.values():
+                yield PushKind.LINE, json.dumps(line, ensure_ascii=False)
+            for seq in sorted(view.cards):
+                yield PushKind.CARD, json.dumps(view.cards[seq], ensure_ascii=False)
+
+    def event_id(self, n: int) -> str:
+        return f"{self.epoch}-{n}"
