@@ -252,6 +252,13 @@ def test_intervene_serve_runs_as_a_service_and_stops_cleanly_on_sigterm(loop, se
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen("http://127.0.0.1:18391/api/calls", timeout=5)
         assert refused.value.code == 401                                   # no token, no API
+        for path in ("/", "/supervisor", "/admin"):                          # no page without a login
+            req = urllib.request.Request(f"http://127.0.0.1:18391{path}")
+            with urllib.request.urlopen(req, timeout=5) as r:                # (redirects followed)
+                assert r.url.endswith(f"/login?next={path}") and b"password" in r.read()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen("http://127.0.0.1:18391/api/events", timeout=5)
+        assert refused.value.code == 401
         req = urllib.request.Request("http://127.0.0.1:18391/api/calls", headers={"Authorization": "Bearer t0ken"})
         with urllib.request.urlopen(req, timeout=5) as r:
             assert json.load(r) == []

@@ -95,16 +95,20 @@ def test_serve_and_live_config_sections_are_validated(tmp_path):
         load_config(cfg)
 
 
-def test_the_api_needs_a_token_and_is_off_without_one():
+def test_the_api_needs_a_token_and_is_off_without_one(tmp_path):
     import aiohttp
     from intervene.live.web import WebServer
+    from intervene.screen.hub import Hub
+    from intervene.screen.web import ScreenApp
+    from intervene.store.db import Store
 
     async def go():
         out = {}
         for token in ("", "s3cret"):
             media = MediaStore()
             media.put("clip", b"RIFFdata")
-            srv = WebServer(media, lambda: [{"id": "c1"}], "127.0.0.1", 0, api_token=token)
+            screen = ScreenApp(Store(tmp_path / f"t{len(token)}.db"), Hub(), b"k", api_token=token)
+            srv = WebServer(media, "127.0.0.1", 0, screen, live=lambda: [{"id": "c1"}])
             await srv.start()
             base = f"http://127.0.0.1:{srv.port}"
             try:
@@ -116,9 +120,9 @@ def test_the_api_needs_a_token_and_is_off_without_one():
                         "health": await status("/healthz"),
                         "media": await status("/media/clip.wav"),
                         "unknown": await status("/media/nope.wav"),
-                        "api": await status("/api/calls"),
-                        "wrong": await status("/api/calls", Authorization="Bearer nope"),
-                        "right": await status("/api/calls", Authorization=f"Bearer {token}"),
+                        "api": await status("/api/live"),
+                        "wrong": await status("/api/live", Authorization="Bearer nope"),
+                        "right": await status("/api/live", Authorization=f"Bearer {token}"),
                     }
             finally:
                 await srv.stop()
@@ -127,6 +131,7 @@ def test_the_api_needs_a_token_and_is_off_without_one():
     out = asyncio.run(go())
     for token, r in out.items():
         assert r["health"][0] == 200 and r["media"] == (200, b"RIFFdata") and r["unknown"][0] == 404
-    assert {out[""][k][0] for k in ("api", "wrong", "right")} == {403}          # no token configured: API off
+    assert out[""]["api"][0] == 401                                             # nobody: log in first
+    assert out[""]["wrong"][0] == 403                                           # no token configured: tokens off
     assert out["s3cret"]["api"][0] == 401 and out["s3cret"]["wrong"][0] == 401
     assert out["s3cret"]["right"] == (200, b'[{"id": "c1"}]')

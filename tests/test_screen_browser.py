@@ -151,8 +151,13 @@ def test_a_dropped_connection_catches_up_without_duplicates(loop, server, browse
     # the network blips twice while the call goes on: the server drops every stream
     for _ in range(2):
         assert server.hub.disconnect_all() >= 1
+        for _ in range(200):                               # the browser reconnects by itself
+            loop.run(asyncio.sleep(0.05))
+            if server.hub.screens:
+                break
+        assert server.hub.screens
         rep.run(page.wait_for_selector("#conn[data-state=open]", timeout=10000))
-        loop.run(asyncio.sleep(0.8))
+        loop.run(asyncio.sleep(0.5))
     loop.run(server.wait_ended(call_id))
     stored = {r["seq"] for r in server.store.interventions(call_id)}
     for _ in range(60):

@@ -48,6 +48,10 @@ async def build_controller(rt, cfg, kb_path: Optional[str] = None, listen: Optio
     screen = build_screen(rt.store, services.screen, cfg, index, kb.source,
                           api_token=os.environ.get("INTERVENE_API_TOKEN") or so.api_token,
                           public_url=lambda: (public_url or so.public_url or services.public_url), secret=so.secret)
+    if not rt.store.users():
+        logging.getLogger("intervene.serve").warning(
+            "no users yet: nobody can open the screens. Create an admin: "
+            "intervene users add NAME --role admin --password-stdin")
     web = WebServer(media, host, port, screen, live=lambda: [c.snapshot() for c in services.calls.values()])
     return Controller(services, web, public_url or so.public_url)
 

@@ -60,8 +60,9 @@ class CallView:
 
 
 class Subscription:
-    def __init__(self, can_see: Callable[[dict[str, Any]], bool]) -> None:
+    def __init__(self, can_see: Callable[[dict[str, Any]], bool], login: str = "") -> None:
         self.can_see = can_see
+        self.login = login
         self.queue: "asyncio.Queue[Optional[Push]]" = asyncio.Queue(QUEUE_MAX)
         self.closed = False
 
@@ -143,8 +144,8 @@ class Hub:
             del self.views[cid]
 
     # ----------------------------------------------------------- screens
-    def subscribe(self, can_see: Callable[[dict[str, Any]], bool]) -> Subscription:
-        sub = Subscription(can_see)
+    def subscribe(self, can_see: Callable[[dict[str, Any]], bool], login: str = "") -> Subscription:
+        sub = Subscription(can_see, login)
         self._subs.add(sub)
         return sub
 
@@ -161,9 +162,15 @@ class Hub:
             except asyncio.QueueFull:
                 sub.queue.get_nowait()
 
-    def disconnect_all(self) -> int:
-        """Drop every screen's connection (tests of the reconnect path; a reload of users)."""
-        subs = list(self._subs)
+    @property
+    def screens(self) -> int:
+        """Open screens (live streams) right now."""
+        return len(self._subs)
+
+    def disconnect_all(self, login: Optional[str] = None) -> int:
+        """Drop every screen's connection, or one user's (revoked: their
+        browser reconnects, and is refused)."""
+        subs = [s for s in self._subs if login is None or s.login == login]
         for sub in subs:
             self.unsubscribe(sub)
         return len(subs)

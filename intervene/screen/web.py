@@ -305,6 +305,7 @@ class ScreenApp:
         except ValueError as e:
             raise _error(web.HTTPBadRequest, str(e))
         log.info("user %s saved by %s", row["login"], me.login)
+        self.hub.disconnect_all(row["login"])       # a changed role or team: reconnect with the new view
         return web.json_response(self._user_json(row))
 
     async def link(self, request: web.Request) -> web.Response:
@@ -326,7 +327,9 @@ class ScreenApp:
         row = self.store.user(login)
         if row is None:
             raise _error(web.HTTPNotFound, f"no user {login!r}")
-        return web.json_response(self._user_json(self.store.put_user(login, epoch=int(row["epoch"]) + 1)))
+        row = self.store.put_user(login, epoch=int(row["epoch"]) + 1)
+        self.hub.disconnect_all(login)              # open screens too, not only the next request
+        return web.json_response(self._user_json(row))
 
     async def delete_user(self, request: web.Request) -> web.Response:
         me = self.need(request, "admin", write=True)
@@ -335,6 +338,7 @@ class ScreenApp:
             raise _error(web.HTTPBadRequest, "you cannot delete yourself")
         if not self.store.remove_user(login):
             raise _error(web.HTTPNotFound, f"no user {login!r}")
+        self.hub.disconnect_all(login)
         return web.json_response({"ok": True})
 
     async def teams(self, request: web.Request) -> web.Response:
@@ -357,7 +361,7 @@ class ScreenApp:
         snapshot of every visible call first, then live pushes."""
         user = self.need(request)
         hub = self.hub
-        sub = hub.subscribe(lambda call: can_see(user, call))
+        sub = hub.subscribe(lambda call: can_see(user, call), user.login)
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                            "X-Accel-Buffering": "no"})
         try:

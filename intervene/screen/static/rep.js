@@ -9,7 +9,7 @@ const ACTIVE = new Set(["ringing", "live"]);
 
 let pinned = null;       // call id the rep picked from the list (null: follow the newest)
 let currentId = null;
-let draft = { callId: null, outcome: null };
+let draft = { callId: null, outcome: null, serverOutcome: null, serverNote: "" };
 const recentEls = new Map();
 
 const view = new CallView({
@@ -122,10 +122,12 @@ function renderOutcome() {
   if (!c || c.state !== "ended") { outcomeEl.hidden = true; return; }
   outcomeEl.hidden = false;
   const saved = c.outcome && c.outcome !== "unknown" ? c.outcome : null;
-  if (draft.callId !== String(c.id)) {
-    draft = { callId: String(c.id), outcome: saved };
-    noteEl.value = c.outcome_note || "";
-    $("#outcome-error").hidden = true;
+  const note = c.outcome_note || "";
+  // a new call, or the server's outcome changed (saved here or elsewhere): start from the server's
+  if (draft.callId !== String(c.id) || draft.serverOutcome !== saved || draft.serverNote !== note) {
+    if (draft.callId !== String(c.id)) $("#outcome-error").hidden = true;
+    draft = { callId: String(c.id), outcome: saved, serverOutcome: saved, serverNote: note };
+    noteEl.value = note;
   }
   outcomeEl.dataset.saved = saved || "";
   $("#outcome-saved").textContent = saved ? `Saved: ${OUTCOME_LABELS[saved] || saved}` : "";

@@ -74,7 +74,10 @@ function upsertRow(c) {
   let li = rows.get(id);
   if (!li) {
     const btn = h("button", { type: "button", class: "call-row", dataset: { call: id } });
-    btn.addEventListener("click", () => select(id));
+    btn.addEventListener("click", () => {
+      select(id);
+      if (window.matchMedia("(max-width: 900px)").matches) $("#call-head").scrollIntoView({ block: "start" });
+    });
     li = h("li", null, btn);
     rows.set(id, li);
   }
