@@ -103,3 +103,21 @@ def asr_pool(transcriber):
     pool = AsrPool(transcriber)
     yield pool
     pool.close()
+
+
+@pytest.fixture(scope="module")
+def loop():
+    """One event loop in a thread per module: a service under test keeps running between tests."""
+    from screenkit import Loop
+    lp = Loop()
+    yield lp
+    lp.close()
+
+
+@pytest.fixture(scope="module")
+def server(loop, acme_index, tmp_path_factory):
+    """The screen server `intervene serve` runs (no Asterisk), with users rep1, rep2, sup, boss."""
+    from screenkit import ScreenServer
+    s = loop.run(ScreenServer(tmp_path_factory.mktemp("screen") / "screen.db", acme_index).start())
+    yield s
+    loop.run(s.stop())

@@ -4,7 +4,6 @@ with Whisper to check who heard what - not trusted from a log."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +17,7 @@ from intervene.replay import parse_transcript
 from intervene.sim import localpbx
 from intervene.sim.calls import CallResult, LiveHarness
 from intervene.sim.voices import read_mono
+from screenkit import Loop
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,30 +28,6 @@ CLAIM_CALL = """\
 {"start": 6.6, "end": 9.8, "speaker": "rep", "text": "The Standard package includes two years of support."}
 {"start": 19.0, "end": 20.6, "speaker": "lead", "text": "Okay, good to know."}
 """
-
-
-class Loop:
-    """One event loop in a thread for the whole module: the service keeps
-    running between tests, as it does in production."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro, timeout: float = 240):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def loop():
-    lp = Loop()
-    yield lp
-    lp.close()
 
 
 def _harness(loop: Loop, tmp: Path, **kw) -> LiveHarness:

@@ -6,23 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
 
-from screenkit import PRACTICE, Client, Loop, ScreenServer
-
-
-@pytest.fixture(scope="module")
-def loop():
-    lp = Loop()
-    yield lp
-    lp.close()
-
-
-@pytest.fixture(scope="module")
-def server(loop, acme_index, tmp_path_factory):
-    s = loop.run(ScreenServer(tmp_path_factory.mktemp("screen") / "screen.db", acme_index).start())
-    yield s
-    loop.run(s.stop())
+from screenkit import PRACTICE, Client
 
 
 def client(loop, server, login=None) -> Client:

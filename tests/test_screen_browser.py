@@ -21,20 +21,6 @@ pytestmark = pytest.mark.skipif(not os.path.exists(os.environ.get("INTERVENE_CHR
 
 
 @pytest.fixture(scope="module")
-def loop():
-    lp = Loop()
-    yield lp
-    lp.close()
-
-
-@pytest.fixture(scope="module")
-def server(loop, acme_index, tmp_path_factory):
-    s = loop.run(ScreenServer(tmp_path_factory.mktemp("screen") / "screen.db", acme_index).start())
-    yield s
-    loop.run(s.stop())
-
-
-@pytest.fixture(scope="module")
 def browser(loop):
     from playwright.async_api import async_playwright
 

@@ -13,7 +13,7 @@ import pytest
 
 from intervene.replay import parse_transcript
 from intervene.sim.calls import LiveHarness
-from screenkit import PASSWORD, Loop
+from screenkit import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = Path(os.environ.get("INTERVENE_SCREENSHOTS", ROOT / "test-artifacts" / "screens"))
@@ -29,13 +29,6 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the local Asterisk needs root (chroot)"),
     pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"), reason="no Chromium"),
 ]
-
-
-@pytest.fixture(scope="module")
-def loop():
-    lp = Loop()
-    yield lp
-    lp.close()
 
 
 @pytest.fixture(scope="module")
