@@ -215,3 +215,22 @@ def test_tokens_and_passwords():
     assert read_token(b"other", t, "session", now) is None
     assert read_token(b"k", t, "session", now + 61) is None
     assert read_token(b"k", t[:-2] + "xx", "session", now) is None
+
+
+def test_a_new_installation_logs_a_link_for_the_first_admin(loop, server, caplog):
+    import re
+
+    from intervene.live.serve import first_admin
+    with caplog.at_level("WARNING"):
+        first_admin(server.store, server.screen, server.url)
+    url = re.search(r"(http://\S+/l/\S+)", caplog.text).group(1)
+    c = client(loop, server)
+
+    async def follow():
+        async with c.http.get(url, allow_redirects=False) as r:
+            return r.status
+    assert loop.run(follow()) == 303
+    me = loop.run(c.get("/api/me"))[1]
+    assert me["login"] == "admin" and me["role"] == "admin"
+    assert not server.store.user("admin")["pw"]                 # no password until they set one
+    loop.run(c.close())

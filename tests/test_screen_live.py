@@ -82,7 +82,8 @@ def test_a_live_silent_call_reaches_the_reps_screen_and_phone(loop, service, tmp
     row = next(x for x in service.services.store.interventions(r.call_id) if x["category"] == "accuracy")
     assert row["feedback"] == "used" and row["feedback_by"] == "rep5"
     assert any("Factual error" in m["body"] and "three years" in m["body"] for m in r.rep_messages), r.rep_messages
-    assert any(t["seq"] == acc["seq"] for t in times)
+    shown = next(t for t in times if t["seq"] == acc["seq"])
+    print(f"live call: decision -> card rendered {1000 * (shown['rendered_wall'] - shown['decided_wall']):.0f} ms")
     assert not errors, errors
     # nothing of it was spoken into the call: silent mode
     assert all(d["delivery"] in ("shown", "call-ended") for d in r.deliveries), r.deliveries

@@ -49,11 +49,22 @@ async def build_controller(rt, cfg, kb_path: Optional[str] = None, listen: Optio
                           api_token=os.environ.get("INTERVENE_API_TOKEN") or so.api_token,
                           public_url=lambda: (public_url or so.public_url or services.public_url), secret=so.secret)
     if not rt.store.users():
-        logging.getLogger("intervene.serve").warning(
-            "no users yet: nobody can open the screens. Create an admin: "
-            "intervene users add NAME --role admin --password-stdin")
+        first_admin(rt.store, screen, public_url or so.public_url or f"http://{host}:{port}")
     web = WebServer(media, host, port, screen, live=lambda: [c.snapshot() for c in services.calls.values()])
     return Controller(services, web, public_url or so.public_url)
+
+
+def first_admin(store, screen, base_url: str) -> None:
+    """A new installation has no users, so nobody could open the screens:
+    make an `admin` without a password and log a one-day link that signs in
+    as them (then: set a password or add users on /admin)."""
+    from intervene.screen.auth import User
+    from intervene.screen.web import save_user, signed_link
+    row = save_user(store, {"login": "admin", "name": "Administrator", "role": "admin"})
+    url, _ = signed_link(screen.secret, User.from_row(row), base_url, 1)
+    logging.getLogger("intervene.serve").warning(
+        "no users yet: sign in as the first admin within a day with %s (or: intervene users add NAME "
+        "--role admin --password-stdin)", url)
 
 
 async def serve(controller: Controller) -> None:
