@@ -254,6 +254,19 @@ function onCall(c) {
   if (currentId === id && prevCurrent === id) { renderHead(); renderOutcome(); }
 }
 
+// A card that arrives while the page is in a background tab: a count in the
+// tab's title (no sound), cleared when the rep looks at the page again.
+const baseTitle = document.title;
+const unseen = new Set();
+function noticeInBackground(card) {
+  if (!document.hidden || card.feedback) return;
+  unseen.add(`${card.call_id}/${card.seq}`);
+  document.title = `(${unseen.size}) ${baseTitle}`;
+}
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) { unseen.clear(); document.title = baseTitle; }
+});
+
 connect({
   hello: (d) => {
     showMe(d.me);
@@ -264,6 +277,7 @@ connect({
   briefing: (b) => view.onBriefing(b),
   line: (l) => view.onLine(l),
   card: (card) => {
+    noticeInBackground(card);
     view.onCard(card);
     const li = recentEls.get(String(card.call_id));
     const c = store.call(card.call_id);
