@@ -28,6 +28,11 @@ delivery mode each team and rep gets.
     [serve]                        # the live service (live/options.py): ARI, HTTP, voice
     [live]                         # live delivery timing (live/options.py)
 
+    [leads]                        # lead intake and calling (leads/options.py); secrets from env win
+    call_hours = "09:00-20:00"
+    [campaigns.solar]              # which Lead Ads forms/pages are ours, and their team (leads/options.py)
+    form_ids = ["1234567890"]
+
 A rep's settings override their team's, which override the defaults.
 """
 from __future__ import annotations
@@ -40,6 +45,7 @@ from typing import Any, Optional
 
 from intervene.audio.asr import AsrOptions
 from intervene.audio.vad import VadOptions
+from intervene.leads.options import Campaign, LeadOptions, campaign_options, lead_options
 from intervene.live.options import LiveOptions, ServeOptions
 from intervene.policy import DEFAULT_MODES, PROFILES, Profile
 from intervene.vocab import Category, Mode, Severity
@@ -47,6 +53,9 @@ from intervene.vocab import Category, Mode, Severity
 
 class ConfigError(Exception):
     pass
+
+
+SECTIONS = ("profiles", "defaults", "teams", "reps", "vad", "asr", "serve", "live", "leads", "campaigns")
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,8 @@ class Config:
     asr: AsrOptions = AsrOptions()
     serve: ServeOptions = ServeOptions()
     live: LiveOptions = LiveOptions()
+    leads: LeadOptions = LeadOptions()
+    campaigns: dict[str, Campaign] = field(default_factory=dict)
     source: str = ""
 
     def resolve(self, rep: Optional[str] = None, team: Optional[str] = None,
@@ -95,7 +106,7 @@ def load_config(path: Optional[str | Path] = None) -> Config:
     """--config, else INTERVENE_CONFIG, else none (built-in defaults)."""
     path = path or os.environ.get("INTERVENE_CONFIG")
     if not path:
-        return Config()
+        return Config(leads=lead_options({}, os.environ))   # the environment's secrets still count
     p = Path(path)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -109,10 +120,11 @@ def load_config(path: Optional[str | Path] = None) -> Config:
         raise ConfigError(f"{p}: cannot read ({e.strerror})")
     cfg = Config(source=str(p))
     for key in data:
-        if key not in ("profiles", "defaults", "teams", "reps", "vad", "asr", "serve", "live"):
-            raise ConfigError(f"{p}: unknown section [{key}] "
-                              "(expected profiles, defaults, teams, reps, vad, asr, serve, live)")
-    for section in ("profiles", "teams", "reps"):
+        if key not in SECTIONS:
+            raise ConfigError(f"{p}: unknown section [{key}] (expected {', '.join(SECTIONS)})")
+    for section in ("profiles", "teams", "reps", "campaigns"):
+        if not isinstance(data.get(section) or {}, dict):
+            raise ConfigError(f"{p}: [{section}] must be tables like [{section}.name]")
         for k, v in (data.get(section) or {}).items():
             if not isinstance(v, dict):
                 raise ConfigError(f"{p}: [{section}.{k}] must be a table, got {v!r}")
@@ -132,6 +144,22 @@ def load_config(path: Optional[str | Path] = None) -> Config:
     cfg.asr = _options(AsrOptions(), data.get("asr") or {}, f"{p}: [asr]")
     cfg.serve = _options(ServeOptions(), data.get("serve") or {}, f"{p}: [serve]")
     cfg.live = _options(LiveOptions(), data.get("live") or {}, f"{p}: [live]")
+    try:
+        cfg.leads = lead_options(data.get("leads") or {}, os.environ)
+    except ValueError as e:
+        raise ConfigError(f"{p}: [leads]: {e}")
+    for cid, raw in (data.get("campaigns") or {}).items():
+        try:
+            cfg.campaigns[cid] = campaign_options(cid, raw)
+        except ValueError as e:
+            raise ConfigError(f"{p}: [campaigns.{cid}]: {e}")
+    for kind in ("form_ids", "page_ids"):           # one form (page) = one campaign, or leads go astray
+        owner: dict[str, str] = {}
+        for cid, c in cfg.campaigns.items():
+            for x in getattr(c, kind):
+                if x in owner:
+                    raise ConfigError(f"{p}: [campaigns.{cid}] {kind}: {x} is already in [campaigns.{owner[x]}]")
+                owner[x] = cid
     for who, layer in [("defaults", cfg.defaults), *cfg.teams.items(), *cfg.reps.items()]:
         if layer.get("profile") and layer["profile"] not in cfg.profiles:
             raise ConfigError(f"{p}: {who}: unknown profile {layer['profile']!r}")

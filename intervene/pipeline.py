@@ -182,6 +182,16 @@ class CallPipeline:
             self.cues.started(ev)
             self.queue.append(_Pending(ev, None, wall))
 
+    def ai_said(self, start: float, end: float, text: str) -> Utterance:
+        """What the assistant said (a qualification question, a spoken
+        correction): into the call's transcript, numbered with the parties'
+        lines; the engine only hears that someone talked (speech_started/ended)."""
+        u = Utterance(len(self.transcript), Speaker.AI, round(start, 2), round(end, 2), text)
+        self.transcript.append(u)
+        if self.on_utterance:
+            self.on_utterance(u)
+        return u
+
     # ---------------------------------------------------- interventions out
     def poll(self, now: float, block: bool = False) -> list[Intervention]:
         """Apply every event decided up to `now`, in order; fire what is due.

@@ -187,6 +187,9 @@ dev_phones() {
       "$i" "$i" "$i" "$i" "$i" "$i"
     printf '[rep%d](rep-phone)\nauth=rep%d\naors=rep%d\n[rep%d](dev-phone-auth)\nusername=rep%d\n[rep%d](phone-aor)\n' \
       "$i" "$i" "$i" "$i" "$i" "$i"
+    # the lead flow dials leads by number (dial = "PJSIP/{number}"): the fictional New York
+    # number +1 212 555 01NN is an endpoint that reaches lead N's registered phone
+    printf '[+121255501%02d](lead-phone)\naors=lead%d\n' "$i" "$i"
   done
 }
 

@@ -75,7 +75,7 @@ def test_wrong_claim_is_corrected_aloud_and_both_parties_hear_it(loop, service, 
     store = service.services.store
     assert any(c["id"] == r.call_id and c["source"] == "live" for c in store.calls())
     speakers = {u["speaker"] for u in store.utterances(r.call_id)}
-    assert speakers == {"lead", "rep"}
+    assert speakers == {"lead", "rep", "ai"}                   # the spoken correction is in the transcript too
     rep_said = " ".join(t["text"] for t in r.transcript if t["speaker"] == "rep").lower()
     assert "standard package" in rep_said and "support" in rep_said
     # the correction is in what each phone heard (transcribed), after the claim

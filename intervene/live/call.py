@@ -139,6 +139,13 @@ class LiveCall:
         self._tasks: set[asyncio.Task] = set()
         self._whispers = 0
         self.spoke_at: dict[int, float] = {}     # seq -> call time its spoken delivery began
+        # the lead flow (leads/flow.py): the assistant talks with the lead before any rep is there
+        self.flow = False                        # the flow dials both parties and decides what a miss means
+        self.listeners: list = []                # flow: called with each final utterance
+        self.qualifying = False                  # interventions are not for anyone yet: not delivered
+        self.rep_briefing: Optional[str] = None  # what the rep hears alone before joining (flow)
+        self.rep_ready = asyncio.Event()         # the rep is in the bridge, briefed
+        self._polling = False
 
     # ------------------------------------------------------------- clock
     def now(self) -> float:
@@ -204,24 +211,50 @@ class LiveCall:
 
     async def rep_joined(self, channel: str, adopted: bool = False) -> None:
         """The rep answered: into the bridge, taps on both parties, the
-        whispered briefing while the lead holds, then the clock starts."""
+        whispered briefing while the lead holds, then the clock starts.
+        In the lead flow the lead is talking with the assistant meanwhile, so
+        the rep is briefed alone first and joins after."""
         ari = self.s.ari
         self.rep = channel
-        if not adopted:
+        if self.rep_briefing is not None and not adopted:
+            status = await self._play_to(channel, self.rep_briefing)
+            log.info("call %s: rep briefed alone (%s, %d chars)", self.id, status, len(self.rep_briefing))
             await ari.call("POST", f"/bridges/{self.bridge}/addChannel", channel=channel)
-        await self.open_taps()
-        if self.s.options.briefing and not adopted:
-            text = self.s.briefing(self.args)
-            status = await self._whisper(text, tone=True, wait=False)
-            log.info("call %s: briefing %s (%d chars)", self.id, status, len(text))
-        await ari.quiet("DELETE", f"/channels/{self.lead}/moh")
+            await self.open_taps()
+            self.qualifying = False
+        else:
+            if not adopted:
+                await ari.call("POST", f"/bridges/{self.bridge}/addChannel", channel=channel)
+            await self.open_taps()
+            if self.s.options.briefing and not adopted:
+                text = self.s.briefing(self.args)
+                status = await self._whisper(text, tone=True, wait=False)
+                log.info("call %s: briefing %s (%d chars)", self.id, status, len(text))
+            await ari.quiet("DELETE", f"/channels/{self.lead}/moh")
+        self.start_clock()
+        self.s.screen.call(self.id, state="live")
+        self.rep_ready.set()
+        log.info("call %s: conversation started (lead %s, rep %s)", self.id, self.lead, channel)
+
+    def start_clock(self) -> None:
+        """Call time 0 (kept by an adopted call, and by a lead flow call whose
+        clock started with the assistant), and the pipeline's poll loop."""
         if self.t0_wall is None:
             self.t0_wall = time.time()
             self.s.store.update_call(self.id, conversation_started=self.t0_wall)
-        self.t0 = time.monotonic() - (time.time() - self.t0_wall)     # an adopted call keeps its clock
-        self.spawn(self._poll(), "poll")
-        self.s.screen.call(self.id, state="live")
-        log.info("call %s: conversation started (lead %s, rep %s)", self.id, self.lead, channel)
+        self.t0 = time.monotonic() - (time.time() - self.t0_wall)
+        if not self._polling:
+            self._polling = True
+            self.spawn(self._poll(), "poll")
+
+    async def begin_with_lead(self) -> None:
+        """The lead flow: the lead answered our callback. Into the bridge,
+        their tap, and the clock starts - the assistant talks first."""
+        ari = self.s.ari
+        await ari.call("POST", "/bridges", type="mixing", bridgeId=self.bridge, name=self.bridge)
+        await ari.call("POST", f"/bridges/{self.bridge}/addChannel", channel=self.lead)
+        await self.open_taps()
+        self.start_clock()
 
     async def open_taps(self) -> None:
         todo = [(sp, ch) for sp, ch in ((Speaker.LEAD, self.lead), (Speaker.REP, self.rep))
@@ -246,12 +279,17 @@ class LiveCall:
         u = replace(u, index=u.index + self.utt_offset)
         self.s.screen.line(self.id, u)
         self.s.store.add_utterance(self.id, u)
+        for listener in self.listeners:
+            listener(u)
 
     def _on_interim(self, u: Utterance) -> None:
         if not self.ended:
             self.s.screen.line(self.id, u)
 
     def _decided(self, iv: Intervention, live: bool = True) -> None:
+        if self.qualifying:                          # the assistant and the lead only: nobody to coach
+            log.debug("call %s: %s while qualifying, not for anyone", self.id, iv.trigger)
+            return
         seq = self.seq
         self.seq += 1
         card = self.s.screen.card(self.id, seq, iv, time.time())     # the screen first: latency
@@ -322,9 +360,12 @@ class LiveCall:
             try:
                 await self.s.ari.call("POST", f"/bridges/{self.bridge}/play", media=self.s.media_uri(body),
                                       playbackId=body_pb)
-                return await self._watch_barge_in(done, [intro_pb, body_pb])
+                status = await self._watch_barge_in(done, [intro_pb, body_pb])
             finally:
                 self._assistant(speaking=False)
+            if not self.ended and status in ("spoken", "interrupted"):
+                self.pipeline.ai_said(self.spoke_at[seq], self.now(), f"{self.s.intro_line} {iv.say}".strip())
+            return status
 
     def _assistant(self, speaking: bool) -> None:
         """The assistant talking is not dead air, and its end is where the
@@ -336,6 +377,47 @@ class LiveCall:
                else self.engine.speech_ended(Speaker.AI, now, now))
         for iv in out:
             self._decided(iv)
+
+    async def say(self, text: str, barge_in: bool = True) -> str:
+        """The assistant talking with the lead (the lead flow's questions,
+        fillers, the hand-off): into the bridge at once; the lead talking
+        over it for barge_in_s stops it ("interrupted"). Goes into the
+        transcript as the assistant's line."""
+        async with self._voice_lock:
+            if self.ended:
+                return "call-ended"
+            key = f"say-{uuid.uuid4().hex}"
+            self.s.media.promise(key)
+            synth = self.spawn(self.s.synthesize(key, text), "tts")
+            pb = f"iv-pb-{uuid.uuid4().hex[:12]}"
+            done = self.s.waiters.expect(f"played:{pb}")
+            await self.s.ari.call("POST", f"/bridges/{self.bridge}/play", media=self.s.media_uri(key), playbackId=pb)
+            start = self.now()
+            self._assistant(speaking=True)
+            try:
+                if barge_in:
+                    status = await self._watch_barge_in(done, [pb])
+                else:
+                    status = "failed" if await done == "failed" else "spoken"
+            finally:
+                self._assistant(speaking=False)
+            if synth.done() and not synth.cancelled() and synth.exception() is not None:
+                status = "failed"
+            if not self.ended:
+                self.pipeline.ai_said(start, self.now(), text)
+            return status
+
+    async def _play_to(self, channel: str, text: str) -> str:
+        """Speech to one channel that is in no bridge yet (the rep, before joining)."""
+        key = f"brief-{uuid.uuid4().hex}"
+        self.s.media.promise(key)
+        synth = self.spawn(self.s.synthesize(key, text, tone_first=True), "tts")
+        pb = f"iv-pb-{uuid.uuid4().hex[:12]}"
+        done = self.s.waiters.expect(f"played:{pb}")
+        await self.s.ari.call("POST", f"/channels/{channel}/play", media=self.s.media_uri(key), playbackId=pb)
+        state = await asyncio.wait_for(done, 120)
+        await asyncio.gather(synth, return_exceptions=True)
+        return "failed" if state == "failed" else "played"
 
     async def _watch_barge_in(self, done: "asyncio.Future", playbacks: list[str]) -> str:
         """A person who starts talking over the assistant wins: stop it."""

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -74,6 +74,7 @@ class Services:
     waiters: Waiters = field(default_factory=Waiters)
     calls: dict[str, LiveCall] = field(default_factory=dict)
     intro_key: str = "intro"
+    intro_line: str = ""                           # what the intro clip says (for the transcript)
     screen: Hub = field(default_factory=Hub)       # what the reps' and supervisors' screens show
     sip_from: str = "intervene"                    # sender of cards sent as SIP MESSAGE
 
@@ -131,10 +132,13 @@ class Services:
 
 
 class Controller:
-    def __init__(self, services: Services, web: WebServer, public_url: str = "") -> None:
+    def __init__(self, services: Services, web: WebServer, public_url: str = "",
+                 background: Sequence[Callable[[asyncio.Event], Awaitable[None]]] = ()) -> None:
         self.s = services
         self.web = web
         self.public_url = public_url
+        self.background = list(background)      # the lead flow: runs until stop
+        self.leads: Any = None
         self.connected = asyncio.Event()
         self.connections = 0
         self._stop = asyncio.Event()
@@ -146,8 +150,10 @@ class Controller:
         await self.web.start()
         s.public_url = (self.public_url or f"http://{self.web.host}:{self.web.port}").rstrip("/")
         intro = intro_text(s.kb.assistant.name, s.kb.assistant.intro)
+        s.intro_line = intro
         pcm = await asyncio.to_thread(announcement, s.voice, intro)
         s.media.put(s.intro_key, wav_bytes(pcm, s.voice.rate))
+        tasks = [asyncio.create_task(job(self._stop)) for job in self.background]
         attempt = 0
         try:
             while not self._stop.is_set():
@@ -171,6 +177,8 @@ class Controller:
                     log.warning("lost the ARI events connection; reconnecting")
                     s.waiters.fail_all(AriUnavailable("ARI connection lost"))
         finally:
+            self._stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
             for call in list(s.calls.values()):
                 await call.end("service stopping")
             await self.web.stop()
@@ -267,6 +275,8 @@ class Controller:
             if kind == "StasisStart":
                 await self._stasis_start(ev)
             elif kind in ("StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"):
+                if kind == "ChannelDestroyed":       # the lead flow waits on its dialled channels
+                    self.s.waiters.resolve(f"gone:{ev['channel']['id']}", ev.get("cause_txt") or ev.get("cause"))
                 await self._gone(ev["channel"]["id"], kind)
             elif kind == "PlaybackFinished":
                 self.s.waiters.resolve(f"played:{ev['playback']['id']}", ev["playback"].get("state"))
@@ -305,8 +315,12 @@ class Controller:
             if call.ended:
                 continue
             if channel == f"iv-{call.id}-rep" and call.rep is None:
+                if call.flow:                           # the lead flow rings reps itself
+                    continue
                 if why == "ChannelDestroyed":           # rang out, declined or unreachable
                     log.info("call %s: the rep did not answer", call.id)
                     call.spawn(call.rep_unavailable(), "no-rep")
             elif channel in (call.lead, call.rep):
+                if channel == call.lead and call.t0 is None and call.flow:
+                    continue                            # the lead flow's callback not answered: it decides
                 await call.end(f"{channel} {why}")

@@ -13,6 +13,7 @@ import click
 from intervene.live.ari import Ari, AriSettings
 from intervene.live.controller import Controller, Services
 from intervene.live.voice import Voice, VoiceError, VoiceOptions
+from intervene.leads.service import LeadService
 from intervene.live.web import MediaStore, WebServer
 from intervene.screen.web import build_screen
 
@@ -45,13 +46,19 @@ async def build_controller(rt, cfg, kb_path: Optional[str] = None, listen: Optio
     services = Services(ari=ari, store=rt.store, kb=kb, index=index, config=cfg, asr=asr, voice=voice,
                         media=media, public_url="", options=cfg.live,
                         sip_from=so.sip_from or "intervene")
+    leads = LeadService(services, cfg.leads, cfg.campaigns)
     screen = build_screen(rt.store, services.screen, cfg, index, kb.source,
                           api_token=os.environ.get("INTERVENE_API_TOKEN") or so.api_token,
-                          public_url=lambda: (public_url or so.public_url or services.public_url), secret=so.secret)
+                          public_url=lambda: (public_url or so.public_url or services.public_url), secret=so.secret,
+                          on_outcome=leads.outcome)
     if not rt.store.users():
         first_admin(rt.store, screen, public_url or so.public_url or f"http://{host}:{port}")
-    web = WebServer(media, host, port, screen, live=lambda: [c.snapshot() for c in services.calls.values()])
-    return Controller(services, web, public_url or so.public_url)
+    web = WebServer(media, host, port, screen, live=lambda: [c.snapshot() for c in services.calls.values()],
+                    more_routes=[leads.add_routes])
+    controller = Controller(services, web, public_url or so.public_url, background=[leads.run])
+    controller.leads = leads
+    leads.flow.ready = controller.connected.is_set
+    return controller
 
 
 def first_admin(store, screen, base_url: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from aiohttp import web
 
@@ -73,7 +73,8 @@ class WebServer:
     the screens' app (screen/web.py), behind a login or the API token."""
 
     def __init__(self, media: MediaStore, host: str, port: int, screen: "ScreenApp",
-                 live: Callable[[], list[dict]] = list) -> None:
+                 live: Callable[[], list[dict]] = list,
+                 more_routes: Sequence[Callable[[web.Application], None]] = ()) -> None:
         self.media = media
         self.screen = screen
         self.live = live
@@ -84,6 +85,8 @@ class WebServer:
         app.router.add_get("/healthz", self._health)
         app.router.add_get("/api/live", self._live)
         screen.add_routes(app)
+        for add in more_routes:                              # the lead webhooks
+            add(app)
         self.app = app
 
     async def start(self) -> None:

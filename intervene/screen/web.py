@@ -45,12 +45,14 @@ class ScreenApp:
     def __init__(self, store: Store, hub: Hub, secret: bytes, api_token: str = "",
                  public_url: Callable[[], str] = lambda: "",
                  effective: Callable[[User], dict[str, Any]] = lambda u: {},
-                 practice: Optional[Callable[[User, str, float], Awaitable[str]]] = None) -> None:
+                 practice: Optional[Callable[[User, str, float], Awaitable[str]]] = None,
+                 on_outcome: Callable[[str, str], None] = lambda call_id, outcome: None) -> None:
         self.store, self.hub, self.secret = store, hub, secret
         self.api_token = api_token
         self.public_url = public_url
         self.effective = effective
         self.practice = practice
+        self.on_outcome = on_outcome          # the lead flow: the outcome goes back to Facebook
         self.throttle = LoginThrottle()
 
     def add_routes(self, app: web.Application) -> None:
@@ -247,6 +249,10 @@ class ScreenApp:
         self._owned_call(user, call_id)
         note = note.strip()[:4000] if note else None
         self.store.set_outcome(call_id, outcome, note, user.login)
+        try:
+            self.on_outcome(call_id, outcome)
+        except Exception:                       # the outcome is stored; reporting it on is not the rep's problem
+            log.exception("call %s: passing the outcome on failed", call_id)
         if call_id in self.hub.views:
             self.hub.call(call_id, outcome=outcome, outcome_note=note)
             return web.json_response(self.hub.views[call_id].call)
@@ -502,7 +508,8 @@ def service_secret(store: Store, configured: str = "") -> bytes:
 
 
 def build_screen(store: Store, hub: Hub, config: Any, index: Any, kb_source: str, api_token: str,
-                 public_url: Callable[[], str], secret: str = "") -> ScreenApp:
+                 public_url: Callable[[], str], secret: str = "",
+                 on_outcome: Callable[[str, str], None] = lambda call_id, outcome: None) -> ScreenApp:
     """The screens as `intervene serve` runs them (also the benchmark's and the tests')."""
     from intervene.screen.practice import Practice
     practice = Practice(store, hub, index, config, kb_source)
@@ -514,4 +521,5 @@ def build_screen(store: Store, hub: Hub, config: Any, index: Any, kb_source: str
             return {"error": str(e)}
         return {"profile": a.profile.name, "modes": {c.value: m.value for c, m in a.modes.items()}}
 
-    return ScreenApp(store, hub, service_secret(store, secret), api_token, public_url, effective, practice.start)
+    return ScreenApp(store, hub, service_secret(store, secret), api_token, public_url, effective, practice.start,
+                     on_outcome)

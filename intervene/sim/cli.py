@@ -43,10 +43,14 @@ def _read(call: Path) -> list[Utterance]:
               help="Deliver everything this way (default: accuracy by voice, the rest silent).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="demo-out", show_default=True)
 @click.option("--no-briefing", is_flag=True, help="Skip the rep's whispered briefing.")
+@click.option("--flow", is_flag=True, help="The whole lead flow: a signed Lead Ads webhook, the AI callback and "
+                                           "qualification, the rep's hand-off, the Conversions API event.")
+@click.option("--script", "script_path", type=click.Path(dir_okay=False), default=None,
+              help="--flow: JSON {lead: {name, email, answers: [...]}, conversation: [format-2 lines]}.")
 @click.option("-v", "--verbose", is_flag=True)
 @click.pass_obj
 def demo_cmd(rt, call: Optional[str], kb_path: Optional[str], profile: Optional[str], mode: Optional[str],
-             out_dir: str, no_briefing: bool, verbose: bool) -> None:
+             out_dir: str, no_briefing: bool, flow: bool, script_path: Optional[str], verbose: bool) -> None:
     """A real call through the local Asterisk that you can listen to.
 
     Two SIP softphones speak CALL's lead and rep lines (two natural voices) at
@@ -58,6 +62,8 @@ def demo_cmd(rt, call: Optional[str], kb_path: Optional[str], profile: Optional[
     from intervene.sim.localpbx import PbxError
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if flow:
+        return _demo_flow(rt, kb_path or str(ROOT / "kb"), Path(out_dir), script_path)
     path = Path(call) if call else DEMO_CALL
     utterances = _read(path)
     kb = kb_path or str(ROOT / "kb")
@@ -76,6 +82,39 @@ def demo_cmd(rt, call: Optional[str], kb_path: Optional[str], profile: Optional[
         click.echo(f"{iv['at']:6.1f}s  {iv['category']:<11} {iv['mode']:<7} {d.get('delivery') or '':<11} {iv['say']}")
     click.echo(f"{len(r.transcript)} utterances heard, {len(r.interventions)} intervention(s); call {r.call_id}")
     for name in ("lead-heard.wav", "rep-heard.wav", "interventions.jsonl", "transcript.jsonl"):
+        click.echo(f"  {out / name}")
+
+
+def _demo_flow(rt, kb: str, out: Path, script_path: Optional[str]) -> None:
+    from intervene.sim.flow import DEFAULT_SCRIPT, FlowHarness
+    from intervene.sim.localpbx import PbxError
+    script = DEFAULT_SCRIPT
+    if script_path:
+        try:
+            script = json.loads(Path(script_path).read_text())
+            assert isinstance(script.get("lead", {}).get("answers"), list)
+        except (OSError, ValueError, AssertionError, AttributeError) as e:
+            _fail(f"{script_path}: expected JSON {{lead: {{name, email, answers: [...]}}, conversation: [...]}} ({e})")
+    click.echo(f"demo --flow: a Lead Ads webhook -> callback -> qualification -> rep (KB {kb}) ...")
+
+    async def run():
+        with tempfile.TemporaryDirectory(prefix="intervene-flow-") as tmp:
+            async with FlowHarness(Path(tmp) / "flow.db", kb, Path(tmp), stop_pbx=True) as h:
+                return await h.run(script, out)
+    try:
+        r = asyncio.run(run())
+    except PbxError as e:
+        _fail(str(e))
+    t0 = r.timeline[0]["t"] if r.timeline else 0.0
+    for e in r.timeline:
+        if e["event"] in ("ai-listening", "webhook-stored"):
+            continue
+        extra = {k: v for k, v in e.items() if k in ("text", "rep", "cause", "status", "reason", "say", "delivery")}
+        click.echo(f"{e['t'] - t0:7.2f}s  {e['event']:<22} {json.dumps(extra) if extra else ''}")
+    fields = (r.record.get("lead") or {}).get("fields", {})
+    click.echo(f"captured: {json.dumps(fields)}")
+    click.echo(f"score: {json.dumps(r.record.get('score', {}).get('total'))}; {len(r.capi_bodies)} Conversions API event(s)")
+    for name in ("lead-heard.wav", "rep-heard.wav", "record.json", "capi-events.jsonl", "timeline.jsonl"):
         click.echo(f"  {out / name}")
 
 

@@ -1,0 +1,372 @@
+"""The lead flow: a new lead is called back within seconds, the assistant
+qualifies them, a rep is rung in the background, briefed alone, introduced,
+and from then on it is a monitored call like any other.
+
+    webhook ─> leads table ─> LeadFlow.tick (rules: hours, DNC, campaign, outbound limit)
+        ─> LeadCall: originate the lead ─> answered ─> bridge + tap ─> Qualifier (say / listen)
+        ─> Handoff: ring a rep (round-robin, registered, not busy) while the assistant keeps
+           the lead company ─> rep answers: briefed alone, joins ─> introduction ─> LiveCall
+
+The lead's row is claimed (ready -> calling) in SQLite before the phone is
+dialled, so a restarted service never calls a lead twice; everything a call
+does is recorded on the call (transcript, captured fields) and the lead
+(status, reason, attempts).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from intervene.live.ari import AriError, AriUnavailable
+from intervene.live.call import LiveCall, new_call_id
+from intervene.screen.auth import User
+from intervene.store import leads as lead_store
+from intervene.vocab import Speaker, Utterance
+
+if TYPE_CHECKING:
+    from intervene.leads.options import Campaign, LeadOptions
+    from intervene.live.controller import Services
+
+log = logging.getLogger("intervene.leads")
+
+TICK_S = 0.5                 # the scheduler looks at due leads this often (and whenever poked)
+LEAD_ANSWER_S = 30           # ring the lead this long
+SILENCE_S = 6.0              # after a question: this long without the lead starting to speak is silence
+FILLER_EVERY_S = 6.0         # while a rep's phone rings, the assistant speaks at least this often
+NO_REP_CALLBACK_S = 900.0    # no rep reachable: call the lead back this much later
+
+
+@dataclass
+class Timeline:
+    """What happened when, per lead: the demo's timeline.jsonl and the benchmark's figures."""
+    events: list[dict[str, Any]] = field(default_factory=list)
+    listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
+
+    def add(self, lead_id: int, event: str, **kw: Any) -> None:
+        entry = {"t": time.time(), "lead_id": lead_id, "event": event, **kw}
+        self.events.append(entry)
+        del self.events[:-5000]
+        for fn in self.listeners:
+            fn(entry)
+
+
+class LeadFlow:
+    """One per service: picks due leads and runs their calls."""
+
+    def __init__(self, services: "Services", options: "LeadOptions", campaigns: dict[str, "Campaign"]) -> None:
+        self.s = services
+        self.options = options
+        self.campaigns = campaigns
+        self.calls: dict[int, "LeadCall"] = {}          # lead id -> its call in progress
+        self.timeline = Timeline()
+        self._wake = asyncio.Event()
+        self._rr: dict[str, int] = {}                   # team -> round-robin position
+        self._held: set[int] = set()                    # leads the outbound limit made wait (reported once)
+
+    ready: Callable[[], bool] = staticmethod(lambda: True)      # the service sets: ARI connected
+
+    def poke(self) -> None:
+        """A lead became ready (webhook, CLI, retry): look now, not at the next tick."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        recovered = lead_store.recover_calling(self.s.store)
+        if recovered:
+            log.warning("%d lead(s) were being called when the service stopped: marked, not called again", recovered)
+        while not stop.is_set():
+            try:
+                await self.tick(time.time())
+            except Exception:                           # one bad row must not stop every callback
+                log.exception("lead scheduler")
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), TICK_S)
+            except asyncio.TimeoutError:
+                pass
+        for call in list(self.calls.values()):
+            call.cancel()
+
+    async def tick(self, now: float) -> None:
+        if not self.ready():                            # no Asterisk: nothing can be dialled, nothing is claimed
+            return
+        from intervene.leads.options import lead_campaign
+        from intervene.leads.rules import decide
+        for lead in lead_store.due(self.s.store, now, limit=100):
+            campaign = lead_campaign(lead, self.campaigns)
+            d = decide(lead.get("phone"), campaign, self.options,
+                       lead_store.dnc_contains(self.s.store, lead.get("phone") or ""), len(self.calls), now)
+            if d.kind == "later":
+                if "outbound" in d.reason and lead["id"] not in self._held:
+                    self._held.add(lead["id"])
+                    self.timeline.add(lead["id"], "held-back", reason=d.reason)
+                if d.at > (lead.get("next_at") or 0) + 0.5:
+                    lead_store.update(self.s.store, lead["id"], next_at=d.at, reason=d.reason)
+                continue
+            if d.kind == "never":
+                lead_store.update(self.s.store, lead["id"], status=d.status, reason=d.reason)
+                continue
+            if not lead_store.claim(self.s.store, lead["id"]):
+                continue                                # another worker (or a double tick) has it
+            call = LeadCall(self, lead_store.get(self.s.store, lead["id"]), campaign)
+            self.calls[lead["id"]] = call
+            call.task = asyncio.create_task(call.run(), name=f"lead-{lead['id']}")
+
+    # ------------------------------------------------------------ reps
+    async def pick_reps(self, team: str) -> list[User]:
+        """Reps of the team whose phone is registered and in no call,
+        starting after the one picked last (round-robin)."""
+        rows = [User.from_row(r) for r in self.s.store.users()
+                if r["role"] == "rep" and r.get("endpoint") and (not team or r.get("team") == team)]
+        rows.sort(key=lambda u: u.login)
+        if not rows:
+            return []
+        start = self._rr.get(team, -1) + 1
+        ordered = rows[start % len(rows):] + rows[:start % len(rows)]
+        free: list[User] = []
+        for u in ordered:
+            tech, _, res = u.endpoint.partition("/")
+            try:
+                ep = await self.s.ari.call("GET", f"/endpoints/{tech}/{res}")
+            except (AriError, AriUnavailable):
+                continue
+            if ep.get("state") == "online" and not ep.get("channel_ids"):     # registered, in no call
+                free.append(u)
+        return free
+
+    def picked(self, team: str, rep: User) -> None:
+        rows = sorted(r["login"] for r in self.s.store.users()
+                      if r["role"] == "rep" and r.get("endpoint") and (not team or r.get("team") == team))
+        if rep.login in rows:
+            self._rr[team] = rows.index(rep.login)
+
+
+class LeadCall:
+    def __init__(self, flow: LeadFlow, lead: dict[str, Any], campaign: Optional["Campaign"]) -> None:
+        self.flow, self.s, self.lead, self.campaign = flow, flow.s, lead, campaign
+        self.options = flow.options
+        self.id = new_call_id()
+        self.task: Optional[asyncio.Task] = None
+        self.live: Optional[LiveCall] = None
+        self.heard: "asyncio.Queue[Utterance]" = asyncio.Queue()
+        self.fields: dict[str, Any] = {}
+        self.q: Any = None                               # the Qualifier (dialogue.py), once answered
+
+    def cancel(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    def mark(self, event: str, **kw: Any) -> None:
+        self.flow.timeline.add(self.lead["id"], event, call_id=self.id, **kw)
+
+    @property
+    def team(self) -> str:
+        return (self.campaign.team if self.campaign and self.campaign.team else "") or self.options.team
+
+    # ----------------------------------------------------------- the call
+    async def run(self) -> None:
+        lead_id = self.lead["id"]
+        try:
+            outcome = await self._run()
+        except asyncio.CancelledError:
+            outcome = ("interrupted", "the service stopped during the call")
+            raise
+        except (AriError, AriUnavailable, asyncio.TimeoutError) as e:
+            log.warning("lead %s: call failed: %s", lead_id, e)
+            outcome = ("retry", f"call failed: {e}")
+        finally:
+            self.flow.calls.pop(lead_id, None)
+            if self.live is not None and not self.live.ended:
+                await self.live.end("lead flow finished")
+        self._settle(*outcome)
+        self.flow.poke()
+
+    def _settle(self, what: str, reason: str, at: Optional[float] = None) -> None:
+        """The lead's row after this attempt."""
+        store, lead_id = self.s.store, self.lead["id"]
+        attempts = int(self.lead.get("attempts") or 0) + 1
+        if what == "retry":
+            waits = self.options.retry_s
+            if attempts <= len(waits):
+                lead_store.update(store, lead_id, status="ready", reason=reason, attempts=attempts,
+                                  next_at=time.time() + waits[attempts - 1])
+            else:
+                lead_store.update(store, lead_id, status="failed", attempts=attempts,
+                                  reason=f"gave up after {attempts} attempts: {reason}")
+        elif what == "callback":
+            lead_store.update(store, lead_id, status="ready", reason=reason, attempts=attempts, next_at=at)
+        elif what == "dnc":
+            lead_store.dnc_add(store, self.lead["phone"], reason)
+            lead_store.update(store, lead_id, status="dnc", reason=reason, attempts=attempts)
+        else:                                            # done / not-interested / interrupted
+            lead_store.update(store, lead_id, status="done" if what == "done" else what, reason=reason,
+                              attempts=attempts)
+        self.mark("settled", status=what, reason=reason)
+
+    async def _run(self) -> tuple:
+        s, lead = self.s, self.lead
+        args = {"lead": lead["phone"], "name": lead.get("name") or "", "team": self.team,
+                "source": lead.get("source") or "", "campaign": lead.get("campaign") or ""}
+        live = self.live = LiveCall(s, self.id, f"iv-{self.id}-lead", args)
+        live.flow = live.qualifying = True
+        live.listeners.append(self._heard)
+        s.store_call(live)
+        s.store.update_call(self.id, source="lead-flow", lead_id=lead["id"])
+        lead_store.update(s.store, lead["id"], call_id=self.id)
+        # ring the lead
+        answered = s.waiters.expect(f"start:{live.lead}")
+        gone = s.waiters.expect(f"gone:{live.lead}")
+        endpoint = self.options.dial.format(number=lead["phone"])
+        try:
+            await s.ari.call("POST", "/channels", endpoint=endpoint, app=s.ari.s.app, appArgs=f"iv-lead,{self.id}",
+                             channelId=live.lead,
+                             callerId=self.options.caller_id or "", timeout=LEAD_ANSWER_S)
+        except AriError as e:
+            return ("retry", f"cannot dial {endpoint}: {e}")
+        self.mark("lead-dialled", endpoint=endpoint)
+        done, _ = await asyncio.wait({answered, gone}, timeout=LEAD_ANSWER_S + 5,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if answered not in done:
+            cause = gone.result() if gone in done else "no answer"
+            self.mark("lead-not-answered", cause=str(cause))
+            s.store.update_call(self.id, outcome="no-answer", outcome_note=str(cause))
+            return ("retry", f"the lead did not answer ({cause})")
+        self.mark("lead-answered")
+        await live.begin_with_lead()
+        s.screen.call(self.id, state="live")
+        result = await self._qualify(live)
+        if result[0] != "handoff":
+            return result
+        return await self._handoff(live, result[1])
+
+    def _heard(self, u: Utterance) -> None:
+        if u.speaker is Speaker.LEAD:
+            self.heard.put_nowait(u)
+
+    # ------------------------------------------------------ qualification
+    async def _qualify(self, live: LiveCall) -> tuple:
+        from intervene.leads import dialogue
+        from intervene.leads.dialogue import End, Handoff, Qualifier, Question, Say
+        from intervene.leads.options import DEFAULT_QUESTIONS
+        from intervene.leads.rules import lead_zones
+        kb = self.s.kb
+        asked = list(self.campaign.questions) if self.campaign else []
+        if not asked or tuple(asked) == tuple(DEFAULT_QUESTIONS):
+            questions = list(dialogue.DEFAULT_QUESTIONS)          # the built-in set, with rephrasings
+        else:
+            questions = [Question(q["id"], q["ask"], q["kind"], q.get("rephrase") or "",
+                                  on_no="not-interested" if q["id"] == "interest" else None) for q in asked]
+        zones, _ = lead_zones(self.lead.get("phone"), self.options)
+        first_name = (self.lead.get("name") or "").split(" ")[0]
+        q = self.q = Qualifier(kb.company, kb.assistant.name, first_name, questions, time.time(),
+                               topic=(self.campaign.name if self.campaign and self.campaign.name else ""),
+                               tz=zones[0] if zones else "UTC")
+        action = q.start(time.time())               # the dialogue's clock is the wall clock: "call me at 3"
+        while True:
+            if live.ended:
+                return ("done", "the lead hung up during qualification")
+            if isinstance(action, Handoff):
+                self.fields = dict(action.fields)
+                self._save_fields()
+                self.mark("qualified", fields=self.fields, reason=action.reason)
+                return ("handoff", action)
+            if isinstance(action, End):
+                self.fields = dict(getattr(q, "fields", {}) or {})
+                self._save_fields()
+                await live.say(action.say, barge_in=False)
+                self.mark("ended-by-lead", reason=action.reason)
+                await asyncio.sleep(0.5)
+                if action.reason == "stop":
+                    return ("dnc", "the lead asked not to be called again")
+                if action.reason == "later":
+                    return ("callback", "the lead asked to be called later", action.callback_at)
+                if action.reason == "no-answer":
+                    return ("retry", "the lead did not answer the questions")
+                return ("not-interested", "the lead is not interested")
+            assert isinstance(action, Say)
+            self.mark("ai-said", purpose=action.purpose, text=action.text)
+            status = await live.say(action.text)
+            self.mark("ai-listening", purpose=action.purpose, status=status)
+            if status == "interrupted":
+                q.barge_in()
+            utt = await self._listen(live)
+            action = q.heard(utt.text, time.time()) if utt is not None else q.silence(time.time())
+
+    async def _listen(self, live: LiveCall) -> Optional[Utterance]:
+        """The lead's next line, or None after SILENCE_S of nobody starting to speak."""
+        deadline = time.monotonic() + SILENCE_S
+        while not live.ended:
+            try:
+                return self.heard.get_nowait()
+            except asyncio.QueueEmpty:
+                pass
+            if live.someone_speaking() or live.pipeline.queue:      # talking, or words on their way
+                deadline = time.monotonic() + SILENCE_S
+            elif time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(0.05)
+        return None
+
+    def _save_fields(self) -> None:
+        lead_store.update(self.s.store, self.lead["id"], captured=json.dumps(self.fields, ensure_ascii=False))
+        self.s.store.update_call(self.id, captured=json.dumps(self.fields, ensure_ascii=False))
+
+    # ------------------------------------------------------------- hand-off
+    async def _handoff(self, live: LiveCall, handoff) -> tuple:
+        q, s = self.q, self.s
+        name = self.lead.get("name") or "the caller"
+        n, said = 0, False
+        live.rep_briefing = f"Here's your briefing. You're about to speak with {name}. {handoff.summary}"
+        deadline = time.monotonic() + self.options.rep_answer_s
+        tried: set[str] = set()
+        while time.monotonic() < deadline and not live.ended:
+            reps = [r for r in await self.flow.pick_reps(self.team) if r.login not in tried]
+            if not reps:
+                break
+            rep = reps[0]
+            tried.add(rep.login)
+            self.flow.picked(self.team, rep)
+            live.args["rep"] = rep.endpoint
+            live.rep_name, live.account = rep.login, rep
+            s.show_call(live, "live")
+            s.store.update_call(self.id, rep=rep.login, rep_endpoint=rep.endpoint)
+            gone = s.waiters.expect(f"gone:iv-{self.id}-rep")
+            try:
+                await s.ari.call("POST", "/channels", endpoint=rep.endpoint, app=s.ari.s.app,
+                                 appArgs=f"iv-rep,{self.id}", channelId=f"iv-{self.id}-rep",
+                                 callerId=name, timeout=max(1, int(deadline - time.monotonic())))
+            except AriError as e:
+                log.info("lead %s: cannot ring %s: %s", self.lead["id"], rep.endpoint, e)
+                continue
+            self.mark("rep-dialled", rep=rep.login)
+            last_spoke = -FILLER_EVERY_S
+            if handoff.say and not said:                      # "Great, let me get you a specialist" as it rings
+                said = True
+                await live.say(handoff.say)
+                last_spoke = time.monotonic()
+            while not live.rep_ready.is_set() and not gone.done() and not live.ended:
+                if time.monotonic() - last_spoke >= FILLER_EVERY_S:      # ringing, or the rep being briefed
+                    await live.say(q.filler(n))              # still ringing: keep the lead company
+                    n += 1
+                    last_spoke = time.monotonic()
+                await asyncio.sleep(0.05)
+            if live.rep_ready.is_set():
+                self.mark("rep-joined", rep=rep.login)
+                await live.say(q.introduce(rep.name), barge_in=False)
+                self.mark("handed-off", rep=rep.login)
+                while not live.ended:
+                    await asyncio.sleep(0.2)
+                self.mark("hang-up")
+                return ("done", "handed to a rep")
+            self.mark("rep-missed", rep=rep.login)
+            live.rep = None
+        if live.ended:
+            return ("done", "the lead hung up while a rep was being rung")
+        at = time.time() + NO_REP_CALLBACK_S
+        await live.say(q.no_rep(at), barge_in=False)
+        self.mark("no-rep")
+        await asyncio.sleep(0.5)
+        return ("callback", "no rep was free", at)

@@ -1,0 +1,212 @@
+"""What arrives, checked and read: webhook signatures, Facebook's leadgen
+notifications, Graph's lead objects, phone numbers, and our plain JSON lead.
+
+Pure functions, no I/O: the HTTP side (leads/web.py) feeds them bytes and
+dicts and stores what they return. Anything malformed is an IntakeError
+whose message names what is wrong, because it goes back to whoever sent it.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import phonenumbers
+
+NAME_KEYS = ("full_name", "name")
+PHONE_KEYS = ("phone_number", "phone", "mobile_phone", "work_phone_number")
+EMAIL_KEYS = ("email", "work_email")
+
+
+class IntakeError(ValueError):
+    """A payload we cannot take; the message says why (sent back with a 400)."""
+
+
+@dataclass(frozen=True)
+class LeadgenChange:
+    """One `leadgen` change of a Page webhook: a form was submitted."""
+    leadgen_id: str
+    page_id: Optional[str]
+    form_id: Optional[str]
+    ad_id: Optional[str] = None
+    adgroup_id: Optional[str] = None
+    created_time: Optional[int] = None
+    value: Optional[dict[str, Any]] = None     # the change's value as sent, kept with the lead
+
+
+@dataclass(frozen=True)
+class PlainLead:
+    name: str
+    phone: str
+    email: Optional[str] = None
+    campaign: Optional[str] = None
+    fields: Optional[dict[str, str]] = None
+    id: Optional[str] = None                   # the sender's own id: a resend is recognised
+
+
+# ------------------------------------------------------------- signatures
+def sign(secret: str, raw: bytes) -> str:
+    """The header value a sender puts on `raw`: "sha256=<hex HMAC-SHA256>"."""
+    return "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: str, raw: bytes, header: Optional[str]) -> bool:
+    """X-Hub-Signature-256 (or ours): "sha256=" + hex HMAC-SHA256 of the raw
+    body with the secret. Constant-time; False when the secret is not set,
+    or the header is missing or malformed."""
+    if not secret or not header or not header.startswith("sha256="):
+        return False
+    got = header[len("sha256="):].strip().lower()
+    if len(got) != 64 or any(c not in "0123456789abcdef" for c in got):
+        return False
+    want = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(want, got)
+
+
+# ---------------------------------------------------------------- webhook
+def parse_leadgen(payload: Any) -> list[LeadgenChange]:
+    """The leadgen changes of a Page webhook, in order; other fields'
+    changes (a page subscribed to more than leads) are skipped."""
+    if not isinstance(payload, dict):
+        raise IntakeError("expected a JSON object")
+    if payload.get("object") != "page":
+        raise IntakeError(f"`object` must be \"page\", got {payload.get('object')!r}")
+    entries = payload.get("entry")
+    if not isinstance(entries, list) or not entries:
+        raise IntakeError("`entry` must be a non-empty list")
+    out: list[LeadgenChange] = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise IntakeError(f"entry[{i}] must be an object")
+        changes = entry.get("changes")
+        if not isinstance(changes, list):
+            raise IntakeError(f"entry[{i}].changes must be a list")
+        for j, ch in enumerate(changes):
+            where = f"entry[{i}].changes[{j}]"
+            if not isinstance(ch, dict):
+                raise IntakeError(f"{where} must be an object")
+            if ch.get("field") != "leadgen":
+                continue
+            v = ch.get("value")
+            if not isinstance(v, dict):
+                raise IntakeError(f"{where}.value must be an object")
+            lid = _id(v.get("leadgen_id"))
+            if not lid:
+                raise IntakeError(f"{where}.value: missing leadgen_id")
+            created = v.get("created_time")
+            out.append(LeadgenChange(
+                leadgen_id=lid, page_id=_id(v.get("page_id")) or _id(entry.get("id")),
+                form_id=_id(v.get("form_id")), ad_id=_id(v.get("ad_id")), adgroup_id=_id(v.get("adgroup_id")),
+                created_time=int(created) if isinstance(created, (int, float)) and not isinstance(created, bool)
+                else None, value=v))
+    return out
+
+
+def _id(v: Any) -> Optional[str]:
+    """Facebook ids arrive as strings, sometimes as numbers: always text here."""
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, (int, str)):
+        s = str(v).strip()
+        return s or None
+    return None
+
+
+# ------------------------------------------------------------------ graph
+def lead_from_graph(obj: Any) -> tuple[Optional[str], Optional[str], Optional[str], dict[str, str]]:
+    """(name, phone as typed, email, every answer) from a Graph lead object.
+    `fields` keeps every form answer by its field name, custom questions
+    included (several values joined with ", ")."""
+    if not isinstance(obj, dict):
+        raise IntakeError("Graph lead: expected a JSON object")
+    data = obj.get("field_data")
+    if not isinstance(data, list):
+        raise IntakeError("Graph lead: missing field_data")
+    fields: dict[str, str] = {}
+    for f in data:
+        if not isinstance(f, dict) or not isinstance(f.get("name"), str):
+            continue
+        vals = f.get("values")
+        vals = vals if isinstance(vals, list) else [vals] if vals is not None else []
+        fields[f["name"]] = ", ".join(str(x) for x in vals if x is not None and str(x).strip())
+    name = _first(fields, NAME_KEYS)
+    if not name:
+        name = " ".join(x for x in (fields.get("first_name", "").strip(), fields.get("last_name", "").strip()) if x)
+    return name or None, _first(fields, PHONE_KEYS), _first(fields, EMAIL_KEYS), fields
+
+
+def _first(fields: dict[str, str], keys: tuple[str, ...]) -> Optional[str]:
+    for k in keys:
+        if fields.get(k, "").strip():
+            return fields[k].strip()
+    return None
+
+
+# ------------------------------------------------------------------ phone
+def normalize_phone(raw: Optional[str], region: str = "US") -> tuple[Optional[str], str]:
+    """(E.164, "") for a number we can dial, else (None, why not). A number
+    without a country code is read as `region`'s."""
+    if raw is None or not str(raw).strip():
+        return None, "no phone number given"
+    text = str(raw).strip()
+    try:
+        num = phonenumbers.parse(text, region.upper())
+    except phonenumbers.NumberParseException as e:
+        return None, f"not a phone number: {text!r} ({_parse_error(e)})"
+    if not phonenumbers.is_possible_number(num):
+        why = {phonenumbers.ValidationResult.TOO_SHORT: "too short",
+               phonenumbers.ValidationResult.TOO_LONG: "too long",
+               phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "unknown country code"}.get(
+            phonenumbers.is_possible_number_with_reason(num), "impossible length")
+        return None, f"not a possible phone number: {text!r} ({why})"
+    if not phonenumbers.is_valid_number(num):
+        return None, f"not a valid phone number: {text!r} (no such number range in {_region(num)})"
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164), ""
+
+
+def _parse_error(e: phonenumbers.NumberParseException) -> str:
+    return {0: "unknown country code", 1: "not a number", 2: "too short",
+            3: "too short", 4: "too long"}.get(e.error_type, str(e))
+
+
+def _region(num: phonenumbers.PhoneNumber) -> str:
+    return phonenumbers.region_code_for_number(num) or f"+{num.country_code}"
+
+
+# ------------------------------------------------------------------ plain
+def parse_plain(payload: Any) -> PlainLead:
+    """Our own lead format, for forms and tools that are not Facebook:
+    {"name", "phone", "email"?, "campaign"?, "fields"?: {question: answer}, "id"?}."""
+    if not isinstance(payload, dict):
+        raise IntakeError("expected a JSON object")
+    allowed = {"name", "phone", "email", "campaign", "fields", "id"}
+    extra = sorted(set(payload) - allowed)
+    if extra:
+        raise IntakeError(f"unknown key `{extra[0]}` (expected {', '.join(sorted(allowed))})")
+    for key in ("name", "phone"):
+        v = payload.get(key)
+        if not isinstance(v, str) or not v.strip():
+            raise IntakeError(f"`{key}` is required text")
+        if len(v) > 200:
+            raise IntakeError(f"`{key}`: at most 200 characters")
+    for key in ("email", "campaign"):
+        v = payload.get(key)
+        if v is not None and (not isinstance(v, str) or len(v) > 200):
+            raise IntakeError(f"`{key}` must be text of at most 200 characters")
+    lid = payload.get("id")
+    if lid is not None and (not isinstance(lid, (str, int)) or isinstance(lid, bool) or not str(lid).strip()
+                            or len(str(lid)) > 200):
+        raise IntakeError("`id` must be your lead's id: text or a number")
+    fields = payload.get("fields")
+    if fields is not None:
+        if not isinstance(fields, dict):
+            raise IntakeError("`fields` must be an object of question = answer")
+        for k, v in fields.items():
+            if not isinstance(v, (str, int, float)) or isinstance(v, bool):
+                raise IntakeError(f"fields.{k}: the answer must be text or a number")
+        fields = {str(k): str(v) for k, v in fields.items()}
+    return PlainLead(name=payload["name"].strip(), phone=payload["phone"].strip(),
+                     email=(payload.get("email") or "").strip() or None,
+                     campaign=(payload.get("campaign") or "").strip() or None, fields=fields or None,
+                     id=str(lid).strip() if lid is not None else None)

@@ -1,0 +1,107 @@
+"""The lead flow's pieces as `intervene serve` runs them: the webhooks, the
+intake (Graph fetch), the dialler (flow.py) and the Conversions API outbox.
+
+    POST /webhooks/facebook ─> leads table ─> LeadIntake (Graph) ─> LeadFlow.poke ─> the call
+    the rep's outcome (screen) ─> conversion event ─> outbox (SQLite) ─> OutboxSender ─> Facebook
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Optional
+
+from aiohttp import web
+
+from intervene.leads.flow import LeadFlow
+from intervene.leads.web import LeadIntake, LeadWebhooks
+from intervene.store import leads as lead_store
+
+if TYPE_CHECKING:
+    from intervene.leads.options import Campaign, LeadOptions
+    from intervene.live.controller import Services
+
+log = logging.getLogger("intervene.leads")
+
+SWEEP_S = 30.0          # Graph fetches that failed, campaigns switched back on: looked at this often
+
+
+class LeadService:
+    def __init__(self, services: "Services", options: "LeadOptions", campaigns: dict[str, "Campaign"]) -> None:
+        self.s, self.options, self.campaigns = services, options, campaigns
+        self.flow = LeadFlow(services, options, campaigns)
+        self.intake = LeadIntake(services.store, options, campaigns, on_settled=lambda row: self.flow.poke())
+        self.webhooks = LeadWebhooks(services.store, options, campaigns, on_lead=self._received)
+        self.sender = None
+        if options.dataset_id and (options.capi_token or options.page_token):
+            from intervene.leads.capi import CapiClient, OutboxSender
+            client = CapiClient(options.graph_url, options.graph_version, options.dataset_id,
+                                options.capi_token or options.page_token)
+            self.sender = OutboxSender(services.store, client)
+
+    def _received(self, lead_id: int) -> None:
+        self.flow.timeline.add(lead_id, "webhook-stored")
+        self.intake.schedule(lead_id)
+
+    def add_routes(self, app: web.Application) -> None:
+        self.webhooks.add_routes(app)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        tasks = [asyncio.create_task(self.flow.run(stop), name="lead-flow"),
+                 asyncio.create_task(self._sweep(stop), name="lead-sweep")]
+        if self.sender is not None:
+            tasks.append(asyncio.create_task(self.sender.run(stop), name="capi-outbox"))
+        try:
+            await stop.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.intake.close()
+            if self.sender is not None:
+                await self.sender.client.close()
+
+    async def _sweep(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.intake.retry_due()
+                self.intake.resume()
+            except Exception:
+                log.exception("lead intake sweep")
+            try:
+                await asyncio.wait_for(stop.wait(), SWEEP_S)
+            except asyncio.TimeoutError:
+                pass
+
+    def outcome(self, call_id: str, outcome: str) -> None:
+        """The rep set a call's outcome: a lead flow call's goes back to
+        Facebook (once per lead, call and outcome: the event id says so)."""
+        from intervene.leads.capi import conversion_event
+        from intervene.store import outbox
+        call = self.s.store.call(call_id) or {}
+        lead = lead_store.get(self.s.store, call["lead_id"]) if call.get("lead_id") else None
+        if lead is None:
+            return
+        event = conversion_event({**lead, "call_id": call_id}, outcome, dict(self.options.capi_events), time.time())
+        if event is None:
+            return
+        if outbox.enqueue(self.s.store, event, lead["id"], call_id, time.time()):
+            self.flow.timeline.add(lead["id"], "capi-queued", call_id=call_id, event_name=event["event_name"])
+            if self.sender is not None:
+                self.sender.wake()
+            else:
+                log.warning("call %s: conversion event queued, but no [leads] dataset_id/capi_token: not sent", call_id)
+
+    def lead_for_record(self, call_id: str) -> Optional[dict[str, Any]]:
+        """The `lead` object of a call record (formats.md section 6)."""
+        call = self.s.store.call(call_id) or {}
+        lead = lead_store.get(self.s.store, call["lead_id"]) if call.get("lead_id") else None
+        if lead is None:
+            return None
+        import json
+        captured = call.get("captured")
+        fields = dict(lead.get("fields") or {})
+        if captured:
+            fields.update(json.loads(captured))
+        return {"id": lead.get("leadgen_id") or str(lead["id"]), "source": lead.get("source"),
+                "campaign": lead.get("campaign"), "fields": fields}
