@@ -174,7 +174,7 @@ def test_a_service_killed_between_webhook_and_callback_calls_the_lead_exactly_on
             if lead.get("status") == "ready":
                 break
             time.sleep(0.1)
-        assert lead["status"] == "ready" and lead["next_at"] > time.time() + 3600, lead     # queued, not dropped
+        assert lead.get("status") == "ready" and lead["next_at"] > time.time() + 3600, (lead, closed)  # queued
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         assert not [e for e in phone.events if e.get("event") == "incoming"]
@@ -185,9 +185,13 @@ def test_a_service_killed_between_webhook_and_callback_calls_the_lead_exactly_on
         proc = subprocess.Popen([sys.executable, "-m", "intervene.cli", "--db", str(db), "--config", str(cfg), "serve",
                                  "--kb", str(ROOT / "kb")], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
-        loop.run(phone.wait_event("incoming", 90))
+        try:
+            loop.run(phone.wait_event("incoming", 90))
+        except Exception:
+            proc.kill()
+            raise AssertionError(f"the restarted service never called the lead: {proc.stdout.read()[-3000:]}")
         time.sleep(4)                                                # a second call would come within the tick
-        assert sum(1 for e in phone.events if e.get("event") == "incoming") == 1
+        assert sum(1 for e in phone.events if e.get("event") == "incoming") == 1, phone.events
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
     finally:
@@ -197,3 +201,21 @@ def test_a_service_killed_between_webhook_and_callback_calls_the_lead_exactly_on
     store = Store(db)
     assert len(lead_store.list(store)) == 1
     store.close()
+
+
+def test_an_unreachable_number_is_recorded_with_the_reason_and_retried(loop, flow):
+    """lead23's number has no phone registered behind it."""
+    from intervene.store import leads as lead_store
+    store = flow.services.store
+    flow.fb.graph.add_lead("7000000000023", form_id=FORM_ID, full_name="Nobody Home", phone_number=lead_number(23))
+    t, answer = loop.run(post_webhook(flow.url, [{"leadgen_id": "7000000000023", "page_id": PAGE_ID,
+                                                  "form_id": FORM_ID}]))
+    lead_id = answer["ids"][0]
+    for _ in range(300):
+        lead = lead_store.get(store, lead_id)
+        if lead["attempts"]:
+            break
+        time.sleep(0.1)
+    assert lead["attempts"] == 1 and lead["status"] == "ready", lead         # retried later (retry_s), kept
+    assert lead["next_at"] > time.time() and lead["reason"], lead
+    assert "answer" in lead["reason"] or "dial" in lead["reason"], lead
