@@ -139,7 +139,7 @@ def test_service_survives_an_asterisk_restart(loop, service, tmp_path):
         assert time.monotonic() < deadline, "the service did not reconnect"
         time.sleep(0.2)
     r = loop.run(service.call(parse_transcript(CLAIM_CALL), tmp_path / "call", pair=5))
-    assert {t["speaker"] for t in r.transcript} == {"lead", "rep"}
+    assert {"lead", "rep"} <= {t["speaker"] for t in r.transcript}          # (and the assistant, if it spoke)
     assert any(d["category"] == "accuracy" and d["delivery"] == "spoken" for d in r.deliveries)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -38,6 +39,12 @@ LEAD_ANSWER_S = 30           # ring the lead this long
 SILENCE_S = 6.0              # after a question: this long without the lead starting to speak is silence
 FILLER_EVERY_S = 6.0         # while a rep's phone rings, the assistant speaks at least this often
 NO_REP_CALLBACK_S = 900.0    # no rep reachable: call the lead back this much later
+# An answering machine's greeting, heard before the lead has answered anything: retry later
+# instead of qualifying a recording. Words voicemail greetings use in any trade.
+VOICEMAIL = re.compile(r"\b(leave (me |us )?(a |your )?(message|name and number)|after the (tone|beep)|"
+                       r"(can'?t|cannot|unable to) (take|come to|answer) (your|the|my) (call|phone)|"
+                       r"not available (right now|at the moment)?|voice ?mail|mailbox|"
+                       r"you'?ve reached|record your message)\b", re.I)
 
 
 @dataclass
@@ -265,6 +272,7 @@ class LeadCall:
                                topic=(self.campaign.name if self.campaign and self.campaign.name else ""),
                                tz=zones[0] if zones else "UTC")
         action = q.start(time.time())               # the dialogue's clock is the wall clock: "call me at 3"
+        answered = False
         while True:
             if live.ended:
                 return ("done", "the lead hung up during qualification")
@@ -293,6 +301,10 @@ class LeadCall:
             if status == "interrupted":
                 q.barge_in()
             utt = await self._listen(live)
+            if utt is not None and not answered and VOICEMAIL.search(utt.text):
+                self.mark("voicemail", text=utt.text)
+                return ("retry", "an answering machine picked up")
+            answered = answered or utt is not None
             action = q.heard(utt.text, time.time()) if utt is not None else q.silence(time.time())
 
     async def _listen(self, live: LiveCall) -> Optional[Utterance]:
@@ -319,7 +331,9 @@ class LeadCall:
         q, s = self.q, self.s
         name = self.lead.get("name") or "the caller"
         n, said = 0, False
-        live.rep_briefing = f"Here's your briefing. You're about to speak with {name}. {handoff.summary}"
+        written = f"You're about to speak with {name}. {handoff.summary}"
+        spoken = re.sub(r"\s*\(\d{4}-\d{2}-\d{2}[^)]*\)", "", written)    # dates are for reading, not hearing
+        live.rep_briefing = f"Here's your briefing. {spoken}"
         deadline = time.monotonic() + self.options.rep_answer_s
         tried: set[str] = set()
         while time.monotonic() < deadline and not live.ended:
@@ -332,6 +346,8 @@ class LeadCall:
             live.args["rep"] = rep.endpoint
             live.rep_name, live.account = rep.login, rep
             s.show_call(live, "live")
+            s.screen.briefing(self.id, written)              # on the rep's screen as their phone rings
+            s.screen.republish(self.id)                      # and the qualification so far
             s.store.update_call(self.id, rep=rep.login, rep_endpoint=rep.endpoint)
             gone = s.waiters.expect(f"gone:iv-{self.id}-rep")
             try:

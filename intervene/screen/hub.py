@@ -125,6 +125,20 @@ class Hub:
         self._publish(PushKind.CARD, call_id, view.cards[seq])
         return view.cards[seq]
 
+    def republish(self, call_id: str) -> None:
+        """Everything of one call again (upserts: nobody sees a duplicate).
+        For screens that may see it only now, e.g. the rep a lead flow call
+        was just handed to, after the assistant's part was pushed to nobody."""
+        view = self.views.get(call_id)
+        if view is None:
+            return
+        if view.briefing is not None:
+            self._publish(PushKind.BRIEFING, call_id, {"call_id": call_id, "text": view.briefing})
+        for idx in sorted(view.lines):
+            self._publish(PushKind.LINE, call_id, view.lines[idx])
+        for seq in sorted(view.cards):
+            self._publish(PushKind.CARD, call_id, view.cards[seq])
+
     def _publish(self, kind: PushKind, call_id: str, data: dict) -> None:
         self.last += 1
         push = Push(self.last, kind, call_id, json.dumps(data, ensure_ascii=False))
