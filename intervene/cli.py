@@ -216,9 +216,9 @@ from intervene.live.serve import serve_cmd  # noqa: E402
 from intervene.sim.cli import bench_live, demo_cmd  # noqa: E402
 from intervene.screen.bench import bench_screen  # noqa: E402
 from intervene.sim.bench_lead import bench_lead  # noqa: E402
+from intervene.report.cli import calls, report_cmd, tune_cmd  # noqa: E402
 from intervene.screen.users_cli import users  # noqa: E402
 from intervene.leads.cli import dnc, leads  # noqa: E402
-from intervene.report.cli import calls  # noqa: E402
 
 main.add_command(kb)
 main.add_command(bench)
@@ -227,6 +227,8 @@ main.add_command(demo_cmd)
 bench.add_command(bench_live)
 bench.add_command(bench_screen)
 bench.add_command(bench_lead)
+main.add_command(report_cmd)
+main.add_command(tune_cmd)
 main.add_command(users)
 main.add_command(leads)
 main.add_command(dnc)

@@ -33,6 +33,10 @@ delivery mode each team and rep gets.
     [campaigns.solar]              # which Lead Ads forms/pages are ours, and their team (leads/options.py)
     form_ids = ["1234567890"]
 
+    [score]                        # weight of each part of the call score (report/score.py WEIGHTS)
+    accuracy = 0.4                 # accuracy, compliance, listening, momentum, handling, opportunity,
+    listening = 0.05               # process (training calls only); non-negative numbers
+
 A rep's settings override their team's, which override the defaults.
 """
 from __future__ import annotations
@@ -48,6 +52,7 @@ from intervene.audio.vad import VadOptions
 from intervene.leads.options import Campaign, LeadOptions, campaign_options, lead_options
 from intervene.live.options import LiveOptions, ServeOptions
 from intervene.policy import DEFAULT_MODES, PROFILES, Profile
+from intervene.report.score import WEIGHTS
 from intervene.vocab import Category, Mode, Severity
 
 
@@ -55,7 +60,8 @@ class ConfigError(Exception):
     pass
 
 
-SECTIONS = ("profiles", "defaults", "teams", "reps", "vad", "asr", "serve", "live", "leads", "campaigns")
+SECTIONS = ("profiles", "defaults", "teams", "reps", "vad", "asr", "serve", "live", "leads", "campaigns",
+            "score")
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,7 @@ class Config:
     live: LiveOptions = LiveOptions()
     leads: LeadOptions = LeadOptions()
     campaigns: dict[str, Campaign] = field(default_factory=dict)
+    score: dict[str, float] = field(default_factory=lambda: dict(WEIGHTS))   # [score]: part -> weight
     source: str = ""
 
     def resolve(self, rep: Optional[str] = None, team: Optional[str] = None,
@@ -153,6 +160,7 @@ def load_config(path: Optional[str | Path] = None) -> Config:
             cfg.campaigns[cid] = campaign_options(cid, raw)
         except ValueError as e:
             raise ConfigError(f"{p}: [campaigns.{cid}]: {e}")
+    cfg.score = score_weights(data.get("score"), f"{p}: [score]")
     for kind in ("form_ids", "page_ids"):           # one form (page) = one campaign, or leads go astray
         owner: dict[str, str] = {}
         for cid, c in cfg.campaigns.items():
@@ -164,6 +172,28 @@ def load_config(path: Optional[str | Path] = None) -> Config:
         if layer.get("profile") and layer["profile"] not in cfg.profiles:
             raise ConfigError(f"{p}: {who}: unknown profile {layer['profile']!r}")
     return cfg
+
+
+def score_weights(raw: Any, where: str = "[score]") -> dict[str, float]:
+    """The [score] section: a weight per part of the call score, over WEIGHTS.
+    Non-negative numbers, only known parts, and not all of them zero."""
+    if raw is None:
+        return dict(WEIGHTS)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table of part = weight")
+    out = dict(WEIGHTS)
+    for k, v in raw.items():
+        if k not in WEIGHTS:
+            raise ConfigError(f"{where}: unknown part `{k}` (expected one of {', '.join(WEIGHTS)})")
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"{where}: `{k}` must be a number (a weight, 0 or more), got {v!r}")
+        if not v >= 0 or v == float("inf"):
+            raise ConfigError(f"{where}: `{k}` must be 0 or more (and finite), got {v!r}")
+        out[k] = float(v)
+    if not any(out[k] > 0 for k in WEIGHTS if k != "process"):
+        raise ConfigError(f"{where}: at least one of {', '.join(k for k in WEIGHTS if k != 'process')} "
+                          f"must have a weight above 0")
+    return out
 
 
 def _options(base, raw: dict[str, Any], where: str):

@@ -46,7 +46,7 @@ def part(utterances: list[dict], interventions: list[dict], name: str, duration:
 
 def test_clean_call_scores_100_and_says_nothing_to_judge() -> None:
     s = score_call(balanced(), [], "won", 55.0)
-    assert set(s["parts"]) == set(WEIGHTS) == set(s["explain"])
+    assert set(s["parts"]) == set(WEIGHTS) - {"process"} == set(s["explain"])   # process: training calls only
     assert s["total"] == 100
     assert all(v == 100 for v in s["parts"].values())
     assert "nothing" in s["explain"]["accuracy"].lower()
@@ -127,7 +127,7 @@ def test_outcome_is_not_part_of_the_score() -> None:
 
 def test_total_is_weighted_mean() -> None:
     s = score_call(balanced(), [iv("accuracy")] * 2, "", 55)
-    expect = sum(WEIGHTS[k] * v for k, v in s["parts"].items()) / sum(WEIGHTS.values())
+    expect = sum(WEIGHTS[k] * v for k, v in s["parts"].items()) / sum(WEIGHTS[k] for k in s["parts"])
     assert s["total"] == round(expect) and s["total"] < 100
 
 
@@ -356,15 +356,172 @@ def test_cli_list_show_export_import(tmp_path: pathlib.Path) -> None:
     assert cli(other, "calls", "export").output == cli(db, "calls", "export").output
 
 
-def test_cli_import_bad_file_imports_nothing(tmp_path: pathlib.Path) -> None:
+def test_cli_import_skips_bad_records_and_imports_the_rest(tmp_path: pathlib.Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(GOOD) + "\n" + json.dumps({**GOOD, "call_id": "r2", "mode": 3}) + "\n"
-                   + json.dumps({**GOOD, "call_id": "r3", "interventions": [dict(iv("x"))]}) + "\n")
+                   + json.dumps({**GOOD, "call_id": "r3", "interventions": [dict(iv("x"))]}) + "\n"
+                   + "{oops\n"
+                   + json.dumps({**GOOD, "call_id": "r4"}) + "\n")
     db = tmp_path / "c.db"
     r = cli(db, "calls", "import", str(bad))
     assert r.exit_code == 2
     assert f"{bad}:2: `mode`" in r.output and f"{bad}:3: `interventions[0].category`" in r.output
-    assert "nothing imported" in r.output
-    assert cli(db, "calls", "list").output == ""
+    assert f"{bad}:4: not JSON" in r.output
+    assert "2 calls imported, 0 skipped, 3 bad (not imported)" in r.output
+    assert [line.split()[0] for line in cli(db, "calls", "list").output.splitlines()] == ["r1", "r4"]
+    r = cli(db, "calls", "import", str(bad))          # again: nothing doubled, the bad ones still reported
+    assert r.exit_code == 2 and "0 calls imported, 2 skipped, 3 bad" in r.output and "skipped r1" in r.output
+    assert len(cli(db, "calls", "list").output.splitlines()) == 2
     r = cli(db, "calls", "import", str(tmp_path / "missing.jsonl"))
     assert r.exit_code == 2 and "cannot read" in r.output
+
+
+def test_parse_records_keeps_the_good_ones() -> None:
+    recs, errs = parse_records(f"{{broken\n{json.dumps(GOOD)}\n", "f.jsonl")
+    assert [r["call_id"] for r in recs] == ["r1"] and errs == ["f.jsonl:1: not JSON (Expecting property name "
+                                                                 "enclosed in double quotes)"]
+    recs, errs = parse_records(json.dumps([GOOD, {**GOOD, "call_id": "r2", "duration_s": "x"}]), "f.json")
+    assert [r["call_id"] for r in recs] == ["r1"] and errs[0].startswith("f.json: [1]: `duration_s`")
+
+
+def test_cli_import_directory(tmp_path: pathlib.Path) -> None:
+    d = tmp_path / "records"
+    d.mkdir()
+    (d / "a.jsonl").write_text(json.dumps(GOOD) + "\n" + json.dumps({**GOOD, "call_id": "r2"}) + "\n")
+    (d / "b.json").write_text(json.dumps({**GOOD, "call_id": "r3"}, indent=2))
+    (d / "c.json").write_text(json.dumps([{**GOOD, "call_id": "r1"}]))       # a call a.jsonl already has
+    (d / "notes.txt").write_text("not a record")
+    db = tmp_path / "d.db"
+    r = cli(db, "calls", "import", str(d))
+    assert r.exit_code == 0, r.output
+    assert "3 calls imported, 1 skipped from 3 files" in r.output and "skipped r1" in r.output
+    assert [line.split()[0] for line in cli(db, "calls", "list").output.splitlines()] == ["r1", "r2", "r3"]
+    (d / "z.jsonl").write_text(json.dumps({**GOOD, "call_id": "r9", "outcome": "meh"}) + "\n")
+    r = cli(db, "calls", "import", str(d))
+    assert r.exit_code == 2 and f"{d / 'z.jsonl'}:1: `outcome`" in r.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = cli(db, "calls", "import", str(empty))
+    assert r.exit_code == 2 and "no *.json or *.jsonl files" in r.output
+
+
+def test_cli_outcome_and_export_filters(tmp_path: pathlib.Path) -> None:
+    db = tmp_path / "o.db"
+    s = Store(db)
+    populate(s, "c1", outcome="")
+    populate(s, "c2", outcome="")
+    s.update_call("c2", rep="kim", team="west")
+    populate(s, "c3", outcome="")
+    s.update_call("c3", rep="kim", team="east")
+    s.close()
+    r = cli(db, "calls", "outcome", "c1", "won", "--value", "12400", "--note", "signed today")
+    assert r.exit_code == 0, r.output
+    rec = json.loads(cli(db, "calls", "show", "c1").output)
+    assert rec["outcome"] == "won" and rec["value"] == 12400.0
+    s = Store(db)
+    assert s.call("c1")["outcome_note"] == "signed today" and s.call("c1")["outcome_by"] == "cli"
+    s.close()
+    assert cli(db, "calls", "outcome", "c2", "follow-up").exit_code == 0
+    assert "value" not in json.loads(cli(db, "calls", "show", "c2").output)
+    assert cli(db, "calls", "outcome", "c2", "maybe").exit_code == 2
+    assert cli(db, "calls", "outcome", "nope", "won").exit_code == 2
+    r = cli(db, "calls", "outcome", "c1", "lost", "--value", "-5")
+    assert r.exit_code == 2 and "--value" in r.output
+    assert json.loads(cli(db, "calls", "show", "c1").output)["outcome"] == "won"     # unchanged by the refusal
+
+    def ids(*args: str) -> list[str]:
+        r = cli(db, "calls", "export", *args)
+        assert r.exit_code == 0, r.output
+        return [json.loads(x)["call_id"] for x in r.output.splitlines()]
+    assert ids() == ["c1", "c2", "c3"]
+    assert ids("--rep", "kim") == ["c2", "c3"]
+    assert ids("--team", "east") == ["c1", "c3"]
+    assert ids("--rep", "kim", "--team", "east") == ["c3"]
+    assert ids("--rep", "nobody") == []
+    assert ids("--since", "2000-01-01", "--team", "west") == ["c2"]
+
+
+def test_show_explains_every_score_part(tmp_path: pathlib.Path) -> None:
+    db = tmp_path / "s.db"
+    s = Store(db)
+    populate(s, "c1")
+    s.close()
+    score = json.loads(cli(db, "calls", "show", "c1").output)["score"]
+    assert set(score["parts"]) == set(score["explain"]) == set(WEIGHTS) - {"process"}
+    assert all(isinstance(why, str) and why for why in score["explain"].values())
+
+
+# ------------------------------------------------------- score weights, process
+
+def test_weights_change_the_total_not_the_parts() -> None:
+    ivs = [iv("accuracy")] * 2
+    base = score_call(balanced(), ivs, "", 55)
+    only_acc = score_call(balanced(), ivs, "", 55, weights={k: 0.0 for k in WEIGHTS} | {"accuracy": 1.0})
+    assert only_acc["parts"] == base["parts"] and only_acc["total"] == base["parts"]["accuracy"] < base["total"]
+    no_acc = score_call(balanced(), ivs, "", 55, weights={"accuracy": 0.0})   # the rest keep their defaults
+    assert no_acc["total"] == 100
+
+
+def test_process_part_only_in_training_calls() -> None:
+    step = dict(iv("process", severity="medium"), trigger="missed-step")
+    phrase = dict(iv("process", severity="medium"), trigger="missed-phrase")
+    std = score_call(balanced(), [step, phrase], "", 55, profile="standard")
+    assert "process" not in std["parts"] and std["parts"]["compliance"] < 100      # as before: all in compliance
+    tr = score_call(balanced(), [step, phrase], "", 55, profile="training")
+    assert tr["parts"]["process"] < 100 and "1 process step" in tr["explain"]["process"]
+    assert std["parts"]["compliance"] < tr["parts"]["compliance"] < 100            # the phrase stays compliance
+    clean = score_call(balanced(), [], "", 55, profile="training")
+    assert clean["parts"]["process"] == 100 and "covered" in clean["explain"]["process"]
+    used = score_call(balanced(), [dict(step, feedback="used")], "", 55, profile="training")
+    assert tr["parts"]["process"] < used["parts"]["process"] < 100
+    expect = sum(WEIGHTS[k] * v for k, v in tr["parts"].items()) / sum(WEIGHTS.values())
+    assert tr["total"] == round(expect)
+
+
+def test_record_of_a_training_call_scores_process(store: Store) -> None:
+    populate(store, "t1")
+    store.update_call("t1", profile="training")
+    assert "process" in call_record(store, "t1")["score"]["parts"]
+    populate(store, "s1")
+    assert "process" not in call_record(store, "s1")["score"]["parts"]
+
+
+@pytest.mark.parametrize("section, message", [
+    ("[score]\nacuracy = 1", "unknown part `acuracy`"),
+    ("[score]\naccuracy = -1", "`accuracy` must be 0 or more"),
+    ("[score]\naccuracy = \"high\"", "`accuracy` must be a number"),
+    ("[score]\naccuracy = true", "`accuracy` must be a number"),
+    ("[score]\naccuracy = nan", "`accuracy` must be 0 or more"),
+    ("score = 3", "[score] must be a table"),
+    ("[score]\naccuracy = 0\ncompliance = 0\nlistening = 0\nmomentum = 0\nhandling = 0\nopportunity = 0",
+     "at least one of"),
+])
+def test_score_section_validated(tmp_path: pathlib.Path, section: str, message: str) -> None:
+    from intervene.config import ConfigError, load_config
+    f = tmp_path / "c.toml"
+    f.write_text(section + "\n")
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_config(f)
+
+
+def test_score_section_reaches_the_record(tmp_path: pathlib.Path) -> None:
+    from intervene.config import load_config
+    f = tmp_path / "c.toml"
+    f.write_text("[score]\naccuracy = 1\ncompliance = 0\nlistening = 0\nmomentum = 0\nhandling = 0\n"
+                 "opportunity = 0.0\n")
+    assert load_config(f).score == {**WEIGHTS, "accuracy": 1.0, "compliance": 0.0, "listening": 0.0,
+                                    "momentum": 0.0, "handling": 0.0, "opportunity": 0.0}
+    assert load_config(None).score == WEIGHTS
+    db = tmp_path / "w.db"
+    s = Store(db)
+    populate(s, "c1")
+    s.close()
+    plain = json.loads(cli(db, "calls", "show", "c1").output)["score"]
+    r = CliRunner().invoke(main, ["--db", str(db), "--config", str(f), "calls", "show", "c1"],
+                           env={"INTERVENE_CONFIG": None, "INTERVENE_DB": None})
+    weighted = json.loads(r.output)["score"]
+    assert weighted["parts"] == plain["parts"] and weighted["total"] == plain["parts"]["accuracy"] != plain["total"]
+    f.write_text("[score]\nspeed = 1\n")
+    r = CliRunner().invoke(main, ["--db", str(db), "--config", str(f), "calls", "show", "c1"],
+                           env={"INTERVENE_CONFIG": None, "INTERVENE_DB": None})
+    assert r.exit_code == 2 and "unknown part `speed`" in r.output

@@ -211,3 +211,47 @@ def test_admin_page_adds_a_rep(loop, server, browser):
     assert u and u["team"] == "west" and u["endpoint"] == "PJSIP/rep7" and u["role"] == "rep"
     assert not admin.errors, admin.errors
     admin.close()
+
+
+def test_the_supervisor_reports_page_shows_the_figures_and_plots(loop, server, browser):
+    """The report `intervene report` writes, on the supervisor's Reports page,
+    from the calls they may see (synthetic records with a planted effect)."""
+    from intervene.report.record import import_records
+    from intervene.report.synth import synthetic_records
+    records = synthetic_records(1500, seed=1, effects={"accuracy": (0.55, 0.30)})
+    for r in records:
+        r["team"] = "sales"                                   # the supervisor's team
+    import_records(server.store, records)
+    sup = Screen(loop, browser, server, "sup")
+    page = sup.page
+    sup.run(page.goto(server.url + "/reports/"), 180)
+    assert "Which interventions go with better outcomes" in sup.run(page.inner_text("h1"))
+    widths = sup.run(page.eval_on_selector_all("img", "els => els.map(e => e.complete ? e.naturalWidth : 0)"))
+    assert widths and all(w > 0 for w in widths), widths      # every plot loaded (behind the login)
+    text = sup.run(page.inner_text("body")).lower()
+    assert "accuracy" in text and "what these numbers can and cannot say" in text
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    sup.run(page.screenshot(path=str(SHOTS / "supervisor-reports.png"), full_page=True))
+    # a finished call on the supervisor page shows the rep's score, each part explained
+    sup.run(page.goto(server.url + "/supervisor"))
+    newest = max(records, key=lambda r: r["started"])
+    row = page.locator(f".call-row[data-call='{newest['call_id']}']")
+    sup.run(row.click())
+    sup.run(page.wait_for_selector("#call-score:not([hidden]) .score-part[data-part=accuracy]", timeout=10000))
+    score_text = sup.run(page.inner_text("#call-score"))
+    assert "Score " in score_text and "/100" in score_text
+    assert "listening" in score_text
+    # a rep has no Reports page; nobody without a login gets it
+    rep = Screen(loop, browser, server, "rep1")
+    status = rep.run(rep.page.evaluate("async () => (await fetch('/reports/')).status"))
+    assert status == 403
+    async def anon():
+        ctx = await browser.new_context()
+        page = await ctx.new_page()
+        r = await page.goto(server.url + "/reports/report.json")
+        code = r.status
+        await ctx.close()
+        return code
+    assert loop.run(anon()) == 401
+    sup.close()
+    rep.close()

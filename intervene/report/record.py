@@ -3,7 +3,8 @@
 One JSON object per call, built from the store's rows, so calls can move
 between installations (`calls export` / `calls import`) and into analysis
 tools. Reading a record validates it completely first and names the key that
-is wrong, so a bad file never half-lands in the store.
+is wrong, so a bad record never half-lands in the store; the good records of
+the same file still do (`calls import` skips and reports the bad ones).
 """
 from __future__ import annotations
 
@@ -25,14 +26,16 @@ IMPORT_BY = "import"        # who the store says gave the feedback of an importe
 
 # ------------------------------------------------------------------- building
 
-def call_record(store, call_id: str, lead: Optional[dict] = None) -> dict:
+def call_record(store, call_id: str, lead: Optional[dict] = None,
+                weights: Optional[dict[str, float]] = None) -> dict:
     """The section-6 record of one stored call (KeyError if there is none).
 
     `lead` (id, source, campaign, fields) wins over what the call row holds;
     a call that only knows the caller's number gets `{"id": number}`. An
     outcome outside the five of the spec (e.g. `rep-unavailable`) becomes
     `unknown` and is kept under `outcome_detail`, so nothing is lost and
-    analysis tools still see one of the five."""
+    analysis tools still see one of the five. `weights` are the score's part
+    weights (the config's [score]; default score.WEIGHTS)."""
     row = store.call(call_id)
     if row is None:
         raise KeyError(call_id)
@@ -61,7 +64,8 @@ def call_record(store, call_id: str, lead: Optional[dict] = None) -> dict:
         rec["value"] = float(row["value"])
     rec["transcript"] = transcript
     rec["interventions"] = interventions
-    rec["score"] = score_call(transcript, interventions, rec["outcome"], rec["duration_s"])
+    rec["score"] = score_call(transcript, interventions, rec["outcome"], rec["duration_s"],
+                              weights=weights, profile=rec["profile"])
     return rec
 
 
@@ -326,8 +330,9 @@ def _lead_column(lead: Optional[dict]) -> Optional[str]:
 def parse_records(text: str, source: str) -> tuple[list[dict], list[str]]:
     """Records from a file's text: one JSON object, a JSON list of them, or
     JSON Lines (blank lines and lines starting with `#` skipped). Returns the
-    valid records and one message per bad one, naming source, line and key,
-    so the caller can decide; `calls import` imports nothing if any is bad."""
+    valid records and one message per bad one, naming source, line (or list
+    position) and key: a bad record - not JSON, or failing read_record - costs
+    only itself, the others come back (`calls import` imports them)."""
     if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
         return [], [f"{source}: no call records in it"]
     try:
@@ -336,8 +341,11 @@ def parse_records(text: str, source: str) -> tuple[list[dict], list[str]]:
         whole, whole_error = None, e
     else:
         whole_error = None
-    if isinstance(whole, dict):
-        items = [(f"{source}", whole)]
+    errors: list[str] = []
+    if isinstance(whole, dict):           # one record: named by the line it starts on
+        first = next(n for n, line in enumerate(text.splitlines(), 1)
+                     if line.strip() and not line.lstrip().startswith("#"))
+        items = [(f"{source}:{first}", whole)]
     elif isinstance(whole, list):
         items = [(f"{source}: [{i}]", obj) for i, obj in enumerate(whole)]
     elif whole_error is not None and not _looks_like_lines(text):
@@ -346,7 +354,6 @@ def parse_records(text: str, source: str) -> tuple[list[dict], list[str]]:
         return [], [f"{source}: expected call records (JSON objects), got {_kind(whole)}"]
     else:
         items = []
-        errors: list[str] = []
         for n, line in enumerate(text.splitlines(), 1):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
@@ -354,26 +361,62 @@ def parse_records(text: str, source: str) -> tuple[list[dict], list[str]]:
                 items.append((f"{source}:{n}", json.loads(line)))
             except ValueError as e:
                 errors.append(f"{source}:{n}: not JSON ({e.msg})")
-        if errors:
-            return [], errors
-    records, errors = [], []
+    records = []
     for where, obj in items:
         try:
             records.append(read_record(obj))
         except ValueError as e:
             errors.append(f"{where}: {e}")
-    if not items:
+    if not items and not errors:
         errors.append(f"{source}: no call records in it")
     return records, errors
 
 
 def _looks_like_lines(text: str) -> bool:
-    """JSON Lines if the first record-bearing line is a complete JSON value by itself."""
-    for line in text.splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
+    """JSON Lines if the first record-bearing line is a complete JSON value by
+    itself, or (that line being broken) another unindented line is a whole JSON
+    object - a pretty-printed document indents everything inside its brackets."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        return False
+    try:
+        json.loads(lines[0])
+        return True
+    except ValueError:
+        pass
+    if not lines[0].startswith("{"):
+        return False
+    for line in lines[1:]:
+        if line.startswith("{"):
             try:
-                json.loads(line)
-                return True
+                if isinstance(json.loads(line), dict):
+                    return True
             except ValueError:
-                return False
+                continue
     return False
+
+
+def read_path(path: str | Path) -> tuple[list[tuple[str, list[dict]]], list[str]]:
+    """The records of FILE, or of every *.json / *.jsonl directly in DIR (name
+    order): [(file, records)] and the messages of every bad record or file."""
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in (".json", ".jsonl"))
+        if not files:
+            return [], [f"{p}: no *.json or *.jsonl files in this directory"]
+    elif p.exists():
+        files = [p]
+    else:
+        return [], [f"{p}: cannot read (no such file or directory)"]
+    out: list[tuple[str, list[dict]]] = []
+    errors: list[str] = []
+    for f in files:
+        try:
+            text = f.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as e:
+            errors.append(f"{f}: cannot read ({getattr(e, 'strerror', None) or e})")
+            continue
+        records, bad = parse_records(text, str(f))
+        out.append((str(f), records))
+        errors += bad
+    return out, errors

@@ -15,6 +15,8 @@ from __future__ import annotations
 from typing import Iterable, Mapping, Optional
 
 # How much each part counts in the total (a weighted mean; the weights need not sum to 1).
+# The config's [score] section overrides any of them (config.py); `process` only
+# counts in calls run with the training profile, the only one that tracks process steps.
 WEIGHTS: dict[str, float] = {
     "accuracy": 0.25,      # a wrong fact can lose or poison a sale
     "compliance": 0.20,    # a forbidden promise is a legal risk
@@ -22,7 +24,10 @@ WEIGHTS: dict[str, float] = {
     "handling": 0.15,
     "opportunity": 0.15,
     "momentum": 0.10,
+    "process": 0.10,       # training calls only: the sales process steps the rep covered
 }
+PROCESS_PROFILES = ("training",)   # profiles whose calls get a separate `process` part
+MISSED_STEP = "missed-step"        # the process detector's trigger for a step (vs a required phrase)
 
 # An event's cost is scaled by its severity: a high-severity one costs the full amount.
 SEVERITY_WEIGHT: dict[str, float] = {"low": 0.5, "medium": 0.75, "high": 1.0}
@@ -64,7 +69,8 @@ MOMENTUM_NORM_S = 300.0    # momentum costs are per 5 minutes of call: a long ca
 
 
 def score_call(utterances: list[dict], interventions: list[dict], outcome: str,
-               duration_s: float) -> dict:
+               duration_s: float, weights: Optional[Mapping[str, float]] = None,
+               profile: Optional[str] = None) -> dict:
     """Score one call: `{"total": 0-100, "parts": {name: 0-100}, "explain": {name: why}}`.
 
     `utterances` are format-2 dicts (`speaker`, `start`, `end`, `text`, optionally
@@ -79,7 +85,13 @@ def score_call(utterances: list[dict], interventions: list[dict], outcome: str,
     - accuracy = 100 - sum over accuracy interventions (ACCURACY_COST each):
       every factual error the rep made; one the rep put right with the card costs less.
     - compliance = 100 - sum over compliance (COMPLIANCE_COST) and process
-      (PROCESS_COST) interventions.
+      (PROCESS_COST) interventions - in a training call only the process ones
+      that are missed required phrases (trigger `missed-phrase`): those are the
+      legal side; missed steps go to `process` there.
+    - process (only when `profile` is training, PROCESS_PROFILES: the only
+      profile that tracks the sales process) = 100 - sum over process
+      interventions with trigger `missed-step` (PROCESS_COST): the KB's process
+      steps the rep did not cover in time. Absent from other calls' parts.
     - listening = talk - interruptions. talk = 100 while the rep's share of the
       speech time (rep / (rep + lead)) is <= TALK_OK, falling linearly to 0 at
       TALK_ZERO. Interruptions cost INTERRUPT_COST each (at most INTERRUPT_MAX):
@@ -94,24 +106,35 @@ def score_call(utterances: list[dict], interventions: list[dict], outcome: str,
     - opportunity = 100 - sum over opportunity and competitive interventions
       (OPPORTUNITY_COST): signals the rep let pass until prompted.
 
-    Each part is clipped to 0-100 and rounded; total = the WEIGHTS-weighted mean
-    of all six parts (one with nothing to judge counts as 100).
+    Each part is clipped to 0-100 and rounded; total = the weighted mean of the
+    parts present (six, seven in a training call; one with nothing to judge
+    counts as 100), with `weights` (default WEIGHTS; a part missing from
+    `weights` takes its WEIGHTS value).
     """
     del outcome     # not part of the score, see above
+    w = {**WEIGHTS, **dict(weights or {})}
     by_cat: dict[str, list[dict]] = {}
     for iv in interventions:
         by_cat.setdefault(str(iv.get("category")), []).append(iv)
+    process = by_cat.get("process", [])
+    separate = profile in PROCESS_PROFILES
+    steps = [iv for iv in process if iv.get("trigger") == MISSED_STEP] if separate else []
+    phrases = [iv for iv in process if not any(iv is s for s in steps)]
     results = {
         "accuracy": _accuracy(by_cat.get("accuracy", [])),
-        "compliance": _compliance(by_cat.get("compliance", []), by_cat.get("process", [])),
+        "compliance": _compliance(by_cat.get("compliance", []), phrases),
         "listening": _listening(utterances),
         "momentum": _momentum(utterances, by_cat.get("momentum", []), duration_s),
         "handling": _handling(by_cat.get("emotion", [])),
         "opportunity": _opportunity(by_cat.get("opportunity", []) + by_cat.get("competitive", [])),
     }
+    if separate:
+        results["process"] = _process(steps)
     parts = {name: _clip(value) for name, (value, _) in results.items()}
     explain = {name: why for name, (_, why) in results.items()}
-    total = sum(WEIGHTS[n] * parts[n] for n in parts) / sum(WEIGHTS[n] for n in parts)
+    weight = sum(w[n] for n in parts)
+    total = (sum(w[n] * parts[n] for n in parts) / weight if weight > 0
+             else sum(parts.values()) / len(parts))
     return {"total": _clip(total), "parts": parts, "explain": explain}
 
 
@@ -134,6 +157,15 @@ def _compliance(breaches: list[dict], missed: list[dict]) -> tuple[float, str]:
     return 100 - cost, (f"{_n(len(breaches), 'compliance breach', 'compliance breaches')} and "
                         f"{_n(len(missed), 'missed required step')} flagged, "
                         f"{_acted(breaches + missed)} acted on, costing {cost:.0f} points.")
+
+
+def _process(missed: list[dict]) -> tuple[float, str]:
+    if not missed:
+        return 100.0, ("No process step was flagged as missed: the rep covered every step the call "
+                       "reached, so there is nothing to deduct.")
+    cost = _cost(missed, PROCESS_COST, CREDIT["compliance"])
+    return 100 - cost, (f"{_n(len(missed), 'process step')} not covered in time, "
+                        f"{_acted(missed)} picked up after the card, costing {cost:.0f} points.")
 
 
 def _listening(utterances: list[dict]) -> tuple[float, str]:

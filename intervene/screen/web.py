@@ -78,6 +78,8 @@ class ScreenApp:
         r.add_post("/api/users/{login}/revoke", self.revoke)
         r.add_delete("/api/users/{login}", self.delete_user)
         r.add_get("/api/teams", self.teams)
+        from intervene.screen.reports import Reports
+        Reports(self.store, self.need).add_routes(app)
         app.on_response_prepare.append(self._headers)
 
     @staticmethod
@@ -203,6 +205,16 @@ class ScreenApp:
         return web.json_response(self._call_full(user, request.match_info["id"]))
 
     def _call_full(self, user: User, call_id: str) -> dict[str, Any]:
+        out = self._call_detail(user, call_id)
+        if out["call"].get("state") == "ended" and self.store.call(call_id) is not None:
+            from intervene.report.record import call_record
+            try:                                 # the rep's score, each part explained (report/score.py)
+                out["score"] = call_record(self.store, call_id)["score"]
+            except (KeyError, ValueError):
+                pass
+        return out
+
+    def _call_detail(self, user: User, call_id: str) -> dict[str, Any]:
         view = self.hub.views.get(call_id)
         if view is not None:
             if not can_see(user, view.call):

@@ -126,11 +126,25 @@ function select(id) {
   if (has && !store.detailLoaded.has(selected)) {
     const id = selected;
     store.detailLoaded.add(id);
-    loadCall(id).then(() => {
+    loadCall(id).then((d) => {
+      if (d && d.score) scores.set(String(id), d.score);
       if (selected === id) { view.show(id); renderHead(); }
       upsertRow(store.call(id));
     }).catch((e) => { store.detailLoaded.delete(id); console.warn("intervene: could not load call", id, e.message); });
   }
+}
+
+// The rep's score for a call (the same as `intervene calls show`): each part with why.
+const scores = new Map();
+function renderScore(score) {
+  const el = $("#call-score");
+  if (!el) return;
+  el.hidden = !score;
+  if (!score) return;
+  const parts = Object.entries(score.parts || {}).map(([name, v]) =>
+    h("li", { class: "score-part", "data-part": name }, h("b", { text: `${name} ${v}` }), " ",
+      h("span", { class: "score-why", text: (score.explain || {})[name] || "" })));
+  el.replaceChildren(h("div", { class: "score-total", text: `Score ${score.total}/100` }), h("ul", null, ...parts));
 }
 
 function renderHead() {
@@ -151,6 +165,7 @@ function renderHead() {
     ["Note", c.outcome_note],
   ].filter(([, v]) => v);
   $("#call-facts").replaceChildren(...facts.map(([k, v]) => h("span", null, `${k}: `, h("b", { text: v }))));
+  renderScore(scores.get(String(selected)));
   tick();
 }
 

@@ -1,0 +1,78 @@
+"""The supervisors' Reports page: the same report `intervene report` writes
+(report/html.py: effects of interventions on outcomes, rates, trends, with
+the plots), made from the calls the viewer may see and kept for a minute,
+behind the same login as every other page."""
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from intervene.screen.auth import User, can_see
+
+FRESH_S = 60.0          # a report is remade at most this often per scope (it reads every stored call)
+_NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_-.")
+
+
+class Reports:
+    def __init__(self, store, need) -> None:
+        self.store, self.need = store, need
+        self._cache: dict[str, tuple[float, Path]] = {}
+        self._lock = asyncio.Lock()
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/reports", self._redirect)
+        app.router.add_get("/reports/", self.page)
+        app.router.add_get("/reports/{name}", self.file)
+
+    @staticmethod
+    async def _redirect(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPSeeOther("/reports/")
+
+    def _scope(self, user: User) -> str:
+        return "all" if user.role in ("admin", "service") or not user.team else f"team:{user.team}"
+
+    async def _dir(self, user: User) -> Path:
+        scope = self._scope(user)
+        async with self._lock:
+            hit = self._cache.get(scope)
+            if hit and time.time() - hit[0] < FRESH_S and hit[1].exists():
+                return hit[1]
+            out = Path(tempfile.mkdtemp(prefix="intervene-report-"))
+            await asyncio.to_thread(self._write, user, out)
+            if hit:
+                shutil.rmtree(hit[1], ignore_errors=True)
+            self._cache[scope] = (time.time(), out)
+            return out
+
+    def _write(self, user: User, out: Path) -> None:
+        from intervene.report.html import write_report
+        from intervene.report.record import call_record
+        records: list[dict[str, Any]] = []
+        for row in self.store.calls():
+            if can_see(user, row):
+                try:
+                    records.append(call_record(self.store, row["id"]))
+                except (KeyError, ValueError):
+                    continue
+        write_report(records, out, "all calls" if self._scope(user) == "all" else f"team {user.team}")
+
+    async def page(self, request: web.Request) -> web.StreamResponse:
+        user = self.need(request, "supervisor", "admin")
+        out = await self._dir(user)
+        return web.FileResponse(out / "report.html", headers={"Cache-Control": "no-store"})
+
+    async def file(self, request: web.Request) -> web.StreamResponse:
+        user = self.need(request, "supervisor", "admin")
+        name = request.match_info["name"]
+        if not set(name) <= _NAME_OK or name.startswith(".") or not name.endswith((".png", ".json")):
+            raise web.HTTPNotFound()
+        path = (await self._dir(user)) / name
+        if not path.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(path, headers={"Cache-Control": "no-store"})
