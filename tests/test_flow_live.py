@@ -7,7 +7,6 @@ Also: a service killed between the webhook and the callback calls the lead
 exactly once after it restarts."""
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from intervene.sim.flow import (APP_SECRET, DEFAULT_SCRIPT, FORM_ID, PAGE_ID, FlowHarness, flow_config,
+from intervene.sim.flow import (DEFAULT_SCRIPT, FORM_ID, PAGE_ID, FlowHarness, flow_config,
                                 lead_number, post_webhook)
 
 ROOT = Path(__file__).resolve().parents[1]
