@@ -245,6 +245,7 @@ def test_intervene_serve_runs_as_a_service_and_stops_cleanly_on_sigterm(loop, se
             proc.kill()
     out = proc.stdout.read()
     assert "ARI connected" in out and "Traceback" not in out, out
+    assert "first admin" in out and "http://127.0.0.1:18391/l/" in out, out    # a new install's way in
     assert "intervene-probe" not in apps()
 
 

@@ -138,6 +138,7 @@ class Controller:
         self.web = web
         self.public_url = public_url
         self.background = list(background)      # the lead flow: runs until stop
+        self.on_started: list[Callable[[], None]] = []   # told once the HTTP server listens
         self.leads: Any = None
         self.connected = asyncio.Event()
         self.connections = 0
@@ -148,6 +149,8 @@ class Controller:
     async def run(self) -> None:
         s = self.s
         await self.web.start()
+        for fn in self.on_started:
+            fn()
         s.public_url = (self.public_url or f"http://{self.web.host}:{self.web.port}").rstrip("/")
         intro = intro_text(s.kb.assistant.name, s.kb.assistant.intro)
         s.intro_line = intro

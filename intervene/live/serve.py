@@ -51,12 +51,12 @@ async def build_controller(rt, cfg, kb_path: Optional[str] = None, listen: Optio
                           api_token=os.environ.get("INTERVENE_API_TOKEN") or so.api_token,
                           public_url=lambda: (public_url or so.public_url or services.public_url), secret=so.secret,
                           on_outcome=leads.outcome)
-    if not rt.store.users():
-        first_admin(rt.store, screen, public_url or so.public_url or f"http://{host}:{port}")
     web = WebServer(media, host, port, screen, live=lambda: [c.snapshot() for c in services.calls.values()],
                     more_routes=[leads.add_routes])
     controller = Controller(services, web, public_url or so.public_url, background=[leads.run])
     controller.leads = leads
+    if not rt.store.users():                       # once listening (the port may be chosen then)
+        controller.on_started.append(lambda: first_admin(rt.store, screen, public_url or so.public_url or web.url))
     leads.flow.ready = controller.connected.is_set
     return controller
 

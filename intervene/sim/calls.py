@@ -79,6 +79,7 @@ class LiveHarness:
         cfg.live = replace(cfg.live, briefing=self.briefing)
         self.rt = Runtime(self.db, self.config_path)
         self.controller = await build_controller(self.rt, cfg, self.kb, listen="127.0.0.1:0")
+        self.controller.on_started.clear()         # a throw-away service: no first-admin sign-in link
         app = self.controller.s.ari.s.app
         if app in [a["name"] for a in await self.controller.s.ari.call("GET", "/applications")]:
             await self.controller.s.ari.close()
