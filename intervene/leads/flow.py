@@ -126,9 +126,7 @@ class LeadFlow:
     async def pick_reps(self, team: str) -> list[User]:
         """Reps of the team whose phone is registered and in no call,
         starting after the one picked last (round-robin)."""
-        rows = [User.from_row(r) for r in self.s.store.users()
-                if r["role"] == "rep" and r.get("endpoint") and (not team or r.get("team") == team)]
-        rows.sort(key=lambda u: u.login)
+        rows = self._team_reps(team)
         if not rows:
             return []
         start = self._rr.get(team, -1) + 1
@@ -145,10 +143,15 @@ class LeadFlow:
         return free
 
     def picked(self, team: str, rep: User) -> None:
-        rows = sorted(r["login"] for r in self.s.store.users()
-                      if r["role"] == "rep" and r.get("endpoint") and (not team or r.get("team") == team))
-        if rep.login in rows:
-            self._rr[team] = rows.index(rep.login)
+        logins = [u.login for u in self._team_reps(team)]
+        if rep.login in logins:
+            self._rr[team] = logins.index(rep.login)
+
+    def _team_reps(self, team: str) -> list[User]:
+        """The team's reps with a phone (every rep's, without a team), by login."""
+        return sorted((User.from_row(r) for r in self.s.store.users()
+                       if r["role"] == "rep" and r.get("endpoint") and (not team or r.get("team") == team)),
+                      key=lambda u: u.login)
 
 
 class LeadCall:

@@ -221,12 +221,11 @@ class LeadWebhooks:
 
     async def facebook(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        if not self.options.app_secret:
-            log.warning("lead webhook refused: no app secret (INTERVENE_FB_APP_SECRET / [leads] app_secret)")
-            return _error(403, "webhook signatures cannot be checked: no app secret configured")
-        if not verify_signature(self.options.app_secret, raw, request.headers.get("X-Hub-Signature-256")):
-            log.warning("lead webhook from %s: bad or missing X-Hub-Signature-256", request.remote)
-            return _error(403, "bad or missing X-Hub-Signature-256")
+        refused = _refuse_unsigned(request, raw, self.options.app_secret, "X-Hub-Signature-256",
+                                   "webhook signatures cannot be checked: no app secret configured "
+                                   "(INTERVENE_FB_APP_SECRET / [leads] app_secret)")
+        if refused is not None:
+            return refused
         try:
             changes = parse_leadgen(_loads(raw))
         except IntakeError as e:
@@ -254,12 +253,10 @@ class LeadWebhooks:
 
     async def plain(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        secret = self.options.leads_secret
-        if not secret:
-            return _error(403, "this endpoint is off: set INTERVENE_LEADS_SECRET (or [leads] leads_secret)")
-        if not verify_signature(secret, raw, request.headers.get("X-Intervene-Signature-256")):
-            log.warning("plain lead from %s: bad or missing X-Intervene-Signature-256", request.remote)
-            return _error(403, "bad or missing X-Intervene-Signature-256")
+        refused = _refuse_unsigned(request, raw, self.options.leads_secret, "X-Intervene-Signature-256",
+                                   "this endpoint is off: set INTERVENE_LEADS_SECRET (or [leads] leads_secret)")
+        if refused is not None:
+            return refused
         try:
             p = parse_plain(_loads(raw))
         except IntakeError as e:
@@ -297,6 +294,19 @@ def _loads(raw: bytes) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise IntakeError(f"not valid JSON: {e}")
+
+
+def _refuse_unsigned(request: web.Request, raw: bytes, secret: str, header: str,
+                     off: str) -> Optional[web.Response]:
+    """The 403 for a body not signed with `secret` in `header` (or for an
+    endpoint with no secret configured: nothing could be checked); None if it is."""
+    if not secret:
+        log.warning("lead webhook %s refused: %s", request.path, off)
+        return _error(403, off)
+    if not verify_signature(secret, raw, request.headers.get(header)):
+        log.warning("lead webhook %s from %s: bad or missing %s", request.path, request.remote, header)
+        return _error(403, f"bad or missing {header}")
+    return None
 
 
 def _error(status: int, message: str) -> web.Response:
