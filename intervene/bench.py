@@ -13,7 +13,7 @@ from typing import Optional
 
 import click
 
-from intervene.vocab import Fact, KnowledgeBase, Product
+from intervene.vocab import Category, Fact, KnowledgeBase, Mode, Product
 
 _FEATURES = ["remote monitoring", "priority support", "on-site installation", "data backup", "a dedicated manager",
              "firmware updates", "spare hardware", "training sessions", "a mobile app", "API access",
@@ -84,6 +84,7 @@ def bench() -> None:
 def bench_engine(rt, kb_path: Optional[str], calls_dir: Optional[str], sizes: str, rounds: int) -> None:
     """Decision latency per final utterance (detectors + policy, excluding model
     load) with KBs of 100, 1,000 and 10,000 facts."""
+    from intervene.detect.claims import ClaimChecker
     from intervene.engine import CallEngine
     from intervene.kb.index import KBIndex
     from intervene.kb.loader import load_kb
@@ -109,11 +110,17 @@ def bench_engine(rt, kb_path: Optional[str], calls_dir: Optional[str], sizes: st
         profile = PROFILES["training"]       # every detector on
         lat: list[float] = []
         rt.embedder.model_ms = 0.0
+        checker = index.shared("claims", lambda: ClaimChecker(index))
+        checker.verify_ms.clear()
+        delivered = {"spoken": 0, "shown": 0, "held_back": 0}
         for _ in range(rounds):
             for c in calls:
-                engine = CallEngine(index, profile)
+                engine = CallEngine(index, profile, checker=checker)
                 rt.embedder.clear_cache()    # live speech is new text: no warm cache for it
-                replay(engine, c)
+                for iv in replay(engine, c):
+                    if iv.category == Category.ACCURACY:
+                        delivered["spoken" if iv.mode == Mode.VOICE else "shown"] += 1
+                delivered["held_back"] += len(engine.policy.held_back)
                 lat += engine.decision_ms
         label = {100: "100", 1000: "1k", 10000: "10k"}.get(n, str(n))
         p50, p95 = _pct(lat, 50), _pct(lat, 95)
@@ -121,6 +128,11 @@ def bench_engine(rt, kb_path: Optional[str], calls_dir: Optional[str], sizes: st
         figures[f"decision_p95_ms_{label}"] = round(p95, 2)
         share = rt.embedder.model_ms / max(1e-9, sum(lat))
         figures[f"model_share_{label}"] = round(share, 2)
+        verify = list(checker.verify_ms)
+        figures[f"verify_p95_ms_{label}"] = round(_pct(verify, 95), 2)
+        if n == max(int(x) for x in sizes.split(",")):
+            figures["verify_p95_ms"] = round(_pct(verify, 95), 2)
+            figures.update({f"accuracy_{k}": v for k, v in delivered.items()})
         click.echo(f"{n:>6} facts: index ready in {t_index:5.1f} s; decision per utterance "
                    f"p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  max {max(lat):6.2f} ms  (n={len(lat)}); "
                    f"{share:.0%} of it in the embedding model")

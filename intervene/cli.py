@@ -5,7 +5,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import click
 import yaml
@@ -178,6 +178,73 @@ def replay_cmd(rt: Runtime, call: Optional[str], lead_wav: Optional[str], rep_wa
     for iv in pending:
         _print_iv(iv)
     click.echo(f"{len(interventions)} intervention(s)")
+
+
+# ------------------------------------------------------------------------ eval
+@main.command(name="eval")
+@click.argument("cases_dir", type=click.Path())
+@click.option("--kb", "kb_path", type=click.Path(), help="KB for every call (default: each case's `kb`).")
+@click.option("--profile", type=click.Choice(["minimal", "standard", "training"]), default=None,
+              help="Profile for every call (default: each case's `profile`).")
+@click.option("--audio", is_flag=True, help="Replay NAME.wav instead of NAME.jsonl; hits are matched by time.")
+@click.option("--slack", "slack_s", type=float, default=4.0, show_default=True,
+              help="With --audio: seconds after the labelled utterance a hit may come.")
+@click.option("--summary", is_flag=True, help="Figures only: no list of each false alarm and miss.")
+@click.option("--json", "as_json", is_flag=True, help="Also print the figures as one JSON line before the last line.")
+@click.option("--asr-model", default=None, envvar="INTERVENE_ASR_MODEL", help="Whisper model for --audio.")
+@click.pass_obj
+def eval_cmd(rt: Runtime, cases_dir: str, kb_path: Optional[str], profile: Optional[str], audio: bool,
+             slack_s: float, summary: bool, as_json: bool, asr_model: Optional[str]) -> None:
+    """Score labelled calls: recall, precision, false alarms and misses per category.
+
+    CASES_DIR holds NAME.jsonl (or NAME.wav with --audio) + NAME.expect.json
+    (the labels; README "Testing your KB on your calls"). The last line is
+    `recall R precision P false_alarms F misses M cases N`, as ../shared/eval/score.py prints."""
+    from intervene.engine import CallEngine
+    from intervene.evaluate import EvalError, Tally, load_cases
+    from intervene.policy import PROFILES
+    try:
+        cases = load_cases(Path(cases_dir), audio, Path(kb_path) if kb_path else None, profile)
+        cfg = load_config(rt.config_path)
+    except (EvalError, ConfigError) as e:
+        fail(str(e))
+    if not cases:
+        fail(f"{cases_dir}: no labelled calls (NAME.expect.json with a matching NAME.{'wav' if audio else 'jsonl'})")
+    indexes: dict[Path, Any] = {}
+    tally = Tally()
+    pool = None
+    try:
+        for case in cases:
+            if case.kb not in indexes:
+                indexes[case.kb] = rt.index(rt.kb(str(case.kb)))
+            index = indexes[case.kb]
+            prof = cfg.profiles.get(case.profile, PROFILES[case.profile])
+            engine = CallEngine(index, prof)
+            try:
+                transcript = read_transcript(case.transcript)
+            except TranscriptError as e:
+                fail(str(e))
+            if audio:
+                from intervene.pipeline import AsrPool, CallPipeline, ListenOptions, asr_prompt
+                from intervene.replay import replay_audio
+                if pool is None:
+                    pool = AsrPool(_transcriber(cfg, asr_model, asr_prompt(index.kb)))
+                pool.transcriber.set_prompt(asr_prompt(index.kb))
+                call_audio = _read_audio(lambda w: w.read_call(str(case.call)))
+                out = replay_audio(CallPipeline(engine, pool, call_audio.rate, ListenOptions(vad=cfg.vad)), call_audio)
+            else:
+                out = replay(engine, transcript)
+            tally.score(case, [iv.to_json() for iv in out], transcript, audio, slack_s,
+                        len(engine.policy.held_back))
+    finally:
+        if pool is not None:
+            pool.close()
+    lines = tally.report(details=not summary)
+    for line in lines[:-1]:
+        click.echo(line)
+    if as_json:
+        click.echo(json.dumps(tally.figures()))
+    click.echo(lines[-1])
 
 
 def _read_audio(read):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -59,15 +60,26 @@ def kb_list(rt) -> None:
 
 @kb.command(name="show")
 @click.argument("item_id")
+@click.option("--understood", is_flag=True,
+              help="Also show how the claim checker reads each of its facts (loads the model).")
 @click.pass_obj
-def kb_show(rt, item_id: str) -> None:
-    """One entry (every section that has this id), as YAML."""
+def kb_show(rt, item_id: str, understood: bool) -> None:
+    """One entry (every section that has this id), as YAML, and how its facts are read."""
     hits = [it for it in rt.store.kb_items() if it["id"] == item_id]
     if not hits:
         _fail(f"no KB entry with id {item_id!r} (see `intervene kb list`)")
     for it in hits:
         click.echo(f"# {it['section']} (from {it['source']})")
         click.echo(yaml.safe_dump(it["data"], sort_keys=False, allow_unicode=True).rstrip())
+    if understood and any(it["section"] in ("products", "facts", "promotions") for it in hits):
+        from intervene.detect.claims import ClaimChecker
+        checker = ClaimChecker(rt.index(rt.kb(None)))
+        click.echo("# understood as")
+        for fact in checker.index.facts:
+            if fact.kb_id == item_id:
+                click.echo(yaml.safe_dump([{"text": fact.text, **checker.understood(fact),
+                                            **({"lint": checker.lint(fact)} if checker.lint(fact) else {})}],
+                                          sort_keys=False, allow_unicode=True).rstrip())
 
 
 @kb.command(name="search")
@@ -97,7 +109,8 @@ def kb_check(rt, utterance: str, product: Optional[str], kb_path: Optional[str],
     kbase = rt.kb(kb_path)
     if product and kbase.product(product) is None:
         _fail(f"--product {product!r}: no such product (have: {', '.join(p.id for p in kbase.products)})")
-    result = ClaimChecker(rt.index(kbase)).check(utterance, product)
+    checker = ClaimChecker(rt.index(kbase))
+    result = checker.check(utterance, product)
     errors = [v for v in result.verdicts if not v.ok]
     if as_json:
         click.echo(json.dumps({
@@ -105,7 +118,10 @@ def kb_check(rt, utterance: str, product: Optional[str], kb_path: Optional[str],
             "product_after": result.product_after,
             "checks": [{"ok": v.ok, "claim": v.claim, "reason": v.reason, "score": round(v.score, 3),
                         "kb_id": v.fact.kb_id if v.fact else None, "fact": v.fact.text if v.fact else None,
-                        "correction": v.correction or None} for v in result.verdicts]}))
+                        "correction": v.correction or None,
+                        **({} if v.ok else {"confidence": v.confidence, "doubts": list(v.doubts),
+                                            "delivery": _delivery(v.confidence)})}
+                       for v in result.verdicts]}))
         return
     if not result.verdicts:
         click.echo("NO CLAIM - nothing in it matches a KB fact closely enough to check")
@@ -113,9 +129,46 @@ def kb_check(rt, utterance: str, product: Optional[str], kb_path: Optional[str],
         head = click.style("OK   ", fg="green") if v.ok else click.style("ERROR", fg="red", bold=True)
         click.echo(f"{head} {v.claim}")
         click.echo(f"      KB {v.fact.kb_id if v.fact else '-'} ({v.score:.2f}): {v.fact.text if v.fact else ''}")
+        if v.fact:
+            read = checker.understood(v.fact)
+            click.echo(f"      read as: {json.dumps(read, ensure_ascii=False)}")
         click.echo(f"      {v.reason}")
+        if not v.ok:
+            why = f" - doubts: {', '.join(v.doubts)}" if v.doubts else ""
+            click.echo(f"      confidence {v.confidence:.2f} ({_delivery(v.confidence)}){why}")
         if v.correction:
             click.echo(f"      say: {v.correction}")
+
+
+def _delivery(confidence: float) -> str:
+    """What the standard profile does with a correction this sure."""
+    from intervene.policy import PROFILES
+    p = PROFILES["standard"]
+    return ("spoken (proven)" if confidence >= p.accuracy_voice_min else
+            "check-this card" if confidence >= p.accuracy_card_min else "held back")
+
+
+@kb.command(name="lint")
+@click.option("--kb", "kb_path", type=click.Path(), help="Lint this KB file instead of the imported one.")
+@click.option("--strict", is_flag=True, help="Exit 1 when any fact has a warning.")
+@click.pass_obj
+def kb_lint(rt, kb_path: Optional[str], strict: bool) -> None:
+    """Facts the claim checker cannot read unambiguously, and how to rephrase them."""
+    from intervene.detect.claims import ClaimChecker
+    kbase = rt.kb(kb_path)
+    checker = ClaimChecker(rt.index(kbase))
+    n = 0
+    for fact in checker.index.facts:
+        warnings = checker.lint(fact)
+        if not warnings:
+            continue
+        n += 1
+        click.echo(f"{fact.kb_id} ({fact.key}): {fact.text}")
+        for w in warnings:
+            click.echo(f"  - {w}")
+    click.echo(f"{n} of {len(checker.index.facts)} facts with warnings")
+    if strict and n:
+        sys.exit(1)
 
 
 @kb.command(name="remove")

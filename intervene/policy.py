@@ -31,6 +31,11 @@ class Profile:
     accuracy_hold_s: float = 1.0            # wait this long after the rep stops before correcting
     accuracy_max_hold_s: float = 8.0        # ... but never longer than this after the claim
     opportunity_wait_s: float = 20.0        # the rep's chance to pick a signal up themselves
+    # graded delivery of factual corrections, by the verifier's confidence: at or above
+    # voice_min it goes as configured (by voice by default); at or above card_min only as a
+    # silent "check this" card; below, it is held back (counted, never shown)
+    accuracy_voice_min: float = 0.8
+    accuracy_card_min: float = 0.6
 
     def fires(self, category: Category, severity: Severity) -> bool:
         need = self.min_severity.get(category)
@@ -76,6 +81,7 @@ class Policy:
         self.last_any: Optional[float] = None
         self.history: list[Intervention] = []
         self.deferred: list[Trigger] = []     # waiting for the gap after the previous one
+        self.held_back: list[Trigger] = []    # corrections the verifier could not prove enough
 
     def decide(self, triggers: list[Trigger], now: float) -> list[Intervention]:
         """Admit the triggers that are due now, most important first; one that
@@ -98,6 +104,11 @@ class Policy:
         p = self.profile
         if not p.fires(t.category, t.severity):
             return None
+        mode = self.modes.get(t.category, Mode.SILENT)
+        if t.confidence is not None:
+            t, mode = self._grade(t, mode)
+            if mode is None:
+                return None
         if t.key and t.key in self.fired_keys:
             return None                                   # never the same correction twice
         last = self.last_at.get(t.category)
@@ -109,14 +120,30 @@ class Policy:
                 self.deferred.append(t)                   # don't stack: wait for the gap
             return None
         iv = Intervention(at=now, utterance=t.utterance, category=t.category, severity=t.severity,
-                          mode=self.modes.get(t.category, Mode.SILENT), trigger=t.trigger,
-                          detected=t.detected, say=t.say, evidence=t.evidence)
+                          mode=mode, trigger=t.trigger, detected=t.detected, say=t.say,
+                          evidence=t.evidence, confidence=t.confidence)
         if t.key:
             self.fired_keys.add(t.key)
         self.last_at[t.category] = now
         self.last_any = now
         self.history.append(iv)
         return iv
+
+
+    def _grade(self, t: Trigger, mode: Mode) -> tuple[Trigger, Optional[Mode]]:
+        """Only a proven contradiction may be spoken; a likely one is a silent card
+        for the rep to check; anything less is held back. A wrong correction said
+        to a lead costs more than a missed one."""
+        conf = t.confidence or 0.0
+        if conf >= self.profile.accuracy_voice_min:
+            return t, mode
+        if conf >= self.profile.accuracy_card_min:
+            check = replace(t, trigger=f"{t.trigger.split('-')[0]}-check", severity=S.MEDIUM,
+                            detected=f"Check this - {t.detected}")
+            return check, (Mode.SILENT if mode == Mode.VOICE else mode)
+        if all(h.key != t.key for h in self.held_back):
+            self.held_back.append(t)
+        return t, None
 
 
 def tuned(profile: Profile, **overrides) -> Profile:

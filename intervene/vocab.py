@@ -192,6 +192,10 @@ class Verdict:
     score: float = 0.0       # retrieval similarity of the fact
     product: Optional[str] = None
     evidence: tuple[Evidence, ...] = ()
+    # How sure the verifier is that this is really a contradiction (0-1), and
+    # the doubts that lowered it: only a proven one may be spoken to the lead.
+    confidence: float = 1.0
+    doubts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -206,6 +210,8 @@ class Trigger:
     say: str                 # suggested or spoken words
     evidence: tuple[Evidence, ...] = ()
     key: str = ""            # dedupe key: the same key never fires twice in a call
+    confidence: Optional[float] = None   # accuracy: the verifier's confidence (None elsewhere)
+    doubts: tuple[str, ...] = ()         # accuracy: why the confidence is below 1
 
 
 @dataclass(frozen=True)
@@ -219,12 +225,16 @@ class Intervention:
     detected: str
     say: str
     evidence: tuple[Evidence, ...] = ()
+    confidence: Optional[float] = None   # accuracy only: how sure the verifier was
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "at": round(self.at, 2), "utterance": self.utterance,
             "category": self.category.value, "severity": self.severity.value,
             "mode": self.mode.value, "trigger": self.trigger,
             "detected": self.detected, "say": self.say,
             "evidence": [e.to_json() for e in self.evidence],
         }
+        if self.confidence is not None:
+            out["confidence"] = round(self.confidence, 2)
+        return out

@@ -281,7 +281,8 @@ def test_replay_json_and_call_record(tmp_path: pathlib.Path) -> None:
     ivs = [json.loads(l) for l in out.splitlines() if l.strip()]
     assert ivs, out
     for iv in ivs:
-        assert set(iv) == JSON_KEYS, iv
+        # format 4; a factual correction also carries the verifier's confidence
+        assert set(iv) == JSON_KEYS | ({"confidence"} if iv["category"] == "accuracy" else set()), iv
         assert iv["category"] in {"accuracy", "emotion", "momentum", "opportunity", "competitive",
                                   "compliance", "process"}
         assert iv["severity"] in {"low", "medium", "high"} and iv["mode"] in {"voice", "silent"}

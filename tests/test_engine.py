@@ -188,7 +188,11 @@ def test_to_json_has_exactly_the_format4_keys(run_call) -> None:
     assert ivs
     for iv in ivs:
         obj = iv.to_json()
-        assert set(obj) == FORMAT4_KEYS, sorted(obj)
+        # format 4, plus the verifier's confidence on factual corrections (a reader may ignore it)
+        extra = {"confidence"} if iv.category == C.ACCURACY else set()
+        assert set(obj) == FORMAT4_KEYS | extra, sorted(obj)
+        if extra:
+            assert 0.0 <= obj["confidence"] <= 1.0
         assert isinstance(obj["at"], float) and obj["at"] == round(obj["at"], 2)
         assert isinstance(obj["utterance"], int) and not isinstance(obj["utterance"], bool)
         assert obj["category"] in {c.value for c in Category}
@@ -216,6 +220,7 @@ def test_to_json_example_from_the_spec(run_call) -> None:
         "trigger": "kb-mismatch", "detected": iv.detected,
         "say": CORRECTION,
         "evidence": [{"kb_id": "standard", "text": "Includes three years of support."}],
+        "confidence": 0.95,
     }
 
 

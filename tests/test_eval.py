@@ -1,5 +1,17 @@
-"""The labelled calls, scored in-process (tests/evalcalls.py, the rules of
-../shared/eval/score.py): recall and precision floors per set."""
+"""The labelled calls, scored in-process with the product's own scorer
+(intervene.evaluate, the rules of ../shared/eval/score.py): floors a little
+under what was measured, so precision - above all, wrong corrections said
+aloud - cannot quietly regress.
+
+- dev: ../shared/calls/dev (Acme, the original tuning set);
+- older: tests/calls/{solar,saas,fitness,insurance}, tuned on in earlier issues;
+- tune: tests/calls/tune/*, eight industries written by helpers who never saw
+  the code, used to build the verification stage (issue 13);
+- blind: tests/calls/blind/*, four more industries written the same way at the
+  same time and set aside unread: only their totals were ever looked at. They
+  are the honest figure of how the checker does on a company it has not seen.
+  Do not tune on them; write new sets instead.
+"""
 from __future__ import annotations
 
 import pathlib
@@ -10,50 +22,49 @@ import pytest
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
-from evalcalls import Score, score_dir  # noqa: E402
+from evalcalls import score_dir, sets_under  # noqa: E402
+
+from intervene.evaluate import Tally  # noqa: E402
 
 DEV = REPO.parent / "shared" / "calls" / "dev"
-HELD_OUT = [HERE / "calls" / "solar", HERE / "calls" / "saas"]
+GROUPS = {
+    "older": [HERE / "calls" / s for s in ("solar", "saas", "fitness", "insurance")],
+    "tune": sets_under(HERE / "calls" / "tune"),
+    "blind": sets_under(HERE / "calls" / "blind"),
+}
+# (overall recall, overall precision, accuracy precision, most wrong spoken corrections)
+FLOORS = {
+    "dev": (0.95, 0.95, 0.95, 0),
+    "older": (0.68, 0.92, 0.95, 0),
+    "tune": (0.55, 0.85, 0.85, 1),
+    "blind": (0.52, 0.76, 0.55, 6),     # measured: 0.567 / 0.802 / 0.63 / 5 wrong spoken of 14
+}
 
 
-def report(name: str, sc: Score) -> str:
-    return "\n".join([f"== {name}: recall {sc.recall:.3f} precision {sc.precision:.3f} "
-                      f"(tp {sc.tp} fn {sc.fn} fp {sc.fp})", *(f"   {line}" for line in sc.lines)])
+def total(dirs, embedder) -> Tally:
+    t = Tally()
+    for d in dirs:
+        assert list(d.glob("*.expect.json")), f"no labelled calls in {d}"
+        t.add(score_dir(d, embedder))
+    return t
+
+
+def check(name: str, t: Tally) -> None:
+    recall, precision, acc_precision, wrong_spoken = FLOORS[name]
+    report = "\n".join([f"== {name}", *t.report(details=name != "blind")])
+    assert t.cases > 0
+    assert t.recall >= recall and t.precision >= precision, report
+    tp, fp = t.tp["accuracy"], t.fp["accuracy"]
+    assert tp / max(1, tp + fp) >= acc_precision, report
+    assert t.spoken[1] <= wrong_spoken, report
 
 
 @pytest.mark.skipif(not DEV.is_dir(), reason=f"shared dev calls not found at {DEV}")
 def test_dev_set(embedder) -> None:
-    assert list(DEV.glob("*.expect.json")), f"no labelled calls in {DEV}"
-    sc = score_dir(DEV, embedder)
-    assert sc.tp + sc.fn > 0
-    assert sc.recall >= 0.9 and sc.precision >= 0.9, report(str(DEV), sc)
+    check("dev", score_dir(DEV, embedder))
 
 
-def score_sets(dirs, embedder, name: str) -> tuple[Score, str]:
-    """Scores of several labelled directories added up, with a report per set."""
-    total = Score()
-    reports = []
-    for d in dirs:
-        assert list(d.glob("*.expect.json")), f"no labelled calls in {d}"
-        sc = score_dir(d, embedder)
-        reports.append(report(str(d.relative_to(REPO)), sc))
-        total.tp += sc.tp
-        total.fn += sc.fn
-        total.fp += sc.fp
-    assert total.tp + total.fn > 0
-    reports.append(report(name, total))
-    return total, "\n".join(reports)
-
-
-def test_held_out_solar_and_saas(embedder) -> None:
-    total, reports = score_sets(HELD_OUT, embedder, "solar+saas")
-    assert total.recall >= 0.85 and total.precision >= 0.85, reports
-
-
-def test_newest_held_out_insurance_and_fitness(embedder) -> None:
-    """KBs and calls written after the engine was tuned on the others: the
-    honest measure of how it generalises. Precision must hold (a wrong card
-    costs the rep's trust); recall is lower and tracked in the closing notes."""
-    total, reports = score_sets([HERE / "calls" / "insurance", HERE / "calls" / "fitness"],
-                                embedder, "insurance+fitness")
-    assert total.precision >= 0.9 and total.recall >= 0.6, reports
+@pytest.mark.parametrize("group", list(GROUPS))
+def test_labelled_sets(embedder, group: str) -> None:
+    assert GROUPS[group], f"no labelled sets for {group}"
+    check(group, total(GROUPS[group], embedder))

@@ -15,7 +15,7 @@ usually corrects them in the next breath (which is what we want to see).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from intervene.detect.claims import ClaimChecker
 from intervene.detect.state import CallState
@@ -26,6 +26,7 @@ from intervene.vocab import Category, Severity, Speaker, Trigger, Utterance, Ver
 
 NUMBER_SURE = 0.5      # Whisper's word probability below which a number was a guess
 TEEN_TY_SURE = 0.7     # "fourteen"/"forty" is the classic confusion: it needs more certainty
+GARBLED = 0.6          # mean word probability below which the transcript is likely mis-heard
 
 
 def _digits(value: float) -> str:
@@ -79,7 +80,7 @@ class AccuracyDetector:
             done = done[:-1]          # the last sentence is still being said
         if not done:
             return self._expired(now)
-        result = self.checker.check(" ".join(done), call.product, self._echoed(u, call))
+        result = self.checker.check(" ".join(done), call.product, self._echoed(u, call), self._prior(u, call))
         wrong = {self._key(v): v for v in result.verdicts if not v.ok}
         mine = [h for h in self.held if not h.utterance.final and h.utterance.index == u.index]
         kept = [h for h in mine if self._key(h.verdict) in wrong]     # keep when it was first heard
@@ -98,18 +99,26 @@ class AccuracyDetector:
         lead_before = [x for x in call.utterances if x.speaker == Speaker.LEAD and x.end <= u.start]
         return tuple(q.value for q in extract_quantities(lead_before[-1].text)) if lead_before else ()
 
+    @staticmethod
+    def _prior(u: Utterance, call: CallState, turns: int = 3) -> str:
+        """What was said just before (either party): a competitor named there is
+        who "they" and "their" in the rep's words most likely are."""
+        return " ".join(x.text for x in [x for x in call.utterances if x.index < u.index][-turns:])
+
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
         """Check a final utterance; returns errors only when a hold expired."""
         if u.speaker != Speaker.REP:
             return []
         # what interim transcripts of this utterance found is superseded by the final text
         self.held = [h for h in self.held if h.utterance.final or h.utterance.index != u.index]
-        result = self.checker.check(u.text, call.product, self._echoed(u, call))
+        result = self.checker.check(u.text, call.product, self._echoed(u, call), self._prior(u, call))
         if self.held and SELF_REPAIR.search(u.text):
             self._repairs(u.text)
         for v in result.verdicts:
             if not v.ok and self._misheard(u, v):
                 continue
+            if not v.ok:
+                v = self._heard_doubt(u, v)
             if v.ok:
                 if any(h.verdict.fact and h.verdict.fact.key == v.fact.key and _restates(h.verdict, v)
                        for h in self.held):
@@ -141,6 +150,24 @@ class AccuracyDetector:
                 return False
         return True
 
+    @staticmethod
+    def _heard_doubt(u: Utterance, v: Verdict) -> Verdict:
+        """From audio: a claim resting on words Whisper was unsure of, or on a
+        garbled stretch, is never spoken - the error may be ours."""
+        if not u.words:
+            return v
+        probs = [w.probability for w in u.words]
+        numbers = [w.probability for w in u.words if re.search(r"\d", normalize_numbers(w.text))]
+        doubt = ""
+        if numbers and min(numbers) < NUMBER_SURE:
+            doubt = "asr-number"
+        elif sum(probs) / len(probs) < GARBLED or sum(p < NUMBER_SURE for p in probs) > len(probs) / 3:
+            doubt = "asr"
+        if not doubt:
+            return v
+        cost = {"asr": 0.35, "asr-number": 0.45}[doubt]
+        return replace(v, confidence=max(0.0, round(v.confidence - cost, 3)), doubts=(*v.doubts, doubt))
+
     def _repairs(self, text: str) -> None:
         """"Scratch that, it's three years": a repair marker plus the KB's own
         number for a held error counts as the rep's own correction, even when
@@ -162,7 +189,8 @@ class AccuracyDetector:
                 continue
             out.append(Trigger(Category.ACCURACY, "kb-mismatch", Severity.HIGH, h.utterance.index, now,
                                f"Rep said \"{v.claim}\" - {v.reason.rstrip('.')}.", v.correction, v.evidence,
-                               key=f"accuracy:{v.fact.key if v.fact else v.claim}"))
+                               key=f"accuracy:{v.fact.key if v.fact else v.claim}", confidence=v.confidence,
+                               doubts=v.doubts))
         self.held.clear()
         self.later_ok.clear()
         return out

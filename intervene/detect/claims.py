@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import math
 import re
+import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
@@ -59,6 +61,11 @@ class Unit:
     context: Optional[str] = None   # product under discussion before the sentence
     sent_named: tuple[str, ...] = ()   # products named anywhere in the sentence
     question: bool = False
+    theirs: bool = False     # about a competitor's offer named just before ("they're at 110 a quarter")
+    rival: bool = False      # a competitor was named in this turn or just before it
+    lead_in: str = ""        # a clause's sentence up to the clause: whose subject it continues
+    hypothetical: bool = False   # "let's say it were ...", "what if": not an assertion
+    conditional: bool = False    # "if you prepay, ...": an assertion under a condition the rep chose
 
 
 @dataclass
@@ -67,14 +74,52 @@ class UtteranceCheck:
     product_after: Optional[str] = None
 
 
-_UNITS = frozenset("minute hour day week month year percent dollar buck".split())
+_UNITS = frozenset("minute hour day week month quarter year percent dollar buck".split())
+
+_THEY = re.compile(r"\b(?:they|they'?re|they'?ve|they'?ll|they'?d|their|theirs|them|those guys|that company)\b", re.I)
+_THEIR_NAME = re.compile(r"\b(?:their|theirs|they'?ve got an?|they have an?|they offer an?|they sell an?)\s+(?:own\s+)?$", re.I)
+_WE = re.compile(r"\b(?:we|we'?re|we'?ve|we'?ll|we'?d|our|ours|us)\b", re.I)
+# a product named as the yardstick, not the subject: "everything in Silver", "more than Gold"
+_REFERENCE = re.compile(r"(?:\b(?:everything|all|anything|whatever'?s?|what you get|what'?s)\s+(?:that'?s\s+|you get\s+)?"
+                        r"(?:in|on|from|of|with|that comes with)|\b(?:than|as|like|over|above|beyond|versus|vs\.?|"
+                        r"unlike|compared to|compared with|upgrade from|up from))\s+(?:the\s+|our\s+)?$", re.I)
+_UNIVERSAL = re.compile(r"\b(?:every ?one|every ?body|any ?one|any ?body|all (?:customers|clients|members|plans|"
+                        r"tiers|students|patients|packages|units|sizes)|any (?:plan|tier|package|unit|size|customer)|every (?:plan|tier|package|unit|size|customer)|no matter|regardless|"
+                        r"whoever)\b", re.I)
+# (frame, what the rep says, what the KB must say for it to be a contradiction)
+_POLICY_FRAMES = (
+    ("notice", re.compile(r"\b(?:no notice|without (?:any )?notice|no need to (?:tell|give|warn)|not locked in|never locked in|"
+                          r"no commitment|no minimum (?:term|commitment)|cancel (?:at )?any ?time|stop (?:at )?any ?time|"
+                          r"walk away (?:at )?any ?time)\b", re.I),
+     re.compile(r"\b\d+[- ](?:days?|weeks?|months?)'?s?'? (?:written |advance )?notice\b|\bnotice of \d+|"
+                r"\bminimum (?:term|commitment) of\b|\b\d+-month (?:minimum|commitment|term)\b", re.I)),
+    ("refund", re.compile(r"\b(?:refund|money back|pay you back|credit you)\w*\b[^.]{0,60}\b(?:unused|whatever'?s left|"
+                          r"remaining|rest of|prorat\w*|pro-rat\w*|partial|the months? you|left over|didn'?t use|"
+                          r"haven'?t used|hadn'?t used)|\b(?:unused|remaining|prorat\w*)\b[^.]{0,40}\brefund", re.I),
+     re.compile(r"\b(?:non-?refundable|no refunds?|not (?:be )?refunded|are not refunded|is not refunded|"
+                r"isn'?t refunded|cannot be refunded|can'?t be refunded|no money back)\b", re.I)),
+)
+_NOTICE_GIVEN = re.compile(r"\d[^.]{0,25}\bnotice|\bnotice of \d|\b(?:days?|weeks?|months?)'? ahead\b", re.I)
+_BENEFIT = frozenset(w[:4] for w in "waive free discount included eligible refund complimentary credited".split())
+_ONLY_IF = re.compile(r"\b(?:only|if|unless|except|excluded|provided|as long as|for (?:new|returning|existing|"
+                      r"members?|students?|customers? who|patients? who|anyone who))\b", re.I)
+_PRONOUN_START = re.compile(r"(?:and |so |yeah,? |oh,? )?(?:it'?s|it is|it|that'?s|that is|this is|they'?re|they are)\b",
+                            re.I)
+_HYPOTHETICAL = re.compile(r"\b(?:let'?s say|say you|suppose|supposing|imagine|hypothetically|what if|even if|"
+                           r"pretend)\b", re.I)
+_CONDITIONAL = re.compile(r"\b(?:if|unless|as long as|provided|assuming)\b", re.I)
 
 
 def _words(text: str, exclude: set[str]) -> set[str]:
     """Feature words: what a sentence includes or excludes, without verbs like
-    "includes", product names, numbers or units (those are the quantity check's)."""
+    "includes", the words that negate ("sold separately", "waived"), product
+    names, numbers or units (those are the quantity check's)."""
     return {w for w in content_words(text)
-            if w not in _LIGHT and w not in exclude and w not in _UNITS and not w[:1].isdigit()}
+            if w not in _LIGHT and w not in exclude and w not in _UNITS and not w[:1].isdigit()
+            and w not in _CUE_WORDS}
+
+
+_CUE_WORDS = frozenset(content_words("sold separately priced billed purchased bought waive waived waiving excluded"))
 
 
 class ClaimChecker:
@@ -82,6 +127,7 @@ class ClaimChecker:
 
     def __init__(self, index: KBIndex) -> None:
         self.index = index
+        self.verify_ms: deque[float] = deque(maxlen=10000)   # per check, model time excluded (bench)
         kb = index.kb
         # words that only name products ("standard", "premium") are not features;
         # a name word that facts use as a feature ("battery") stays a feature
@@ -99,13 +145,44 @@ class ClaimChecker:
         self._fact_q: dict[str, list[Quantity]] = {}
         self._fact_scope: dict[str, tuple[set[str], set[str]]] = {}
         self._fact_named: dict[str, set[str]] = {}
+        self._fact_cond: dict[str, set[str]] = {}
+        self._fact_words: dict[str, set[str]] = {}
         self._by_key = {f.key: f for f in index.facts}
+        self._fq_owner: dict[str, list[set[str]]] = {}
         for f in index.facts:
             norm = normalize_numbers(f.text)
             self._fact_q[f.key] = extract_quantities(index.products.mask(norm))
+            # "Essentials members get 10% off; Plus and Senior members get 15%": each number
+            # belongs to the products named in its own clause
+            clauses = [(m.start(), m.end()) for m in re.finditer(r"[^;.]+", norm)]
+            named = index.mentioned_products(norm)
+            self._fq_owner[f.key] = [
+                next(({pid for p, pid in named if a <= p < b} for a, b in clauses if a <= fq.start < b), set())
+                for fq in self._fact_q[f.key]]
             neg, pos = split_by_scope(norm)
             self._fact_scope[f.key] = (_words(neg, self._product_words), _words(pos, self._product_words))
-            self._fact_named[f.key] = {pid for _, pid in index.mentioned_products(f.text)} - {f.product}
+            self._fact_named[f.key] = {pid for a, pid in index.mentioned_products(f.text)
+                                       if not _REFERENCE.search(f.text[max(0, a - 40):a])} - {f.product}
+            self._fact_cond[f.key] = (set(content_words(norm)) & _CONDITION_WORDS) - self._product_words
+            self._fact_words[f.key] = set(content_words(norm))
+        # words most facts use ("lesson" at a tutoring school) say what the KB is about, not a feature
+        df: dict[str, int] = {}
+        for f in index.facts:
+            for w in set().union(*self._fact_scope[f.key]):
+                df[w] = df.get(w, 0) + 1
+        n = len(index.facts)
+        self._topic = {w for w, c in df.items() if n >= 8 and c >= max(3, 0.2 * n)}
+        # "whitening is cosmetic and is not": a negation whose object is left out
+        self._elliptic = {f.key for f in index.facts
+                          if any(not content_words(f.text[a:b].split(" ", 1)[-1]) or
+                                 len(f.text[a:b].split()) <= 1 for a, b in negation_scopes(f.text))}
+        # which facts state a number about a noun ("declared value", "minimum"): a claim with a
+        # number finds the fact by what the number is about even when the sentences differ
+        self._by_slot: dict[str, list[Fact]] = {}
+        for f in index.facts:
+            for fq in self._fact_q[f.key]:
+                for w in {*fq.context, fq.unit} - {""} - self._product_words:
+                    self._by_slot.setdefault(w, []).append(f)
         self._row = {f.key: i for i, f in enumerate(index.facts)}
         self._price = {f.product: f for f in index.facts if f.kind == "price" and f.product}
         self._rows_of: dict[Optional[str], list[int]] = {}
@@ -117,6 +194,50 @@ class ClaimChecker:
         self._shared: dict[str, set[str]] = {
             pid: company.union(*(set().union(*self._fact_scope[index.facts[i].key]) for i in rows))
             for pid, rows in self._rows_of.items() if pid is not None}
+
+    def understood(self, fact: Fact) -> dict:
+        """How the checker reads a fact, compiled once at start-up: what `kb show`
+        and `kb check` print, so an admin can see it before a call depends on it."""
+        neg, pos = self._fact_scope[fact.key]
+        numbers = []
+        for fq, owner in zip(self._fact_q[fact.key], self._fq_owner[fact.key]):
+            n = {"value": fq.value, "kind": fq.kind, "unit": fq.unit or None, "per": fq.per or None,
+                 "bound": fq.bound or None, "about": sorted(w for w in fq.context if not w.startswith("xxx"))}
+            if owner:
+                n["products"] = sorted(owner)
+            numbers.append({k: v for k, v in n.items() if v is not None})
+        out = {"product": fact.product, "numbers": numbers, "excludes": sorted(neg - self._topic),
+               "includes": sorted(pos - self._topic - _GENERIC), "conditions": sorted(self._fact_cond[fact.key]),
+               "names": sorted(self._fact_named[fact.key])}
+        return {k: v for k, v in out.items() if v}
+
+    def lint(self, fact: Fact) -> list[str]:
+        """What the checker cannot read unambiguously in a fact, and why it matters."""
+        out = []
+        neg, pos = self._fact_scope[fact.key]
+        qs = self._fact_q[fact.key]
+        kinds: dict[tuple[str, str], list[Quantity]] = {}
+        for fq, owner in zip(qs, self._fq_owner[fact.key]):
+            if not owner:
+                kinds.setdefault((fq.kind, fq.unit), []).append(fq)
+        for (kind, unit), same in kinds.items():
+            if len(same) > 1 and len({frozenset(q.context) for q in same}) < len(same):
+                out.append(f"{len(same)} {kind} values ({', '.join(_q_text(q) for q in same)}) with nothing "
+                           f"different next to each: a claim cannot be matched to one of them (name what each is for)")
+        if fact.key in self._elliptic:
+            out.append("a negation whose object is left out (\"... and is not\"): write what is not, in full")
+        if (neg - self._topic) & (pos - self._topic):
+            out.append(f"says both that {', '.join(sorted((neg & pos) - self._topic))} is and is not included: "
+                       f"a correction against it is never spoken (split it into two facts, one per case)")
+        if self._fact_cond[fact.key]:
+            out.append(f"holds under a condition ({', '.join(sorted(self._fact_cond[fact.key]))}): a rep who leaves "
+                       f"the condition out gets a silent check card, not a spoken correction")
+        if len(self._fact_named[fact.key]) > 1:
+            out.append(f"names several products ({', '.join(sorted(self._fact_named[fact.key]))}): tier-swap "
+                       f"checks against it stay silent (one fact per product reads best)")
+        if not qs and not neg and len(pos - self._topic - _GENERIC) < 2:
+            out.append("nothing checkable: no number, nothing included or excluded")
+        return out
 
     def quantities_of(self, fact: Fact) -> list[Quantity]:
         """The fact's quantities, as extracted once at start-up."""
@@ -130,18 +251,26 @@ class ClaimChecker:
         return re.sub(r"\b([A-Za-z]+) (?=([A-Za-z]+)\b)", join, text) if self._compounds else text
 
     # ------------------------------------------------------------------ units
-    def units(self, text: str, context: Optional[str]) -> tuple[list[Unit], Optional[str]]:
-        """Claim units of an utterance and the product under discussion after it."""
+    def units(self, text: str, context: Optional[str], prior: str = "") -> tuple[list[Unit], Optional[str]]:
+        """Claim units of an utterance and the product under discussion after it.
+        `prior` is what was said just before (either party): a competitor named
+        there makes "they're at 110 a quarter" their price, not ours."""
         out: list[Unit] = []
         current = context
+        rival = bool(self.index.mentioned_competitors(prior)) if prior else False
         for si, sent in enumerate(sentences(normalize_numbers(self.join_compounds(text)))):
-            mentions = self.index.mentioned_products(sent)
+            mentions = self.subject_mentions(sent)
             start_product = current
             leaves = [p for p in sentence_parts(sent) if p != sent]
             named_all = tuple(dict.fromkeys(pid for _, pid in mentions))
             question = sent.rstrip().endswith("?")
+            hypo = bool(_HYPOTHETICAL.search(sent))
+            cond = bool(_CONDITIONAL.search(sent))
+            rival_here = bool(self.index.mentioned_competitors(sent))
+            sent_theirs = self._theirs(sent, rival, rival_here)
             out.append(Unit(sent, si, True, mentions[-1][1] if mentions else start_product, named_all,
-                            context=start_product, sent_named=named_all, question=question))
+                            context=start_product, sent_named=named_all, question=question,
+                            theirs=sent_theirs, hypothetical=hypo, conditional=cond, rival=rival or rival_here))
             pos = 0
             for part in leaves:
                 at = sent.find(part.split(",")[0], pos)
@@ -150,35 +279,76 @@ class ClaimChecker:
                 before = [pid for p, pid in mentions if p < at]
                 bound = inside[0] if inside else (before[-1] if before else start_product)
                 out.append(Unit(part, si, False, bound, tuple(dict.fromkeys(inside)),
-                                context=start_product, sent_named=named_all, question=question))
+                                context=start_product, sent_named=named_all, question=question,
+                                theirs=self._theirs(part, rival or rival_here, False) or (
+                                    (sent_theirs or self._whose(sent, at, rival or rival_here) == "them")
+                                    and not (_WE.search(part) or inside)),
+                                hypothetical=hypo, conditional=cond or bool(_CONDITIONAL.search(part)),
+                                rival=rival or rival_here, lead_in=sent[:at]))
                 pos = max(pos, at + 1)
             if mentions:
                 current = mentions[-1][1]
+            rival = rival or rival_here
         return out, current
+
+    def subject_mentions(self, text: str) -> list[tuple[int, str]]:
+        """Products named as what the sentence is about: not "their basic plan" (a
+        competitor's plan that shares our alias), not "everything in Silver" or
+        "more than Gold" (a reference the subject is measured against)."""
+        out = []
+        for a, _, pid in self.index.products.spans(text):
+            before = text[max(0, a - 40):a]
+            if _THEIR_NAME.search(before) or _REFERENCE.search(before):
+                continue
+            out.append((a, pid))
+        return out
+
+    def _theirs(self, text: str, rival_before: bool, rival_here: bool) -> bool:
+        """A competitor's offer rather than ours: "their X" for one of our names, or
+        they/their/them with a competitor named earlier in the turn or just before -
+        unless the sentence speaks for us ("we", "our", one of our products)."""
+        if any(_THEIR_NAME.search(text[max(0, a - 40):a]) for a, _, _ in self.index.products.spans(text)):
+            return True
+        if not (rival_before or rival_here) or not _THEY.search(text):
+            return False
+        return not (_WE.search(text) or self.subject_mentions(text))
 
     # ------------------------------------------------------------------ check
     def check(self, text: str, context: Optional[str] = None,
-              echoed: Sequence[float] = ()) -> UtteranceCheck:
+              echoed: Sequence[float] = (), prior: str = "") -> UtteranceCheck:
         """Verdicts for one rep utterance. `context` is the product under
         discussion before it; `echoed` are numbers the lead just said (a rep
-        repeating the lead's own count is not making a KB claim)."""
-        units, after = self.units(text, context)
+        repeating the lead's own count is not making a KB claim); `prior` is
+        the utterance before it (whose subject may carry over)."""
+        t0 = time.perf_counter()
+        units, after = self.units(text, context, prior)
         if not units or not self.index.facts:
             return UtteranceCheck([], after)
-        vecs = self.index.embed([u.text for u in units])
+        # "The first step is a trial lesson. It's 45 minutes one-on-one": a sentence that
+        # opens with a pronoun is about the previous sentence's subject, so it is looked
+        # up with that sentence in front of it
+        sents = {u.sentence: u.text for u in units if u.is_sentence}
+        looked_up = [f"{sents[u.sentence - 1]} {u.text}" if u.is_sentence and u.sentence - 1 in sents
+                     and _PRONOUN_START.match(u.text) else u.text for u in units]
+        t1 = time.perf_counter()
+        vecs = self.index.embed(looked_up)
+        t0 += time.perf_counter() - t1          # the embedding is the model's time, not the verifier's
         split = {u.sentence for u in units if not u.is_sentence}
         verdicts: list[tuple[int, Verdict]] = []
         found = self.index.search_many(vecs, k=10, floor=0.3)
         sent_found = {u.sentence: f for u, f in zip(units, found) if u.is_sentence}
         for u, v, cands in zip(units, vecs, found):
             if u.is_sentence and u.sentence in split:
-                if not u.question and not self.index.mentioned_competitors(u.text):
-                    # a feature can span clauses ("water backup's included, | so a sump pump failure is covered")
-                    for pv in self._polarity(u, cands, _best_sims(cands)):
+                if not (u.question or u.hypothetical or u.theirs) and not self.index.mentioned_competitors(u.text):
+                    # a feature can span clauses ("water backup's included, | so a sump pump failure is covered"),
+                    # and so do policies and conditions ("cancel any time, | no notice needed")
+                    for pv in self._polarity(u, cands, _best_sims(cands)) + self._policy(u, cands) \
+                            + self._widened(u, cands):
                         verdicts.append((u.sentence, pv))
                 continue          # otherwise its clauses are checked one by one
-            if u.question:
-                continue          # "so maybe ten devices tops?" asks, it doesn't claim
+            if u.question or u.hypothetical or u.theirs:
+                continue          # "so maybe ten devices tops?" asks, it doesn't claim; "let's say" supposes;
+                                  # "they're at 110 a quarter" is the competitor's price
             if self.index.mentioned_competitors(u.text):
                 continue          # "NetCo charges a setup fee" is about them, not a claim about our KB
             if not u.is_sentence:
@@ -190,9 +360,12 @@ class ClaimChecker:
                 cands = [(self._by_key[k], s) for k, s in cands]
             else:
                 support = _best_sims(cands)
+            whole = u.is_sentence         # policies and conditions are read from whole sentences
             for v in (self._quantities(u, cands, echoed) + self._polarity(u, cands, support)
+                      + (self._widened(u, cands) + self._policy(u, cands) if whole else [])
                       + self._product(u, cands) + self._ownership(u, cands, support)):
                 verdicts.append((u.sentence, v))
+        self.verify_ms.append((time.perf_counter() - t0) * 1000)
         return UtteranceCheck(_collapse(verdicts), after)
 
     def _allowed(self, fact: Fact, product: Optional[str], named: Sequence[str]) -> bool:
@@ -205,38 +378,77 @@ class ClaimChecker:
     # quantities ---------------------------------------------------------------
     def _quantities(self, u: Unit, cands: list[tuple[Fact, float]], echoed: Sequence[float]) -> list[Verdict]:
         out: list[Verdict] = []
-        mentions = self.index.mentioned_products(u.text)
+        mentions = self.subject_mentions(u.text)
         qs = extract_quantities(self.index.products.mask(u.text))
         numbers = [q for q in qs if q.kind != "date"]
-        for q in qs:
+        prev_end = 0
+        for qi, q in enumerate(qs):
             before = [pid for p, pid in mentions if p <= q.start]
+            # "Bronze, Silver and Gold are 19, 29 and 49": several products named since the
+            # last number and none right before this one - any of them may own it
+            since = list(dict.fromkeys(pid for p, pid in mentions if prev_end <= p <= q.start))
+            prev_end = q.end
+            if self._whose(u.lead_in + u.text, len(u.lead_in) + q.start, u.rival) == "them":
+                continue          # "Pawfect is 54.99 ... but there's a 99 dollar sign-up fee": theirs
+            if _retracted(u.text, q, qs[qi + 1:]):
+                continue          # "2 exams a year, sorry, 3 exams a year"
+            if _computed(q, qs):
+                continue          # "4 meals at 4 servings is 16 servings": the rep's arithmetic
             prod = before[-1] if before else u.product
-            allowed = [(f, s) for f, s in cands if self._allowed(f, prod, () if before else u.named)]
+            owners = since if len(since) > 1 else [prod]
+            allowed = [(f, s) for f, s in cands
+                       if any(self._allowed(f, o, () if before else u.named) for o in owners)]
+            head = _head_word(u.text, q)
+            words = set(content_words(u.text))
+            have = {f.key for f, _ in allowed}
+            for f in self._by_slot.get(head, []) if head and len(self._by_slot.get(head, [])) <= 12 else []:
+                if f.key not in have and any(self._allowed(f, o, () if before else u.named) for o in owners) \
+                        and len(words & self._fact_words[f.key]) >= 2:
+                    allowed.append((f, SIM_QUANTITY))   # found by the number's noun, at the minimum similarity
+                    have.add(f.key)
             price = self._price.get(prod or "")
             if price and q.kind == "money" and _period(q) and _period(q) == _period_of(self._fact_q[price.key]):
                 # "it's 49 a month" is about the price of the plan under discussion, however short
                 allowed = [(price, max(SIM_QUANTITY, dict((f.key, s) for f, s in allowed).get(price.key, 0.0)))] + \
                           [(f, s) for f, s in allowed if f.key != price.key]
+            if len(owners) > 1:
+                allowed += [(self._price[o], SIM_QUANTITY) for o in owners if o in self._price
+                            and all(f.key != self._price[o].key for f, _ in allowed)]
             # a clearly closer fact with no such number is what the sentence is about
             # ("a two-year contract" is about the contract policy, not the support years)
             top = max((s for f, s in allowed if not any(_comparable(q, fq, f) for fq in self._fact_q[f.key])),
                       default=0.0)
-            head = _head_word(u.text, q)
             pairs = []
             for fact, sim in allowed:
                 if sim < max(SIM_QUANTITY, top - TOPIC_MARGIN):
                     continue
-                for fq in self._fact_q[fact.key]:
+                for fq, owner in zip(self._fact_q[fact.key], self._fq_owner[fact.key]):
+                    if owner and prod and before and prod not in owner:
+                        continue      # that number is another product's, named beside it in the fact
                     if _comparable(q, fq, fact) and _same_rate_basis(q, fq, qs):
                         ctx = set(q.context) & set(fq.context)
                         # "a 500 dollar deductible": the noun the number belongs to decides the slot
-                        slot = 0.2 if head and head in fq.context else 0.0
-                        pairs.append((sim + slot + 0.15 * len(ctx) / max(1, len(fq.context)), fact, sim, fq))
+                        slot = (0.2 if head and head in fq.context else 0.0) + 0.15 * len(ctx) / max(1, len(fq.context))
+                        pairs.append((sim + slot, fact, sim, fq, slot))
             if not pairs:
                 continue
             pairs.sort(key=lambda p: -p[0])
             best = pairs[0]
-            ok = any(_consistent(q, fq, qs) for s, _, _, fq in pairs if s >= best[0] - QUANTITY_MARGIN)
+            readings = _readings(q, u.text)
+            # every plausible reading of what was said must conflict ("three forty-nine" may be
+            # $349 or $3.49) with the best fact, with any other value the same fact states
+            # ("$349 up to two bedrooms, $499 for three"), and with equally plausible facts
+            ok = any(_consistent(r, p[3], qs) for r in readings for p in pairs
+                     if p[0] >= best[0] - QUANTITY_MARGIN or p[4] >= best[4] or p[1].key == best[1].key)
+            if not ok and q.kind == "money":
+                # "you save $250 on the kit": the difference (or sum) of two prices the fact gives
+                vals = [fq.value for fq in self._fact_q[best[1].key] if fq.kind == "money"]
+                ok = any(abs(r.value - v) < 0.01 for r in readings for i, a in enumerate(vals) for b in vals[i + 1:]
+                         for v in (a + b, abs(a - b)))
+            if not ok and head:
+                # "one 50-minute one-on-one lesson per week": the fact says the number with its
+                # noun even where the quantity parser could not pair them
+                ok = any(self._says(best[1], r.value, head) for r in readings)
             said = u.text[q.start:q.end]
             if ok:
                 out.append(Verdict(True, u.text, best[1], f"{said} matches", score=best[2], product=prod))
@@ -246,9 +458,11 @@ class ClaimChecker:
                 continue          # "zero" is polarity's job; "around 50" and echoes aren't KB claims
             if q.kind == "bare" and not (fq.kind == "money" and (
                     (fact.kind == "price" and len(numbers) == 1)
-                    or (fact.kind != "price" and set(q.context) & set(fq.context)))):
-                continue          # a bare number contradicts only a price said on its own, or an
+                    or (fact.kind != "price" and fq.value >= 1000 and set(q.context) & set(fq.context)))) \
+                    and not (fq.kind == "count" and not fq.per and set(q.context) & set(fq.context)):
+                continue          # a bare number contradicts only a price said on its own, a large
                                   # amount about the same thing ("covers the dwelling up to 500,000")
+                                  # or a count of the same thing
             say = self.correction(fact)
             count = next((c for c in qs if _per_things(fq) and not _per_things(q) and c is not q
                           and c.kind in ("count", "bare") and c.value > 1), None)
@@ -256,10 +470,95 @@ class ClaimChecker:
                 count = None
             if count:
                 say = say.rstrip(".") + f" - for {_num(count.value)} that's {_q_text(replace(fq, value=fq.value * count.value, per=_period(fq)))}."
+            doubts = []
+            # a price said of a plan, or a limit said as a limit ("a 2-hour minimum" vs "a three-hour
+            # minimum") are about the fact's number, whatever noun is near it
+            price_claim = (fact.kind == "price" and (q.kind == "money" or len(numbers) == 1)) or (
+                bool(q.bound) and q.bound == fq.bound)
+            fq_owner = self._fq_owner[fact.key][self._fact_q[fact.key].index(fq)]
+            if head and head not in fq.context and head != fq.unit and not (prod in fq_owner and before) \
+                    and not price_claim:
+                doubts.append("slot")          # the number is about something the fact's number is not
+            elif not (head or set(q.context) & set(fq.context) or price_claim):
+                doubts.append("slot")
+            if len(owners) > 1:
+                doubts.append("enumeration")
+            fact_counts = {(c.unit, c.value) for c in self._fact_q[fact.key] if c.kind == "count"}
+            # (the counts as said, names included: an alias like "5-lesson pack" carries one)
+            if q.kind == "money" and fact_counts and any(c.kind == "count" and any(
+                    unit == c.unit and value != c.value for unit, value in fact_counts)
+                    for c in extract_quantities(u.text)):
+                doubts.append("configuration")     # "a 5-lesson pack for $229" vs "$429 for 10 lessons"
+            if q.kind == "bare":
+                doubts.append("bare")
+            if prod not in u.sent_named and fact.product and self._other_product(q, readings, qs, head, fact.product):
+                doubts.append("other-product")
+            if any(_consistent(r, fq2, qs) for r in readings for f2, s2 in allowed if s2 >= 0.35
+                   for fq2, owner in zip(self._fact_q[f2.key], self._fq_owner[f2.key])
+                   if _comparable(r, fq2, f2) and not (owner and prod and before and prod not in owner)
+                   and (not head or head in fq2.context or head == fq2.unit or head in self._fact_words[f2.key])):
+                doubts.append("value-elsewhere")   # the KB states this very value for something near
+            conf, why = self._confidence(_BASE["quantity"], u, fact, best[2], doubts)
             out.append(Verdict(False, u.text, fact, f"said {said!r}, KB says {_q_text(fq)}",
                                correction=say, score=best[2], product=prod,
-                               evidence=(Evidence(fact.kb_id, fact.text),)))
+                               evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why))
         return out
+
+    def _says(self, fact: Fact, value: float, head: str) -> bool:
+        if value != int(value) or not 0 < value <= 20:
+            return False
+        v = int(value)
+        forms = f"{v}|{_SMALL[v]}"
+        return bool(re.search(rf"\b(?:{forms})\b(?:[\s-]+[\w'-]+){{0,3}}?[\s-]+{re.escape(head)}",
+                              fact.text.lower()))
+
+    def _other_product(self, q: Quantity, readings: Sequence[Quantity], qs: Sequence[Quantity],
+                       head: str, product: Optional[str]) -> bool:
+        """The value is another product's ("three lessons a week" is Intensive's while
+        Essentials was the last one named): the rep may have moved on to it."""
+        for f in self.index.facts:
+            if f.product in (None, product):
+                continue
+            if head and any(self._says(f, r.value, head) for r in readings):
+                return True
+            for fq in self._fact_q[f.key]:
+                if (head and (head in fq.context or head == fq.unit)) and any(
+                        _comparable(r, fq, f) and _consistent(r, fq, qs) for r in readings):
+                    return True
+        return False
+
+    def _whose(self, text: str, at: int, rival: bool) -> str:
+        """Who the words just before position `at` speak for: "them" when the
+        nearest subject is a competitor (or they/their, once a competitor was
+        named), "us" when it is we/our or one of our products, "" when nothing says."""
+        head = text[:at]
+        marks = [(m.start(), "them") for m in _THEY.finditer(head)] if rival else []
+        marks += [(a, "them") for a, _, _ in self.index.competitors.spans(head)]
+        marks += [(m.start(), "us") for m in _WE.finditer(head)]
+        marks += [(a, "us") for a, _ in self.subject_mentions(head)]
+        return max(marks)[1] if marks else ""
+
+    # confidence ----------------------------------------------------------------
+    def _confidence(self, base: float, u: Unit, fact: Fact, sim: float,
+                    doubts: Sequence[str] = ()) -> tuple[float, tuple[str, ...]]:
+        """How sure a conflict is: the kind of check's own reliability, less a
+        fixed amount for each reason to doubt it. Only a conflict with no real
+        doubt reaches the voice threshold (0.8 by default)."""
+        why = list(doubts)
+        cond = self._fact_cond.get(fact.key, set())
+        if cond and not cond & set(content_words(u.text)):
+            # the fact holds under a condition the rep did not state (a number is still a number)
+            why.append("condition" if base < _BASE["quantity"] else "condition-number")
+        if u.conditional:
+            why.append("if")
+        if len(u.text.split()) < 4:
+            why.append("fragment")
+        if sim < 0.55:
+            why.append("weak-match")
+        if fact.product and u.product is None:
+            why.append("product-unknown")      # nobody named a product: the fact is only one tier's
+        conf = base - sum(_DOUBT[d] for d in why)
+        return max(0.0, round(conf, 3)), tuple(why)
 
     # polarity -----------------------------------------------------------------
     def _polarity(self, u: Unit, cands: list[tuple[Fact, float]], support: dict[str, float]) -> list[Verdict]:
@@ -277,20 +576,83 @@ class ClaimChecker:
             elif c_neg and fact.kind != "promotion" and len(c_neg & f_pos) >= _need(c_neg) and not (c_neg & f_neg):
                 feature = c_neg & f_pos          # KB includes it, rep excludes it
                 kind = "excludes"
-            if not feature:
-                continue
+            feature -= self._topic
+            if not feature or feature <= _GENERIC:
+                continue          # "wellness" in a wellness-plan KB, a bare "fee": no feature to contradict
+            if kind == "includes" and not _INCLUDES.search(u.text):
+                continue          # "the form about wellness plans" names it, it doesn't include it
             if self._supported(fact, feature, kind, sim, u, support):
                 continue
+            if feature & f_neg and feature & f_pos or fact.key in self._elliptic:
+                continue          # the fact says both ("$50 for new customers, waived for returning";
+                                  # "aligners are HSA eligible; whitening is not"): which side the
+                                  # rep meant is a condition, not a contradiction
             say = self.correction(fact)
             if kind == "includes":
                 elsewhere = self._who_includes(f_neg, fact.product)
                 if elsewhere:
                     say = say.rstrip(".") + f" - that comes with the {elsewhere}."
+            doubts = [] if u.is_sentence else ["clause"]
+            if kind == "excludes" and f_neg:
+                doubts.append("mixed")         # the fact has its own exception ("$149; waived on contracts")
+            if _LIMITED.search(fact.text) and "condition" not in doubts:
+                doubts.append("condition")     # "local rates apply up to 50 miles": the rep's "not" may be the rest
+            if fact.product and not u.sent_named:
+                doubts.append("product-context")
+            conf, why = self._confidence(_BASE["polarity"], u, fact, sim, doubts)
             out.append(Verdict(False, u.text, fact, f"rep {kind} {' '.join(sorted(feature))}; KB: {fact.text}",
                                correction=say, score=sim, product=u.product,
-                               evidence=(Evidence(fact.kb_id, fact.text),)))
+                               evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why))
             break
         return out
+
+    def _policy(self, u: Unit, cands: list[tuple[Fact, float]]) -> list[Verdict]:
+        """Policies contradicted without a number: "cancel any time, no notice needed"
+        against a notice period or minimum term; "we refund the unused months" against
+        a refund that is full within a window and nothing after."""
+        for frame, claim, kb in _POLICY_FRAMES:
+            if frame == "notice" and _NOTICE_GIVEN.search(u.text):
+                continue          # "cancel any time with 30 days' notice" states the notice
+            if not claim.search(u.text) or any(a <= claim.search(u.text).start() < b   # type: ignore[union-attr]
+                                               for a, b in negation_scopes(u.text) if frame == "refund"):
+                continue
+            for fact, sim in cands:
+                if sim < 0.3 or not self._allowed(fact, u.product, u.named):
+                    continue
+                if kb.search(normalize_numbers(fact.text)):
+                    # the frame on both sides is the evidence: how similar the wording is, or the
+                    # rep's own "if you cancel", adds no doubt
+                    conf, why = self._confidence(_BASE["policy"], u, fact, max(sim, 0.55), ())
+                    why = tuple(d for d in why if d != "if")
+                    conf = max(0.0, round(_BASE["policy"] - sum(_DOUBT[d] for d in why), 3))
+                    return [Verdict(False, u.text, fact, f"rep's {frame} terms differ from the KB: {fact.text}",
+                                    correction=self.correction(fact), score=sim, product=u.product,
+                                    evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why)]
+        return []
+
+    def _widened(self, u: Unit, cands: list[tuple[Fact, float]]) -> list[Verdict]:
+        """"We waive it for everyone" where the KB waives it only on a condition ("for
+        students who took a trial lesson", "if you pay 12 months upfront"): the rep
+        made a conditional benefit universal."""
+        m = _UNIVERSAL.search(u.text)
+        if not m or any(a <= m.start() < b for a, b in negation_scopes(u.text)):
+            return []
+        said = set(content_words(u.text))
+        for fact, sim in cands:
+            if sim < 0.45 or not self._allowed(fact, u.product, u.named):
+                continue
+            limited = _ONLY_IF.search(fact.text) or self._fact_cond[fact.key]
+            feature = (said & self._fact_words[fact.key]) - self._topic - _GENERIC - self._product_words
+            benefit = {w[:4] for w in said if w[:4] in _BENEFIT} & {w[:4] for w in self._fact_words[fact.key]}
+            if not limited or not feature or not benefit or (self._fact_cond[fact.key] & said):
+                continue
+            conf, why = self._confidence(_BASE["widened"], u, fact, max(sim, 0.55), ("widened",))
+            why = tuple(d for d in why if d not in ("condition", "condition-number"))
+            conf = max(0.0, round(_BASE["widened"] - sum(_DOUBT[d] for d in why), 3))
+            return [Verdict(False, u.text, fact, f"rep made it universal ({', '.join(sorted(feature))}); "
+                            f"KB: {fact.text}", correction=self.correction(fact), score=sim, product=u.product,
+                            evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why)]
+        return []
 
     def _supported(self, conflict: Fact, feature: set[str], kind: str, sim: float, u: Unit,
                    support: dict[str, float]) -> bool:
@@ -353,9 +715,11 @@ class ClaimChecker:
             alt = self._counterpart(fact, p)
             say = (self.correction(alt).rstrip(".") if alt else f"Quick clarification - that's not part of the {self._name(p)}")
             say += f"; {self.spoken(fact)}"
+            conf, why = self._confidence(_BASE["ownership"], u, fact, sim, ("ownership",))
             return [Verdict(False, u.text, alt or fact, f"rep gave the {self._name(p)} {', '.join(sorted(feature))}, "
                             f"which the KB has on the {other}: {fact.text}", correction=say, score=sim,
-                            product=p, evidence=tuple(Evidence(f.kb_id, f.text) for f in (alt, fact) if f))]
+                            product=p, evidence=tuple(Evidence(f.kb_id, f.text) for f in (alt, fact) if f),
+                            confidence=conf, doubts=why)]
         return []
 
     def _counterpart(self, fact: Fact, product: str) -> Optional[Fact]:
@@ -389,9 +753,13 @@ class ClaimChecker:
                 continue                      # "not the Premium features" agrees with the fact
             said = ", ".join(self._name(p) for p in sorted(instead))
             right = ", ".join(self._name(p) for p in sorted(named_in_fact))
+            doubts = ["several-named"] if len(named_in_fact) > 1 or fact.product is None else []
+            if sim < 0.58:
+                doubts.append("shape")          # only a sentence shaped like the fact can swap its tier
+            conf, why = self._confidence(_BASE["product"], u, fact, sim, doubts)
             return [Verdict(False, u.text, fact, f"rep said {said}, KB says {right}",
                             correction=self.correction(fact), score=sim, product=fact.product,
-                            evidence=(Evidence(fact.kb_id, fact.text),))]
+                            evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why)]
         return []
 
     # words --------------------------------------------------------------------
@@ -434,20 +802,94 @@ def _lower_first(text: str) -> str:
     return text
 
 
+# what each reason to doubt a conflict costs (see ClaimChecker._confidence)
+# How far each kind of check can prove a contradiction by itself. Only a number that
+# contradicts the number the KB gives for the same thing is proof enough to speak
+# (0.95, voice at >= 0.8); word overlap - polarity, "only on condition", a policy
+# frame, which tier - can point at one but not prove it (a "check this" card at
+# most); whose feature it is, from word overlap across tiers, is held back.
+_BASE = {"quantity": 0.95, "polarity": 0.75, "policy": 0.75, "widened": 0.75, "product": 0.7, "ownership": 0.55}
+_SMALL = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+          "sixteen seventeen eighteen nineteen twenty").split()
+_DOUBT = {"condition-number": 0.15, "slot": 0.45, "other-product": 0.45, "shape": 0.3, "widened": 0.0, "value-elsewhere": 0.3, "enumeration": 0.15, "bare": 0.3, "configuration": 0.45, "condition": 0.3, "if": 0.2,
+          "fragment": 0.2, "weak-match": 0.2, "product-unknown": 0.3, "product-context": 0.15, "clause": 0.05,
+          "mixed": 0.3, "ownership": 0.0, "several-named": 0.3, "asr": 0.35, "asr-number": 0.45}
+
+# words that put a fact under a condition ("waived for returning customers", "on annual plans")
+_CONDITION_WORDS = frozenset(content_words("""new returning existing current member members non-member
+ nonmember annual annually yearly prepay prepaid upfront autopay referral senior veteran military
+ weekend weekends weekday weekdays peak off-peak holiday holidays unless except only additional trial
+ introductory""")) - {"non"}
+
+
+def _readings(q: Quantity, text: str = "") -> list[Quantity]:
+    """What a spoken amount may have meant: "three forty-nine" is $3.49 or $349,
+    "nineteen ninety-nine" $19.99 or $1,999 (speech recognisers and
+    transcribers write either), and "two ninety five" - left as "2 95" - is
+    $295 or $2.95."""
+    out = [q]
+    if q.kind not in ("money", "bare") or q.bound:
+        return out
+    v = q.value
+    split = re.search(r"(?<![\d.,$])(\d) $", text[:q.start])
+    if split and v == int(v) and 10 <= v < 100:
+        lead = int(split.group(1))
+        out += [replace(q, value=lead * 100 + v), replace(q, value=lead + v / 100)]
+    cents = round(v * 100)
+    if v < 100 and abs(v * 100 - cents) < 1e-6 and cents % 100:
+        out.append(replace(q, value=float(cents)))
+    elif v == int(v) and 100 <= v < 10000 and int(v) % 100:
+        out.append(replace(q, value=v / 100))
+    return out
+
+
+# words too general to be the feature a claim includes or excludes
+_GENERIC = frozenset(content_words("""cost costs fee fees charge charges price pay paid free extra time day days
+ month year service services plan option thing available apply work need want get use come part cover
+ covered right now today one two anything everything"""))
+# the rep asserting that something is part of the offer
+_INCLUDES = re.compile(r"\b(?:includ\w*|comes? with|came with|cover\w*|you(?:'ll| will)? get|gets|got|has|have|"
+                       r"had|offer\w*|part of|free|no extra|no charge|at no cost|thrown? in|bundled|available|"
+                       r"there'?s|there is|it'?s got|also|too|as well|plus|on top|goes on|eligible|allowed|"
+                       r"can|unlimited)\b", re.I)
+# a fact whose statement holds within limits or under conditions
+_LIMITED = re.compile(r"\b(?:up to|only|if|when|unless|except|over|under|more than|less than|longer|shorter|"
+                      r"after|before|within|for (?:new|returning|existing|members?|non-?members?))\b", re.I)
+_REPAIR = re.compile(r"\b(?:sorry|i mean|i meant|scratch that|correction|no wait|wait no|actually|rather|"
+                     r"my mistake|my bad|let me correct)\b", re.I)
+
+
+def _computed(q: Quantity, qs: Sequence[Quantity]) -> bool:
+    """The number is the sum, difference or product of two others the rep just said."""
+    others = [o.value for o in qs if o is not q and o.value and o.start < q.start]
+    return any(abs(q.value - v) < 0.01 for i, a in enumerate(others) for b in others[i + 1:]
+               for v in (a * b, a + b, abs(a - b)))
+
+
+def _retracted(text: str, q: Quantity, later: Sequence[Quantity]) -> bool:
+    """The rep takes the number back within the sentence: a repair marker, then
+    another amount of the same kind ("two exams a year sorry three exams a year")."""
+    return any(o.kind == q.kind and o.unit == q.unit and _REPAIR.search(text[q.end:o.start]) for o in later)
+
+
 def _need(words: set[str]) -> int:
     return max(1, math.ceil(0.6 * len(words)))
 
 
-_TIME = {"", "minute", "hour", "day", "week", "month", "year"}
+_TIME = {"", "minute", "hour", "day", "week", "month", "quarter", "year"}
 
 
 def _head_word(text: str, q: Quantity) -> str:
     """The noun a number is about: the first content word right after it
     ("$500 deductible", "25 devices"), else the one right before ("a deductible of $500")."""
-    after = [w for w in content_words(text[q.end:])[:2] if w not in _UNITS and not w[:1].isdigit()]
+    if q.kind == "count" and q.unit:
+        return q.unit                  # "8 students": what is counted is what it is about
+    rest = re.split(r"[,;:.!?]|\s-\s|\b(?:and|but|so|because)\b", text[q.end:], maxsplit=1)[0]
+    after = [w for w in content_words(rest)[:2] if w not in _UNITS and not w[:1].isdigit() and not w.endswith("ly")]
     if after:
         return after[0]
-    before = [w for w in content_words(text[:q.start]) if w not in _UNITS and not w[:1].isdigit()]
+    lead = re.split(r"[,;:.!?]|\s-\s|\b(?:and|but|so|because)\b", text[:q.start])[-1]
+    before = [w for w in content_words(lead) if w not in _UNITS and not w[:1].isdigit() and not w.endswith("ly")]
     return before[-1] if before else ""
 
 
@@ -470,9 +912,17 @@ def _comparable(q: Quantity, fq: Quantity, fact: Fact) -> bool:
     at 12,900" vs "$14,900"). "$25 a month" is never compared with "aged 16"."""
     if q.kind == fq.kind == "money" and bool(_period(q)) != bool(_period(fq)):
         return False          # a monthly premium is not a one-off amount ("$1,000 deductible")
+    if q.kind == fq.kind == "count" and _rate_period(q) != _rate_period(fq):
+        return False          # "20 lessons" in all is not "1 lesson a week"
+    if q.bound == "max" and not fq.bound and (q.kind == "count" or fact.kind == "price"):
+        return False          # "up to 12 cameras" (a capacity) is not "includes two cameras"
     if q.kind == fq.kind:
         return comparable(q, fq)
     return q.kind == "bare" and fq.kind in ("count", "money")
+
+
+def _rate_period(q: Quantity) -> str:
+    return next((p for p in q.per.split("/") if p in _TIME and p), "")
 
 
 def _per_things(q: Quantity) -> set[str]:
@@ -506,9 +956,20 @@ def _consistent(q: Quantity, fq: Quantity, qs: Sequence[Quantity] = ()) -> bool:
         return False               # "tops out at 50" states the limit itself
     if fq.bound == "max" and q.kind in ("count", "bare") and q.value <= fq.value:
         return True                # 15 devices is fine on a plan for up to 25
-    if fq.bound == "min" and q.kind in ("count", "bare") and q.value >= fq.value:
-        return True
+    if fq.bound == "min" and q.kind in ("count", "bare") and (q.value >= fq.value or not q.bound):
+        return True                # "at 50 seats or more" is a threshold: 40 seats is below it, not wrong
+    if fq.bound and q.kind == fq.kind == "money" and _period(q) == _period(fq) and (
+            q.value >= fq.value if fq.bound == "min" else q.value <= fq.value):
+        return True                # "from $59.99 a month": a bigger unit at $169 is no contradiction
+    if q.kind == fq.kind == "duration" and fq.bound == "min" and comparable(q, fq):
+        return _days(q) >= _days(fq)   # "6 to 7 hours" is fine with a three-hour minimum (but
+                                       # "14 days to cancel" is not a 30-day window)
     return False
+
+
+def _days(q: Quantity) -> float:
+    return q.value * {"second": 1 / 86400, "minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0,
+                      "month": 30.44, "quarter": 91.31, "year": 365.25}.get(q.unit, 1.0)
 
 
 def _q_text(q: Quantity) -> str:

@@ -60,12 +60,13 @@ _MONEY_WORDS = {"dollar": "USD", "dollars": "USD", "buck": "USD", "bucks": "USD"
 _CURRENCY_ADJ = {"us": "USD", "american": "USD", "canadian": "CAD", "australian": "AUD"}
 _DURATIONS = {"second": "second", "sec": "second", "minute": "minute", "min": "minute",
               "hour": "hour", "hr": "hour", "day": "day", "week": "week", "wk": "week",
-              "month": "month", "mo": "month", "mth": "month", "year": "year", "yr": "year"}
+              "month": "month", "mo": "month", "mth": "month", "quarter": "quarter", "qtr": "quarter",
+              "year": "year", "yr": "year"}
 _DURATIONS.update({k + "s": v for k, v in list(_DURATIONS.items())})
-_PERIOD_ADVERBS = {"monthly": "month", "annually": "year", "yearly": "year", "weekly": "week",
+_PERIOD_ADVERBS = {"monthly": "month", "annually": "year", "yearly": "year", "weekly": "week", "quarterly": "quarter",
                    "daily": "day", "hourly": "hour", "annum": "year"}
 _DAYS = {"second": 1 / 86400, "minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0,
-         "month": 30.44, "year": 365.25}
+         "month": 30.44, "quarter": 91.31, "year": 365.25}
 _FEE_WORDS = {"fee", "fees", "cost", "costs", "charge", "charges", "price", "prices"}
 # Words that may sit between a number and its unit: "30 business days", "2 more users".
 _LEAD_SKIP = {"more", "extra", "additional", "other", "new", "full", "separate", "total",
@@ -86,7 +87,7 @@ def _phrases(spec: str) -> dict[tuple[str, ...], str]:
 _BOUND_BEFORE = _phrases(
     "max: up to, at most, maximum, maximum of, max, max of, tops out at, top out at, maxes out at, "
     "no more than, not more than, as many as, limit of, limited to, capped at, caps at, within, under, "
-    "less than, fewer than, below; min: at least, minimum, minimum of, min, starting at, starting from, "
+    "less than, fewer than, below; min: at least, minimum, minimum of, min, starting at, starting from, from, "
     "starts at, as low as, no less than, more than, upwards of")
 _BOUND_AFTER = _phrases(
     "min: or more, or above, or higher, or greater, and up, and above, plus, minimum, min, at least; "
@@ -213,10 +214,35 @@ class _Num:
     time: bool = False
 
 
+def _not_a_number(toks: list[_Tok], i: int) -> bool:
+    """Digits and number words that name something rather than count it:
+    "one-on-one", "1:1", "3-D", "4K", "a ten by ten" (a unit size), "one second" (wait)."""
+    t, nxt, prev = toks[i], _tok(toks, i + 1), _tok(toks, i - 1)
+    if t.low in ("one", "1"):
+        if nxt is not None and nxt.hy and nxt.low in ("on", "to"):
+            return True                  # one-on-one, one-to-one
+        if t.hy and prev is not None and prev.low in ("on", "to"):
+            return True
+    if t.kind == "n" and nxt is not None and nxt.kind == "w" and len(nxt.low) == 1 and nxt.low not in "kx" and (
+            nxt.hy or nxt.att):
+        return True                      # 3-D, 4K is kept as thousands
+    return False
+
+
+def _dimension(toks: list[_Tok], num: "_Num") -> int:
+    """End of "10 by 10", "5x10", "ten by twenty" (a size, not a quantity), else 0."""
+    j = num.end
+    if j < len(toks) and toks[j].low in ("by", "x"):
+        other = _number_at(toks, j + 1) if j + 1 < len(toks) else None
+        if other is not None and not other.time and not (num.value == 24 and other.value == 7):   # 24x7
+            return other.end
+    return 0
+
+
 def _number_at(toks: list[_Tok], i: int, date: bool = False) -> _Num | None:
     """The number (digits, words, or both: "2 million", "3 and a half") at token i."""
     t, n = toks[i], len(toks)
-    if t.skip:
+    if t.skip or _not_a_number(toks, i):
         return None
     if t.kind == "t":
         h, mnt = t.text.split(":")
@@ -245,7 +271,7 @@ def _number_at(toks: list[_Tok], i: int, date: bool = False) -> _Num | None:
     if t.kind != "w" or t.low not in _NUMBER_START:
         return None
     k = i
-    while k < n and k - i < 12 and toks[k].kind == "w":
+    while k < n and k - i < 12 and toks[k].kind == "w" and not (k > i and _not_a_number(toks, k)):
         k += 1
     got = _parse([x.low for x in toks[i:k]], [x.hy for x in toks[i:k]], 0, date)
     if got is None:
@@ -522,6 +548,14 @@ def _at(toks: list[_Tok], i: int) -> tuple[list[Quantity], int]:
         if t.low == "no" and _fee_ahead(toks, i + 1):   # "no setup fee": a price of zero
             return [_make(toks, "money", 0, "", i, i + 1)], i + 1
         return [], i + 1
+    dim = _dimension(toks, num)
+    if dim:
+        return [], dim
+    if num.value == 1 and num.end < len(toks) and toks[num.end].low in ("second", "sec", "moment", "minute") and (
+            num.end + 1 >= len(toks) or toks[num.end + 1].kind == "p"):
+        return [], num.end + 1                  # "one second", "give me a minute": a wait, not a term
+    if num is None:
+        return [], i + 1
     j, v = num.end, num.value
     of = j + (j < n and toks[j].low == "of")
     month = _month(_tok(toks, of), strict=of == j) if num.ordinal or of == j else ""
@@ -563,6 +597,11 @@ def _at(toks: list[_Tok], i: int) -> tuple[list[Quantity], int]:
             kind, unit, last = "percent", "%", j + (2 if w == "per" else 1)
         elif (d := j + (w in _LEAD_SKIP)) < n and toks[d].low in _DURATIONS:
             kind, unit, last = "duration", _DURATIONS[toks[d].low], d + 1
+    adv, noun = _tok(toks, last), _tok(toks, last + 1)
+    if not kind and adv is not None and adv.low in _PERIOD_ADVERBS and noun is not None and noun.kind == "w" \
+            and noun.low not in _NOT_NOUN and _singular(noun.low) != noun.low:
+        # "3 monthly payments", "2 annual visits": a count of the noun, at that rate
+        return [_make(toks, "count", v, _singular(noun.low), lo, last + 2, per=_PERIOD_ADVERBS[adv.low])], last + 2
     per, after = _rate(toks, last, kind == "money")
     if not kind and per:
         kind = "money"                          # "forty-nine a month": a price, currency unknown

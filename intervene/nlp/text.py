@@ -9,10 +9,14 @@ _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Za-z0-9$\"'])")
 _CLAUSE = re.compile(r"\s*(?:[,;:]|\s+-\s+|\s+--\s+|\u2014)\s*|\s+(?=(?:but|although|though|whereas|so|because)\s)", re.I)
 
 NEGATION_CUES = re.compile(
-    r"\b(?:not|no|never|without|none|nothing|neither|nor|zero|excludes?|excluded|"
+    r"\b(?:not|no|never|without|none|nothing|neither|nor|zero|excludes?|excluded|waived?|waives|waiving|"
+    r"(?:sold|priced|billed|charged|purchased|bought|available) separately|at (?:an )?extra (?:cost|charge)|"
     r"isn't|aren't|doesn't|don't|didn't|won't|wouldn't|can't|cannot|couldn't|hasn't|haven't|"
-    r"wasn't|weren't|shouldn't|nope|nah)\b|n't\b"
-    r"|(?<![\d.$])\b0\b(?![.,]\d)(?=\s+[a-z])", re.I)   # "zero setup fee", after numbers became digits
+    r"wasn't|weren't|shouldn't|nope|nah|"
+    # speech recognisers and hurried transcribers drop the apostrophe
+    r"isnt|arent|doesnt|dont|didnt|wont|wouldnt|cant|couldnt|hasnt|havent|wasnt|werent|shouldnt)\b|n't\b"
+    r"|(?<![\d.$])\b0\b(?![.,]\d)(?=\s+(?!percent|per cent|dollars?|apr|interest)[a-z])", re.I)
+# "zero setup fee" (after numbers became digits) negates; "0 percent APR" states a rate
 
 # A rep taking back what they just said: the claim before it must not be corrected.
 SELF_REPAIR = re.compile(
@@ -68,7 +72,12 @@ def claim_units(text: str) -> list[str]:
 
 
 _PASSIVE = re.compile(r"\s*(?:be\s+)?(?:included|available|covered|offered|provided|supported|part of|"
-                      r"eligible|possible|allowed)\b", re.I)
+                      r"eligible|possible|allowed|charged|required|needed|refundable|refunded)\b", re.I)
+# "the setup fee is waived": the cue itself closes the clause it negates, backwards
+_BACKWARD = re.compile(r"waived?|waives|waiving|\w+ separately|at (?:an )?extra (?:cost|charge)", re.I)
+# "no, the member discount ...", "no we don't": an answer, not a determiner
+_ANSWER_NO = re.compile(r"\s+(?:the|a|an|it|it's|its|that|that's|this|we|we're|you|you're|i|i'm|they|they're|"
+                        r"our|your|so|well|actually|sorry|but|and|not|there|there's)\b", re.I)
 _DETERMINERS = {"no", "zero", "0", "without", "none"}
 
 
@@ -80,11 +89,15 @@ def negation_scopes(text: str) -> list[tuple[int, int]]:
     for m in NEGATION_CUES.finditer(text):
         stop = re.search(r"[,;:.!?]|\s-\s|\bbut\b", text[m.end():])
         end = m.end() + stop.start() if stop else len(text)
-        if _PASSIVE.match(text, m.end()):
+        if m.group(0).lower() in ("no", "nope", "nah") and _ANSWER_NO.match(text, m.end()) and (
+                m.start() == 0 or text[:m.start()].rstrip().endswith((",", ".", "!", "?", "oh", "um", "uh"))):
+            continue
+        if _PASSIVE.match(text, m.end()) or _BACKWARD.fullmatch(m.group(0)):
             # "Towel service is not included", "X are not part of Core": the
             # negation is about the subject before it, back to the clause start
+            # ("the fee is waived on annual plans": only the fee, not the plans)
             back = max(text.rfind(c, 0, m.start()) for c in ",;:.!?")
-            spans.append((back + 1, end))
+            spans.append((back + 1, m.end() if _BACKWARD.fullmatch(m.group(0)) else end))
             continue
         if m.group(0).lower() in _DETERMINERS:
             # "no cost for 10 years", "without a battery": a determiner negates

@@ -1,0 +1,245 @@
+"""The verification stage: a contradiction must be proven before it is spoken.
+
+One test per kind of false correction seen on calls from unseen companies
+(issue 13), each in several phrasings, written from the kind's description
+against a small KB made up here (not from any evaluation call). Correct
+claims must give no error at all; the uncertain ones may at most become a
+silent "check this" card; proven errors keep the voice.
+"""
+from __future__ import annotations
+
+import pytest
+
+from intervene.detect.accuracy import AccuracyDetector
+from intervene.detect.claims import ClaimChecker
+from intervene.detect.state import CallState
+from intervene.kb.index import KBIndex
+from intervene.kb.loader import load_kb_text
+from intervene.policy import PROFILES
+from intervene.vocab import Speaker, Utterance, Verdict, Word
+
+KB = """
+company: Tidewell Home Cleaning
+products:
+  - id: bronze
+    name: Bronze plan
+    aliases: [bronze]
+    price: "$19 per month"
+    facts:
+      - Includes one deep clean per quarter.
+  - id: silver
+    name: Silver plan
+    aliases: [silver]
+    price: "$29 per month"
+    facts:
+      - Includes two deep cleans per quarter.
+      - Oven cleaning is included.
+  - id: gold
+    name: Gold plan
+    aliases: [gold]
+    price: "$49 per month"
+    facts:
+      - Includes everything in Silver, plus window cleaning.
+      - Gold members get 20% off extra visits.
+  - id: estate
+    name: Estate plan
+    aliases: [estate]
+    price: "$349 per month"
+    facts:
+      - Covers homes of up to 6 bedrooms.
+facts:
+  - id: call-out
+    text: The call-out fee is $50 for new customers and waived for returning customers.
+  - id: setup
+    text: The setup fee is waived on annual plans.
+  - id: notice
+    text: Plans can be cancelled with 30 days' notice.
+  - id: refund
+    text: Cancel within 14 days for a full refund; after that, payments are non-refundable.
+  - id: carpets
+    text: Carpet shampooing is sold separately for $89 per room.
+  - id: response
+    text: Emergency visits are booked within 45 days of a request.
+competitors:
+  - id: sparkle
+    name: SparkleCo
+    aliases: [sparkle co]
+    positioning: SparkleCo charges $110 a quarter and adds a weekend surcharge; Tidewell has no weekend surcharge.
+"""
+
+VOICE = PROFILES["standard"].accuracy_voice_min
+CARD = PROFILES["standard"].accuracy_card_min
+
+
+@pytest.fixture(scope="module")
+def checker(embedder) -> ClaimChecker:
+    return ClaimChecker(KBIndex(load_kb_text(KB, source="tidewell"), embedder))
+
+
+def errors(checker: ClaimChecker, text: str, context: str | None = None, prior: str = "") -> list[Verdict]:
+    return [v for v in checker.check(text, context, prior=prior).verdicts if not v.ok]
+
+
+def shown(vs: list[Verdict]) -> list[Verdict]:
+    """Errors that would reach the rep at all (a card or the voice)."""
+    return [v for v in vs if v.confidence >= CARD]
+
+
+def spoken(vs: list[Verdict]) -> list[Verdict]:
+    return [v for v in vs if v.confidence >= VOICE]
+
+
+# 1. spoken prices: every reading of the number is tried ---------------------------
+@pytest.mark.parametrize("text", [
+    "The Estate plan is three forty-nine a month.",
+    "Estate runs three forty nine monthly.",
+    "So estate would be $3.49 a month.",                    # how a recogniser may write "three forty-nine"
+    "For a big house it's the Estate plan, three hundred forty-nine dollars a month.",
+])
+def test_hundreds_read_as_dollars_and_cents_is_no_error(checker, text) -> None:
+    assert not errors(checker, text), errors(checker, text)
+
+
+@pytest.mark.parametrize("text", [
+    "The Estate plan is two forty-nine a month.",
+    "Estate is $249 a month.",
+])
+def test_a_wrong_spoken_price_is_still_proven(checker, text) -> None:
+    got = spoken(errors(checker, text))
+    assert got and "$349" in got[0].correction
+
+
+# 2. conditions and qualifiers are part of the comparison ------------------------------
+@pytest.mark.parametrize("text", [
+    "Returning customers don't pay the fifty-dollar call-out fee.",
+    "If you've used us before, there's no call-out fee.",
+    "New customers pay a fifty dollar call-out fee.",
+    "There's no setup fee on the annual plan.",
+    "Pay annually and we waive the setup fee.",
+])
+def test_a_condition_stated_in_other_words_is_no_error(checker, text) -> None:
+    assert not shown(errors(checker, text)), errors(checker, text)
+
+
+@pytest.mark.parametrize("text", [
+    "We waive the call-out fee for everyone.",
+    "Right now we're waiving the call-out fee for everybody who books.",
+])
+def test_a_widened_condition_is_a_card_never_a_voice(checker, text) -> None:
+    got = errors(checker, text)
+    assert shown(got) and not spoken(got), got
+
+
+# 3. whose claim: the competitor's offer is not ours -------------------------------------
+@pytest.mark.parametrize("prior,text", [
+    ("Sure, take SparkleCo.", "They're at a hundred and ten a quarter."),
+    ("The lead said SparkleCo called them.", "Their plan is a hundred and ten a quarter, and they charge extra for weekends."),
+    ("", "SparkleCo is a hundred and ten a quarter. They charge extra on weekends, and their gold plan is fifty-nine."),
+])
+def test_a_competitors_offer_is_not_checked_as_ours(checker, prior, text) -> None:
+    assert not shown(errors(checker, text, "gold", prior)), errors(checker, text, "gold", prior)
+
+
+@pytest.mark.parametrize("text", [
+    "Let's say it were a hundred a month, would that work?",
+    "What if Gold was seventy a month?",
+])
+def test_a_hypothetical_or_question_is_no_claim(checker, text) -> None:
+    assert not errors(checker, text)
+
+
+# 4. enumerations and "everything in X plus" bind each value to its own tier ------------
+@pytest.mark.parametrize("text", [
+    "Bronze at nineteen, Silver at twenty-nine and Gold at forty-nine a month.",
+    "Bronze is $19 a month, Silver $29 and Gold $49.",
+    "Gold has everything in Silver plus twenty percent off extra visits.",
+    "Gold includes everything in Silver, and Gold members get 20 percent off extra visits.",
+])
+def test_each_value_binds_to_its_own_tier(checker, text) -> None:
+    assert not shown(errors(checker, text)), errors(checker, text)
+
+
+def test_a_swapped_tier_price_is_still_found(checker) -> None:
+    got = errors(checker, "Silver is forty-nine a month.")
+    assert spoken(got) and "$29" in got[0].correction
+
+
+# 5. a right fact with an extra clause --------------------------------------------------
+@pytest.mark.parametrize("text", [
+    "Cancel in the first fourteen days for a full refund; after that it runs to the end of the term.",
+    "You get a full refund within 14 days, and after that the plan just runs out its term.",
+])
+def test_a_right_fact_with_an_extra_clause_is_no_error(checker, text) -> None:
+    assert not shown(errors(checker, text)), errors(checker, text)
+
+
+# 6. garbled or unsure speech recognition is never spoken ------------------------------
+def _utt(text: str, probs: list[float]) -> Utterance:
+    words = tuple(Word(w, i * 0.3, i * 0.3 + 0.25, p) for i, (w, p) in enumerate(zip(text.split(), probs)))
+    return Utterance(1, Speaker.REP, 2.0, 5.0, text, words=words)
+
+
+@pytest.mark.parametrize("probs", [
+    [0.9, 0.9, 0.3, 0.9, 0.9],               # the number itself was a guess
+    [0.4, 0.3, 0.9, 0.4, 0.3],               # most of the sentence was
+])
+def test_an_unsure_transcript_is_not_spoken(checker, probs) -> None:
+    det = AccuracyDetector(checker)
+    call = CallState()
+    u = _utt("Estate is $249 a month.", probs)
+    call.utterances.append(u)
+    det.on_utterance(u, call, 5.0)
+    (trigger,) = det.turn_ended(6.0)
+    assert trigger.confidence is not None and trigger.confidence < VOICE
+
+
+def test_a_clear_transcript_keeps_its_voice(checker) -> None:
+    det = AccuracyDetector(checker)
+    call = CallState()
+    u = _utt("Estate is $249 a month.", [0.95] * 5)
+    call.utterances.append(u)
+    det.on_utterance(u, call, 5.0)
+    (trigger,) = det.turn_ended(6.0)
+    assert trigger.confidence is not None and trigger.confidence >= VOICE
+
+
+# 7. contradictions without a number, and numbers said as words ------------------------
+@pytest.mark.parametrize("text", [
+    "You can cancel any time, no notice needed.",
+    "You're never locked in, you can stop any time without notice.",
+])
+def test_any_time_cancellation_against_a_notice_period(checker, text) -> None:
+    got = shown(errors(checker, text))
+    assert got and got[0].fact.kb_id == "notice", got
+
+
+@pytest.mark.parametrize("text", [
+    "If you cancel later we refund the unused months.",
+    "We'd refund whatever's left of your plan.",
+])
+def test_a_prorated_refund_against_a_full_refund_window(checker, text) -> None:
+    got = shown(errors(checker, text))
+    assert got and got[0].fact.kb_id == "refund", got
+
+
+def test_notice_stated_with_its_length_is_no_policy_error(checker) -> None:
+    assert not shown(errors(checker, "You can cancel any time with thirty days' notice."))
+
+
+@pytest.mark.parametrize("text", [
+    "Carpet shampooing is included on every plan.",
+    "And carpet shampooing comes with it.",
+])
+def test_included_against_sold_separately(checker, text) -> None:
+    got = shown(errors(checker, text))
+    assert got and got[0].fact.kb_id == "carpets", got
+
+
+@pytest.mark.parametrize("text", [
+    "Emergency visits are booked within forty-five days.",
+    "Emergency visits get booked within 45 days of your request.",
+])
+def test_numbers_as_words_are_compared(checker, text) -> None:
+    assert not errors(checker, text)
+    wrong = errors(checker, text.replace("forty-five", "sixty").replace("45", "60"))
+    assert spoken(wrong) and "45 days" in wrong[0].correction
