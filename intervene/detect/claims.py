@@ -27,7 +27,7 @@ from typing import Optional, Sequence
 
 
 from intervene.kb.index import KBIndex, product_names
-from intervene.nlp.quantities import (Quantity, comparable, content_words, extract_quantities,
+from intervene.nlp.quantities import (Quantity, comparable, content_words, days, extract_quantities,
                                       normalize_numbers, same_quantity)
 from intervene.nlp.text import negation_scopes, sentence_parts, sentences, split_by_scope
 from intervene.vocab import Evidence, Fact, Verdict
@@ -437,7 +437,7 @@ class ClaimChecker:
                         ctx = set(q.context) & set(fq.context)
                         # "a 500 dollar deductible": the noun the number belongs to decides the slot
                         slot = (0.2 if head and head in fq.context else 0.0) + 0.15 * len(ctx) / max(1, len(fq.context))
-                        pairs.append((sim + slot, fact, sim, fq, slot))
+                        pairs.append((sim + slot, fact, sim, fq, slot, owner))
             if not pairs:
                 continue
             pairs.sort(key=lambda p: -p[0])
@@ -483,7 +483,7 @@ class ClaimChecker:
             # minimum") are about the fact's number, whatever noun is near it
             price_claim = (fact.kind == "price" and (q.kind == "money" or len(numbers) == 1)) or (
                 bool(q.bound) and q.bound == fq.bound)
-            fq_owner = self._fq_owner[fact.key][self._fact_q[fact.key].index(fq)]
+            fq_owner = best[5]
             if head and head not in fq.context and head != fq.unit and not (prod in fq_owner and before) \
                     and not price_claim:
                 doubts.append("slot")          # the number is about something the fact's number is not
@@ -922,7 +922,7 @@ def _comparable(q: Quantity, fq: Quantity, fact: Fact) -> bool:
     at 12,900" vs "$14,900"). "$25 a month" is never compared with "aged 16"."""
     if q.kind == fq.kind == "money" and bool(_period(q)) != bool(_period(fq)):
         return False          # a monthly premium is not a one-off amount ("$1,000 deductible")
-    if q.kind == fq.kind == "count" and _rate_period(q) != _rate_period(fq):
+    if q.kind == fq.kind == "count" and _period(q) != _period(fq):
         return False          # "20 lessons" in all is not "1 lesson a week"
     if q.bound == "max" and not fq.bound and (q.kind == "count" or fact.kind == "price"):
         return False          # "up to 12 cameras" (a capacity) is not "includes two cameras"
@@ -930,9 +930,6 @@ def _comparable(q: Quantity, fq: Quantity, fact: Fact) -> bool:
         return comparable(q, fq)
     return q.kind == "bare" and fq.kind in ("count", "money")
 
-
-def _rate_period(q: Quantity) -> str:
-    return next((p for p in q.per.split("/") if p in _TIME and p), "")
 
 
 def _per_things(q: Quantity) -> set[str]:
@@ -972,14 +969,10 @@ def _consistent(q: Quantity, fq: Quantity, qs: Sequence[Quantity] = ()) -> bool:
             q.value >= fq.value if fq.bound == "min" else q.value <= fq.value):
         return True                # "from $59.99 a month": a bigger unit at $169 is no contradiction
     if q.kind == fq.kind == "duration" and fq.bound == "min" and comparable(q, fq):
-        return _days(q) >= _days(fq)   # "6 to 7 hours" is fine with a three-hour minimum (but
+        return days(q) >= days(fq)   # "6 to 7 hours" is fine with a three-hour minimum (but
                                        # "14 days to cancel" is not a 30-day window)
     return False
 
-
-def _days(q: Quantity) -> float:
-    return q.value * {"second": 1 / 86400, "minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0,
-                      "month": 30.44, "quarter": 91.31, "year": 365.25}.get(q.unit, 1.0)
 
 
 def _q_text(q: Quantity) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-__all__ = ["Quantity", "CONTENT_STOPWORDS", "content_words", "parse_number_words",
+__all__ = ["Quantity", "CONTENT_STOPWORDS", "days", "content_words", "parse_number_words",
            "normalize_numbers", "extract_quantities", "same_quantity", "comparable"]
 
 
@@ -661,6 +661,11 @@ def _per_ok(a: Quantity, b: Quantity) -> bool:
     na = set(a.per.split("/")) - set(_DAYS) - {""}
     nb = set(b.per.split("/")) - set(_DAYS) - {""}
     return not (na and nb and na != nb)
+
+
+def days(q: Quantity) -> float:
+    """A duration in days (month = 30.44, quarter = 91.31, year = 365.25)."""
+    return q.value * _DAYS.get(q.unit, 1.0)
 
 
 def _period(q: Quantity) -> str:
