@@ -229,3 +229,56 @@ def test_numbers_as_words_are_compared(checker, text) -> None:
     assert not errors(checker, text)
     wrong = errors(checker, text.replace("forty-five", "sixty").replace("45", "60"))
     assert spoken(wrong) and "45 days" in wrong[0].correction
+
+
+# repairs, yardsticks, a condition's own number, spoken digit groups -------------------
+@pytest.mark.parametrize("text", [
+    "Silver has two deep cleans a quarter - sorry, I misspoke, it's two deep cleans a quarter.",
+    "Estate is two forty-nine a month - I misspoke, it's three forty-nine a month.",
+    "Gold is thirty-nine a month, pardon me, forty-nine a month.",
+])
+def test_a_number_taken_back_later_in_the_sentence_is_no_error(checker, text) -> None:
+    assert not shown(errors(checker, text)), errors(checker, text)
+
+
+@pytest.mark.parametrize("text", [
+    "Gold is Silver plus window cleaning.",
+    "So Gold is basically Silver, plus window cleaning on top.",
+])
+def test_the_tier_before_plus_is_the_yardstick(checker, text) -> None:
+    assert not shown(errors(checker, text)), errors(checker, text)
+
+
+@pytest.mark.parametrize("text", [
+    "It's thirty days' notice once the first six months are up.",
+    "After your first 3 months, it's 30 days' notice to cancel.",
+])
+def test_the_facts_own_number_said_beside_another_is_no_error(checker, text) -> None:
+    assert not shown(errors(checker, text)), errors(checker, text)
+
+
+def test_a_minimum_term_is_not_a_refund_window(checker) -> None:
+    got = errors(checker, "After the 6-month minimum you can leave whenever you like.")
+    assert not any(v.fact is not None and v.fact.kb_id == "refund" and v.confidence >= CARD for v in got), got
+
+
+def test_a_refund_window_contradicted_is_shown_whoever_it_is_for(checker) -> None:
+    got = shown(errors(checker, "No problem, if you cancel we just refund whatever months you haven't used."))
+    assert got and got[0].fact is not None and got[0].fact.kb_id == "refund", got
+
+
+@pytest.mark.parametrize("text", [
+    "Estate covers homes of up to six bedrooms, for three-forty-nine a month.",
+    "The estate plan is three-forty-nine a month.",
+])
+def test_a_spoken_digit_group_is_read_as_one_number(checker, text) -> None:
+    assert not shown(errors(checker, text)), errors(checker, text)
+
+
+@pytest.mark.parametrize("text,context", [
+    ("Gold members get twenty-five percent off extra visits.", None),
+    ("Silver gives you three deep cleans every quarter.", None),
+    ("With Bronze she gets two deep cleans per quarter.", None),
+])
+def test_a_wrong_number_said_with_its_noun_in_other_words_is_shown(checker, text, context) -> None:
+    assert shown(errors(checker, text, context)), errors(checker, text, context)

@@ -64,6 +64,7 @@ class Unit:
     theirs: bool = False     # about a competitor's offer named just before ("they're at 110 a quarter")
     rival: bool = False      # a competitor was named in this turn or just before it
     lead_in: str = ""        # a clause's sentence up to the clause: whose subject it continues
+    rest: str = ""           # the sentence after the clause: where a repair ("sorry, I misspoke, ...") goes on
     hypothetical: bool = False   # "let's say it were ...", "what if": not an assertion
     conditional: bool = False    # "if you prepay, ...": an assertion under a condition the rep chose
 
@@ -83,6 +84,7 @@ _WE = re.compile(r"\b(?:we|we'?re|we'?ve|we'?ll|we'?d|our|ours|us)\b", re.I)
 _REFERENCE = re.compile(r"(?:\b(?:everything|all|anything|whatever'?s?|what you get|what'?s)\s+(?:that'?s\s+|you get\s+)?"
                         r"(?:in|on|from|of|with|that comes with)|\b(?:than|as|like|over|above|beyond|versus|vs\.?|"
                         r"unlike|compared to|compared with|upgrade from|up from))\s+(?:the\s+|our\s+)?$", re.I)
+_PLUS_AFTER = re.compile(r"\s*,?\s*(?:plus|\+|and on top|with extras)\b", re.I)
 _UNIVERSAL = re.compile(r"\b(?:every ?one|every ?body|any ?one|any ?body|all (?:customers|clients|members|plans|"
                         r"tiers|students|patients|packages|units|sizes)|any (?:plan|tier|package|unit|size|customer)|every (?:plan|tier|package|unit|size|customer)|no matter|regardless|"
                         r"whoever)\b", re.I)
@@ -138,6 +140,7 @@ class ClaimChecker:
                 self._product_words |= set(content_words(n)) - fact_words
         # nor is the company's own name ("It's Noah from PeakForm" - misheard as "It's no a
         # from PeakForm" - does not exclude "every PeakForm club")
+        self._name_words = set(self._product_words)      # names only: never what a number counts
         self._product_words |= set(content_words(kb.company))
         # words the KB writes as one that speech recognition often splits ("setup" heard as "set up")
         vocab = {w.lower() for f in index.facts for w in re.findall(r"[A-Za-z]+", f.text) if len(w) >= 5}
@@ -292,7 +295,8 @@ class ClaimChecker:
                                     (sent_theirs or self._whose(sent, at, rival or rival_here) == "them")
                                     and not (_WE.search(part) or inside)),
                                 hypothetical=hypo, conditional=cond or bool(_CONDITIONAL.search(part)),
-                                rival=rival or rival_here, lead_in=sent[:at]))
+                                rival=rival or rival_here, lead_in=sent[:at],
+                                rest=_after_part(sent, part, at)))
                 pos = max(pos, at + 1)
             if mentions:
                 current = mentions[-1][1]
@@ -303,11 +307,13 @@ class ClaimChecker:
         """Products named as what the sentence is about: not "their basic plan" (a
         competitor's plan that shares our alias), not "everything in Silver" or
         "more than Gold" (a reference the subject is measured against)."""
-        out = []
-        for a, _, pid in self.index.products.spans(text):
+        out: list[tuple[int, str]] = []
+        for a, b, pid in self.index.products.spans(text):
             before = text[max(0, a - 40):a]
             if _THEIR_NAME.search(before) or _REFERENCE.search(before):
                 continue
+            if out and out[-1][1] != pid and _PLUS_AFTER.match(text, b):
+                continue          # "Premier is Advanced plus the tinnitus program": Advanced is the yardstick
             out.append((a, pid))
         return out
 
@@ -398,8 +404,10 @@ class ClaimChecker:
             prev_end = q.end
             if self._whose(u.lead_in + u.text, len(u.lead_in) + q.start, u.rival) == "them":
                 continue          # "Pawfect is 54.99 ... but there's a 99 dollar sign-up fee": theirs
-            if _retracted(u.text, q, qs[qi + 1:]):
-                continue          # "2 exams a year, sorry, 3 exams a year"
+            if _retracted(u.text, q, qs[qi + 1:]) or (u.rest and _retracted(
+                    full := self.index.products.mask(f"{u.text}{u.rest}"), q,
+                    [o for o in extract_quantities(full) if o.start >= len(u.text)])):
+                continue          # "2 exams a year, sorry, 3 exams a year" (the repair may be the next clause)
             if _computed(q, qs):
                 continue          # "4 meals at 4 servings is 16 servings": the rep's arithmetic
             prod = before[-1] if before else u.product
@@ -462,6 +470,9 @@ class ClaimChecker:
                 out.append(Verdict(True, u.text, best[1], f"{said} matches", score=best[2], product=prod))
                 continue
             fact, fq = best[1], best[3]
+            if any(o is not q and o.kind == fq.kind and _consistent(o, fq, qs) for o in qs):
+                continue          # "30 days' notice once the 6 months are up": the fact's number is
+                                  # said beside this one, which is about something else
             if q.value == 0 or _APPROX.search(u.text[:q.start]) or (q.value in echoed and not q.bound):
                 continue          # "zero" is polarity's job; "around 50" and echoes aren't KB claims
             if q.kind == "bare" and not (fq.kind == "money" and (
@@ -484,7 +495,7 @@ class ClaimChecker:
             price_claim = (fact.kind == "price" and (q.kind == "money" or len(numbers) == 1)) or (
                 bool(q.bound) and q.bound == fq.bound)
             fq_owner = best[5]
-            if head and head not in fq.context and head != fq.unit and not (prod in fq_owner and before) \
+            if head and not self._same_slot(u.text, q, fq) and not (prod in fq_owner and before) \
                     and not price_claim:
                 doubts.append("slot")          # the number is about something the fact's number is not
             elif not (head or set(q.context) & set(fq.context) or price_claim):
@@ -511,6 +522,16 @@ class ClaimChecker:
                                correction=say, score=best[2], product=prod,
                                evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why))
         return out
+
+    def _same_slot(self, text: str, q: Quantity, fq: Quantity) -> bool:
+        """Whether the words around the rep's number name what the fact's number
+        is about: its noun (either of the two words after it, or the one before,
+        as word stems: "use" is "used"), or the same "per" thing ("per restroom").
+        Product names say whose number it is, not what it counts."""
+        if _per_things(q) & _per_things(fq):
+            return True
+        near = {_stem(w) for w in fq.context} | {_stem(fq.unit)}
+        return any(_stem(w) in near for w in _heads(text, q) if w not in self._name_words)
 
     def _says(self, fact: Fact, value: float, head: str) -> bool:
         if value != int(value) or not 0 < value <= 20:
@@ -630,10 +651,11 @@ class ClaimChecker:
                 if sim < 0.3 or not self._allowed(fact, u.product, u.named):
                     continue
                 if kb.search(normalize_numbers(fact.text)):
-                    # the frame on both sides is the evidence: how similar the wording is, or the
-                    # rep's own "if you cancel", adds no doubt
+                    # the frame on both sides is the evidence: how similar the wording is, the
+                    # rep's own "if you cancel", or whom the window is for ("new customers
+                    # who cancel within 14 days") adds no doubt: after it there is no refund
                     conf, why = self._confidence(_BASE["policy"], u, fact, max(sim, 0.55), ())
-                    why = tuple(d for d in why if d != "if")
+                    why = tuple(d for d in why if d not in ("if", "condition", "condition-number"))
                     conf = max(0.0, round(_BASE["policy"] - sum(_DOUBT[d] for d in why), 3))
                     return [Verdict(False, u.text, fact, f"rep's {frame} terms differ from the KB: {fact.text}",
                                     correction=self.correction(fact), score=sim, product=u.product,
@@ -758,6 +780,8 @@ class ClaimChecker:
             instead = set(u.named) - {fact.product}
             if not named_in_fact or not instead or named_in_fact & set(u.named):
                 continue
+            if any(f.product in instead and s >= sim for f, s in cands):
+                return []                     # the product the rep named has its own fact for this
             spots = [p for p, pid in self.index.mentioned_products(u.text) if pid in instead]
             if all(any(a <= p < b for a, b in negated) for p in spots):
                 continue                      # "not the Premium features" agrees with the fact
@@ -838,6 +862,14 @@ def _readings(q: Quantity, text: str = "") -> list[Quantity]:
     transcribers write either), and "two ninety five" - left as "2 95" - is
     $295 or $2.95."""
     out = [q]
+    # "three-twelve batteries" is size 312, not three to twelve: a spoken digit group
+    # that the number words left as a range
+    after = re.match(r"-(\d\d)\b", text[q.end:]) if q.bound == "min" and q.value == int(q.value) < 10 else None
+    before = re.search(r"(?<![\d.,$])(\d)-$", text[:q.start]) if q.bound == "max" and 10 <= q.value < 100 else None
+    if after:
+        out.append(replace(q, value=q.value * 100 + int(after.group(1)), bound=""))
+    if before:
+        out.append(replace(q, value=int(before.group(1)) * 100 + q.value, bound=""))
     if q.kind not in ("money", "bare") or q.bound:
         return out
     v = q.value
@@ -866,7 +898,8 @@ _INCLUDES = re.compile(r"\b(?:includ\w*|comes? with|came with|cover\w*|you(?:'ll
 _LIMITED = re.compile(r"\b(?:up to|only|if|when|unless|except|over|under|more than|less than|longer|shorter|"
                       r"after|before|within|for (?:new|returning|existing|members?|non-?members?))\b", re.I)
 _REPAIR = re.compile(r"\b(?:sorry|i mean|i meant|scratch that|correction|no wait|wait no|actually|rather|"
-                     r"my mistake|my bad|let me correct)\b", re.I)
+                     r"my mistake|my bad|let me correct|i misspoke|misspoke|mis-spoke|i said that wrong|"
+                     r"that'?s not right|that'?s wrong|pardon me|excuse me|strike that|let me rephrase)\b", re.I)
 
 
 def _computed(q: Quantity, qs: Sequence[Quantity]) -> bool:
@@ -903,6 +936,30 @@ def _head_word(text: str, q: Quantity) -> str:
     return before[-1] if before else ""
 
 
+def _after_part(sent: str, part: str, at: int) -> str:
+    """The sentence after one of its clauses (the clause's punctuation may have
+    been rewritten, so it is found by its last characters)."""
+    words = re.findall(r"[\w']+", part)[-2:]
+    m = re.compile(r"\W+".join(map(re.escape, words))).search(sent, at) if words else None
+    return sent[m.end():] if m else ""
+
+
+def _heads(text: str, q: Quantity) -> list[str]:
+    """The candidate nouns of a number: the unit it counts, the two content words
+    after it in its clause and the one before it."""
+    bounds = r"[,;:.!?]|\s-\s|\b(?:and|but|so|because)\b"
+    rest = re.split(bounds, text[q.end:], maxsplit=1)[0]
+    lead = re.split(bounds, text[:q.start])[-1]
+    keep = [w for w in content_words(rest)[:2] + content_words(lead)[-1:]
+            if w not in _UNITS and not w[:1].isdigit() and not w.endswith("ly")]
+    return ([q.unit] if q.kind == "count" and q.unit else []) + keep
+
+
+def _stem(word: str) -> str:
+    stem = re.sub(r"(?:ing|ed|es|s|e)$", "", word)
+    return stem if len(stem) >= 3 else word
+
+
 def _period(q: Quantity) -> str:
     return next((p for p in q.per.split("/") if p in _TIME and p), "")
 
@@ -922,6 +979,8 @@ def _comparable(q: Quantity, fq: Quantity, fact: Fact) -> bool:
     at 12,900" vs "$14,900"). "$25 a month" is never compared with "aged 16"."""
     if q.kind == fq.kind == "money" and bool(_period(q)) != bool(_period(fq)):
         return False          # a monthly premium is not a one-off amount ("$1,000 deductible")
+    if (q.bound == "min" and _window(fq)) or (fq.bound == "min" and _window(q)):
+        return False          # "after the 6-month minimum" is not "within the first 14 days"
     if q.kind == fq.kind == "count" and _period(q) != _period(fq):
         return False          # "20 lessons" in all is not "1 lesson a week"
     if q.bound == "max" and not fq.bound and (q.kind == "count" or fact.kind == "price"):
@@ -930,6 +989,10 @@ def _comparable(q: Quantity, fq: Quantity, fact: Fact) -> bool:
         return comparable(q, fq)
     return q.kind == "bare" and fq.kind in ("count", "money")
 
+
+
+def _window(q: Quantity) -> bool:
+    return q.bound == "max" or "within" in q.context
 
 
 def _per_things(q: Quantity) -> set[str]:

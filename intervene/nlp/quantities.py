@@ -476,6 +476,11 @@ def _rate(toks: list[_Tok], j: int, money: bool = False) -> tuple[str, int]:
     return "/".join(parts), j
 
 
+# common adjectives without an adjective's ending: "one deep clean", "one free month"
+_ADJECTIVES = frozenset("""deep free extra full new big small large short long quick single private
+ group basic standard first second third last next same other whole half double spare old young""".split())
+
+
 def _noun(toks: list[_Tok], j: int, value: float) -> int:
     """Index of the noun a number counts ("two coffee shops" -> shops), or -1:
     up to three content words, the first plural one wins (singular: first non-adjective)."""
@@ -493,7 +498,8 @@ def _noun(toks: list[_Tok], j: int, value: float) -> int:
         return -1
     if value != 1:
         return next((r for r in run if _singular(toks[r].low) != toks[r].low), run[0])
-    adj = toks[run[0]].low.endswith(("al", "ful", "ous", "ive", "ic", "able", "ible"))
+    first = toks[run[0]].low
+    adj = first.endswith(("al", "ful", "ous", "ive", "ic", "able", "ible")) or first in _ADJECTIVES
     return run[1] if adj and len(run) > 1 else run[0]
 
 
