@@ -282,3 +282,20 @@ def test_a_spoken_digit_group_is_read_as_one_number(checker, text) -> None:
 ])
 def test_a_wrong_number_said_with_its_noun_in_other_words_is_shown(checker, text, context) -> None:
     assert shown(errors(checker, text, context)), errors(checker, text, context)
+
+
+@pytest.mark.parametrize("text", [
+    "You get a deep clean every 6 to 8 weeks on Silver.",
+    "On Silver, someone comes out every two weeks for the regular clean.",
+])
+def test_an_interval_is_not_a_length_or_a_count(checker, text) -> None:
+    assert not spoken(errors(checker, text)), errors(checker, text)
+
+
+@pytest.mark.parametrize("text", [
+    "If you change your mind, you can cancel within fourteen days and get your money back for the unused months.",
+    "Unused months are refunded in the first 14 days.",
+])
+def test_a_refund_said_with_its_window_is_no_policy_error(checker, text) -> None:
+    got = [v for v in shown(errors(checker, text)) if v.fact is not None and v.fact.kb_id == "refund"]
+    assert not got, got

@@ -101,6 +101,10 @@ _POLICY_FRAMES = (
      re.compile(r"\b(?:non-?refundable|no refunds?|not (?:be )?refunded|are not refunded|is not refunded|"
                 r"isn'?t refunded|cannot be refunded|can'?t be refunded|no money back)\b", re.I)),
 )
+_EVERY = re.compile(r"\b(?:every|each)\s+(?:other\s+)?(?:\d+(?:\.\d+)?\s*(?:to|-|or)\s*)?$", re.I)
+# the rep states the refund window themself ("refunded within 30 days of purchase")
+_WINDOW_GIVEN = re.compile(r"\b(?:within|in the first|during the first|first)\s+\d+\s*(?:days?|weeks?|months?)\b|"
+                           r"\b\d+-(?:day|week|month)\b", re.I)
 _NOTICE_GIVEN = re.compile(r"\d[^.]{0,25}\bnotice|\bnotice of \d|\b(?:days?|weeks?|months?)'? ahead\b", re.I)
 _BENEFIT = frozenset(w[:4] for w in "waive free discount included eligible refund complimentary credited".split())
 _ONLY_IF = re.compile(r"\b(?:only|if|unless|except|excluded|provided|as long as|for (?:new|returning|existing|"
@@ -152,6 +156,7 @@ class ClaimChecker:
         self._fact_words: dict[str, set[str]] = {}
         self._by_key = {f.key: f for f in index.facts}
         self._fq_owner: dict[str, list[set[str]]] = {}
+        self._fq_every: dict[str, list[bool]] = {}      # "every 6 weeks": an interval, not a length
         for f in index.facts:
             norm = normalize_numbers(f.text)
             self._fact_q[f.key] = extract_quantities(index.products.mask(norm))
@@ -168,6 +173,7 @@ class ClaimChecker:
                                        if not _REFERENCE.search(f.text[max(0, a - 40):a])} - {f.product}
             self._fact_cond[f.key] = (set(content_words(norm)) & _CONDITION_WORDS) - self._product_words
             self._fact_words[f.key] = set(content_words(norm))
+            self._fq_every[f.key] = [bool(_EVERY.search(norm[:fq.start])) for fq in self._fact_q[f.key]]
         # words most facts use ("lesson" at a tutoring school) say what the KB is about, not a feature
         df: dict[str, int] = {}
         for f in index.facts:
@@ -342,8 +348,13 @@ class ClaimChecker:
         # opens with a pronoun is about the previous sentence's subject, so it is looked
         # up with that sentence in front of it
         sents = {u.sentence: u.text for u in units if u.is_sentence}
+        if prior and not u_named(units):
+            # "How much is Theory Plus?" - "so it's uh 24.99 a month": the first sentence of
+            # a turn that names nothing takes its subject from what was said just before
+            sents[-1] = (sentences(normalize_numbers(prior)) or [""])[-1]
         looked_up = [f"{sents[u.sentence - 1]} {u.text}" if u.is_sentence and u.sentence - 1 in sents
-                     and _PRONOUN_START.match(u.text) else u.text for u in units]
+                     and (_PRONOUN_START.match(u.text) or (u.sentence == 0 and len(u.text.split()) < 6))
+                     else u.text for u in units]
         t1 = time.perf_counter()
         vecs = self.index.embed(looked_up)
         split = {u.sentence for u in units if not u.is_sentence}
@@ -394,6 +405,12 @@ class ClaimChecker:
         out: list[Verdict] = []
         mentions = self.subject_mentions(u.text)
         qs = extract_quantities(self.index.products.mask(u.text))
+        # "one sixty-nine for the visit", left as "1 69": the 1 is the first digit of the
+        # 69's readings (169, 1.69), not a number of its own
+        leads = {id(a) for a, b in zip(qs, qs[1:]) if a.kind == "bare" and a.value == int(a.value)
+                 and 1 <= a.value <= 9 and u.text[a.end:b.start] == " " and 10 <= b.value < 100
+                 and b.value == int(b.value)}
+        qs = [q for q in qs if id(q) not in leads]
         numbers = [q for q in qs if q.kind != "date"]
         prev_end = 0
         for qi, q in enumerate(qs):
@@ -434,13 +451,17 @@ class ClaimChecker:
             # ("a two-year contract" is about the contract policy, not the support years)
             top = max((s for f, s in allowed if not any(_comparable(q, fq, f) for fq in self._fact_q[f.key])),
                       default=0.0)
+            interval = bool(_EVERY.search(u.text[:q.start]))
             pairs = []
             for fact, sim in allowed:
                 if sim < max(SIM_QUANTITY, top - TOPIC_MARGIN):
                     continue
-                for fq, owner in zip(self._fact_q[fact.key], self._fq_owner[fact.key]):
+                for fq, owner, every in zip(self._fact_q[fact.key], self._fq_owner[fact.key],
+                                            self._fq_every[fact.key]):
                     if owner and prod and before and prod not in owner:
                         continue      # that number is another product's, named beside it in the fact
+                    if every != interval:
+                        continue      # "check-ins every 6 to 8 weeks" is not a treatment time
                     if _comparable(q, fq, fact) and _same_rate_basis(q, fq, qs):
                         ctx = set(q.context) & set(fq.context)
                         # "a 500 dollar deductible": the noun the number belongs to decides the slot
@@ -644,6 +665,8 @@ class ClaimChecker:
         for frame, claim, kb in _POLICY_FRAMES:
             if frame == "notice" and _NOTICE_GIVEN.search(u.text):
                 continue          # "cancel any time with 30 days' notice" states the notice
+            if frame == "refund" and _WINDOW_GIVEN.search(u.text):
+                continue          # "unused lessons refunded within 30 days" states the window
             if not claim.search(u.text) or any(a <= claim.search(u.text).start() < b   # type: ignore[union-attr]
                                                for a, b in negation_scopes(u.text) if frame == "refund"):
                 continue
@@ -936,6 +959,11 @@ def _head_word(text: str, q: Quantity) -> str:
     return before[-1] if before else ""
 
 
+def u_named(units: Sequence[Unit]) -> bool:
+    """Whether the first sentence names a product (then it has its own subject)."""
+    return bool(units and units[0].sent_named)
+
+
 def _after_part(sent: str, part: str, at: int) -> str:
     """The sentence after one of its clauses (the clause's punctuation may have
     been rewritten, so it is found by its last characters)."""
@@ -1026,6 +1054,8 @@ def _consistent(q: Quantity, fq: Quantity, qs: Sequence[Quantity] = ()) -> bool:
         return False               # "tops out at 50" states the limit itself
     if fq.bound == "max" and q.kind in ("count", "bare") and q.value <= fq.value:
         return True                # 15 devices is fine on a plan for up to 25
+    if fq.bound == "min" and q.kind == "bare" and fq.kind == "money":
+        return q.value >= fq.value     # "one sixty-nine" against "from $189": a price below the floor
     if fq.bound == "min" and q.kind in ("count", "bare") and (q.value >= fq.value or not q.bound):
         return True                # "at 50 seats or more" is a threshold: 40 seats is below it, not wrong
     if fq.bound and q.kind == fq.kind == "money" and _period(q) == _period(fq) and (

@@ -19,12 +19,18 @@ def units_of(text: str) -> list[str]:
     return claim_units(normalize_numbers(text))
 
 
+_TIME_WORDS = frozenset(content_words("""minute minutes hour hours day days week weeks month months quarter
+ year years today tonight tomorrow now weekend weekends morning afternoon evening"""))
+
+
 def lexical_hit(phrase: str, words: set[str], text: str = "") -> bool:
-    """The phrase verbatim, or all its (two or more) content words present."""
-    if text and re.search(r"(?<![a-z0-9])" + r"\W+".join(map(re.escape, phrase.lower().split())) + r"(?![a-z0-9])",
+    """The phrase verbatim, or all its (two or more) content words present. A
+    phrase whose only content is a time ("this month", "today") names no need:
+    said verbatim it is still only a time."""
+    need = set(content_words(phrase))
+    if text and need - _TIME_WORDS and re.search(r"(?<![a-z0-9])" + r"\W+".join(map(re.escape, phrase.lower().split())) + r"(?![a-z0-9])",
                           text.lower()):
         return True
-    need = set(content_words(phrase))
     return len(need) >= 2 and need <= words     # one shared word ("site") is not a signal
 
 

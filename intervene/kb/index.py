@@ -63,7 +63,10 @@ def _proper(text: str, at: int, end: int) -> bool:
         return True
     if _PLAN_END.search(text[:end]) or _PLAN_AFTER.match(text, end):
         return True
-    before = re.search(r"\b(the|our|your|that|this)\s+$", text[:at], re.I)
+    # "the essential ...", or the name opening its clause as the subject ("aeration and
+    # overseeding is 169 a visit")
+    before = re.search(r"(?:\b(?:the|our|your|that|this)\s+|(?:^|[,;:.!?]\s*|\b(?:so|okay|well|then)\s+))$",
+                       text[:at], re.I)
     after = text[end:].lstrip()
     return bool(before and (not after or after[0] in ".,?!;:" or _NAME_VERB.match(after)))
 
