@@ -212,6 +212,26 @@ def test_competitor_named(run_call, kb_index, said: str, cid: str, words: str) -
     assert not ivs, dump(ivs)
 
 
+@pytest.mark.parametrize("reply", [
+    ["They do, but they charge one ninety-nine just to set you up."],
+    ["Right.", "And their contract runs twenty-four months, where we're month to month."],
+])
+def test_a_reply_with_the_positionings_own_figures_answers_the_competitor(run_call, reply) -> None:
+    lines = [(0.0, 3.0, "rep", "Are you talking to anyone else?"),
+             (3.5, 7.0, "lead", "We also got quotes from NetCo and fibre link.")]
+    t = 7.5
+    for r in reply:
+        lines.append((t, t + 3.0, "rep", r))
+        t += 3.5
+    lines.append((t, t + 2.0, "lead", "Okay."))
+    _, ivs = run_call("acme", "standard", lines)
+    said = " ".join(reply)
+    comp = of(ivs, C.COMPETITIVE)
+    # the competitor whose figures the rep used is answered; the other one is not
+    assert len(comp) == 1, dump(ivs)
+    assert ("NetCo" in comp[0].detected) != ("199" in said), dump(ivs)
+
+
 def test_competitor_on_saas_kb(run_call) -> None:
     lines = [(0.0, 3.0, "rep", "What are you using today?"),
              (3.5, 7.0, "lead", "We're on Tally Books at the moment."),
@@ -254,6 +274,8 @@ def negated(kb: str, rep: str, why: str = ""):
     negated("acme", "I can't promise you'll save money."),
     negated("saas", "I can't say it will reduce your tax bill, your accountant can advise on that."),
     negated("saas", "It won't necessarily lower your taxes."),
+    negated("acme", "I can't promise it never goes down, but we fix outages within four hours."),
+    negated("acme", "Honestly I won't guarantee savings for everyone."),
 ])
 def test_negated_forbidden_phrase_is_compliant(run_call, kb: str, rep: str) -> None:
     _, ivs = run_call(kb, "standard", compliance_call(rep))

@@ -5,12 +5,15 @@ aloud - cannot quietly regress.
 
 - dev: ../shared/calls/dev (Acme, the original tuning set);
 - older: tests/calls/{solar,saas,fitness,insurance}, tuned on in earlier issues;
-- tune: tests/calls/tune/*, eight industries written by helpers who never saw
+- tune: tests/calls/tune/*, twelve industries written by helpers who never saw
   the code, used to build the verification stage (issue 13);
 - blind: tests/calls/blind/*, four more industries written the same way at the
-  same time and set aside unread: only their totals were ever looked at. They
-  are the honest figure of how the checker does on a company it has not seen.
-  Do not tune on them; write new sets instead.
+  same time as the first eight tune sets and set aside unread: only their
+  totals were ever looked at;
+- blind2: tests/calls/blind2/*, two industries written with the last four tune
+  sets and set aside the same way.
+The blind sets are the honest figure of how the checker does on a company it
+has not seen. Do not tune on them; write new sets instead.
 """
 from __future__ import annotations
 
@@ -31,13 +34,15 @@ GROUPS = {
     "older": [HERE / "calls" / s for s in ("solar", "saas", "fitness", "insurance")],
     "tune": sets_under(HERE / "calls" / "tune"),
     "blind": sets_under(HERE / "calls" / "blind"),
+    "blind2": sets_under(HERE / "calls" / "blind2"),
 }
 # (overall recall, overall precision, accuracy precision, most wrong spoken corrections)
 FLOORS = {
     "dev": (0.95, 0.95, 0.95, 0),
-    "older": (0.66, 0.90, 0.95, 0),
-    "tune": (0.62, 0.87, 0.85, 1),
-    "blind": (0.56, 0.78, 0.55, 6),     # measured: 0.607 / 0.812 / 0.63 / 5 wrong spoken of 14
+    "older": (0.70, 0.91, 0.95, 0),     # measured: 0.738 / 0.938 / 1.00 / 0
+    "tune": (0.63, 0.86, 0.93, 1),      # measured: 0.656 / 0.881 / 0.98 / 0 wrong spoken of 29
+    "blind": (0.60, 0.80, 0.65, 4),     # measured: 0.631 / 0.832 / 0.71 / 3 wrong spoken of 13
+    "blind2": (0.57, 0.78, 0.65, 1),    # measured: 0.608 / 0.818 / 0.75 / 0 wrong spoken of 3
 }
 
 
@@ -51,7 +56,7 @@ def total(dirs, embedder) -> Tally:
 
 def check(name: str, t: Tally) -> None:
     recall, precision, acc_precision, wrong_spoken = FLOORS[name]
-    report = "\n".join([f"== {name}", *t.report(details=name != "blind")])
+    report = "\n".join([f"== {name}", *t.report(details=not name.startswith("blind"))])
     assert t.cases > 0
     assert t.recall >= recall and t.precision >= precision, report
     tp, fp = t.tp["accuracy"], t.fp["accuracy"]

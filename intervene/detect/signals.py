@@ -14,7 +14,7 @@ from typing import Optional
 from intervene.detect.phrases import match_owners, prototypes, signal_units, units_of
 from intervene.detect.state import CallState
 from intervene.kb.index import KBIndex, product_names
-from intervene.nlp.quantities import content_words
+from intervene.nlp.quantities import content_words, extract_quantities, normalize_numbers
 from intervene.nlp.text import NEGATION_CUES, negation_scopes, split_by_scope
 from intervene.vocab import Category, Evidence, Severity, Speaker, Trigger, Utterance
 
@@ -52,6 +52,38 @@ class _Pending:
     rep_spoke: bool = False
 
 
+_DENIAL = re.compile(r"\b(?:can'?t|cannot|can not|won'?t|wouldn'?t|couldn'?t|don'?t|do not|not going to|never|"
+                     r"no way i can|nobody can|no one can)\s+(?:\w+\s+){0,2}?(?:promise|guarantee|say|claim|"
+                     r"commit to|tell you)\b([^.;!?]*)", re.I)
+
+
+def _denied_from_outside(unit: str, phrases: tuple[str, ...] | list[str]) -> bool:
+    """A forbidden phrase the rep explicitly declines to promise: "I can't
+    promise zero damage" denies "zero damage" (the phrase's own "zero" or
+    "never" is part of the claim, not a denial)."""
+    m = _DENIAL.search(unit)
+    if not m:
+        return False
+    said = set(content_words(normalize_numbers(m.group(1))))
+    return any(set(content_words(normalize_numbers(p))) & said for p in phrases)
+
+
+def _figures(text: str) -> set[tuple[str, float]]:
+    """(kind, value) of the amounts, terms and percentages in a text; a bare
+    number of 10 or more may be an amount said without its unit."""
+    out = set()
+    # "24/7" and "50/50" are ways of speaking, not figures
+    for q in extract_quantities(re.sub(r"\b\d+\s*/\s*\d+\b", " ", normalize_numbers(text))):
+        if q.value and q.kind in ("money", "duration", "percent", "bare") and not (q.kind == "bare" and q.value < 10):
+            out.add(("money" if q.kind == "bare" else q.kind, round(q.value, 2)))
+    return out
+
+
+def _shares_a_figure(rep_text: str, texts: tuple[str, ...]) -> bool:
+    said = _figures(rep_text)
+    return bool(said) and bool(said & set().union(*(_figures(t) for t in texts)))
+
+
 @dataclass
 class AnswerWatch:
     """Findings that wait for the rep's answer. If the rep picks the point up
@@ -79,6 +111,8 @@ class AnswerWatch:
         low = rep_text.lower()
         if any(re.search(rf"(?<![a-z]){re.escape(n.lower())}(?![a-z])", low) for n in p.pickup_products if len(n) > 2):
             return True
+        if p.pickup_texts and _shares_a_figure(rep_text, p.pickup_texts):
+            return True           # "they want ninety days' notice": the positioning's own figures
         units = units_of(rep_text)
         if not units or not p.pickup_texts:
             return False
@@ -229,6 +263,8 @@ class ComplianceDetector:
                 if neg_words and any(not NEGATION_CUES.search(p) and set(content_words(p)) & neg_words
                                      for p in f.phrases):
                     continue
+                if _denied_from_outside(unit, f.phrases):
+                    continue      # "I can't promise zero damage": the rep's own "can't" denies the phrase
                 if s < 1.0 and self._nearest_phrase_negated(unit, fid) != unit_negated:
                     continue      # "check with your doctor" vs "you don't need to see a doctor"
                 say = f.say or "Walk that back: we can't promise that."
