@@ -26,9 +26,12 @@ from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
 
+from intervene.detect.numbers import (EVERY, UNIT_WORDS, comparable_pair, computed, consistent,
+                                      head_word, heads, num_text, per_things, period,
+                                      period_of, q_text, readings, retracted, same_rate_basis, stem)
 from intervene.kb.index import KBIndex, product_names
-from intervene.nlp.quantities import (Quantity, comparable, content_words, days, extract_quantities,
-                                      normalize_numbers, same_quantity)
+from intervene.nlp.quantities import (Quantity, content_words, extract_quantities,
+                                      normalize_numbers)
 from intervene.nlp.text import negation_scopes, sentence_parts, sentences, split_by_scope
 from intervene.vocab import Evidence, Fact, Verdict
 
@@ -75,7 +78,6 @@ class UtteranceCheck:
     product_after: Optional[str] = None
 
 
-_UNITS = frozenset("minute hour day week month quarter year percent dollar buck".split())
 
 _THEY = re.compile(r"\b(?:they|they'?re|they'?ve|they'?ll|they'?d|their|theirs|them|those guys|that company)\b", re.I)
 _THEIR_NAME = re.compile(r"\b(?:their|theirs|they'?ve got an?|they have an?|they offer an?|they sell an?)\s+(?:own\s+)?$", re.I)
@@ -101,7 +103,6 @@ _POLICY_FRAMES = (
      re.compile(r"\b(?:non-?refundable|no refunds?|not (?:be )?refunded|are not refunded|is not refunded|"
                 r"isn'?t refunded|cannot be refunded|can'?t be refunded|no money back)\b", re.I)),
 )
-_EVERY = re.compile(r"\b(?:every|each)\s+(?:other\s+)?(?:\d+(?:\.\d+)?\s*(?:to|-|or)\s*)?$", re.I)
 # the rep states the refund window themself ("refunded within 30 days of purchase")
 _WINDOW_GIVEN = re.compile(r"\b(?:within|in the first|during the first|first)\s+\d+\s*(?:days?|weeks?|months?)\b|"
                            r"\b\d+-(?:day|week|month)\b", re.I)
@@ -121,7 +122,7 @@ def _words(text: str, exclude: set[str]) -> set[str]:
     "includes", the words that negate ("sold separately", "waived"), product
     names, numbers or units (those are the quantity check's)."""
     return {w for w in content_words(text)
-            if w not in _LIGHT and w not in exclude and w not in _UNITS and not w[:1].isdigit()
+            if w not in _LIGHT and w not in exclude and w not in UNIT_WORDS and not w[:1].isdigit()
             and w not in _CUE_WORDS}
 
 
@@ -173,7 +174,7 @@ class ClaimChecker:
                                        if not _REFERENCE.search(f.text[max(0, a - 40):a])} - {f.product}
             self._fact_cond[f.key] = (set(content_words(norm)) & _CONDITION_WORDS) - self._product_words
             self._fact_words[f.key] = set(content_words(norm))
-            self._fq_every[f.key] = [bool(_EVERY.search(norm[:fq.start])) for fq in self._fact_q[f.key]]
+            self._fq_every[f.key] = [bool(EVERY.search(norm[:fq.start])) for fq in self._fact_q[f.key]]
         # words most facts use ("lesson" at a tutoring school) say what the KB is about, not a feature
         df: dict[str, int] = {}
         for f in index.facts:
@@ -239,7 +240,7 @@ class ClaimChecker:
                 kinds.setdefault((fq.kind, fq.unit), []).append(fq)
         for (kind, unit), same in kinds.items():
             if len(same) > 1 and len({frozenset(q.context) for q in same}) < len(same):
-                out.append(f"{len(same)} {kind} values ({', '.join(_q_text(q) for q in same)}) with nothing "
+                out.append(f"{len(same)} {kind} values ({', '.join(q_text(q) for q in same)}) with nothing "
                            f"different next to each: a claim cannot be matched to one of them (name what each is for)")
         if fact.key in self._elliptic:
             out.append("a negation whose object is left out (\"... and is not\"): write what is not, in full")
@@ -421,17 +422,17 @@ class ClaimChecker:
             prev_end = q.end
             if self._whose(u.lead_in + u.text, len(u.lead_in) + q.start, u.rival) == "them":
                 continue          # "Pawfect is 54.99 ... but there's a 99 dollar sign-up fee": theirs
-            if _retracted(u.text, q, qs[qi + 1:]) or (u.rest and _retracted(
+            if retracted(u.text, q, qs[qi + 1:]) or (u.rest and retracted(
                     full := self.index.products.mask(f"{u.text}{u.rest}"), q,
                     [o for o in extract_quantities(full) if o.start >= len(u.text)])):
                 continue          # "2 exams a year, sorry, 3 exams a year" (the repair may be the next clause)
-            if _computed(q, qs):
+            if computed(q, qs):
                 continue          # "4 meals at 4 servings is 16 servings": the rep's arithmetic
             prod = before[-1] if before else u.product
             owners = since if len(since) > 1 else [prod]
             allowed = [(f, s) for f, s in cands
                        if any(self._allowed(f, o, () if before else u.named) for o in owners)]
-            head = _head_word(u.text, q)
+            head = head_word(u.text, q)
             words = set(content_words(u.text))
             have = {f.key for f, _ in allowed}
             for f in self._by_slot.get(head, []) if head and len(self._by_slot.get(head, [])) <= 12 else []:
@@ -440,7 +441,7 @@ class ClaimChecker:
                     allowed.append((f, SIM_QUANTITY))   # found by the number's noun, at the minimum similarity
                     have.add(f.key)
             price = self._price.get(prod or "")
-            if price and q.kind == "money" and _period(q) and _period(q) == _period_of(self._fact_q[price.key]):
+            if price and q.kind == "money" and period(q) and period(q) == period_of(self._fact_q[price.key]):
                 # "it's 49 a month" is about the price of the plan under discussion, however short
                 allowed = [(price, max(SIM_QUANTITY, dict((f.key, s) for f, s in allowed).get(price.key, 0.0)))] + \
                           [(f, s) for f, s in allowed if f.key != price.key]
@@ -449,9 +450,9 @@ class ClaimChecker:
                             and all(f.key != self._price[o].key for f, _ in allowed)]
             # a clearly closer fact with no such number is what the sentence is about
             # ("a two-year contract" is about the contract policy, not the support years)
-            top = max((s for f, s in allowed if not any(_comparable(q, fq, f) for fq in self._fact_q[f.key])),
+            top = max((s for f, s in allowed if not any(comparable_pair(q, fq, f) for fq in self._fact_q[f.key])),
                       default=0.0)
-            interval = bool(_EVERY.search(u.text[:q.start]))
+            interval = bool(EVERY.search(u.text[:q.start]))
             pairs = []
             for fact, sim in allowed:
                 if sim < max(SIM_QUANTITY, top - TOPIC_MARGIN):
@@ -462,7 +463,7 @@ class ClaimChecker:
                         continue      # that number is another product's, named beside it in the fact
                     if every != interval:
                         continue      # "check-ins every 6 to 8 weeks" is not a treatment time
-                    if _comparable(q, fq, fact) and _same_rate_basis(q, fq, qs):
+                    if comparable_pair(q, fq, fact) and same_rate_basis(q, fq, qs):
                         ctx = set(q.context) & set(fq.context)
                         # "a 500 dollar deductible": the noun the number belongs to decides the slot
                         slot = (0.2 if head and head in fq.context else 0.0) + 0.15 * len(ctx) / max(1, len(fq.context))
@@ -471,27 +472,27 @@ class ClaimChecker:
                 continue
             pairs.sort(key=lambda p: -p[0])
             best = pairs[0]
-            readings = _readings(q, u.text)
+            said_as = readings(q, u.text)
             # every plausible reading of what was said must conflict ("three forty-nine" may be
             # $349 or $3.49) with the best fact, with any other value the same fact states
             # ("$349 up to two bedrooms, $499 for three"), and with equally plausible facts
-            ok = any(_consistent(r, p[3], qs) for r in readings for p in pairs
+            ok = any(consistent(r, p[3], qs) for r in said_as for p in pairs
                      if p[0] >= best[0] - QUANTITY_MARGIN or p[4] >= best[4] or p[1].key == best[1].key)
             if not ok and q.kind == "money":
                 # "you save $250 on the kit": the difference (or sum) of two prices the fact gives
                 vals = [fq.value for fq in self._fact_q[best[1].key] if fq.kind == "money"]
-                ok = any(abs(r.value - v) < 0.01 for r in readings for i, a in enumerate(vals) for b in vals[i + 1:]
+                ok = any(abs(r.value - v) < 0.01 for r in said_as for i, a in enumerate(vals) for b in vals[i + 1:]
                          for v in (a + b, abs(a - b)))
             if not ok and head:
                 # "one 50-minute one-on-one lesson per week": the fact says the number with its
                 # noun even where the quantity parser could not pair them
-                ok = any(self._says(best[1], r.value, head) for r in readings)
+                ok = any(self._says(best[1], r.value, head) for r in said_as)
             said = u.text[q.start:q.end]
             if ok:
                 out.append(Verdict(True, u.text, best[1], f"{said} matches", score=best[2], product=prod))
                 continue
             fact, fq = best[1], best[3]
-            if any(o is not q and o.kind == fq.kind and _consistent(o, fq, qs) for o in qs):
+            if any(o is not q and o.kind == fq.kind and consistent(o, fq, qs) for o in qs):
                 continue          # "30 days' notice once the 6 months are up": the fact's number is
                                   # said beside this one, which is about something else
             if q.value == 0 or _APPROX.search(u.text[:q.start]) or (q.value in echoed and not q.bound):
@@ -504,12 +505,12 @@ class ClaimChecker:
                                   # amount about the same thing ("covers the dwelling up to 500,000")
                                   # or a count of the same thing
             say = self.correction(fact)
-            count = next((c for c in qs if _per_things(fq) and not _per_things(q) and c is not q
+            count = next((c for c in qs if per_things(fq) and not per_things(q) and c is not q
                           and c.kind in ("count", "bare") and c.value > 1), None)
             if fq.kind != "money":
                 count = None
             if count:
-                say = say.rstrip(".") + f" - for {_num(count.value)} that's {_q_text(replace(fq, value=fq.value * count.value, per=_period(fq)))}."
+                say = say.rstrip(".") + f" - for {num_text(count.value)} that's {q_text(replace(fq, value=fq.value * count.value, per=period(fq)))}."
             doubts = []
             # a price said of a plan, or a limit said as a limit ("a 2-hour minimum" vs "a three-hour
             # minimum") are about the fact's number, whatever noun is near it
@@ -531,15 +532,15 @@ class ClaimChecker:
                 doubts.append("configuration")     # "a 5-lesson pack for $229" vs "$429 for 10 lessons"
             if q.kind == "bare":
                 doubts.append("bare")
-            if prod not in u.sent_named and fact.product and self._other_product(q, readings, qs, head, fact.product):
+            if prod not in u.sent_named and fact.product and self._other_product(q, said_as, qs, head, fact.product):
                 doubts.append("other-product")
-            if any(_consistent(r, fq2, qs) for r in readings for f2, s2 in allowed if s2 >= 0.35
+            if any(consistent(r, fq2, qs) for r in said_as for f2, s2 in allowed if s2 >= 0.35
                    for fq2, owner in zip(self._fact_q[f2.key], self._fq_owner[f2.key])
-                   if _comparable(r, fq2, f2) and not (owner and prod and before and prod not in owner)
+                   if comparable_pair(r, fq2, f2) and not (owner and prod and before and prod not in owner)
                    and (not head or head in fq2.context or head == fq2.unit or head in self._fact_words[f2.key])):
                 doubts.append("value-elsewhere")   # the KB states this very value for something near
             conf, why = self._confidence(_BASE["quantity"], u, fact, best[2], doubts)
-            out.append(Verdict(False, u.text, fact, f"said {said!r}, KB says {_q_text(fq)}",
+            out.append(Verdict(False, u.text, fact, f"said {said!r}, KB says {q_text(fq)}",
                                correction=say, score=best[2], product=prod,
                                evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why))
         return out
@@ -549,10 +550,10 @@ class ClaimChecker:
         is about: its noun (either of the two words after it, or the one before,
         as word stems: "use" is "used"), or the same "per" thing ("per restroom").
         Product names say whose number it is, not what it counts."""
-        if _per_things(q) & _per_things(fq):
+        if per_things(q) & per_things(fq):
             return True
-        near = {_stem(w) for w in fq.context} | {_stem(fq.unit)}
-        return any(_stem(w) in near for w in _heads(text, q) if w not in self._name_words)
+        near = {stem(w) for w in fq.context} | {stem(fq.unit)}
+        return any(stem(w) in near for w in heads(text, q) if w not in self._name_words)
 
     def _says(self, fact: Fact, value: float, head: str) -> bool:
         if value != int(value) or not 0 < value <= 20:
@@ -562,7 +563,7 @@ class ClaimChecker:
         return bool(re.search(rf"\b(?:{forms})\b(?:[\s-]+[\w'-]+){{0,3}}?[\s-]+{re.escape(head)}",
                               fact.text.lower()))
 
-    def _other_product(self, q: Quantity, readings: Sequence[Quantity], qs: Sequence[Quantity],
+    def _other_product(self, q: Quantity, said_as: Sequence[Quantity], qs: Sequence[Quantity],
                        head: str, product: Optional[str]) -> bool:
         """The value is another product's ("three lessons a week" is Intensive's while
         Essentials was the last one named): the rep may have moved on to it."""
@@ -571,11 +572,11 @@ class ClaimChecker:
         for f in self._with_word.get(head, ()):
             if f.product in (None, product):
                 continue
-            if any(self._says(f, r.value, head) for r in readings):
+            if any(self._says(f, r.value, head) for r in said_as):
                 return True
             for fq in self._fact_q[f.key]:
                 if (head in fq.context or head == fq.unit) and any(
-                        _comparable(r, fq, f) and _consistent(r, fq, qs) for r in readings):
+                        comparable_pair(r, fq, f) and consistent(r, fq, qs) for r in said_as):
                     return True
         return False
 
@@ -879,35 +880,6 @@ _CONDITION_WORDS = frozenset(content_words("""new returning existing current mem
  introductory""")) - {"non"}
 
 
-def _readings(q: Quantity, text: str = "") -> list[Quantity]:
-    """What a spoken amount may have meant: "three forty-nine" is $3.49 or $349,
-    "nineteen ninety-nine" $19.99 or $1,999 (speech recognisers and
-    transcribers write either), and "two ninety five" - left as "2 95" - is
-    $295 or $2.95."""
-    out = [q]
-    # "three-twelve batteries" is size 312, not three to twelve: a spoken digit group
-    # that the number words left as a range
-    after = re.match(r"-(\d\d)\b", text[q.end:]) if q.bound == "min" and q.value == int(q.value) < 10 else None
-    before = re.search(r"(?<![\d.,$])(\d)-$", text[:q.start]) if q.bound == "max" and 10 <= q.value < 100 else None
-    if after:
-        out.append(replace(q, value=q.value * 100 + int(after.group(1)), bound=""))
-    if before:
-        out.append(replace(q, value=int(before.group(1)) * 100 + q.value, bound=""))
-    if q.kind not in ("money", "bare") or q.bound:
-        return out
-    v = q.value
-    split = re.search(r"(?<![\d.,$])(\d) $", text[:q.start])
-    if split and v == int(v) and 10 <= v < 100:
-        lead = int(split.group(1))
-        out += [replace(q, value=lead * 100 + v), replace(q, value=lead + v / 100)]
-    cents = round(v * 100)
-    if v < 100 and abs(v * 100 - cents) < 1e-6 and cents % 100:
-        out.append(replace(q, value=float(cents)))
-    elif v == int(v) and 100 <= v < 10000 and int(v) % 100:
-        out.append(replace(q, value=v / 100))
-    return out
-
-
 # words too general to be the feature a claim includes or excludes
 _GENERIC = frozenset(content_words("""cost costs fee fees charge charges price pay paid free extra time day days
  month year service services plan option thing available apply work need want get use come part cover
@@ -920,43 +892,8 @@ _INCLUDES = re.compile(r"\b(?:includ\w*|comes? with|came with|cover\w*|you(?:'ll
 # a fact whose statement holds within limits or under conditions
 _LIMITED = re.compile(r"\b(?:up to|only|if|when|unless|except|over|under|more than|less than|longer|shorter|"
                       r"after|before|within|for (?:new|returning|existing|members?|non-?members?))\b", re.I)
-_REPAIR = re.compile(r"\b(?:sorry|i mean|i meant|scratch that|correction|no wait|wait no|actually|rather|"
-                     r"my mistake|my bad|let me correct|i misspoke|misspoke|mis-spoke|i said that wrong|"
-                     r"that'?s not right|that'?s wrong|pardon me|excuse me|strike that|let me rephrase)\b", re.I)
-
-
-def _computed(q: Quantity, qs: Sequence[Quantity]) -> bool:
-    """The number is the sum, difference or product of two others the rep just said."""
-    others = [o.value for o in qs if o is not q and o.value and o.start < q.start]
-    return any(abs(q.value - v) < 0.01 for i, a in enumerate(others) for b in others[i + 1:]
-               for v in (a * b, a + b, abs(a - b)))
-
-
-def _retracted(text: str, q: Quantity, later: Sequence[Quantity]) -> bool:
-    """The rep takes the number back within the sentence: a repair marker, then
-    another amount of the same kind ("two exams a year sorry three exams a year")."""
-    return any(o.kind == q.kind and o.unit == q.unit and _REPAIR.search(text[q.end:o.start]) for o in later)
-
-
 def _need(words: set[str]) -> int:
     return max(1, math.ceil(0.6 * len(words)))
-
-
-_TIME = {"", "minute", "hour", "day", "week", "month", "quarter", "year"}
-
-
-def _head_word(text: str, q: Quantity) -> str:
-    """The noun a number is about: the first content word right after it
-    ("$500 deductible", "25 devices"), else the one right before ("a deductible of $500")."""
-    if q.kind == "count" and q.unit:
-        return q.unit                  # "8 students": what is counted is what it is about
-    rest = re.split(r"[,;:.!?]|\s-\s|\b(?:and|but|so|because)\b", text[q.end:], maxsplit=1)[0]
-    after = [w for w in content_words(rest)[:2] if w not in _UNITS and not w[:1].isdigit() and not w.endswith("ly")]
-    if after:
-        return after[0]
-    lead = re.split(r"[,;:.!?]|\s-\s|\b(?:and|but|so|because)\b", text[:q.start])[-1]
-    before = [w for w in content_words(lead) if w not in _UNITS and not w[:1].isdigit() and not w.endswith("ly")]
-    return before[-1] if before else ""
 
 
 def u_named(units: Sequence[Unit]) -> bool:
@@ -970,114 +907,6 @@ def _after_part(sent: str, part: str, at: int) -> str:
     words = re.findall(r"[\w']+", part)[-2:]
     m = re.compile(r"\W+".join(map(re.escape, words))).search(sent, at) if words else None
     return sent[m.end():] if m else ""
-
-
-def _heads(text: str, q: Quantity) -> list[str]:
-    """The candidate nouns of a number: the unit it counts, the two content words
-    after it in its clause and the one before it."""
-    bounds = r"[,;:.!?]|\s-\s|\b(?:and|but|so|because)\b"
-    rest = re.split(bounds, text[q.end:], maxsplit=1)[0]
-    lead = re.split(bounds, text[:q.start])[-1]
-    keep = [w for w in content_words(rest)[:2] + content_words(lead)[-1:]
-            if w not in _UNITS and not w[:1].isdigit() and not w.endswith("ly")]
-    return ([q.unit] if q.kind == "count" and q.unit else []) + keep
-
-
-def _stem(word: str) -> str:
-    stem = re.sub(r"(?:ing|ed|es|s|e)$", "", word)
-    return stem if len(stem) >= 3 else word
-
-
-def _period(q: Quantity) -> str:
-    return next((p for p in q.per.split("/") if p in _TIME and p), "")
-
-
-def _period_of(qs: Sequence[Quantity]) -> str:
-    return next((_period(q) for q in qs if q.kind == "money"), "")
-
-
-def _num(v: float) -> str:
-    return str(int(v)) if v == int(v) else f"{v:g}"
-
-
-def _comparable(q: Quantity, fq: Quantity, fact: Fact) -> bool:
-    """Same kind of quantity (quantities.comparable decides units and rates);
-    across kinds only a bare number the rep said against a count ("twenty's
-    fine" vs "up to 25 devices") or a product's price ("the Essential comes in
-    at 12,900" vs "$14,900"). "$25 a month" is never compared with "aged 16"."""
-    if q.kind == fq.kind == "money" and bool(_period(q)) != bool(_period(fq)):
-        return False          # a monthly premium is not a one-off amount ("$1,000 deductible")
-    if (q.bound == "min" and _window(fq)) or (fq.bound == "min" and _window(q)):
-        return False          # "after the 6-month minimum" is not "within the first 14 days"
-    if q.kind == fq.kind == "count" and _period(q) != _period(fq):
-        return False          # "20 lessons" in all is not "1 lesson a week"
-    if q.bound == "max" and not fq.bound and (q.kind == "count" or fact.kind == "price"):
-        return False          # "up to 12 cameras" (a capacity) is not "includes two cameras"
-    if q.kind == fq.kind:
-        return comparable(q, fq)
-    return q.kind == "bare" and fq.kind in ("count", "money")
-
-
-
-def _window(q: Quantity) -> bool:
-    return q.bound == "max" or "within" in q.context
-
-
-def _per_things(q: Quantity) -> set[str]:
-    return set(q.per.split("/")) - _TIME
-
-
-def _same_rate_basis(q: Quantity, fq: Quantity, qs: Sequence[Quantity]) -> bool:
-    """$200 a month is not comparable with $25 per user per month - unless
-    the claim also names a count it multiplies out from (8 users)."""
-    if q.kind != "money" or fq.kind != "money" or _per_things(q) == _per_things(fq):
-        return True
-    # "1,000 dollars" for "$1,000 per claim" compares; "24 a month" for "$12 per user
-    # per month" is a total, which only compares when the claim says how many
-    return not _per_things(q) and (not _period(q) or any(
-        c.kind in ("count", "bare") and c is not q and c.value > 1 for c in qs))
-
-
-def _multiplies(q: Quantity, fq: Quantity, c: Quantity) -> bool:
-    return c.kind in ("count", "bare") and c is not q and abs(c.value * fq.value - q.value) < 0.01 * max(1.0, q.value)
-
-
-def _consistent(q: Quantity, fq: Quantity, qs: Sequence[Quantity] = ()) -> bool:
-    if same_quantity(q, fq):
-        return True
-    if q.kind == fq.kind == "money" and _per_things(q) != _per_things(fq):
-        counts = [c for c in qs if c.kind in ("count", "bare") and c is not q and c.value > 1]
-        if counts:
-            return any(_multiplies(q, fq, c) for c in counts)
-        return abs(q.value - fq.value) < 0.01 * max(1.0, fq.value)
-    if q.bound:
-        return False               # "tops out at 50" states the limit itself
-    if fq.bound == "max" and q.kind in ("count", "bare") and q.value <= fq.value:
-        return True                # 15 devices is fine on a plan for up to 25
-    if fq.bound == "min" and q.kind == "bare" and fq.kind == "money":
-        return q.value >= fq.value     # "one sixty-nine" against "from $189": a price below the floor
-    if fq.bound == "min" and q.kind in ("count", "bare") and (q.value >= fq.value or not q.bound):
-        return True                # "at 50 seats or more" is a threshold: 40 seats is below it, not wrong
-    if fq.bound and q.kind == fq.kind == "money" and _period(q) == _period(fq) and (
-            q.value >= fq.value if fq.bound == "min" else q.value <= fq.value):
-        return True                # "from $59.99 a month": a bigger unit at $169 is no contradiction
-    if q.kind == fq.kind == "duration" and fq.bound == "min" and comparable(q, fq):
-        return days(q) >= days(fq)   # "6 to 7 hours" is fine with a three-hour minimum (but
-                                       # "14 days to cancel" is not a 30-day window)
-    return False
-
-
-
-def _q_text(q: Quantity) -> str:
-    v = int(q.value) if q.value == int(q.value) else q.value
-    unit = {"USD": "$"}.get(q.unit, q.unit)
-    if q.kind == "money":
-        return f"{unit}{v}" + (f" per {q.per}" if q.per else "")
-    if q.kind == "percent":
-        return f"{v}%"
-    if q.kind == "duration" and v != 1:
-        unit += "s"
-    return f"{v} {unit}".strip()
 
 
 def _best_sims(*lists: list[tuple[Fact, float]]) -> dict[str, float]:
