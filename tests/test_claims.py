@@ -291,8 +291,8 @@ def test_the_company_name_is_not_a_feature(kb_index) -> None:
 def test_a_split_compound_is_heard_as_the_kbs_word(checker) -> None:
     """ASR writes "set up fee"; the KB says "setup fee": the claim is still checked."""
     ck = checker("acme")
-    assert ck.join_compounds("There's a set up fee on every plan.") == "There's a setup fee on every plan."
-    assert ck.join_compounds("We can set it up today.") == "We can set it up today."       # no KB word "setit"
+    assert ck.reader.join_compounds("There's a set up fee on every plan.") == "There's a setup fee on every plan."
+    assert ck.reader.join_compounds("We can set it up today.") == "We can set it up today."       # no KB word "setit"
     errs = errors(ck.check("There's a set up fee of ninety nine dollars on every plan.").verdicts)
     assert errs and errs[0].evidence[0].kb_id == "setup-fee"
 

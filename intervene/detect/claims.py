@@ -29,10 +29,11 @@ from typing import Optional, Sequence
 from intervene.detect.numbers import (EVERY, UNIT_WORDS, comparable_pair, computed, consistent,
                                       head_word, heads, num_text, per_things, period,
                                       period_of, q_text, readings, retracted, same_rate_basis, stem)
+from intervene.detect.subjects import REFERENCE, ClaimReader, Unit, u_named
 from intervene.kb.index import KBIndex, product_names
 from intervene.nlp.quantities import (Quantity, content_words, extract_quantities,
                                       normalize_numbers)
-from intervene.nlp.text import negation_scopes, sentence_parts, sentences, split_by_scope
+from intervene.nlp.text import negation_scopes, sentences, split_by_scope
 from intervene.vocab import Evidence, Fact, Verdict
 
 SIM_QUANTITY = 0.45      # a fact this similar is about the same thing as the unit
@@ -54,24 +55,6 @@ _APPROX = re.compile(r"\b(?:around|roughly|about|approximately|maybe|like|or so|
                      r"under|over|close to|just under|just over|a little under|a little over)\s*$", re.I)
 
 
-@dataclass(frozen=True)
-class Unit:
-    text: str
-    sentence: int            # index of the parent sentence
-    is_sentence: bool
-    product: Optional[str]   # product bound to the unit: named in it, else before it, else context
-    named: tuple[str, ...]   # products named inside the unit
-    context: Optional[str] = None   # product under discussion before the sentence
-    sent_named: tuple[str, ...] = ()   # products named anywhere in the sentence
-    question: bool = False
-    theirs: bool = False     # about a competitor's offer named just before ("they're at 110 a quarter")
-    rival: bool = False      # a competitor was named in this turn or just before it
-    lead_in: str = ""        # a clause's sentence up to the clause: whose subject it continues
-    rest: str = ""           # the sentence after the clause: where a repair ("sorry, I misspoke, ...") goes on
-    hypothetical: bool = False   # "let's say it were ...", "what if": not an assertion
-    conditional: bool = False    # "if you prepay, ...": an assertion under a condition the rep chose
-
-
 @dataclass
 class UtteranceCheck:
     verdicts: list[Verdict] = field(default_factory=list)
@@ -79,14 +62,6 @@ class UtteranceCheck:
 
 
 
-_THEY = re.compile(r"\b(?:they|they'?re|they'?ve|they'?ll|they'?d|their|theirs|them|those guys|that company)\b", re.I)
-_THEIR_NAME = re.compile(r"\b(?:their|theirs|they'?ve got an?|they have an?|they offer an?|they sell an?)\s+(?:own\s+)?$", re.I)
-_WE = re.compile(r"\b(?:we|we'?re|we'?ve|we'?ll|we'?d|our|ours|us)\b", re.I)
-# a product named as the yardstick, not the subject: "everything in Silver", "more than Gold"
-_REFERENCE = re.compile(r"(?:\b(?:everything|all|anything|whatever'?s?|what you get|what'?s)\s+(?:that'?s\s+|you get\s+)?"
-                        r"(?:in|on|from|of|with|that comes with)|\b(?:than|as|like|over|above|beyond|versus|vs\.?|"
-                        r"unlike|compared to|compared with|upgrade from|up from))\s+(?:the\s+|our\s+)?$", re.I)
-_PLUS_AFTER = re.compile(r"\s*,?\s*(?:plus|\+|and on top|with extras)\b", re.I)
 _UNIVERSAL = re.compile(r"\b(?:every ?one|every ?body|any ?one|any ?body|all (?:customers|clients|members|plans|"
                         r"tiers|students|patients|packages|units|sizes)|any (?:plan|tier|package|unit|size|customer)|every (?:plan|tier|package|unit|size|customer)|no matter|regardless|"
                         r"whoever)\b", re.I)
@@ -110,11 +85,10 @@ _NOTICE_GIVEN = re.compile(r"\d[^.]{0,25}\bnotice|\bnotice of \d|\b(?:days?|week
 _BENEFIT = frozenset(w[:4] for w in "waive free discount included eligible refund complimentary credited".split())
 _ONLY_IF = re.compile(r"\b(?:only|if|unless|except|excluded|provided|as long as|for (?:new|returning|existing|"
                       r"members?|students?|customers? who|patients? who|anyone who))\b", re.I)
+
+
 _PRONOUN_START = re.compile(r"(?:and |so |yeah,? |oh,? )?(?:it'?s|it is|it|that'?s|that is|this is|they'?re|they are)\b",
                             re.I)
-_HYPOTHETICAL = re.compile(r"\b(?:let'?s say|say you|suppose|supposing|imagine|hypothetically|what if|even if|"
-                           r"pretend)\b", re.I)
-_CONDITIONAL = re.compile(r"\b(?:if|unless|as long as|provided|assuming)\b", re.I)
 
 
 def _words(text: str, exclude: set[str]) -> set[str]:
@@ -150,6 +124,7 @@ class ClaimChecker:
         # words the KB writes as one that speech recognition often splits ("setup" heard as "set up")
         vocab = {w.lower() for f in index.facts for w in re.findall(r"[A-Za-z]+", f.text) if len(w) >= 5}
         self._compounds = {(w[:i], w[i:]): w for w in vocab for i in range(2, len(w) - 1)}
+        self.reader = ClaimReader(index, self._compounds)
         self._fact_q: dict[str, list[Quantity]] = {}
         self._fact_scope: dict[str, tuple[set[str], set[str]]] = {}
         self._fact_named: dict[str, set[str]] = {}
@@ -171,7 +146,7 @@ class ClaimChecker:
             neg, pos = split_by_scope(norm)
             self._fact_scope[f.key] = (_words(neg, self._product_words), _words(pos, self._product_words))
             self._fact_named[f.key] = {pid for a, pid in index.mentioned_products(f.text)
-                                       if not _REFERENCE.search(f.text[max(0, a - 40):a])} - {f.product}
+                                       if not REFERENCE.search(f.text[max(0, a - 40):a])} - {f.product}
             self._fact_cond[f.key] = (set(content_words(norm)) & _CONDITION_WORDS) - self._product_words
             self._fact_words[f.key] = set(content_words(norm))
             self._fq_every[f.key] = [bool(EVERY.search(norm[:fq.start])) for fq in self._fact_q[f.key]]
@@ -261,79 +236,6 @@ class ClaimChecker:
         """The fact's quantities, as extracted once at start-up."""
         return self._fact_q.get(fact.key, [])
 
-    def join_compounds(self, text: str) -> str:
-        """"a set up fee" -> "a setup fee" when the KB writes "setup": a split
-        compound would otherwise match neither the fact nor its feature words."""
-        def join(m: re.Match) -> str:
-            return m.group(1) if (m.group(1).lower(), m.group(2).lower()) in self._compounds else m.group(0)
-        return re.sub(r"\b([A-Za-z]+) (?=([A-Za-z]+)\b)", join, text) if self._compounds else text
-
-    # ------------------------------------------------------------------ units
-    def units(self, text: str, context: Optional[str], prior: str = "") -> tuple[list[Unit], Optional[str]]:
-        """Claim units of an utterance and the product under discussion after it.
-        `prior` is what was said just before (either party): a competitor named
-        there makes "they're at 110 a quarter" their price, not ours."""
-        out: list[Unit] = []
-        current = context
-        rival = bool(self.index.mentioned_competitors(prior)) if prior else False
-        for si, sent in enumerate(sentences(normalize_numbers(self.join_compounds(text)))):
-            mentions = self.subject_mentions(sent)
-            start_product = current
-            leaves = [p for p in sentence_parts(sent) if p != sent]
-            named_all = tuple(dict.fromkeys(pid for _, pid in mentions))
-            question = sent.rstrip().endswith("?")
-            hypo = bool(_HYPOTHETICAL.search(sent))
-            cond = bool(_CONDITIONAL.search(sent))
-            rival_here = bool(self.index.mentioned_competitors(sent))
-            sent_theirs = self._theirs(sent, rival, rival_here)
-            out.append(Unit(sent, si, True, mentions[-1][1] if mentions else start_product, named_all,
-                            context=start_product, sent_named=named_all, question=question,
-                            theirs=sent_theirs, hypothetical=hypo, conditional=cond, rival=rival or rival_here))
-            pos = 0
-            for part in leaves:
-                at = sent.find(part.split(",")[0], pos)
-                at = pos if at < 0 else at
-                inside = [pid for p, pid in mentions if at <= p < at + len(part)]
-                before = [pid for p, pid in mentions if p < at]
-                bound = inside[0] if inside else (before[-1] if before else start_product)
-                out.append(Unit(part, si, False, bound, tuple(dict.fromkeys(inside)),
-                                context=start_product, sent_named=named_all, question=question,
-                                theirs=self._theirs(part, rival or rival_here, False) or (
-                                    (sent_theirs or self._whose(sent, at, rival or rival_here) == "them")
-                                    and not (_WE.search(part) or inside)),
-                                hypothetical=hypo, conditional=cond or bool(_CONDITIONAL.search(part)),
-                                rival=rival or rival_here, lead_in=sent[:at],
-                                rest=_after_part(sent, part, at)))
-                pos = max(pos, at + 1)
-            if mentions:
-                current = mentions[-1][1]
-            rival = rival or rival_here
-        return out, current
-
-    def subject_mentions(self, text: str) -> list[tuple[int, str]]:
-        """Products named as what the sentence is about: not "their basic plan" (a
-        competitor's plan that shares our alias), not "everything in Silver" or
-        "more than Gold" (a reference the subject is measured against)."""
-        out: list[tuple[int, str]] = []
-        for a, b, pid in self.index.products.spans(text):
-            before = text[max(0, a - 40):a]
-            if _THEIR_NAME.search(before) or _REFERENCE.search(before):
-                continue
-            if out and out[-1][1] != pid and _PLUS_AFTER.match(text, b):
-                continue          # "Premier is Advanced plus the tinnitus program": Advanced is the yardstick
-            out.append((a, pid))
-        return out
-
-    def _theirs(self, text: str, rival_before: bool, rival_here: bool) -> bool:
-        """A competitor's offer rather than ours: "their X" for one of our names, or
-        they/their/them with a competitor named earlier in the turn or just before -
-        unless the sentence speaks for us ("we", "our", one of our products)."""
-        if any(_THEIR_NAME.search(text[max(0, a - 40):a]) for a, _, _ in self.index.products.spans(text)):
-            return True
-        if not (rival_before or rival_here) or not _THEY.search(text):
-            return False
-        return not (_WE.search(text) or self.subject_mentions(text))
-
     # ------------------------------------------------------------------ check
     def check(self, text: str, context: Optional[str] = None,
               echoed: Sequence[float] = (), prior: str = "") -> UtteranceCheck:
@@ -342,7 +244,7 @@ class ClaimChecker:
         repeating the lead's own count is not making a KB claim); `prior` is
         the utterance before it (whose subject may carry over)."""
         t0 = time.perf_counter()
-        units, after = self.units(text, context, prior)
+        units, after = self.reader.units(text, context, prior)
         if not units or not self.index.facts:
             return UtteranceCheck([], after)
         # "The first step is a trial lesson. It's 45 minutes one-on-one": a sentence that
@@ -404,7 +306,7 @@ class ClaimChecker:
     # quantities ---------------------------------------------------------------
     def _quantities(self, u: Unit, cands: list[tuple[Fact, float]], echoed: Sequence[float]) -> list[Verdict]:
         out: list[Verdict] = []
-        mentions = self.subject_mentions(u.text)
+        mentions = self.reader.subject_mentions(u.text)
         qs = extract_quantities(self.index.products.mask(u.text))
         # "one sixty-nine for the visit", left as "1 69": the 1 is the first digit of the
         # 69's readings (169, 1.69), not a number of its own
@@ -420,7 +322,7 @@ class ClaimChecker:
             # last number and none right before this one - any of them may own it
             since = list(dict.fromkeys(pid for p, pid in mentions if prev_end <= p <= q.start))
             prev_end = q.end
-            if self._whose(u.lead_in + u.text, len(u.lead_in) + q.start, u.rival) == "them":
+            if self.reader.whose(u.lead_in + u.text, len(u.lead_in) + q.start, u.rival) == "them":
                 continue          # "Pawfect is 54.99 ... but there's a 99 dollar sign-up fee": theirs
             if retracted(u.text, q, qs[qi + 1:]) or (u.rest and retracted(
                     full := self.index.products.mask(f"{u.text}{u.rest}"), q,
@@ -579,17 +481,6 @@ class ClaimChecker:
                         comparable_pair(r, fq, f) and consistent(r, fq, qs) for r in said_as):
                     return True
         return False
-
-    def _whose(self, text: str, at: int, rival: bool) -> str:
-        """Who the words just before position `at` speak for: "them" when the
-        nearest subject is a competitor (or they/their, once a competitor was
-        named), "us" when it is we/our or one of our products, "" when nothing says."""
-        head = text[:at]
-        marks = [(m.start(), "them") for m in _THEY.finditer(head)] if rival else []
-        marks += [(a, "them") for a, _, _ in self.index.competitors.spans(head)]
-        marks += [(m.start(), "us") for m in _WE.finditer(head)]
-        marks += [(a, "us") for a, _ in self.subject_mentions(head)]
-        return max(marks)[1] if marks else ""
 
     # confidence ----------------------------------------------------------------
     def _confidence(self, base: float, u: Unit, fact: Fact, sim: float,
@@ -894,19 +785,6 @@ _LIMITED = re.compile(r"\b(?:up to|only|if|when|unless|except|over|under|more th
                       r"after|before|within|for (?:new|returning|existing|members?|non-?members?))\b", re.I)
 def _need(words: set[str]) -> int:
     return max(1, math.ceil(0.6 * len(words)))
-
-
-def u_named(units: Sequence[Unit]) -> bool:
-    """Whether the first sentence names a product (then it has its own subject)."""
-    return bool(units and units[0].sent_named)
-
-
-def _after_part(sent: str, part: str, at: int) -> str:
-    """The sentence after one of its clauses (the clause's punctuation may have
-    been rewritten, so it is found by its last characters)."""
-    words = re.findall(r"[\w']+", part)[-2:]
-    m = re.compile(r"\W+".join(map(re.escape, words))).search(sent, at) if words else None
-    return sent[m.end():] if m else ""
 
 
 def _best_sims(*lists: list[tuple[Fact, float]]) -> dict[str, float]:

@@ -180,7 +180,7 @@ class SentenceEmbedder:
 
 
 def _cache_dir() -> Path:
-    """systemd's CacheDirectory, else the user's cache directory, else /tmp."""
+    """systemd's CacheDirectory, else the user's cache directory (unwritable: the model stays on PyTorch)."""
     env = os.environ.get("CACHE_DIRECTORY")
     if env:
         return Path(env.split(":")[0])
