@@ -299,3 +299,46 @@ def test_an_interval_is_not_a_length_or_a_count(checker, text) -> None:
 def test_a_refund_said_with_its_window_is_no_policy_error(checker, text) -> None:
     got = [v for v in shown(errors(checker, text)) if v.fact is not None and v.fact.kb_id == "refund"]
     assert not got, got
+
+
+# the customer's numbers, discounts, thresholds, repairs in the next sentence -----------
+@pytest.mark.parametrize("text", [
+    "That's the Estate plan for your seven bedrooms.",
+    "So Estate, with the eight bedrooms you've got.",
+])
+def test_the_customers_own_number_is_no_claim(checker, text) -> None:
+    assert not shown(errors(checker, text)), errors(checker, text)
+
+
+def test_a_price_is_not_compared_with_a_discount(embedder) -> None:
+    kb = KB + """promotions:
+  - id: spring
+    text: Estate plans signed before May 31 get $75 off the first month.
+    signals: [spring]
+"""
+    ck = ClaimChecker(KBIndex(load_kb_text(kb, source="tidewell+promo"), embedder))
+    assert not shown(errors(ck, "If you sign the Estate plan before May 31 it's three forty-nine a month.")), \
+        errors(ck, "If you sign the Estate plan before May 31 it's three forty-nine a month.")
+    wrong = errors(ck, "Sign Estate before May 31 and you get a hundred dollars off the first month.")
+    assert shown(wrong) and "$75" in wrong[0].correction, wrong
+
+
+@pytest.mark.parametrize("text", [
+    "Gold is thirty-nine a month. Sorry, no, forty-nine a month.",
+    "Estate covers up to eight bedrooms. Sorry - I mean six bedrooms.",
+])
+def test_a_sentence_taken_back_by_the_next_one_is_no_error(checker, text) -> None:
+    assert not shown(errors(checker, text)), errors(checker, text)
+
+
+def test_a_money_threshold_is_not_a_price(checker) -> None:
+    assert not shown(errors(checker, "Gold is for households spending $500 or more a month on cleaning.")), \
+        errors(checker, "Gold is for households spending $500 or more a month on cleaning.")
+
+
+@pytest.mark.parametrize("text", [
+    "Gold has everything Silver has, plus window cleaning.",
+    "Gold gets you everything Silver does and window cleaning on top.",
+])
+def test_everything_x_has_is_a_yardstick(checker, text) -> None:
+    assert not shown(errors(checker, text)), errors(checker, text)

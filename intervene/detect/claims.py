@@ -26,12 +26,12 @@ from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
 
-from intervene.detect.numbers import (EVERY, UNIT_WORDS, comparable_pair, computed, consistent,
+from intervene.detect.numbers import (EVERY, OFF, REPAIR, UNIT_WORDS, comparable_pair, computed, consistent,
                                       head_word, heads, num_text, per_things, period,
                                       period_of, q_text, readings, retracted, same_rate_basis, stem)
 from intervene.detect.subjects import REFERENCE, ClaimReader, Unit, u_named
 from intervene.kb.index import KBIndex, product_names
-from intervene.nlp.quantities import (Quantity, content_words, extract_quantities,
+from intervene.nlp.quantities import (Quantity, content_words, extract_quantities, same_quantity,
                                       normalize_numbers)
 from intervene.nlp.text import negation_scopes, sentences, split_by_scope
 from intervene.vocab import Evidence, Fact, Verdict
@@ -80,7 +80,13 @@ _POLICY_FRAMES = (
 )
 # the rep states the refund window themself ("refunded within 30 days of purchase")
 _WINDOW_GIVEN = re.compile(r"\b(?:within|in the first|during the first|first)\s+\d+\s*(?:days?|weeks?|months?)\b|"
-                           r"\b\d+-(?:day|week|month)\b", re.I)
+                           r"\b\d+-(?:day|week|month)\b|\b\d+\s*(?:days?|weeks?|months?)\s+(?:from|of|after)\b", re.I)
+# the customer's own quantity, not a claim: "for your 23 squares", "you've got 3 kids"
+# ("you've got 14 days to cancel" before a number is a grant, not the customer's own)
+_YOURS = re.compile(r"\b(?:your|you said|you mentioned|you told me)\s+(?:\w+\s+)?$", re.I)
+_YOURS_AFTER = re.compile(r"\s+(?:\w+\s+){0,2}?(?:you'?ve got|you have|you got|you said|you mentioned|you told me)\b",
+                          re.I)
+_SAVE = re.compile(r"\b(?:save|saves|saving|discount of|knock(?:s|ed)? off|take)\s+(?:you\s+)?(?:an? )?(?:extra\s+)?$", re.I)
 _NOTICE_GIVEN = re.compile(r"\d[^.]{0,25}\bnotice|\bnotice of \d|\b(?:days?|weeks?|months?)'? ahead\b", re.I)
 _BENEFIT = frozenset(w[:4] for w in "waive free discount included eligible refund complimentary credited".split())
 _ONLY_IF = re.compile(r"\b(?:only|if|unless|except|excluded|provided|as long as|for (?:new|returning|existing|"
@@ -133,6 +139,7 @@ class ClaimChecker:
         self._by_key = {f.key: f for f in index.facts}
         self._fq_owner: dict[str, list[set[str]]] = {}
         self._fq_every: dict[str, list[bool]] = {}      # "every 6 weeks": an interval, not a length
+        self._fq_off: dict[str, list[bool]] = {}        # "$750 off": a discount, not a price
         for f in index.facts:
             norm = normalize_numbers(f.text)
             self._fact_q[f.key] = extract_quantities(index.products.mask(norm))
@@ -150,6 +157,7 @@ class ClaimChecker:
             self._fact_cond[f.key] = (set(content_words(norm)) & _CONDITION_WORDS) - self._product_words
             self._fact_words[f.key] = set(content_words(norm))
             self._fq_every[f.key] = [bool(EVERY.search(norm[:fq.start])) for fq in self._fact_q[f.key]]
+            self._fq_off[f.key] = [bool(OFF.match(norm, fq.end)) for fq in self._fact_q[f.key]]
         # words most facts use ("lesson" at a tutoring school) say what the KB is about, not a feature
         df: dict[str, int] = {}
         for f in index.facts:
@@ -294,6 +302,11 @@ class ClaimChecker:
                       + self._product(u, cands) + self._ownership(u, cands, support)):
                 verdicts.append((u.sentence, v))
         self.verify_ms.append((time.perf_counter() - t0) * 1000)
+        # "At 24 squares it's a two-day job. Sorry, no, one day.": a sentence that opens
+        # with a repair takes the one before it back
+        repaired = {u.sentence - 1 for u in units if u.is_sentence and u.sentence > 0
+                    and (m := REPAIR.search(u.text[:30])) is not None and m.start() <= 6}
+        verdicts = [(si, v) for si, v in verdicts if v.ok or si not in repaired]
         return UtteranceCheck(_collapse(verdicts), after)
 
     def _allowed(self, fact: Fact, product: Optional[str], named: Sequence[str]) -> bool:
@@ -310,7 +323,7 @@ class ClaimChecker:
         qs = extract_quantities(self.index.products.mask(u.text))
         # "one sixty-nine for the visit", left as "1 69": the 1 is the first digit of the
         # 69's readings (169, 1.69), not a number of its own
-        leads = {id(a) for a, b in zip(qs, qs[1:]) if a.kind == "bare" and a.value == int(a.value)
+        leads = {id(a) for a, b in zip(qs, qs[1:]) if a.kind in ("bare", "money") and a.value == int(a.value)
                  and 1 <= a.value <= 9 and u.text[a.end:b.start] == " " and 10 <= b.value < 100
                  and b.value == int(b.value)}
         qs = [q for q in qs if id(q) not in leads]
@@ -330,6 +343,8 @@ class ClaimChecker:
                 continue          # "2 exams a year, sorry, 3 exams a year" (the repair may be the next clause)
             if computed(q, qs):
                 continue          # "4 meals at 4 servings is 16 servings": the rep's arithmetic
+            if _YOURS.search(u.text[:q.start]) or _YOURS_AFTER.match(u.text, q.end):
+                continue          # "that's Essential for your 23 squares": the customer's own number
             prod = before[-1] if before else u.product
             owners = since if len(since) > 1 else [prod]
             allowed = [(f, s) for f, s in cands
@@ -355,16 +370,19 @@ class ClaimChecker:
             top = max((s for f, s in allowed if not any(comparable_pair(q, fq, f) for fq in self._fact_q[f.key])),
                       default=0.0)
             interval = bool(EVERY.search(u.text[:q.start]))
+            discount = bool(OFF.match(u.text, q.end) or _SAVE.search(u.text[:q.start]))
             pairs = []
             for fact, sim in allowed:
                 if sim < max(SIM_QUANTITY, top - TOPIC_MARGIN):
                     continue
-                for fq, owner, every in zip(self._fact_q[fact.key], self._fq_owner[fact.key],
-                                            self._fq_every[fact.key]):
+                for fq, owner, every, off in zip(self._fact_q[fact.key], self._fq_owner[fact.key],
+                                                 self._fq_every[fact.key], self._fq_off[fact.key]):
                     if owner and prod and before and prod not in owner:
                         continue      # that number is another product's, named beside it in the fact
                     if every != interval:
                         continue      # "check-ins every 6 to 8 weeks" is not a treatment time
+                    if fq.kind == "money" and off != discount:
+                        continue      # "$750 off" is not the price "$11,900"
                     if comparable_pair(q, fq, fact) and same_rate_basis(q, fq, qs):
                         ctx = set(q.context) & set(fq.context)
                         # "a 500 dollar deductible": the noun the number belongs to decides the slot
@@ -394,7 +412,13 @@ class ClaimChecker:
                 out.append(Verdict(True, u.text, best[1], f"{said} matches", score=best[2], product=prod))
                 continue
             fact, fq = best[1], best[3]
-            if any(o is not q and o.kind == fq.kind and consistent(o, fq, qs) for o in qs):
+            if fq.value == 0:
+                continue          # "$0 upfront" is what polarity checks ("no upfront cost")
+            at = len(u.lead_in) + q.start
+            in_sentence = extract_quantities(self.index.products.mask(u.lead_in + u.text + u.rest))
+            if any(not (at <= o.start < at + q.end - q.start) and (
+                    same_quantity(o, fq) if o.kind == fq.kind else
+                    o.kind == "bare" and abs(o.value - fq.value) < 0.01) for o in in_sentence):
                 continue          # "30 days' notice once the 6 months are up": the fact's number is
                                   # said beside this one, which is about something else
             if q.value == 0 or _APPROX.search(u.text[:q.start]) or (q.value in echoed and not q.bound):

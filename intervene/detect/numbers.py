@@ -12,6 +12,7 @@ from intervene.nlp.quantities import Quantity, comparable, content_words, days, 
 from intervene.vocab import Fact
 
 UNIT_WORDS = frozenset("minute hour day week month quarter year percent dollar buck".split())
+OFF = re.compile(r"\s*(?:off|discount)\b", re.I)   # "$750 off": what follows a discount
 EVERY = re.compile(r"\b(?:every|each)\s+(?:other\s+)?(?:\d+(?:\.\d+)?\s*(?:to|-|or)\s*)?$", re.I)
 
 
@@ -59,7 +60,8 @@ def computed(q: Quantity, qs: Sequence[Quantity]) -> bool:
 def retracted(text: str, q: Quantity, later: Sequence[Quantity]) -> bool:
     """The rep takes the number back within the sentence: a repair marker, then
     another amount of the same kind ("two exams a year sorry three exams a year")."""
-    return any(o.kind == q.kind and o.unit == q.unit and REPAIR.search(text[q.end:o.start]) for o in later)
+    return any((o.kind == q.kind and o.unit == q.unit or "bare" in (o.kind, q.kind))
+               and REPAIR.search(text[q.end:o.start]) for o in later)
 
 
 TIME_UNITS = {"", "minute", "hour", "day", "week", "month", "quarter", "year"}
@@ -114,6 +116,8 @@ def comparable_pair(q: Quantity, fq: Quantity, fact: Fact) -> bool:
     at 12,900" vs "$14,900"). "$25 a month" is never compared with "aged 16"."""
     if q.kind == fq.kind == "money" and bool(period(q)) != bool(period(fq)):
         return False          # a monthly premium is not a one-off amount ("$1,000 deductible")
+    if q.kind == fq.kind == "money" and q.bound == "min" and not fq.bound:
+        return False          # "once you earn $50,000 or more" is a threshold, not a price
     if (q.bound == "min" and is_window(fq)) or (fq.bound == "min" and is_window(q)):
         return False          # "after the 6-month minimum" is not "within the first 14 days"
     if q.kind == fq.kind == "count" and period(q) != period(fq):
