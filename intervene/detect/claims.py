@@ -328,6 +328,11 @@ class ClaimChecker:
                  and b.value == int(b.value)}
         qs = [q for q in qs if id(q) not in leads]
         numbers = [q for q in qs if q.kind != "date"]
+        # the clause with the rest of its sentence (where a repair may go on), and the whole
+        # sentence's numbers (where the fact's own number may be said): read once per unit
+        with_rest = self.index.products.mask(f"{u.text}{u.rest}") if u.rest else ""
+        rest_qs = [o for o in extract_quantities(with_rest) if o.start >= len(u.text)] if with_rest else []
+        in_sentence: Optional[list[Quantity]] = None
         prev_end = 0
         for qi, q in enumerate(qs):
             before = [pid for p, pid in mentions if p <= q.start]
@@ -337,9 +342,7 @@ class ClaimChecker:
             prev_end = q.end
             if self.reader.whose(u.lead_in + u.text, len(u.lead_in) + q.start, u.rival) == "them":
                 continue          # "Pawfect is 54.99 ... but there's a 99 dollar sign-up fee": theirs
-            if retracted(u.text, q, qs[qi + 1:]) or (u.rest and retracted(
-                    full := self.index.products.mask(f"{u.text}{u.rest}"), q,
-                    [o for o in extract_quantities(full) if o.start >= len(u.text)])):
+            if retracted(u.text, q, qs[qi + 1:]) or (with_rest and retracted(with_rest, q, rest_qs)):
                 continue          # "2 exams a year, sorry, 3 exams a year" (the repair may be the next clause)
             if computed(q, qs):
                 continue          # "4 meals at 4 servings is 16 servings": the rep's arithmetic
@@ -415,7 +418,8 @@ class ClaimChecker:
             if fq.value == 0:
                 continue          # "$0 upfront" is what polarity checks ("no upfront cost")
             at = len(u.lead_in) + q.start
-            in_sentence = extract_quantities(self.index.products.mask(u.lead_in + u.text + u.rest))
+            if in_sentence is None:
+                in_sentence = extract_quantities(self.index.products.mask(u.lead_in + u.text + u.rest))
             if any(not (at <= o.start < at + q.end - q.start) and (
                     same_quantity(o, fq) if o.kind == fq.kind else
                     o.kind == "bare" and abs(o.value - fq.value) < 0.01) for o in in_sentence):

@@ -50,6 +50,11 @@ class _Pending:
     pickup_products: tuple[str, ...]
     rep_turns: int = 0          # rep turns that ended since the signal
     rep_spoke: bool = False
+    # the amounts and terms in pickup_texts, read once rather than on every rep utterance
+    pickup_figures: frozenset[tuple[str, float]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pickup_figures = frozenset().union(*(_figures(t) for t in self.pickup_texts))
 
 
 _DENIAL = re.compile(r"\b(?:can'?t|cannot|can not|won'?t|wouldn'?t|couldn'?t|don'?t|do not|not going to|never|"
@@ -79,11 +84,6 @@ def _figures(text: str) -> set[tuple[str, float]]:
     return out
 
 
-def _shares_a_figure(rep_text: str, texts: tuple[str, ...]) -> bool:
-    said = _figures(rep_text)
-    return bool(said) and bool(said & set().union(*(_figures(t) for t in texts)))
-
-
 @dataclass
 class AnswerWatch:
     """Findings that wait for the rep's answer. If the rep picks the point up
@@ -111,7 +111,7 @@ class AnswerWatch:
         low = rep_text.lower()
         if any(re.search(rf"(?<![a-z]){re.escape(n.lower())}(?![a-z])", low) for n in p.pickup_products if len(n) > 2):
             return True
-        if p.pickup_texts and _shares_a_figure(rep_text, p.pickup_texts):
+        if p.pickup_figures and p.pickup_figures & _figures(rep_text):
             return True           # "they want ninety days' notice": the positioning's own figures
         units = units_of(rep_text)
         if not units or not p.pickup_texts:

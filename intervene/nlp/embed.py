@@ -139,11 +139,6 @@ class SentenceEmbedder:
             stamp = str(cfg.stat().st_mtime_ns)
         return hashlib.sha256(f"{ref}|{stamp}".encode()).hexdigest()[:16]
 
-    @property
-    def runs_on(self) -> str:
-        """Which runtime embeds: 'onnx' or 'torch' (after the first encode)."""
-        return "onnx" if self._onnx is not None else "torch"
-
     def clear_cache(self) -> None:
         with self._lock:
             self._cache.clear()
