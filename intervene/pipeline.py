@@ -303,7 +303,7 @@ class CallPipeline:
         pcm = np.concatenate(h.pcm)
         u = Utterance(len(self.transcript), party.speaker, round(h.start, 2), round(h.end, 2), h.text.strip(),
                       words=h.words, cues=self.cues.measure(party.speaker, h.start, h.end, pcm, h.voiced_s,
-                                                            len(h.text.split())))
+                                                            len(h.text.split()), party.segmenter.noise_db))
         self.transcript.append(u)
         if self.on_utterance:
             self.on_utterance(u)

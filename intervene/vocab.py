@@ -158,6 +158,7 @@ class Cues:
     rate_wps: float = 0.0           # words per second of speech
     overlap_s: float = 0.0          # time this speaker talked over the other party
     interrupted: bool = False       # started while the other party was mid-utterance
+    snr_db: Optional[float] = None  # speech level over this party's line noise floor (None: not known yet)
 
 
 @dataclass(frozen=True)

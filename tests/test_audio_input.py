@@ -218,3 +218,25 @@ def test_overlap_and_interruption_from_both_parties_vad() -> None:
     assert c.overlap_s == pytest.approx(1.5) and c.interrupted
     c2 = cues.measure(Speaker.LEAD, 14.5, 16.0, np.zeros(8000, np.int16), 1.5, 4)
     assert c2.overlap_s == 0 and not c2.interrupted
+
+
+def test_noise_floor_and_line_snr_follow_the_line() -> None:
+    """The segmenter learns each party's noise floor between utterances, and an
+    utterance's cues carry its speech level over that floor: high on a quiet
+    line, low once hiss at 18 dB under the speech is added."""
+    a = read_call(CALL)
+    rng = np.random.default_rng(7)
+    speech = a.rep.astype(np.float64)
+    level = 10 ** (level_db(a.rep[np.abs(a.rep) > 300]) / 20) * 32768
+    hiss = rng.normal(0, level / 10 ** (18 / 20), len(speech))
+    for pcm, lo, hi in ((a.rep, 40.0, 200.0), (np.clip(speech + hiss, -32768, 32767).astype(np.int16), 5.0, 30.0)):
+        seg = Segmenter(Speaker.REP, a.rate)
+        assert seg.noise_db is None                                  # nothing heard yet
+        cues = CueTracker(a.rate)
+        snrs = []
+        step = a.rate // 10
+        for i in range(0, len(pcm), step):
+            for e in seg.feed(pcm[i:i + step].tobytes(), i / a.rate):
+                if isinstance(e, SpeechEnd) and e.is_speech and seg.noise_db is not None:
+                    snrs.append(cues.measure(Speaker.REP, e.start, e.end, e.pcm, e.voiced_s, 5, seg.noise_db).snr_db)
+        assert snrs and all(lo <= s <= hi for s in snrs), (lo, hi, str(snrs))

@@ -431,6 +431,33 @@ def test_misheard_numbers_are_not_corrected(acme_index, kb_index) -> None:
     assert run("That includes two years of support.", two)     # 2 does not sound like 3
 
 
+def test_a_noisy_line_never_speaks_a_correction(kb_index) -> None:
+    """The same clearly heard wrong number is spoken on a clean line, becomes at
+    most a silent card over a hissing one, and an unknown SNR (text, or the
+    first words of a call) changes nothing."""
+    from intervene.detect.state import CallState
+    from intervene.engine import Detectors
+    from intervene.policy import PROFILES
+    from intervene.vocab import Cues, Speaker, Utterance, Word
+    text = "The Standard plan is 89 dollars a month."
+    words = tuple(Word(w, i * .2, i * .2 + .2, .97) for i, w in enumerate(text.split()))
+
+    def confidence(snr):
+        d = Detectors.build(kb_index("acme"), PROFILES["standard"])
+        call = CallState(product="standard")
+        u = Utterance(0, Speaker.REP, 0, 2, text, words=words, cues=Cues(-20.0, snr_db=snr))
+        call.utterances.append(u)
+        d.accuracy.on_utterance(u, call, 2.0)
+        fired = d.accuracy.turn_ended(4.0)
+        return (fired[0].confidence, fired[0].doubts) if fired else (None, ())
+    clean, _ = confidence(60.0)
+    unknown, _ = confidence(None)
+    noisy, doubts = confidence(15.0)
+    assert clean is not None and clean >= PROFILES["standard"].accuracy_voice_min
+    assert unknown == clean
+    assert "noisy-line" in doubts and (noisy or 0) < PROFILES["standard"].accuracy_voice_min
+
+
 def test_a_later_true_detail_is_not_a_self_correction(kb_index) -> None:
     """"24 panels ..." then "400 watts each" (true, same fact) does not fix the count."""
     from intervene.detect.state import CallState

@@ -8,6 +8,7 @@ from both parties' VAD, so it is measured on audio, not transcripts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
@@ -36,7 +37,7 @@ class CueTracker:
             iv.append([ev.start, ev.end])
 
     def measure(self, speaker: Speaker, start: float, end: float, pcm: np.ndarray,
-                voiced_s: float, n_words: int) -> Cues:
+                voiced_s: float, n_words: int, noise_db: Optional[float] = None) -> Cues:
         other = Speaker.REP if speaker == Speaker.LEAD else Speaker.LEAD
         overlap = sum(max(0.0, min(end, e) - max(start, s)) for s, e in self.intervals[other])
         interrupted = any(s < start and min(e, end) - start >= 0.3 for s, e in self.intervals[other])
@@ -49,7 +50,8 @@ class CueTracker:
         if f0 > 0:
             base_p.append(f0)
         return Cues(round(loud, 1), round(rise_db, 1), round(f0, 1), round(rise_p, 3),
-                    round(n_words / max(voiced_s, 0.3), 2), round(overlap, 2), interrupted)
+                    round(n_words / max(voiced_s, 0.3), 2), round(overlap, 2), interrupted,
+                    None if noise_db is None else round(loud - noise_db, 1))
 
 
 def _speech_level_db(pcm: np.ndarray, rate: int, frame_s: float = 0.02) -> float:

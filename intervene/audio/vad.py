@@ -79,6 +79,9 @@ class InterimAudio:
     pcm: np.ndarray
 
 
+QUIET_FRAMES = 500          # 10 s of 20 ms frames between utterances: the noise floor's window
+MIN_QUIET_FRAMES = 25      # half a second of them before the floor means anything
+
 VadEvent = Union[SpeechStart, SpeechEnd, InterimAudio]
 
 
@@ -96,12 +99,14 @@ class Segmenter:
     _last_voiced_end: float = 0.0
     _voiced: int = 0
     _next_interim: float = 0.0
+    _quiet: deque = field(init=False)                # levels (dBFS) of recent frames between utterances
 
     def __post_init__(self) -> None:
         import webrtcvad
         if self.rate not in (8000, 16000):
             raise ValueError(f"webrtcvad needs 8000 or 16000 Hz, got {self.rate}")
         self._vad = webrtcvad.Vad(self.options.aggressiveness)
+        self._quiet = deque(maxlen=QUIET_FRAMES)
         self._recent = deque(maxlen=self.options.pre_roll_ms // self.options.frame_ms + self.options.start_window)
         self._frame_bytes = self.rate * self.options.frame_ms // 1000 * 2
         self._frame_s = self.options.frame_ms / 1000
@@ -126,6 +131,16 @@ class Segmenter:
         delivery waits for every party to be out of one before it talks."""
         return self._start is not None
 
+    @property
+    def noise_db(self) -> Optional[float]:
+        """The line's noise floor on this party's side: the median level of the
+        unvoiced frames between utterances over the last ~10 s (None until half a
+        second of them was heard). Speech level over it is the line's SNR, which
+        says how far the transcript of a number can be trusted."""
+        if len(self._quiet) < MIN_QUIET_FRAMES:
+            return None
+        return float(np.median(np.fromiter(self._quiet, float)))
+
     def flush(self) -> list[VadEvent]:
         """End of stream: close an open utterance."""
         if self._start is None:
@@ -133,17 +148,20 @@ class Segmenter:
         return [self._close(self._t)]
 
     # ---------------------------------------------------------------- internals
-    def _is_voiced(self, frame: bytes) -> bool:
+    def _is_voiced(self, frame: bytes, level: float) -> bool:
         pcm = np.frombuffer(frame, "<i2")
-        if level_db(pcm) < self.options.min_level_db:
+        if level < self.options.min_level_db:
             return False
         return self._vad.is_speech(frame, self.rate) and flatness(pcm, self.rate) <= self.options.max_flatness
 
     def _frame(self, frame: bytes, t: float) -> list[VadEvent]:
         o = self.options
-        voiced = self._is_voiced(frame)
+        level = level_db(np.frombuffer(frame, "<i2"))
+        voiced = self._is_voiced(frame, level)
         end_t = t + self._frame_s
         if self._start is None:
+            if not voiced:
+                self._quiet.append(level)
             self._recent.append((t, frame, voiced))
             window = list(self._recent)[-o.start_window:]
             if sum(v for _, _, v in window) < o.start_frames:

@@ -27,6 +27,7 @@ from intervene.vocab import Category, Severity, Speaker, Trigger, Utterance, Ver
 NUMBER_SURE = 0.5      # Whisper's word probability below which a number was a guess
 TEEN_TY_SURE = 0.7     # "fourteen"/"forty" is the classic confusion: it needs more certainty
 GARBLED = 0.6          # mean word probability below which the transcript is likely mis-heard
+NOISY_LINE_DB = 25.0   # the rep's speech over their line's noise floor below which no correction is spoken
 
 
 def _digits(value: float) -> str:
@@ -153,20 +154,26 @@ class AccuracyDetector:
     @staticmethod
     def _heard_doubt(u: Utterance, v: Verdict) -> Verdict:
         """From audio: a claim resting on words Whisper was unsure of, or on a
-        garbled stretch, is never spoken - the error may be ours."""
+        garbled stretch, is never spoken - the error may be ours. Nor is one
+        heard over a noisy line: word probabilities are Whisper's own view of
+        its guess, and on a hissing line they stay high on numbers it got
+        wrong, so the line's SNR is a doubt of its own; the rep still gets the
+        card."""
         if not u.words:
             return v
         probs = [w.probability for w in u.words]
         numbers = [w.probability for w in u.words if re.search(r"\d", normalize_numbers(w.text))]
-        doubt = ""
+        doubts = []
         if numbers and min(numbers) < NUMBER_SURE:
-            doubt = "asr-number"
+            doubts.append("asr-number")
         elif sum(probs) / len(probs) < GARBLED or sum(p < NUMBER_SURE for p in probs) > len(probs) / 3:
-            doubt = "asr"
-        if not doubt:
+            doubts.append("asr")
+        if u.cues is not None and u.cues.snr_db is not None and u.cues.snr_db < NOISY_LINE_DB:
+            doubts.append("noisy-line")
+        if not doubts:
             return v
-        cost = {"asr": 0.35, "asr-number": 0.45}[doubt]
-        return replace(v, confidence=max(0.0, round(v.confidence - cost, 3)), doubts=(*v.doubts, doubt))
+        cost = sum({"asr": 0.35, "asr-number": 0.45, "noisy-line": 0.3}[d] for d in doubts)
+        return replace(v, confidence=max(0.0, round(v.confidence - cost, 3)), doubts=(*v.doubts, *doubts))
 
     def _repairs(self, text: str) -> None:
         """"Scratch that, it's three years": a repair marker plus the KB's own
