@@ -338,3 +338,38 @@ def test_the_kb_directory_is_the_default_company() -> None:
     kb = load_kb(ROOT / "kb")
     assert kb.company == "Acme Business Networks"
     assert {p.id for p in kb.products} == {"standard", "premium", "multi-site"}
+
+
+def test_alias_matcher_finds_the_longest_name_among_thousands() -> None:
+    """Names are matched as one prefix tree: the longest name at a place wins,
+    spaces, hyphens and none are the same, a possessive still names it, and a
+    name inside a longer word does not count - with 3,000 names as with 3."""
+    from intervene.kb.index import AliasMatcher
+    names = {f"gen-{i}": [f"plan {i}", f"Saver {i} bundle"] for i in range(1500)}
+    names["pp"] = ["premium plus"]
+    names["p"] = ["premium"]
+    m = AliasMatcher(names)
+    text = "Plan 12 or plan-120, the Premium-Plus or Premium's, saver 7 bundle, not plan 1234x or premiumplusses"
+    found = [(text[a:b], owner) for a, b, owner in m.spans(text)]
+    assert found == [("Plan 12", "gen-12"), ("plan-120", "gen-120"), ("Premium-Plus", "pp"),
+                     ("Premium's", "p"), ("saver 7 bundle", "gen-7")]
+    assert [o for _, _, o in m.spans("premiumplus and plan12")] == ["pp", "gen-12"]
+
+
+def test_embeddings_do_not_depend_on_what_they_are_batched_with(embedder) -> None:
+    """The encoder batches texts of similar length together and pads each batch:
+    a clause's vector is the same alone, beside a long sentence, or in any order,
+    and the in-process backend (ONNX Runtime where it loads) agrees with PyTorch."""
+    import numpy as np
+    from intervene.nlp.embed import SentenceEmbedder
+    texts = ["ok", "Premium's 89 a month", "covers up to 100 devices",
+             "Then you'd want Premium, since Standard tops out at 25 devices and a tech installs it.",
+             "Premium's 89 a month, covers up to 100 devices, and a tech installs it for you."]
+    fresh = SentenceEmbedder()
+    together = fresh.encode(texts)
+    fresh.clear_cache()
+    alone = np.vstack([fresh.encode([t]) for t in reversed(texts)])[::-1]
+    assert together.shape == (5, alone.shape[1])
+    assert (together * alone).sum(1).min() > 0.9999
+    torch_only = SentenceEmbedder(backend="torch")
+    assert (torch_only.encode(texts) * together).sum(1).min() > 0.999

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 __all__ = ["Quantity", "CONTENT_STOPWORDS", "days", "content_words", "parse_number_words",
            "normalize_numbers", "extract_quantities", "same_quantity", "comparable"]
@@ -341,6 +342,7 @@ def _suffix(v: int) -> str:
 _ASR_SPLIT_NUMBER = re.compile(r"(?<![\d,.])(\d{1,2}),(\d{1,2})(?![\d,])")
 
 
+@lru_cache(maxsize=4096)        # pure, and every detector asks for the same sentences
 def normalize_numbers(text: str) -> str:
     """Rewrite spoken numbers as digits ("forty-nine" -> "49", "twenty-four seven" ->
     "24/7", "December thirty-first" -> "December 31", "19,800" -> "19800") so
