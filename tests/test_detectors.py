@@ -100,6 +100,39 @@ def test_confusion_not_in_standard_but_in_training(run_call) -> None:
     assert emo[0].utterance == 1
 
 
+
+@pytest.mark.parametrize("lead, label", [
+    ("No. Stop. I've said it three times, you are not listening, and if you push again I'm hanging up.", "escalation"),
+    ("Look I already told you, can you just give me the total, I'm done with this call.", "escalation"),
+    ("look i i already told you two kids can you just give me the total", "frustration"),
+    ("wait what i read on your site they cost extra are you even looking at the same page", "frustration"),
+    ("That's not an answer, I asked what happens if I cancel.", "frustration"),
+    ("Hold on. I asked for a simple number and I keep getting more fees.", "frustration"),
+    ("wait so which one is monthly i'm kind of lost now", "confusion"),
+    ("Sorry, I'm a bit confused, is that per site?", "confusion"),
+])
+def test_the_words_of_an_upset_lead_name_the_strongest_emotion(run_call, lead: str, label: str) -> None:
+    """Long or disfluent replies dilute their meaning; the words themselves
+    still say it, and the most serious reading wins (a frustrated reply that
+    ends in a threat to hang up is an escalation)."""
+    call = [(0.0, 3.0, "rep", "So the Standard package would cover you, and there's a setup step first."),
+            (3.5, 8.0, "lead", lead),
+            (8.5, 10.0, "rep", "Understood.")]
+    _, ivs = run_call("acme", "training", call)
+    emo = of(ivs, C.EMOTION)
+    assert emo and emo[0].trigger == f"lead-{label}", dump(ivs)
+
+
+@pytest.mark.parametrize("lead", ["I already said yes to my wife, she wants faster internet.",
+                                  "I already have a router, is that okay?",
+                                  "Are you even open on Sundays?"])
+def test_already_and_even_are_not_frustration_by_themselves(run_call, lead: str) -> None:
+    call = [(0.0, 3.0, "rep", "So what's your setup today?"), (3.5, 7.0, "lead", lead),
+            (7.5, 9.0, "rep", "Great, thanks.")]
+    _, ivs = run_call("acme", "training", call)
+    assert not of(ivs, C.EMOTION), dump(ivs)
+
+
 # ----------------------------------------------------------------- momentum
 
 DEAD_AIR = [
@@ -290,6 +323,58 @@ def test_forbidden_on_meaning_saas(run_call) -> None:
     assert "accountant" in comp[0].say
 
 
+
+@pytest.mark.parametrize("rep", [
+    "so yeah we guarantee youll save on the bill",                   # apostrophe dropped by ASR
+    "don't worry about a thing, it never goes down, I promise",      # reassurance first, then the promise
+    "you don't have to stress, you'll save, I guarantee it",
+    "Look, it's basically no risk at all for you.",
+    "with our setup the network never goes down, period",
+])
+def test_forbidden_said_in_other_forms_fires(run_call, rep: str) -> None:
+    """A negative forbidden phrase said word for word ("never goes down") is that
+    phrase, not a denial of the others; a promise after a reassuring "don't
+    worry" is still a promise; ASR's missing apostrophes do not hide it."""
+    _, ivs = run_call("acme", "standard", compliance_call(rep))
+    assert of(ivs, C.COMPLIANCE), dump(ivs)
+
+
+@pytest.mark.parametrize("rep", [
+    "Their guarantee only gives back half, ours is a full refund within thirty days.",
+    "There's a guarantee on the hardware, the Premium package includes five years of support.",
+    "I can't really promise savings, every office is different.",
+    "We can't guarantee you'll save money, but most offices pay less.",
+])
+def test_naming_or_denying_a_guarantee_is_not_giving_one(run_call, rep: str) -> None:
+    _, ivs = run_call("acme", "standard", compliance_call(rep))
+    assert not of(ivs, C.COMPLIANCE), dump(ivs)
+
+
+def test_promise_words_the_kb_uses_itself_name_a_feature() -> None:
+    """A KB that sells a "Job Guarantee" or a "guaranteed delivery date" lets the
+    rep name them; the same word as the rep's own assurance still counts."""
+    from intervene.detect.signals import _promises, kb_assurance_terms
+    terms = kb_assurance_terms(["The Job Guarantee refunds tuition if you are not hired.",
+                                "Premier includes a guaranteed delivery date."])
+    for named in ["Only the cohort has the Job Guarantee.", "What the job guarantee does is refund you",
+                  "premier adds a dedicated truck and a guaranteed delivery date"]:
+        assert not _promises(named, terms), named
+    for promised in ["you'll get hired, I guarantee it", "it'll arrive on time, guaranteed, trust me",
+                     "I promise you'll love it"]:
+        assert _promises(promised, terms), promised
+
+
+def test_a_forbidden_match_closer_to_the_kb_than_to_the_phrase_is_not_one(run_call, kb_index) -> None:
+    """On meaning alone, a rep restating what the KB itself says sits closer to
+    that fact than to the forbidden phrase and does not fire; the forbidden
+    statement itself still does."""
+    from intervene.detect.signals import ComplianceDetector
+    d = ComplianceDetector(kb_index("saas"))
+    assert d._kb_says("Ledgerly connects to your bank feeds automatically.") > 0.5
+    _, ivs = run_call("saas", "standard", compliance_call("It will cut your taxes for sure."))
+    assert of(ivs, C.COMPLIANCE), dump(ivs)
+
+
 # ------------------------------------------------------------------ process
 
 _TALK = [
@@ -472,3 +557,13 @@ def test_a_later_true_detail_is_not_a_self_correction(kb_index) -> None:
         d.accuracy.on_utterance(u, call, u.end)
     fired = d.accuracy.turn_ended(8.0)
     assert len(fired) == 1 and "20 panels" in fired[0].say
+
+
+def test_a_phrase_said_about_another_person_or_without_apostrophes_is_the_phrase() -> None:
+    from intervene.detect.phrases import verbatim
+    p = verbatim("he won't get sick")
+    for said in ["with three visits a year she won't get sick", "they wont get sick on our watch", "it won’t get sick"]:
+        assert p.search(said.lower()), said
+    for other in ["the won't get sick", "he will get sick", "he won't get"]:
+        assert not p.search(other), other
+    assert verbatim("you can't lose").search("honestly you cant lose")

@@ -101,15 +101,22 @@ CUES = {
         r"getting (?:really |so |a bit |honestly |pretty )?(?:frustrat\w+|annoy\w+|irritat\w+|tired of)|"
         r"(?:honestly|really|so|pretty|getting) (?:frustrating|irritating|annoying)|stop pushing|"
         r"(?:can you|could you) (?:please )?(?:just )?(?:actually )?(?:listen|answer (?:the|my) question)|"
-        r"let me finish|still (?:haven'?t|didn'?t) (?:told|answered))\b", re.I),
+        r"let me finish|still (?:haven'?t|didn'?t) (?:told|answered)|"
+        r"(?:i|i'?ve|i have) already (?:told you|said (?:that|this|it|so)|asked (?:you|that|this)|explained)|"
+        r"are you (?:even )?(?:listening|hearing me|paying attention)|are you even (?:looking|reading)|"
+        r"(?:that'?s|that is|this is) not (?:an answer|what i asked)|"
+        r"i (?:just |only )?asked (?:you )?(?:for )?(?:a|one) (?:simple|straight|direct|basic) "
+        r"(?:question|number|answer|price|thing)|i keep getting (?:more|the runaround|different|passed))\b", re.I),
     "confusion": re.compile(
-        r"\b(?:i'?m (?:so |a (?:little|bit) )?(?:confused|lost)|not sure i follow|i don'?t follow|i'?m not following|"
+        r"\b(?:i'?m (?:so |a (?:little |bit )?|kind of |kinda |sort of |totally |completely |really |getting )?"
+        r"(?:confused|lost)|not sure i follow|i don'?t follow|i'?m not following|"
         r"i don'?t understand|that doesn'?t make sense|wait,? (?:i'?m )?confused)\b", re.I),
     "disengagement": re.compile(r"\bwhatever you (?:say|think)\b|^\W*(?:mm+,?\s*)?(?:ok|okay|sure)?,?\s*whatever\W*$",
                                 re.I),
 }
 CUE_SEVERITY = {"escalation": Severity.HIGH, "frustration": Severity.MEDIUM, "confusion": Severity.LOW,
                 "disengagement": Severity.LOW}
+_RANK = {"escalation": 3, "frustration": 2, "confusion": 1, "disengagement": 0}
 _BACKCHANNEL = {"ok", "okay", "yeah", "yes", "yep", "sure", "fine", "right", "mm", "hmm", "uh", "huh",
                 "alright", "no", "not", "really", "nope", "mhm"}
 
@@ -170,10 +177,11 @@ class EmotionDetector:
         if label and sentiment >= 0.3 and not voice:
             label = None          # "Yeah, that's me. Thanks for calling back." is not "Don't call me again"
         why = [f"sounds like \"{scores[label][1]}\" ({scores[label][0]:.2f})"] if label else []
-        if label is None:
-            cue = next(((name, m) for name, rx in CUES.items() if (m := rx.search(u.text))), None)
-            if cue:
-                label, why = cue[0], [f"said \"{cue[1].group(0)}\""]
+        # the words themselves, where the meaning was diluted or found something milder: a
+        # frustrated reply that ends "... or I'm hanging up" is an escalation
+        cue = next(((name, m) for name, rx in CUES.items() if (m := rx.search(u.text))), None)
+        if cue and (label is None or _RANK[cue[0]] > _RANK[label]):
+            label, why = cue[0], [f"said \"{cue[1].group(0)}\""]
         if label and voice and label != "confusion":
             why.append(voice)
         if label is None and sentiment <= -0.5 and _DIRECTED.search(u.text):

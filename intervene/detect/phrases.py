@@ -8,6 +8,7 @@ phrases whose embeddings are noisy).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Sequence
 
 from intervene.kb.index import KBIndex
@@ -23,13 +24,31 @@ _TIME_WORDS = frozenset(content_words("""minute minutes hour hours day days week
  year years today tonight tomorrow now weekend weekends morning afternoon evening"""))
 
 
+# Phrases are written about one example person ("he won't get sick"); the rep says
+# them about theirs ("she won't get sick")
+_PRONOUNS = ("he", "she", "they", "it", "him", "her", "them", "his", "hers", "their", "its")
+
+
+@lru_cache(maxsize=4096)
+def verbatim(phrase: str) -> re.Pattern[str]:
+    """The phrase's words in order, whatever the punctuation between them;
+    a third-person pronoun stands for any other, and an apostrophe may be
+    missing, as speech recognisers write "cant" and "youll"."""
+    parts = []
+    for w in phrase.lower().split():
+        if w in _PRONOUNS:
+            parts.append("(?:" + "|".join(_PRONOUNS) + ")")
+        else:
+            parts.append(re.sub(r"['’]", lambda _: "['’]?", re.escape(w)))
+    return re.compile(r"(?<![a-z0-9])" + r"\W+".join(parts) + r"(?![a-z0-9])")
+
+
 def lexical_hit(phrase: str, words: set[str], text: str = "") -> bool:
     """The phrase verbatim, or all its (two or more) content words present. A
     phrase whose only content is a time ("this month", "today") names no need:
     said verbatim it is still only a time."""
     need = set(content_words(phrase))
-    if text and need - _TIME_WORDS and re.search(r"(?<![a-z0-9])" + r"\W+".join(map(re.escape, phrase.lower().split())) + r"(?![a-z0-9])",
-                          text.lower()):
+    if text and need - _TIME_WORDS and verbatim(phrase).search(text.lower()):
         return True
     return len(need) >= 2 and need <= words     # one shared word ("site") is not a signal
 

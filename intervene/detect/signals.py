@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterable, Optional
 
-from intervene.detect.phrases import match_owners, prototypes, signal_units, units_of
+from intervene.detect.phrases import match_owners, prototypes, signal_units, units_of, verbatim
 from intervene.detect.state import CallState
 from intervene.kb.index import KBIndex, product_names
 from intervene.nlp.quantities import content_words, extract_quantities, normalize_numbers
@@ -236,11 +236,58 @@ class CompetitorDetector(_WaitsForRep):
         return []
 
 
+_DENIES = re.compile(r"(?:\b(?:not|no|never|cannot|can'?t|won'?t|don'?t|couldn'?t|wouldn'?t|nobody)\b|n't)"
+                     r"(?:\W+\w+){0,2}\W*$", re.I)
+
+
+_NOUN_BEFORE = re.compile(r"\b(?:the|a|an|their|our|its|your|his|her|this|that|any)\W*$", re.I)
+
+
+def _promises(unit: str, kb_terms: frozenset[str] = frozenset()) -> bool:
+    """The rep assures something: "I guarantee it", not "I can't guarantee
+    that" or "there's no guarantee". Only a negation right before the promise
+    word denies it; "you don't have to worry, I guarantee it" still promises.
+    Naming a guarantee is not giving one: "their guarantee", "the Job
+    Guarantee" or the KB's own "guaranteed delivery date"."""
+    for m in ASSURANCE.finditer(unit):
+        before, after = unit[:m.start()], unit[m.end():]
+        if _DENIES.search(before) or _NOUN_BEFORE.search(before):
+            continue
+        prev = re.search(r"(\w+)\W*$", before)
+        nxt = re.match(r"\W*(\w+)", after)
+        word = m.group(0).lower()
+        if (prev and f"{prev.group(1).lower()} {word}" in kb_terms) or (nxt and f"{word} {nxt.group(1).lower()}" in kb_terms):
+            continue
+        return True
+    return False
+
+
+def kb_assurance_terms(texts: Iterable[str]) -> frozenset[str]:
+    """Word pairs around the KB's own promise words ("job guarantee",
+    "guaranteed delivery"): a rep saying them names a feature."""
+    out = set()
+    for text in texts:
+        for m in ASSURANCE.finditer(text):
+            prev = re.search(r"(\w+)\W*$", text[:m.start()])
+            nxt = re.match(r"\W*(\w+)", text[m.end():])
+            word = m.group(0).lower()
+            if prev:
+                out.add(f"{prev.group(1).lower()} {word}")
+            if nxt:
+                out.add(f"{word} {nxt.group(1).lower()}")
+    return frozenset(out)
+
+
 @dataclass
 class ComplianceDetector:
     """Forbidden statements by the rep, on meaning; a negated use
     ("I can't guarantee savings") is the compliant version and passes."""
     index: KBIndex
+    kb_terms: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        kb = self.index.kb
+        self.kb_terms = kb_assurance_terms([f.text for f in kb.facts] + [p.name for p in kb.products])
 
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
         if u.speaker != Speaker.REP:
@@ -251,7 +298,11 @@ class ComplianceDetector:
             neg_words = set(content_words(negated))
             unit_negated = bool(negation_scopes(unit))
             hits = match_owners(self.index, unit, "forbidden:", FORBIDDEN_THRESHOLD, [unit])
-            if ASSURANCE.search(unit) and not unit_negated and not self._kb_promises(unit):
+            if any(v < 1.0 for v in hits.values()) and self._kb_says(unit) >= max(hits.values()):
+                # closer to something the KB itself says than to the forbidden phrase:
+                # "at least 3 days before the test" is the booking rule, not "an earlier test date"
+                hits = {k: v for k, v in hits.items() if v >= 1.0}
+            if _promises(unit, self.kb_terms) and not self._kb_promises(unit):
                 # "I can promise you'll be a dress size down": a promise on the topic
                 # of a forbidden statement is one, however it is worded
                 near = self.index.phrase_sims(self.index.embed([unit]), "forbidden:")
@@ -260,9 +311,10 @@ class ComplianceDetector:
                 f = next(x for x in self.index.kb.forbidden if x.id == fid)
                 # "we can't guarantee savings" is the compliant form of "guaranteed savings";
                 # a phrase that is itself negative ("never goes down") is matched as it is
-                if neg_words and any(not NEGATION_CUES.search(p) and set(content_words(p)) & neg_words
-                                     for p in f.phrases):
-                    continue
+                said_as_is = any(NEGATION_CUES.search(p) and verbatim(p).search(unit.lower()) for p in f.phrases)
+                if neg_words and not said_as_is and any(
+                        not NEGATION_CUES.search(p) and set(content_words(p)) & neg_words for p in f.phrases):
+                    continue      # (a negative phrase said word for word is that phrase, not its denial)
                 if _denied_from_outside(unit, f.phrases):
                     continue      # "I can't promise zero damage": the rep's own "can't" denies the phrase
                 if s < 1.0 and self._nearest_phrase_negated(unit, fid) != unit_negated:
@@ -274,6 +326,10 @@ class ComplianceDetector:
                                    key=f"forbidden:{fid}:{call.turn_start(u)}"))
         return out[:1]
 
+
+    def _kb_says(self, unit: str) -> float:
+        hits = self.index.search_facts(self.index.embed([unit])[0], k=1)
+        return hits[0][1] if hits else 0.0
 
     def _kb_promises(self, unit: str) -> bool:
         """The company itself guarantees this ("Ledgerly guarantees 99.9% uptime"):
