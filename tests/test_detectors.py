@@ -567,3 +567,44 @@ def test_a_phrase_said_about_another_person_or_without_apostrophes_is_the_phrase
     for other in ["the won't get sick", "he will get sick", "he won't get"]:
         assert not p.search(other), other
     assert verbatim("you can't lose").search("honestly you cant lose")
+
+
+def test_a_signal_said_in_other_words_around_its_own_hits_and_the_outright_one_wins(embedder, tmp_path) -> None:
+    """A lead naming who else wants it, in a long sentence, matches the signal
+    that shares most of its words; when one sentence matches two needs, the one
+    said outright is the one raised."""
+    from intervene.detect.phrases import match_owners, signal_units, units_of
+    from intervene.detect.signals import OpportunityDetector
+    from intervene.detect.state import CallState
+    from intervene.kb.index import KBIndex
+    from intervene.kb.loader import load_kb
+    from intervene.vocab import Speaker, Utterance
+    kb = tmp_path / "kb.yaml"
+    kb.write_text("""company: Lingo
+products:
+  - id: monthly
+    name: Monthly plan
+    price: "$99 per month"
+opportunities:
+  - id: family
+    signals: [my daughter wants to learn too, my son also wants lessons, my wife wants to join]
+    say: Each extra family member gets 15% off.
+promotions:
+  - id: refer
+    text: Refer a friend and you both get a free lesson.
+    signals: [a coworker wants to learn, my friend is interested too]
+""")
+    index = KBIndex(load_kb(kb), embedder)
+    for said in ["oh okay and honestly my son jake wants to do spanish too so it'd be two kids",
+                 "and my wife, she really wants to join in on the lessons as well"]:
+        units = units_of(said) + signal_units(said)
+        assert "family" in match_owners(index, said, "opportunity:", 0.7, units, partial=True), said
+        assert "family" not in match_owners(index, "my son plays football on sundays", "opportunity:", 0.7,
+                                            partial=True)
+    d = OpportunityDetector(index)
+    said = "By the way, a coworker of mine wants to learn Spanish too, maybe we could do it together."
+    u = Utterance(0, Speaker.LEAD, 0, 4, said)
+    call = CallState()
+    call.utterances.append(u)
+    d.on_utterance(u, call, 4.0)
+    assert [p.key for p in d.watch.pending] == ["promotion:refer"]

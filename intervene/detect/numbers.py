@@ -20,7 +20,7 @@ def readings(q: Quantity, text: str = "") -> list[Quantity]:
     """What a spoken amount may have meant: "three forty-nine" is $3.49 or $349,
     "nineteen ninety-nine" $19.99 or $1,999 (speech recognisers and
     transcribers write either), and "two ninety five" - left as "2 95" - is
-    $295 or $2.95."""
+    $295 or $2.95 ("eleven forty-nine", "11 49": $1,149 or $11.49)."""
     out = [q]
     # "three-twelve batteries" is size 312, not three to twelve: a spoken digit group
     # that the number words left as a range
@@ -33,7 +33,7 @@ def readings(q: Quantity, text: str = "") -> list[Quantity]:
     if q.kind not in ("money", "bare") or q.bound:
         return out
     v = q.value
-    split = re.search(r"(?<![\d.,$])(\d) $", text[:q.start])
+    split = re.search(r"(?<![\d.,$])(\d{1,2}) $", text[:q.start])
     if split and v == int(v) and 10 <= v < 100:
         lead = int(split.group(1))
         out += [replace(q, value=lead * 100 + v), replace(q, value=lead + v / 100)]

@@ -53,10 +53,17 @@ def lexical_hit(phrase: str, words: set[str], text: str = "") -> bool:
     return len(need) >= 2 and need <= words     # one shared word ("site") is not a signal
 
 
+PARTIAL_SIM = 0.55     # a window this close to a signal that shares most of its words is that signal
+
+
 def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
-                 units: Sequence[str] | None = None) -> dict[str, float]:
+                 units: Sequence[str] | None = None, partial: bool = False) -> dict[str, float]:
     """owner id -> match strength (1.0 for a lexical hit) for owners whose
-    phrases were said; e.g. prefix "opportunity:" gives opportunity ids."""
+    phrases were said; e.g. prefix "opportunity:" gives opportunity ids.
+    With `partial`, a signal of three or more content words also hits when
+    two thirds of them were said and the meaning is close: "my son jake wants
+    to do spanish too" is "my son also wants lessons", though a window of it
+    scores under the threshold."""
     units = list(units) if units is not None else units_of(text)
     if not units:
         return {}
@@ -65,9 +72,17 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
     norm = normalize_numbers(text)
     words = set(content_words(norm))
     out = {k: s for k, s in sims.items() if s >= threshold}
-    for ph, ph_norm in zip(index.phrases, index.phrase_norm):
-        if ph.owner.startswith(prefix) and lexical_hit(ph_norm, words, norm):
-            out[ph.owner.split(":", 1)[1]] = 1.0
+    rows = [i for i, ph in enumerate(index.phrases) if ph.owner.startswith(prefix)]
+    near = (index.phrase_vecs[rows] @ vecs.T).max(axis=1) if partial and rows else None
+    for n, i in enumerate(rows):
+        ph, ph_norm = index.phrases[i], index.phrase_norm[i]
+        owner = ph.owner.split(":", 1)[1]
+        if lexical_hit(ph_norm, words, norm):
+            out[owner] = 1.0
+        elif near is not None and float(near[n]) >= PARTIAL_SIM:
+            need = set(content_words(ph_norm))
+            if len(need) >= 3 and len(need & words) >= max(2, -(-2 * len(need) // 3)):
+                out[owner] = max(out.get(owner, 0.0), threshold)
     return out
 
 

@@ -187,14 +187,20 @@ class OpportunityDetector(_WaitsForRep):
                     *self.index.phrase_sims(vecs, "promotion:").values()], default=0.0)
         if hint >= WINDOW_GATE:
             units = units + signal_units(u.text)   # a hint in the sentence: look closer, word window by window
-        for oid, s in match_owners(self.index, u.text, "opportunity:", SIGNAL_THRESHOLD, units).items():
+        opp = match_owners(self.index, u.text, "opportunity:", SIGNAL_THRESHOLD, units, partial=True)
+        promo = match_owners(self.index, u.text, "promotion:", SIGNAL_THRESHOLD, units, partial=True)
+        # one need per sentence: the signal said outright beats one a word window only resembles
+        best = max([*opp.values(), *promo.values()], default=0.0)
+        opp = {k: v for k, v in opp.items() if v >= best}
+        promo = {k: v for k, v in promo.items() if v >= best}
+        for oid, s in opp.items():
             o = next(x for x in kb.opportunities if x.id == oid)
             offer = kb.product(o.offer)
             names = tuple(product_names(offer)) if offer else ()
             ev = (Evidence(o.id, o.say),) + ((Evidence(offer.id, offer.name + (f", {offer.price}" if offer.price else "")),) if offer else ())
             self.watch.add(_Pending(Category.OPPORTUNITY, "opportunity", f"opportunity:{oid}", u.index, now,
                                     f"Upsell signal ({oid}): lead said \"{u.text}\"", o.say, ev, (o.say,), names))
-        for pid, s in match_owners(self.index, u.text, "promotion:", SIGNAL_THRESHOLD, units).items():
+        for pid, s in promo.items():
             pr = next(x for x in kb.promotions if x.id == pid)
             self.watch.add(_Pending(Category.OPPORTUNITY, "promotion", f"promotion:{pid}", u.index, now,
                                     f"Promotion fits ({pid}): lead said \"{u.text}\"",

@@ -318,7 +318,7 @@ def _skip_word_number(toks: list[_Tok], num: _Num) -> bool:
 
 def _spoken_cents(toks: list[_Tok], num: _Num) -> _Num | None:
     """The "ninety-nine" of "nine ninety-nine a month" ($9.99): a spoken 10-99 right
-    after a spoken number, when money or a rate follows."""
+    after a spoken number, when money or a rate follows ("a month", "a serving")."""
     j = num.end
     if not num.words or num.ordinal or j >= len(toks) or toks[j].kind != "w":
         return None
@@ -326,7 +326,7 @@ def _spoken_cents(toks: list[_Tok], num: _Num) -> _Num | None:
     if not c or not c.words or c.ordinal or not 10 <= c.value < 100 or c.value != int(c.value):
         return None
     after = _tok(toks, c.end)
-    return c if after is not None and (after.low in _MONEY_WORDS or _rate(toks, c.end)[0]) else None
+    return c if after is not None and (after.low in _MONEY_WORDS or _rate(toks, c.end, money=True)[0]) else None
 
 
 def _fmt(v: float) -> str:
@@ -370,7 +370,7 @@ def normalize_numbers(text: str) -> str:
                 rep = _fmt(num.value) + _suffix(int(num.value))
         elif not _skip_word_number(toks, num):
             cents = _spoken_cents(toks, num)
-            rep, end = _fmt(num.value + (cents.value / 100 if cents else 0)), cents.end if cents else end
+            rep, end = (f"{num.value + cents.value / 100:.2f}", cents.end) if cents else (_fmt(num.value), end)
             if num.value == 24 and after is not None and after.low == "seven":
                 rep, end = "24/7", end + 1
         if rep is not None:
@@ -610,9 +610,10 @@ def _at(toks: list[_Tok], i: int) -> tuple[list[Quantity], int]:
             and noun.low not in _NOT_NOUN and _singular(noun.low) != noun.low:
         # "3 monthly payments", "2 annual visits": a count of the noun, at that rate
         return [_make(toks, "count", v, _singular(noun.low), lo, last + 2, per=_PERIOD_ADVERBS[adv.low])], last + 2
-    per, after = _rate(toks, last, kind == "money")
+    cents_written = not kind and re.fullmatch(r"\d+\.\d\d", toks[i].text) is not None
+    per, after = _rate(toks, last, kind == "money" or cents_written)
     if not kind and per:
-        kind = "money"                          # "forty-nine a month": a price, currency unknown
+        kind = "money"                          # "forty-nine a month", "11.49 a serving": a price, currency unknown
     elif not kind and v == 0 and _fee_ahead(toks, j):
         kind = "money"                          # "zero setup fee"
     elif not kind:
