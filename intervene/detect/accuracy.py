@@ -156,9 +156,8 @@ class AccuracyDetector:
         """From audio: a claim resting on words Whisper was unsure of, or on a
         garbled stretch, is never spoken - the error may be ours. Nor is one
         heard over a noisy line: word probabilities are Whisper's own view of
-        its guess, and on a hissing line they stay high on numbers it got
-        wrong, so the line's SNR is a doubt of its own; the rep still gets the
-        card."""
+        its guess, the line's SNR an independent one that does not depend on
+        Whisper knowing it struggled; the rep still gets the card."""
         if not u.words:
             return v
         probs = [w.probability for w in u.words]
