@@ -316,3 +316,21 @@ def test_spoken_prices_round_the_cents_away() -> None:
     assert same_quantity(m(45), m(44.99)) and same_quantity(m(44.99), m(45))
     assert not same_quantity(m(44), m(44.99)) and not same_quantity(m(45), m(44.5))
     assert not same_quantity(m(49), m(44.99)) and not same_quantity(m(45.5), m(44.99))
+
+
+@pytest.mark.parametrize("text, negated, affirmed", [
+    ("Brake pads, bulbs and batteries are not covered on Plus Care.", ["brake", "bulbs", "batteries"], []),
+    ("Salt, chemicals, and repairs are not included.", ["salt", "chemicals", "repairs"], []),
+    ("Dental cleaning, blood work and x-rays are not included.", ["cleaning", "blood", "x-rays"], []),
+    ("We offer towels, and lockers are not included.", ["lockers"], ["towels"]),
+    ("After the first month, fees and charges are not refunded.", ["fees", "charges"], ["month"]),
+    ("On Plus, bulbs and batteries are not covered.", ["bulbs", "batteries"], ["plus"]),
+])
+def test_a_list_before_its_negated_verb_is_negated_whole(text, negated, affirmed) -> None:
+    """"X, Y and Z are not included": every item of the list is excluded, not
+    only the last ones after the list's comma; an opening phrase or a clause of
+    its own before the comma stays outside."""
+    from intervene.nlp.text import split_by_scope
+    neg, pos = (part.lower() for part in split_by_scope(text))
+    assert all(w in neg for w in negated), (neg, pos)
+    assert all(w in pos and w not in neg for w in affirmed), (neg, pos)

@@ -81,6 +81,34 @@ _ANSWER_NO = re.compile(r"\s+(?:the|a|an|it|it's|its|that|that's|this|we|we're|y
 _DETERMINERS = {"no", "zero", "0", "without", "none"}
 
 
+def _clause_start(text: str, at: int) -> int:
+    """Index of the punctuation that opens the clause ending at `at` (-1: the
+    text's start). The commas of a list are inside its clause: in "Brake pads,
+    bulbs and batteries are not covered" the subject starts at "Brake"."""
+    def opening(end: int) -> int:
+        return max(text.rfind(c, 0, end) for c in ",;:.!?")
+    back = opening(at)
+    if back < 0 or text[back] != ",":
+        return back
+    seg = text[back + 1:at]
+    oxford = re.match(r"\s*(?:and|or)\s", seg, re.I) and opening(back) >= 0 and text[opening(back)] == ","
+    if _LIST_END.match(seg) or oxford:
+        while back >= 0 and text[back] == ",":
+            prev = max(text.rfind(c, 0, back) for c in ",;:.!?")
+            item = text[prev + 1:back]
+            if len(item.split()) > 4 or _NOT_ITEM.match(item):
+                break
+            back = prev
+    return back
+
+
+# "bulbs and batteries are": the last items of a list, not a clause of its own
+_LIST_END = re.compile(r"\s*(?!(?:and|or|but|so|then)\b)\w[\w'-]*(?:\s+\w[\w'-]*){0,3}\s+(?:and|or)\s", re.I)
+# "After the first month, fees ...": an opening phrase, not an item
+_NOT_ITEM = re.compile(r"\s*(?:after|before|for|in|on|with|if|when|once|unless|until|during|within|by|at|from|so|but|"
+                       r"and|or|then|yes|no|plus|also|however|otherwise|because|since|we|you|i|they|it)\b", re.I)
+
+
 def negation_scopes(text: str) -> list[tuple[int, int]]:
     """Character spans governed by a negation cue: from the cue to the end of
     its clause. "No, that's not right, phone support is 24/7" negates only
@@ -96,7 +124,7 @@ def negation_scopes(text: str) -> list[tuple[int, int]]:
             # "Towel service is not included", "X are not part of Core": the
             # negation is about the subject before it, back to the clause start
             # ("the fee is waived on annual plans": only the fee, not the plans)
-            back = max(text.rfind(c, 0, m.start()) for c in ",;:.!?")
+            back = _clause_start(text, m.start())
             spans.append((back + 1, m.end() if _BACKWARD.fullmatch(m.group(0)) else end))
             continue
         if m.group(0).lower() in _DETERMINERS:
