@@ -342,3 +342,40 @@ def test_a_money_threshold_is_not_a_price(checker) -> None:
 ])
 def test_everything_x_has_is_a_yardstick(checker, text) -> None:
     assert not shown(errors(checker, text)), errors(checker, text)
+
+
+
+# a second plan named by a word the KB does not list --------------------------------------
+CARE_KB = """
+company: Voltway Chargers
+products:
+  - id: care-basic
+    name: Care Basic maintenance plan
+    aliases: [care basic, basic care]
+    price: "$9.99 per month"
+    facts:
+      - Repair visits are scheduled within 5 business days.
+  - id: care-plus
+    name: Care Plus maintenance plan
+    aliases: [care plus]
+    price: "$24.99 per month"
+    facts:
+      - Priority scheduling, with a technician on site within 48 hours.
+facts:
+  - id: cancel
+    text: Monthly maintenance plans can be cancelled with 30 days' notice; annual plans are fully refundable within the first 30 days.
+  - id: scheduling
+    text: Installs are usually scheduled within 10 business days of permit approval.
+"""
+
+
+@pytest.mark.parametrize("text", [
+    "on care plus you'd have a tech out within forty eight hours and on basic it's within five business days",
+    "Care Plus gets a technician there within 48 hours; with the cheaper plan repairs are within 5 business days.",
+])
+def test_a_value_the_kb_gives_another_plan_is_not_a_correction(embedder, text) -> None:
+    """The rep names the second plan by a word that is no alias ("on basic",
+    "the cheaper plan"); its number is what the KB says for that plan, so it
+    is not shown as a correction against another fact."""
+    care = ClaimChecker(KBIndex(load_kb_text(CARE_KB, source="voltway"), embedder))
+    assert not shown(errors(care, text)), errors(care, text)

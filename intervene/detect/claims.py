@@ -464,7 +464,11 @@ class ClaimChecker:
                 doubts.append("bare")
             if prod not in u.sent_named and fact.product and self._other_product(q, said_as, qs, head, fact.product):
                 doubts.append("other-product")
-            if any(consistent(r, fq2, qs) for r in said_as for f2, s2 in allowed if s2 >= 0.35
+            # (another product's fact counts when it is close: "on care plus it's 48 hours and on
+            # basic 5 business days" names the second plan by a word the KB doesn't list)
+            elsewhere = [(f2, s2) for f2, s2 in allowed if s2 >= 0.35] + \
+                        [(f2, s2) for f2, s2 in cands if s2 >= 0.45 and f2.key not in have]
+            if any(consistent(r, fq2, qs) for r in said_as for f2, s2 in elsewhere
                    for fq2, owner in zip(self._fact_q[f2.key], self._fq_owner[f2.key])
                    if comparable_pair(r, fq2, f2) and not (owner and prod and before and prod not in owner)
                    and (not head or head in fq2.context or head == fq2.unit or head in self._fact_words[f2.key])):
