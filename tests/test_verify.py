@@ -379,3 +379,38 @@ def test_a_value_the_kb_gives_another_plan_is_not_a_correction(embedder, text) -
     is not shown as a correction against another fact."""
     care = ClaimChecker(KBIndex(load_kb_text(CARE_KB, source="voltway"), embedder))
     assert not shown(errors(care, text)), errors(care, text)
+
+
+OFF_KB = """
+company: Forkful Catering
+products:
+  - id: lunch
+    name: Lunch Subscription
+    aliases: [lunch subscription]
+    price: "$15.99 per person per lunch"
+    facts:
+      - Billed monthly; paying for 12 months upfront gives 10% off.
+facts:
+  - id: sunday
+    text: Lunches delivered on Sundays carry a 15% surcharge on the monthly bill.
+  - id: deposit
+    text: Every booking needs a deposit of 25% of the estimate.
+"""
+
+
+@pytest.mark.parametrize("text, kb_says", [
+    ("If you pay for the whole year up front, you get fifteen percent off the monthly bill.", "10%"),
+    ("Pay for the year up front and we take fifteen percent off the monthly bill.", "10%"),
+])
+def test_a_discount_is_compared_with_discounts_not_surcharges(embedder, text, kb_says) -> None:
+    """"15 percent off" is not confirmed by a 15% surcharge elsewhere in the KB."""
+    kb = ClaimChecker(KBIndex(load_kb_text(OFF_KB, source="forkful"), embedder))
+    got = errors(kb, text, "lunch")
+    assert got and kb_says in got[0].correction, got
+
+
+def test_a_percentage_that_is_no_discount_still_meets_its_fact(embedder) -> None:
+    kb = ClaimChecker(KBIndex(load_kb_text(OFF_KB, source="forkful"), embedder))
+    got = errors(kb, "We take a 10% deposit of the estimate to hold the date.")
+    assert got and "25%" in got[0].correction, got
+    assert not errors(kb, "Sundays carry a fifteen percent surcharge.")

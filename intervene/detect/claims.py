@@ -86,6 +86,8 @@ _WINDOW_GIVEN = re.compile(r"\b(?:within|in the first|during the first|first)\s+
 _YOURS = re.compile(r"\b(?:your|you said|you mentioned|you told me)\s+(?:\w+\s+)?$", re.I)
 _YOURS_AFTER = re.compile(r"\s+(?:\w+\s+){0,2}?(?:you'?ve got|you have|you got|you said|you mentioned|you told me)\b",
                           re.I)
+_OFF_NEAR = re.compile(r"\s*(?:[\w-]+\s+){0,2}(?:off|discount|discounted|savings?|less|lower|reduction|cheaper)\b", re.I)
+_GIVES_OFF = re.compile(r"\b(?:discount|discounted|off)\b[^.;]{0,20}$", re.I)   # "a discount of 10%", "off by 10%"
 _SAVE = re.compile(r"\b(?:save|saves|saving|discount of|knock(?:s|ed)? off|take)\s+(?:you\s+)?(?:an? )?(?:extra\s+)?$", re.I)
 _NOTICE_GIVEN = re.compile(r"\d[^.]{0,25}\bnotice|\bnotice of \d|\b(?:days?|weeks?|months?)'? ahead\b", re.I)
 _BENEFIT = frozenset(w[:4] for w in "waive free discount included eligible refund complimentary credited".split())
@@ -157,7 +159,10 @@ class ClaimChecker:
             self._fact_cond[f.key] = (set(content_words(norm)) & _CONDITION_WORDS) - self._product_words
             self._fact_words[f.key] = set(content_words(norm))
             self._fq_every[f.key] = [bool(EVERY.search(norm[:fq.start])) for fq in self._fact_q[f.key]]
-            self._fq_off[f.key] = [bool(OFF.match(norm, fq.end)) for fq in self._fact_q[f.key]]
+            # (a percentage is a discount in more ways: "save 10%", "a 10% member discount")
+            self._fq_off[f.key] = [bool(OFF.match(norm, fq.end) or fq.kind == "percent" and (
+                _SAVE.search(norm[:fq.start]) or _GIVES_OFF.search(norm[:fq.start]) or _OFF_NEAR.match(norm, fq.end)))
+                for fq in self._fact_q[f.key]]
         # words most facts use ("lesson" at a tutoring school) say what the KB is about, not a feature
         df: dict[str, int] = {}
         for f in index.facts:
@@ -374,6 +379,7 @@ class ClaimChecker:
                       default=0.0)
             interval = bool(EVERY.search(u.text[:q.start]))
             discount = bool(OFF.match(u.text, q.end) or _SAVE.search(u.text[:q.start]))
+            pct_off = q.kind == "percent" and bool(OFF.match(u.text, q.end))     # "15 percent off", said as such
             pairs = []
             for fact, sim in allowed:
                 if sim < max(SIM_QUANTITY, top - TOPIC_MARGIN):
@@ -386,6 +392,8 @@ class ClaimChecker:
                         continue      # "check-ins every 6 to 8 weeks" is not a treatment time
                     if fq.kind == "money" and off != discount:
                         continue      # "$750 off" is not the price "$11,900"
+                    if fq.kind == "percent" and pct_off and not off:
+                        continue      # "15 percent off" is not the 15% weekend surcharge
                     if comparable_pair(q, fq, fact) and same_rate_basis(q, fq, qs):
                         ctx = set(q.context) & set(fq.context)
                         # "a 500 dollar deductible": the noun the number belongs to decides the slot
@@ -469,8 +477,9 @@ class ClaimChecker:
             elsewhere = [(f2, s2) for f2, s2 in allowed if s2 >= 0.35] + \
                         [(f2, s2) for f2, s2 in cands if s2 >= 0.45 and f2.key not in have]
             if any(consistent(r, fq2, qs) for r in said_as for f2, s2 in elsewhere
-                   for fq2, owner in zip(self._fact_q[f2.key], self._fq_owner[f2.key])
+                   for fq2, owner, off2 in zip(self._fact_q[f2.key], self._fq_owner[f2.key], self._fq_off[f2.key])
                    if comparable_pair(r, fq2, f2) and not (owner and prod and before and prod not in owner)
+                   and not (fq2.kind == "percent" and pct_off and not off2)
                    and (not head or head in fq2.context or head == fq2.unit or head in self._fact_words[f2.key])):
                 doubts.append("value-elsewhere")   # the KB states this very value for something near
             conf, why = self._confidence(_BASE["quantity"], u, fact, best[2], doubts)
