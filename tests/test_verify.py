@@ -371,12 +371,14 @@ facts:
 
 @pytest.mark.parametrize("text", [
     "on care plus you'd have a tech out within forty eight hours and on basic it's within five business days",
-    "Care Plus gets a technician there within 48 hours; with the cheaper plan repairs are within 5 business days.",
+    "Care Plus gets a technician there within 48 hours; with basic, repairs are within 5 business days.",
 ])
 def test_a_value_the_kb_gives_another_plan_is_not_a_correction(embedder, text) -> None:
-    """The rep names the second plan by a word that is no alias ("on basic",
-    "the cheaper plan"); its number is what the KB says for that plan, so it
-    is not shown as a correction against another fact."""
+    """The rep names the second plan by a word of its name that is no alias
+    ("on basic" for Care Basic); its number is what the KB says for that plan,
+    so it is not shown as a correction against another fact. (The same value
+    given to the plan under discussion, with no such word, is a tier swap and
+    stays an error: see the sibling-value tests.)"""
     care = ClaimChecker(KBIndex(load_kb_text(CARE_KB, source="voltway"), embedder))
     assert not shown(errors(care, text)), errors(care, text)
 
@@ -414,3 +416,44 @@ def test_a_percentage_that_is_no_discount_still_meets_its_fact(embedder) -> None
     got = errors(kb, "We take a 10% deposit of the estimate to hold the date.")
     assert got and "25%" in got[0].correction, got
     assert not errors(kb, "Sundays carry a fifteen percent surcharge.")
+
+
+FREE_KB = """
+company: Voltway Chargers
+products:
+  - id: install
+    name: Home Install
+    aliases: [home install]
+    price: "$1,200 per install"
+facts:
+  - id: survey
+    text: A site survey costs $250 and must be booked before the install.
+  - id: halal
+    text: Halal meals for the install-day crew lunch cost $6 extra per guest.
+  - id: veg
+    text: Vegetarian meals are available at no extra charge.
+  - id: visit
+    text: The assessment visit costs $79; it is free for returning customers.
+"""
+
+
+@pytest.mark.parametrize("text", [
+    "Oh, the site survey is free, we don't charge for that.",
+    "Don't worry, the site survey doesn't cost anything.",
+])
+def test_free_where_the_kb_charges_is_a_card(embedder, text) -> None:
+    """The rep gives away what the KB prices and never makes free: shown to the
+    rep to check, never spoken (no number was said to prove it)."""
+    kb = ClaimChecker(KBIndex(load_kb_text(FREE_KB, source="voltway-free"), embedder))
+    got = errors(kb, text)
+    assert shown(got) and not spoken(got) and "$250" in got[0].correction, got
+
+
+@pytest.mark.parametrize("text", [
+    "Vegetarian is no extra charge.",
+    "For returning customers the assessment visit is free.",
+    "The site survey is two hundred fifty dollars and it must be booked before the install.",
+])
+def test_free_where_the_kb_makes_it_free_is_no_error(embedder, text) -> None:
+    kb = ClaimChecker(KBIndex(load_kb_text(FREE_KB, source="voltway-free"), embedder))
+    assert not shown(errors(kb, text)), errors(kb, text)

@@ -87,9 +87,19 @@ _YOURS = re.compile(r"\b(?:your|you said|you mentioned|you told me)\s+(?:\w+\s+)
 _YOURS_AFTER = re.compile(r"\s+(?:\w+\s+){0,2}?(?:you'?ve got|you have|you got|you said|you mentioned|you told me)\b",
                           re.I)
 _OFF_NEAR = re.compile(r"\s*(?:[\w-]+\s+){0,2}(?:off|discount|discounted|savings?|less|lower|reduction|cheaper)\b", re.I)
+_PLAN_NOUNS = frozenset(content_words("plan plans package packages tier tiers program programs membership "
+                                      "subscription bundle option service the"))
 _GIVES_OFF = re.compile(r"\b(?:discount|discounted|off)\b[^.;]{0,20}$", re.I)   # "a discount of 10%", "off by 10%"
 _SAVE = re.compile(r"\b(?:save|saves|saving|discount of|knock(?:s|ed)? off|take)\s+(?:you\s+)?(?:an? )?(?:extra\s+)?$", re.I)
 _NOTICE_GIVEN = re.compile(r"\d[^.]{0,25}\bnotice|\bnotice of \d|\b(?:days?|weeks?|months?)'? ahead\b", re.I)
+# the rep saying something costs nothing; and what says a KB fact is free on some terms
+_FREE_CLAIM = re.compile(r"\b(?:(?:it'?s|is|are|'s|be|comes?|for) free\b|free of charge|no (?:extra |additional )?"
+                         r"(?:charge|cost|fee)s?\b|at no (?:extra |additional )?(?:charge|cost)|"
+                         r"(?:doesn'?t|does not|won'?t|will not|don'?t|do not) cost (?:anything|a thing|extra|more)|"
+                         r"(?:you|we) (?:don'?t|won'?t) (?:pay|charge) (?:for|anything|extra))", re.I)
+_NOT_FREE = re.compile(r"\b(?:not|isn'?t|aren'?t|never|wasn'?t)\s+(?:\w+\s+){0,1}$", re.I)
+_FREE_FACT = re.compile(r"\b(?:free|waived?|complimentary|included|no charge|credited)\b", re.I)
+SIM_FREE = 0.5
 _BENEFIT = frozenset(w[:4] for w in "waive free discount included eligible refund complimentary credited".split())
 _ONLY_IF = re.compile(r"\b(?:only|if|unless|except|excluded|provided|as long as|for (?:new|returning|existing|"
                       r"members?|students?|customers? who|patients? who|anyone who))\b", re.I)
@@ -122,9 +132,11 @@ class ClaimChecker:
         # a name word that facts use as a feature ("battery") stays a feature
         fact_words = {w for f in index.facts for w in content_words(index.products.mask(f.text, strong_only=True))}
         self._product_words: set[str] = set()
+        self._words_of: dict[str, set[str]] = {}       # product id -> the words of its names
         for p in kb.products:
             for n in product_names(p):
                 self._product_words |= set(content_words(n)) - fact_words
+                self._words_of.setdefault(p.id, set()).update(set(content_words(n)) - _PLAN_NOUNS)
         # nor is the company's own name ("It's Noah from PeakForm" - misheard as "It's no a
         # from PeakForm" - does not exclude "every PeakForm club")
         self._name_words = set(self._product_words)      # names only: never what a number counts
@@ -284,7 +296,7 @@ class ClaimChecker:
                     # a feature can span clauses ("water backup's included, | so a sump pump failure is covered"),
                     # and so do policies and conditions ("cancel any time, | no notice needed")
                     for pv in self._polarity(u, cands, _best_sims(cands)) + self._policy(u, cands) \
-                            + self._widened(u, cands):
+                            + self._widened(u, cands) + self._free(u, cands):
                         verdicts.append((u.sentence, pv))
                 continue          # otherwise its clauses are checked one by one
             if u.question or u.hypothetical or u.theirs:
@@ -303,7 +315,7 @@ class ClaimChecker:
                 support = _best_sims(cands)
             whole = u.is_sentence         # policies and conditions are read from whole sentences
             for v in (self._quantities(u, cands, echoed) + self._polarity(u, cands, support)
-                      + (self._widened(u, cands) + self._policy(u, cands) if whole else [])
+                      + (self._widened(u, cands) + self._policy(u, cands) + self._free(u, cands) if whole else [])
                       + self._product(u, cands) + self._ownership(u, cands, support)):
                 verdicts.append((u.sentence, v))
         self.verify_ms.append((time.perf_counter() - t0) * 1000)
@@ -475,7 +487,8 @@ class ClaimChecker:
             # (another product's fact counts when it is close: "on care plus it's 48 hours and on
             # basic 5 business days" names the second plan by a word the KB doesn't list)
             elsewhere = [(f2, s2) for f2, s2 in allowed if s2 >= 0.35] + \
-                        [(f2, s2) for f2, s2 in cands if s2 >= 0.45 and f2.key not in have]
+                        [(f2, s2) for f2, s2 in cands if s2 >= 0.45 and f2.key not in have
+                         and self._hinted(f2.product, u.lead_in + " " + u.text[:q.start], prod)]
             if any(consistent(r, fq2, qs) for r in said_as for f2, s2 in elsewhere
                    for fq2, owner, off2 in zip(self._fact_q[f2.key], self._fq_owner[f2.key], self._fq_off[f2.key])
                    if comparable_pair(r, fq2, f2) and not (owner and prod and before and prod not in owner)
@@ -639,6 +652,49 @@ class ClaimChecker:
             conf = max(0.0, round(_BASE["widened"] - sum(_DOUBT[d] for d in why), 3))
             return [Verdict(False, u.text, fact, f"rep made it universal ({', '.join(sorted(feature))}); "
                             f"KB: {fact.text}", correction=self.correction(fact), score=sim, product=u.product,
+                            evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why)]
+        return []
+
+    def _hinted(self, product: Optional[str], before: str, named: Optional[str]) -> bool:
+        """A word of the product's name, said before the number, that the plan being
+        discussed does not share ("on basic" for the Care Basic plan while Care Plus
+        is named): the rep may be talking about that plan by a short name."""
+        if not product or product == named:
+            return False
+        words = set(content_words(before))
+        return bool((self._words_of.get(product, set()) - self._words_of.get(named or "", set())) & words)
+
+    def _free(self, u: Unit, cands: list[tuple[Fact, float]]) -> list[Verdict]:
+        """"Halal's no extra charge", "the site survey's free" where the KB prices it
+        ("$6 extra per guest", "costs $250") and never makes it free: the rep gave
+        away what the company charges for. A fact that is free on some condition is
+        the widened check's; this one is only ever a card."""
+        m = _FREE_CLAIM.search(u.text)
+        if not m or _NOT_FREE.search(u.text[:m.start()]) or re.search(r"\d", u.text):
+            return []             # (a sentence with figures in it is the quantity check's)
+        # what is free: the words of the clause that says so, not the whole sentence's
+        lo = max([0] + [k.end() for k in re.finditer(r"[,;:]|\band\b|\bbut\b|\bplus\b", u.text[:m.start()])])
+        hi = min([len(u.text)] + [m.end() + k.start() for k in re.finditer(r"[,;:.]|\band\b|\bbut\b|\bso\b",
+                                                                          u.text[m.end():])])
+        said = set(content_words(u.text[lo:hi])) - _GENERIC - self._topic - self._product_words
+        free_elsewhere = [f for f, s2 in cands if s2 >= SIM_FREE - 0.1 and _FREE_FACT.search(f.text)
+                          and said & self._fact_words[f.key]]
+        if free_elsewhere:
+            return []             # the KB makes it free or included somewhere: which case is a condition
+        for fact, sim in cands:
+            if sim < SIM_FREE or not self._allowed(fact, u.product, u.named):
+                continue
+            norm = normalize_numbers(fact.text)
+            if _FREE_CLAIM.search(norm) or _FREE_FACT.search(norm) or self._fact_cond[fact.key] & said:
+                continue          # free somewhere, on some condition, or the rep named the condition
+            if not any(fq.kind == "money" and fq.value > 0 for fq in self._fact_q[fact.key]):
+                continue
+            feature = said & self._fact_words[fact.key]
+            if not feature:
+                continue
+            conf, why = self._confidence(_BASE["policy"], u, fact, max(sim, 0.55), ())
+            return [Verdict(False, u.text, fact, f"rep made {' '.join(sorted(feature))} free; KB: {fact.text}",
+                            correction=self.correction(fact), score=sim, product=u.product,
                             evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why)]
         return []
 
