@@ -34,7 +34,7 @@ class Profile:
     # graded delivery of factual corrections, by the verifier's confidence: at or above
     # voice_min it goes as configured (by voice by default); at or above card_min only as a
     # silent "check this" card; below, it is held back (counted, never shown)
-    accuracy_voice_min: float = 0.8
+    accuracy_voice_min: float = 0.9          # 0.95 is a contradiction with no doubt at all
     accuracy_card_min: float = 0.6
 
     def fires(self, category: Category, severity: Severity) -> bool:

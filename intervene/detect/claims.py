@@ -541,7 +541,7 @@ class ClaimChecker:
                     doubts: Sequence[str] = ()) -> tuple[float, tuple[str, ...]]:
         """How sure a conflict is: the kind of check's own reliability, less a
         fixed amount for each reason to doubt it. Only a conflict with no real
-        doubt reaches the voice threshold (0.8 by default)."""
+        doubt at all reaches the voice threshold (0.9 by default)."""
         why = list(doubts)
         cond = self._fact_cond.get(fact.key, set())
         if cond and not cond & set(content_words(u.text)):
@@ -851,7 +851,7 @@ def _lower_first(text: str) -> str:
 # what each reason to doubt a conflict costs (see ClaimChecker._confidence)
 # How far each kind of check can prove a contradiction by itself. Only a number that
 # contradicts the number the KB gives for the same thing is proof enough to speak
-# (0.95, voice at >= 0.8); word overlap - polarity, "only on condition", a policy
+# (0.95, voice at >= 0.9); word overlap - polarity, "only on condition", a policy
 # frame, which tier - can point at one but not prove it (a "check this" card at
 # most); whose feature it is, from word overlap across tiers, is held back.
 _BASE = {"quantity": 0.95, "polarity": 0.75, "policy": 0.75, "widened": 0.75, "product": 0.7, "ownership": 0.55}
