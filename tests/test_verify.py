@@ -73,7 +73,17 @@ CARD = PROFILES["standard"].accuracy_card_min
 
 @pytest.fixture(scope="module")
 def checker(embedder) -> ClaimChecker:
-    return ClaimChecker(KBIndex(load_kb_text(KB, source="tidewell"), embedder))
+    return checker_of(KB, "tidewell", embedder)
+
+
+_MADE_UP: dict[str, ClaimChecker] = {}
+
+
+def checker_of(kb_text: str, name: str, embedder) -> ClaimChecker:
+    """A checker for a small KB made up in a test, built once per module."""
+    if name not in _MADE_UP:
+        _MADE_UP[name] = ClaimChecker(KBIndex(load_kb_text(kb_text, source=name), embedder))
+    return _MADE_UP[name]
 
 
 def errors(checker: ClaimChecker, text: str, context: str | None = None, prior: str = "") -> list[Verdict]:
@@ -316,7 +326,7 @@ def test_a_price_is_not_compared_with_a_discount(embedder) -> None:
     text: Estate plans signed before May 31 get $75 off the first month.
     signals: [spring]
 """
-    ck = ClaimChecker(KBIndex(load_kb_text(kb, source="tidewell+promo"), embedder))
+    ck = checker_of(kb, "tidewell+promo", embedder)
     assert not shown(errors(ck, "If you sign the Estate plan before May 31 it's three forty-nine a month.")), \
         errors(ck, "If you sign the Estate plan before May 31 it's three forty-nine a month.")
     wrong = errors(ck, "Sign Estate before May 31 and you get a hundred dollars off the first month.")
@@ -379,7 +389,7 @@ def test_a_value_the_kb_gives_another_plan_is_not_a_correction(embedder, text) -
     so it is not shown as a correction against another fact. (The same value
     given to the plan under discussion, with no such word, is a tier swap and
     stays an error: see the sibling-value tests.)"""
-    care = ClaimChecker(KBIndex(load_kb_text(CARE_KB, source="voltway"), embedder))
+    care = checker_of(CARE_KB, "voltway", embedder)
     assert not shown(errors(care, text)), errors(care, text)
 
 
@@ -406,13 +416,13 @@ facts:
 ])
 def test_a_discount_is_compared_with_discounts_not_surcharges(embedder, text, kb_says) -> None:
     """"15 percent off" is not confirmed by a 15% surcharge elsewhere in the KB."""
-    kb = ClaimChecker(KBIndex(load_kb_text(OFF_KB, source="forkful"), embedder))
+    kb = checker_of(OFF_KB, "forkful", embedder)
     got = errors(kb, text, "lunch")
     assert got and kb_says in got[0].correction, got
 
 
 def test_a_percentage_that_is_no_discount_still_meets_its_fact(embedder) -> None:
-    kb = ClaimChecker(KBIndex(load_kb_text(OFF_KB, source="forkful"), embedder))
+    kb = checker_of(OFF_KB, "forkful", embedder)
     got = errors(kb, "We take a 10% deposit of the estimate to hold the date.")
     assert got and "25%" in got[0].correction, got
     assert not errors(kb, "Sundays carry a fifteen percent surcharge.")
@@ -444,7 +454,7 @@ facts:
 def test_free_where_the_kb_charges_is_a_card(embedder, text) -> None:
     """The rep gives away what the KB prices and never makes free: shown to the
     rep to check, never spoken (no number was said to prove it)."""
-    kb = ClaimChecker(KBIndex(load_kb_text(FREE_KB, source="voltway-free"), embedder))
+    kb = checker_of(FREE_KB, "voltway-free", embedder)
     got = errors(kb, text)
     assert shown(got) and not spoken(got) and "$250" in got[0].correction, got
 
@@ -455,5 +465,5 @@ def test_free_where_the_kb_charges_is_a_card(embedder, text) -> None:
     "The site survey is two hundred fifty dollars and it must be booked before the install.",
 ])
 def test_free_where_the_kb_makes_it_free_is_no_error(embedder, text) -> None:
-    kb = ClaimChecker(KBIndex(load_kb_text(FREE_KB, source="voltway-free"), embedder))
+    kb = checker_of(FREE_KB, "voltway-free", embedder)
     assert not shown(errors(kb, text)), errors(kb, text)

@@ -148,16 +148,16 @@ class Segmenter:
         return [self._close(self._t)]
 
     # ---------------------------------------------------------------- internals
-    def _is_voiced(self, frame: bytes, level: float) -> bool:
-        pcm = np.frombuffer(frame, "<i2")
+    def _is_voiced(self, frame: bytes, pcm: np.ndarray, level: float) -> bool:
         if level < self.options.min_level_db:
             return False
         return self._vad.is_speech(frame, self.rate) and flatness(pcm, self.rate) <= self.options.max_flatness
 
     def _frame(self, frame: bytes, t: float) -> list[VadEvent]:
         o = self.options
-        level = level_db(np.frombuffer(frame, "<i2"))
-        voiced = self._is_voiced(frame, level)
+        pcm = np.frombuffer(frame, "<i2")
+        level = level_db(pcm)
+        voiced = self._is_voiced(frame, pcm, level)
         end_t = t + self._frame_s
         if self._start is None:
             if not voiced:

@@ -154,6 +154,8 @@ class ClaimChecker:
         self._fq_owner: dict[str, list[set[str]]] = {}
         self._fq_every: dict[str, list[bool]] = {}      # "every 6 weeks": an interval, not a length
         self._fq_off: dict[str, list[bool]] = {}        # "$750 off": a discount, not a price
+        self._free_words: set[str] = set()     # facts that say free, waived, included ... (keys)
+        self._free_terms: set[str] = set()     # ... or "no extra charge", "at no cost"
         for f in index.facts:
             norm = normalize_numbers(f.text)
             self._fact_q[f.key] = extract_quantities(index.products.mask(norm))
@@ -175,6 +177,10 @@ class ClaimChecker:
             self._fq_off[f.key] = [bool(OFF.match(norm, fq.end) or fq.kind == "percent" and (
                 _SAVE.search(norm[:fq.start]) or _GIVES_OFF.search(norm[:fq.start]) or _OFF_NEAR.match(norm, fq.end)))
                 for fq in self._fact_q[f.key]]
+            if _FREE_FACT.search(norm):
+                self._free_words.add(f.key)
+            if f.key in self._free_words or _FREE_CLAIM.search(norm):
+                self._free_terms.add(f.key)
         # words most facts use ("lesson" at a tutoring school) say what the KB is about, not a feature
         df: dict[str, int] = {}
         for f in index.facts:
@@ -677,15 +683,14 @@ class ClaimChecker:
         hi = min([len(u.text)] + [m.end() + k.start() for k in re.finditer(r"[,;:.]|\band\b|\bbut\b|\bso\b",
                                                                           u.text[m.end():])])
         said = set(content_words(u.text[lo:hi])) - _GENERIC - self._topic - self._product_words
-        free_elsewhere = [f for f, s2 in cands if s2 >= SIM_FREE - 0.1 and _FREE_FACT.search(f.text)
+        free_elsewhere = [f for f, s2 in cands if s2 >= SIM_FREE - 0.1 and f.key in self._free_words
                           and said & self._fact_words[f.key]]
         if free_elsewhere:
             return []             # the KB makes it free or included somewhere: which case is a condition
         for fact, sim in cands:
             if sim < SIM_FREE or not self._allowed(fact, u.product, u.named):
                 continue
-            norm = normalize_numbers(fact.text)
-            if _FREE_CLAIM.search(norm) or _FREE_FACT.search(norm) or self._fact_cond[fact.key] & said:
+            if fact.key in self._free_terms or self._fact_cond[fact.key] & said:
                 continue          # free somewhere, on some condition, or the rep named the condition
             if not any(fq.kind == "money" and fq.value > 0 for fq in self._fact_q[fact.key]):
                 continue

@@ -249,6 +249,14 @@ _DENIES = re.compile(r"(?:\b(?:not|no|never|cannot|can'?t|won'?t|don'?t|couldn'?
 _NOUN_BEFORE = re.compile(r"\b(?:the|a|an|their|our|its|your|his|her|this|that|any)\W*$", re.I)
 
 
+def _pairs_around(text: str, m: re.Match[str]) -> list[str]:
+    """The promise word with the word before it and with the word after it."""
+    prev = re.search(r"(\w+)\W*$", text[:m.start()])
+    nxt = re.match(r"\W*(\w+)", text[m.end():])
+    word = m.group(0).lower()
+    return ([f"{prev.group(1).lower()} {word}"] if prev else []) + ([f"{word} {nxt.group(1).lower()}"] if nxt else [])
+
+
 def _promises(unit: str, kb_terms: frozenset[str] = frozenset()) -> bool:
     """The rep assures something: "I guarantee it", not "I can't guarantee
     that" or "there's no guarantee". Only a negation right before the promise
@@ -256,13 +264,10 @@ def _promises(unit: str, kb_terms: frozenset[str] = frozenset()) -> bool:
     Naming a guarantee is not giving one: "their guarantee", "the Job
     Guarantee" or the KB's own "guaranteed delivery date"."""
     for m in ASSURANCE.finditer(unit):
-        before, after = unit[:m.start()], unit[m.end():]
+        before = unit[:m.start()]
         if _DENIES.search(before) or _NOUN_BEFORE.search(before):
             continue
-        prev = re.search(r"(\w+)\W*$", before)
-        nxt = re.match(r"\W*(\w+)", after)
-        word = m.group(0).lower()
-        if (prev and f"{prev.group(1).lower()} {word}" in kb_terms) or (nxt and f"{word} {nxt.group(1).lower()}" in kb_terms):
+        if any(pair in kb_terms for pair in _pairs_around(unit, m)):
             continue
         return True
     return False
@@ -271,17 +276,7 @@ def _promises(unit: str, kb_terms: frozenset[str] = frozenset()) -> bool:
 def kb_assurance_terms(texts: Iterable[str]) -> frozenset[str]:
     """Word pairs around the KB's own promise words ("job guarantee",
     "guaranteed delivery"): a rep saying them names a feature."""
-    out = set()
-    for text in texts:
-        for m in ASSURANCE.finditer(text):
-            prev = re.search(r"(\w+)\W*$", text[:m.start()])
-            nxt = re.match(r"\W*(\w+)", text[m.end():])
-            word = m.group(0).lower()
-            if prev:
-                out.add(f"{prev.group(1).lower()} {word}")
-            if nxt:
-                out.add(f"{word} {nxt.group(1).lower()}")
-    return frozenset(out)
+    return frozenset(pair for text in texts for m in ASSURANCE.finditer(text) for pair in _pairs_around(text, m))
 
 
 @dataclass
@@ -289,7 +284,7 @@ class ComplianceDetector:
     """Forbidden statements by the rep, on meaning; a negated use
     ("I can't guarantee savings") is the compliant version and passes."""
     index: KBIndex
-    kb_terms: frozenset[str] = frozenset()
+    kb_terms: frozenset[str] = field(init=False, default=frozenset())
 
     def __post_init__(self) -> None:
         kb = self.index.kb

@@ -91,10 +91,11 @@ def _clause_start(text: str, at: int) -> int:
     if back < 0 or text[back] != ",":
         return back
     seg = text[back + 1:at]
-    oxford = re.match(r"\s*(?:and|or)\s", seg, re.I) and opening(back) >= 0 and text[opening(back)] == ","
+    before = opening(back)
+    oxford = re.match(r"\s*(?:and|or)\s", seg, re.I) and before >= 0 and text[before] == ","
     if _LIST_END.match(seg) or oxford:
         while back >= 0 and text[back] == ",":
-            prev = max(text.rfind(c, 0, back) for c in ",;:.!?")
+            prev = opening(back)
             item = text[prev + 1:back]
             if len(item.split()) > 4 or _NOT_ITEM.match(item):
                 break
