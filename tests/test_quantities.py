@@ -131,9 +131,9 @@ def test_normalize_leaves_non_numbers(text: str) -> None:
     ("two visits a year", (2, "count", "visit", "year", "")),
     # dates
     ("December 31", (31, "date", "december", "", "")),
-    ("by December thirty-first", (31, "date", "december", "", "")),
+    ("by December thirty-first", (31, "date", "december", "", "max")),
     ("the 31st of December", (31, "date", "december", "", "")),
-    ("ends 31 December", (31, "date", "december", "", "")),
+    ("ends 31 December", (31, "date", "december", "", "max")),
     ("Dec. 1st, 2024", (1, "date", "december", "", "")),
     ("the first of May", (1, "date", "may", "", "")),
     # bare
@@ -334,3 +334,25 @@ def test_a_list_before_its_negated_verb_is_negated_whole(text, negated, affirmed
     neg, pos = (part.lower() for part in split_by_scope(text))
     assert all(w in neg for w in negated), (neg, pos)
     assert all(w in pos and w not in neg for w in affirmed), (neg, pos)
+
+
+@pytest.mark.parametrize("text,month,day", [
+    ("sign before March 31 and save", "march", 31),
+    ("it runs through the end of June", "june", 30),
+    ("book by the end of february", "february", 28),
+    ("enrol before may fifteenth", "may", 15),
+    ("the offer ends April 30th", "april", 30),
+])
+def test_a_date_said_as_a_deadline_is_one(text, month, day) -> None:
+    qs = [q for q in extract_quantities(normalize_numbers(text)) if q.kind == "date"]
+    assert [(q.unit, q.value, q.bound) for q in qs] == [(month, day, "max")]
+
+
+def test_two_deadlines_compare_across_months_other_dates_do_not() -> None:
+    def date(text: str):
+        return next(q for q in extract_quantities(normalize_numbers(text)) if q.kind == "date")
+    assert comparable(date("before March 31"), date("by the end of April"))
+    assert not same_quantity(date("before March 31"), date("by the end of April"))
+    assert same_quantity(date("before April 1"), date("by March 31"))        # a day apart is the same deadline
+    assert not comparable(date("it starts on July 6"), date("enrol by May 31"))
+    assert not comparable(date("it starts on July 6"), date("the trip is on August 2"))

@@ -467,3 +467,105 @@ def test_free_where_the_kb_charges_is_a_card(embedder, text) -> None:
 def test_free_where_the_kb_makes_it_free_is_no_error(embedder, text) -> None:
     kb = checker_of(FREE_KB, "voltway-free", embedder)
     assert not shown(errors(kb, text)), errors(kb, text)
+
+
+PROMO_KB = """
+company: Brightleaf Tutoring
+products:
+  - id: weekly
+    name: Weekly plan
+    aliases: [weekly]
+    price: "$179 per month"
+    facts:
+      - Includes one 50-minute lesson a week.
+      - The Weekly plan needs 24 hours' notice to reschedule a lesson.
+  - id: packs
+    name: Lesson packs
+    aliases: [lesson pack, pack]
+    price: "from $1,195 per pack"
+    facts:
+      - The 20-lesson pack costs $1,195 and lessons are valid for 12 months.
+  - id: club
+    name: Book club
+    aliases: [book club]
+    price: "$36.99 a month for adults, $27.99 a month for teens"
+promotions:
+  - id: spring
+    text: New students who enrol before March 31 get their first lesson free.
+  - id: summer-camp
+    text: The summer camp starts on July 6 and costs $450.
+competitors:
+  - id: verbo
+    name: Verbo Tutors
+    aliases: [verbo]
+    positioning: Verbo charges $39 per lesson for 45-minute lessons and needs 48 hours' notice to reschedule.
+"""
+
+
+@pytest.fixture(scope="module")
+def promo(embedder) -> ClaimChecker:
+    return checker_of(PROMO_KB, "brightleaf", embedder)
+
+
+@pytest.mark.parametrize("text", [
+    "If you enrol before April thirtieth, your first lesson is free.",
+    "Enrol by the end of April and the first lesson's on us, that's the spring offer for new students.",
+    "new students who sign up before may fifteenth get the first lesson free",
+])
+def test_a_misstated_promotion_deadline_is_shown(promo, text) -> None:
+    """A deadline said for an offer is compared with the KB's deadline whatever the
+    month; the rep is shown it (which offer a date is for is read from words only)."""
+    got = errors(promo, text)
+    assert shown(got) and not spoken(got) and "March 31" in got[0].correction, got
+
+
+@pytest.mark.parametrize("text", [
+    "If you enrol before March thirty-first, your first lesson is free.",
+    "Enrol by the end of March and the first lesson is free for new students.",
+    "new students enrolling before april first get the first lesson free",   # the same deadline
+    "The summer camp starts on July sixth, and it's four fifty.",           # a start date is not a deadline
+])
+def test_a_right_deadline_or_a_start_date_is_no_error(promo, text) -> None:
+    assert not shown(errors(promo, text)), errors(promo, text)
+
+
+@pytest.mark.parametrize("prior,text", [
+    ("We were also looking at Verbo. Sure, Verbo is one option. They charge thirty-nine dollars per lesson,",
+     "but the lessons are forty-five minutes and you need forty-eight hours' notice to reschedule."),
+    ("The lead said Verbo called. Verbo is cheaper per lesson, they're at thirty-nine.",
+     "And the lessons are forty-five minutes."),
+])
+def test_a_sentence_going_on_from_the_competitors_is_theirs(promo, prior, text) -> None:
+    """Speech recognition splits a turn at a pause: "..., | but the lessons are 45
+    minutes" still speaks of the competitor named in the part before."""
+    assert not shown(errors(promo, text, "weekly", prior)), errors(promo, text, "weekly", prior)
+
+
+def test_a_sentence_going_on_that_speaks_for_us_is_checked(promo) -> None:
+    prior = "Verbo is one option. They charge thirty-nine dollars per lesson,"
+    got = errors(promo, "but our weekly lessons are forty-five minutes.", "weekly", prior)
+    assert shown(got), got
+
+
+@pytest.mark.parametrize("text,context", [
+    ("That's 150-minute lesson a week for 179 a month.", "weekly"),     # "one 50-minute lesson", fused
+    ("Weekly is 350-minute lessons a month.", "weekly"),                # "three 50-minute lessons"
+    ("The book club is 36, 99 a month for adults.", "club"),            # "thirty-six ninety-nine", split
+    ("The pack starts at 11.95 for twenty lessons.", "packs"),          # "eleven ninety-five"
+])
+def test_numbers_as_a_recogniser_writes_them_are_read_every_way(promo, text, context) -> None:
+    assert not shown(errors(promo, text, context)), errors(promo, text, context)
+
+
+def test_a_split_price_that_is_wrong_is_still_found(promo) -> None:
+    assert shown(errors(promo, "The book club is 26, 99 a month for adults.", "club"))
+
+
+@pytest.mark.parametrize("text", [
+    "The weekly plan is nine an hour with one lesson a week.",             # "one seventy-nine", misheard
+    "weekly is um 1.79 a month",
+])
+def test_a_value_far_off_the_kbs_is_never_spoken(promo, text) -> None:
+    """A rep's slip is a little off; a value many times off the KB's is far more
+    often a misheard or misread number - the rep gets a card at most."""
+    assert not spoken(errors(promo, text, "weekly")), errors(promo, text, "weekly")

@@ -43,6 +43,7 @@ SIM_PRODUCT = 0.55       # "which product" needs the same sentence shape
 CLAUSE_PENALTY = 0.05   # a fact found through the whole sentence counts slightly less for a clause
 SUPPORT_MARGIN = 0.03    # an alternative fact this close to the best one may vindicate the claim
 TOPIC_MARGIN = 0.10     # facts this much less similar than the closest one are another topic
+MAGNITUDE = 5.0          # said and KB values this many times apart: likely a mishearing
 QUANTITY_MARGIN = 0.08   # ... for a number the rep got exactly right somewhere relevant
 SIM_OWNERSHIP = 0.50     # a fact of another product this close says whose feature it is
 
@@ -421,7 +422,10 @@ class ClaimChecker:
                 continue
             pairs.sort(key=lambda p: -p[0])
             best = pairs[0]
-            said_as = readings(q, u.text)
+            # (read with the clause's lead-in: "36, | 99 a month" is one price split at its comma)
+            n = len(u.lead_in)
+            said_as = [replace(r, start=r.start - n, end=r.end - n) for r in
+                       readings(replace(q, start=q.start + n, end=q.end + n), u.lead_in + u.text + u.rest)]
             # every plausible reading of what was said must conflict ("three forty-nine" may be
             # $349 or $3.49) with the best fact, with any other value the same fact states
             # ("$349 up to two bedrooms, $499 for three"), and with equally plausible facts
@@ -488,6 +492,12 @@ class ClaimChecker:
                 doubts.append("configuration")     # "a 5-lesson pack for $229" vs "$429 for 10 lessons"
             if q.kind == "bare":
                 doubts.append("bare")
+            if q.kind == "date":
+                doubts.append("date")          # which offer a deadline is for is read from words only
+            if fq.value and min(max(r.value / fq.value, fq.value / r.value) if r.value else math.inf
+                                for r in said_as) >= MAGNITUDE:
+                doubts.append("magnitude")     # "$9 an hour" for $219: a rep's slip is rarely so far
+                                               # off - a misheard or misread number is
             if prod not in u.sent_named and fact.product and self._other_product(q, said_as, qs, head, fact.product):
                 doubts.append("other-product")
             # (another product's fact counts when it is close: "on care plus it's 48 hours and on
@@ -501,7 +511,7 @@ class ClaimChecker:
                    and not (fq2.kind == "percent" and pct_off and not off2)
                    and (not head or head in fq2.context or head == fq2.unit or head in self._fact_words[f2.key])):
                 doubts.append("value-elsewhere")   # the KB states this very value for something near
-            conf, why = self._confidence(_BASE["quantity"], u, fact, best[2], doubts)
+            conf, why = self._confidence(_BASE["quantity"], u, fact, best[2], doubts, q.kind == "date")
             out.append(Verdict(False, u.text, fact, f"said {said!r}, KB says {q_text(fq)}",
                                correction=say, score=best[2], product=prod,
                                evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why))
@@ -544,7 +554,7 @@ class ClaimChecker:
 
     # confidence ----------------------------------------------------------------
     def _confidence(self, base: float, u: Unit, fact: Fact, sim: float,
-                    doubts: Sequence[str] = ()) -> tuple[float, tuple[str, ...]]:
+                    doubts: Sequence[str] = (), deadline: bool = False) -> tuple[float, tuple[str, ...]]:
         """How sure a conflict is: the kind of check's own reliability, less a
         fixed amount for each reason to doubt it. Only a conflict with no real
         doubt at all reaches the voice threshold (0.9 by default)."""
@@ -553,7 +563,7 @@ class ClaimChecker:
         if cond and not cond & set(content_words(u.text)):
             # the fact holds under a condition the rep did not state (a number is still a number)
             why.append("condition" if base < _BASE["quantity"] else "condition-number")
-        if u.conditional:
+        if u.conditional and not deadline:       # ("if you sign by May 31" states the offer's own condition)
             why.append("if")
         if len(u.text.split()) < 4:
             why.append("fragment")
@@ -862,7 +872,7 @@ def _lower_first(text: str) -> str:
 _BASE = {"quantity": 0.95, "polarity": 0.75, "policy": 0.75, "widened": 0.75, "product": 0.7, "ownership": 0.55}
 _SMALL = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
           "sixteen seventeen eighteen nineteen twenty").split()
-_DOUBT = {"condition-number": 0.15, "slot": 0.45, "other-product": 0.45, "shape": 0.3, "widened": 0.0, "value-elsewhere": 0.3, "enumeration": 0.15, "bare": 0.3, "configuration": 0.45, "condition": 0.3, "if": 0.2,
+_DOUBT = {"condition-number": 0.15, "slot": 0.45, "other-product": 0.45, "shape": 0.3, "widened": 0.0, "value-elsewhere": 0.3, "enumeration": 0.15, "bare": 0.3, "date": 0.1, "magnitude": 0.2, "configuration": 0.45, "condition": 0.3, "if": 0.2,
           "fragment": 0.2, "weak-match": 0.2, "product-unknown": 0.3, "product-context": 0.15, "clause": 0.05,
           "mixed": 0.3, "ownership": 0.0, "several-named": 0.3, "asr": 0.35, "asr-number": 0.45}
 

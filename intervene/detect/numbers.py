@@ -26,17 +26,25 @@ def readings(q: Quantity, text: str = "") -> list[Quantity]:
     # that the number words left as a range
     after = re.match(r"-(\d\d)\b", text[q.end:]) if q.bound == "min" and q.value == int(q.value) < 10 else None
     before = re.search(r"(?<![\d.,$])(\d)-$", text[:q.start]) if q.bound == "max" and 10 <= q.value < 100 else None
+    # "one 50-minute lesson" heard as "150-minute lesson": a count fused with the
+    # hyphenated number after it
+    if re.fullmatch(r"[1-9]\d\d-[a-z]+", text[q.start:q.end]) and q.value % 100 >= 10:
+        out.append(replace(q, value=q.value % 100))
     if after:
         out.append(replace(q, value=q.value * 100 + int(after.group(1)), bound=""))
     if before:
         out.append(replace(q, value=int(before.group(1)) * 100 + q.value, bound=""))
-    if q.kind not in ("money", "bare") or q.bound:
-        return out
+    if q.kind not in ("money", "bare") or q.bound == "max" and q.kind == "bare":
+        return out          # ("up to 25" is a limit; "starts at 11.95" may be $1,195)
     v = q.value
-    split = re.search(r"(?<![\d.,$])(\d{1,2}) $", text[:q.start])
+    # ("thirty-four ninety-nine" may come out as "34, 99")
+    split = re.search(r"(?<![\d.,$])(\d{1,2}),? $", text[:q.start])
     if split and v == int(v) and 10 <= v < 100:
         lead = int(split.group(1))
         out += [replace(q, value=lead * 100 + v), replace(q, value=lead + v / 100)]
+    tail = re.match(r",? (\d\d)\b(?![.,]?\d)", text[q.end:])
+    if tail and v == int(v) and 1 <= v < 100:          # ... and the "34" of "34, 99"
+        out += [replace(q, value=v * 100 + int(tail.group(1))), replace(q, value=v + int(tail.group(1)) / 100)]
     cents = round(v * 100)
     if v < 100 and abs(v * 100 - cents) < 1e-6 and cents % 100:
         out.append(replace(q, value=float(cents)))
@@ -185,6 +193,8 @@ def q_text(q: Quantity) -> str:
         return f"{unit}{v}" + (f" per {q.per}" if q.per else "")
     if q.kind == "percent":
         return f"{v}%"
+    if q.kind == "date":
+        return f"{q.unit.capitalize()} {v}"
     if q.kind == "duration" and v != 1:
         unit += "s"
     return f"{v} {unit}".strip()

@@ -35,6 +35,9 @@ class Unit:
 
 _THEY = re.compile(r"\b(?:they|they'?re|they'?ve|they'?ll|they'?d|their|theirs|them|those guys|that company)\b", re.I)
 _THEIR_NAME = re.compile(r"\b(?:their|theirs|they'?ve got an?|they have an?|they offer an?|they sell an?)\s+(?:own\s+)?$", re.I)
+# a sentence that goes on from the one before ("..., | but the lessons are 45 minutes"):
+# speech recognition splits a turn at a pause, and the subject carries over
+_GOES_ON = re.compile(r"^(?:but|and|though|although|while|whereas|plus|which|so)\b", re.I)
 _WE = re.compile(r"\b(?:we|we'?re|we'?ve|we'?ll|we'?d|our|ours|us)\b", re.I)
 # a product named as the yardstick, not the subject: "everything in Silver", "more than Gold"
 REFERENCE = re.compile(r"(?:\b(?:everything|all|anything|whatever'?s?|what you get|what'?s)\s+(?:that'?s\s+|you get\s+)?"
@@ -68,6 +71,7 @@ class ClaimReader:
         out: list[Unit] = []
         current = context
         rival = bool(self.index.mentioned_competitors(prior)) if prior else False
+        before = (sentences(normalize_numbers(prior)) or [""])[-1] if prior and rival else ""
         for si, sent in enumerate(sentences(normalize_numbers(self.join_compounds(text)))):
             mentions = self.subject_mentions(sent)
             start_product = current
@@ -77,7 +81,9 @@ class ClaimReader:
             hypo = bool(_HYPOTHETICAL.search(sent))
             cond = bool(_CONDITIONAL.search(sent))
             rival_here = bool(self.index.mentioned_competitors(sent))
-            sent_theirs = self.theirs(sent, rival, rival_here)
+            sent_theirs = self.theirs(sent, rival, rival_here) or (
+                si == 0 and bool(before) and bool(_GOES_ON.match(sent)) and not (_WE.search(sent) or mentions)
+                and self.whose(before, len(before), rival) == "them")
             out.append(Unit(sent, si, True, mentions[-1][1] if mentions else start_product, named_all,
                             context=start_product, sent_named=named_all, question=question,
                             theirs=sent_theirs, hypothetical=hypo, conditional=cond, rival=rival or rival_here))

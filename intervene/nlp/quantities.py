@@ -52,6 +52,13 @@ _MONTHS = {m: m for m in "january february march april may june july august sept
            "november december".split()}
 _MONTHS.update({m[:3]: m for m in _MONTHS if m != "may"}, sept="september")
 _AMBIGUOUS_MONTHS = {"may", "march", "mar"}        # also verbs: need a capital unless "of May"
+_MONTH_DAYS = dict(zip("january february march april may june july august september october november "
+                       "december".split(), (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)))
+_YEAR_DAY = {m: sum(list(_MONTH_DAYS.values())[:k]) for k, m in enumerate(_MONTH_DAYS)}
+_DATE_BEFORE = frozenset("by before until till through thru after on since from".split())
+# words that make a date a deadline ("sign before March 31", "runs through the end of June")
+_DEADLINE = re.compile(r"\b(?:by|before|until|till|til|through|thru|ends?|ending|expires?|no later than|"
+                       r"up to|runs? to|valid to|deadline)\s+(?:the\s+)?$", re.I)
 
 _CURRENCY_SYM = {"$": "USD", "€": "EUR", "£": "GBP"}
 _CURRENCY_CODES = {"usd": "USD", "eur": "EUR", "gbp": "GBP", "cad": "CAD", "aud": "AUD"}
@@ -522,6 +529,19 @@ def _make(toks: list[_Tok], kind: str, value: float, unit: str, lo: int, hi: int
     return Quantity(float(value), kind, unit, per, bound, toks[lo].start, toks[hi - 1].end, ctx)
 
 
+def _deadline(toks: list[_Tok], i: int) -> str:
+    """"max" for a date said as a deadline ("before March 31", "through the end of
+    June"): two deadlines for one offer contradict each other whatever the month."""
+    lo = max(0, i - 4)
+    before = " ".join(t.low for t in toks[lo:i] if t.kind == "w") + " "
+    return "max" if _DEADLINE.search(before) else ""
+
+
+def year_day(q: Quantity) -> int:
+    """A date as the day of the year (a leap year, so "February 29" exists)."""
+    return _YEAR_DAY[q.unit] + int(q.value)
+
+
 def _date_end(toks: list[_Tok], k: int) -> int:
     """Skip an optional ", 2024" after a date; returns the next token index."""
     y = k + (k < len(toks) and toks[k].text == ",")
@@ -542,15 +562,19 @@ def _unit_word(t: _Tok | None) -> bool:
 def _at(toks: list[_Tok], i: int) -> tuple[list[Quantity], int]:
     """Quantities starting at token i, and the token index to continue from."""
     n, t = len(toks), toks[i]
-    month = _month(t)
+    month = _month(t, strict=not (i and toks[i - 1].low in _DATE_BEFORE))   # "before may 15" is a date
     if month:                                   # "December 31", "Dec. the thirty-first"
         j = i + 1 + (i + 1 < n and toks[i + 1].text == ".")
         j += j < n and toks[j].low == "the"
         num = _number_at(toks, j, date=True) if j < n else None
         if _is_day(num) and not _unit_word(_tok(toks, num.end)):
             end = _date_end(toks, num.end)
-            return [_make(toks, "date", num.value, month, i, end)], end
+            return [_make(toks, "date", num.value, month, i, end, bound=_deadline(toks, i))], end
         return [], i + 1
+    if t.low == "end" and i + 2 < n and toks[i + 1].low == "of" and (month := _month(toks[i + 2], strict=False)):
+        # "sign by the end of April": the month's last day
+        return [_make(toks, "date", _MONTH_DAYS[month] - (month == "february"), month, i, i + 3,
+                      bound=_deadline(toks, i))], i + 3
     num = _number_at(toks, i)
     if num is None:
         if t.low == "no" and _fee_ahead(toks, i + 1):   # "no setup fee": a price of zero
@@ -569,7 +593,7 @@ def _at(toks: list[_Tok], i: int) -> tuple[list[Quantity], int]:
     month = _month(_tok(toks, of), strict=of == j) if num.ordinal or of == j else ""
     if month and _is_day(num):                  # "31st of December", "31 December"
         end = _date_end(toks, of + 1)
-        return [_make(toks, "date", v, month, i, end)], end
+        return [_make(toks, "date", v, month, i, end, bound=_deadline(toks, i))], end
     if num.ordinal or (num.words and _skip_word_number(toks, num)):
         if t.low == "half" and j + 1 < n and toks[j].low in ("a", "an") and toks[j + 1].low in _DURATIONS:
             return [_make(toks, "duration", 0.5, _DURATIONS[toks[j + 1].low], i, j + 2)], j + 2
@@ -707,6 +731,8 @@ def same_quantity(a: Quantity, b: Quantity) -> bool:
             x, y = a.value / _DAYS[pa], b.value / _DAYS[pb]
             return abs(x - y) <= 0.01 * max(abs(x), abs(y))
         return abs(a.value - b.value) < 0.005 or _rounded(a.value, b.value) or _rounded(b.value, a.value)
+    if a.kind == "date" and a.unit in _YEAR_DAY and b.unit in _YEAR_DAY:
+        return abs(year_day(a) - year_day(b)) <= 1      # "before April 1" is "by March 31"
     if a.kind in ("count", "date") and not _unit_ok(a.unit, b.unit):
         return False
     return abs(a.value - b.value) < 1e-9
@@ -739,4 +765,6 @@ def comparable(a: Quantity, b: Quantity) -> bool:
             return True
         short = a if sub_a else b
         return short.value * _DAYS[short.unit] >= 1
+    if a.kind == "date":
+        return a.unit == b.unit or a.bound == b.bound == "max"    # two deadlines, or one month's days
     return _unit_ok(a.unit, b.unit)
