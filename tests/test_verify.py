@@ -569,3 +569,89 @@ def test_a_value_far_off_the_kbs_is_never_spoken(promo, text) -> None:
     """A rep's slip is a little off; a value many times off the KB's is far more
     often a misheard or misread number - the rep gets a card at most."""
     assert not spoken(errors(promo, text, "weekly")), errors(promo, text, "weekly")
+
+
+ADDON_KB = """
+company: Harbor Lawn Co
+products:
+  - id: essentials
+    name: Essentials Lawn Program
+    aliases: [essentials]
+    price: "$44.99 per month"
+    facts:
+      - Includes six fertiliser and weed-control applications a season.
+  - id: plus
+    name: Plus Lawn Program
+    aliases: [plus program]
+    price: "$64.99 per month"
+    facts:
+      - Includes everything in Essentials, plus grub control and a fall aeration.
+      - Includes the first year of the Care Basic plan at no charge.
+  - id: mulch
+    name: Mulch Refresh
+    aliases: [mulch refresh, mulching, fresh mulch]
+    price: "$189 per visit"
+    facts:
+      - Sold separately on every program, including Plus.
+  - id: care-basic
+    name: Care Basic plan
+    aliases: [care basic]
+    price: "$9.99 a month"
+  - id: care-max
+    name: Care Max plan
+    aliases: [care max]
+    price: "$24.99 a month"
+facts:
+  - id: visit
+    text: The estimate visit costs $35 and is waived for returning customers.
+  - id: irrigation
+    text: Irrigation checks are $79; the fee is waived on annual prepaid programs.
+"""
+
+
+@pytest.fixture(scope="module")
+def lawn(embedder) -> ClaimChecker:
+    return checker_of(ADDON_KB, "harbor-lawn", embedder)
+
+
+@pytest.mark.parametrize("text", [
+    "Mulch Refresh is included with the Plus program, so the beds are covered.",
+    "The plus program includes our mulch refresh every spring.",
+    "And fresh mulch comes included with the Plus program too.",
+])
+def test_a_product_sold_on_its_own_put_inside_another_is_a_card(lawn, text) -> None:
+    got = errors(lawn, text)
+    assert shown(got) and not spoken(got) and "separately" in got[0].correction, got
+
+
+@pytest.mark.parametrize("text", [
+    "Plus has everything in Essentials, and on top of that grub control and a fall aeration.",
+    "The Plus program includes the first year of Care Basic at no charge.",
+    "Mulch Refresh isn't included with the Plus program, it's a hundred eighty-nine a visit.",
+    "You can add a Mulch Refresh to the Plus program for a hundred eighty-nine a visit.",
+])
+def test_what_the_kb_puts_together_or_keeps_apart_as_said_is_no_error(lawn, text) -> None:
+    assert not shown(errors(lawn, text)), errors(lawn, text)
+
+
+def test_the_tiers_own_inclusion_is_the_correction(lawn) -> None:
+    got = errors(lawn, "And the Plus program also comes with the first year of Care Max free.")
+    assert shown(got) and "Care Basic" in got[0].correction, got
+
+
+@pytest.mark.parametrize("text", [
+    "The estimate visit is free for everybody, new or returning.",
+    "Irrigation checks are free for everybody, we don't charge anyone for that.",
+    "the estimate visit's free, whether you're new or returning",
+])
+def test_a_conditional_waiver_made_universal_is_shown(lawn, text) -> None:
+    got = errors(lawn, text)
+    assert shown(got) and not spoken(got), got
+
+
+@pytest.mark.parametrize("text", [
+    "The estimate visit is free for returning customers; new customers pay thirty-five.",
+    "If you prepay the year, the irrigation check fee is waived.",
+])
+def test_a_waiver_said_with_its_condition_is_no_error(lawn, text) -> None:
+    assert not shown(errors(lawn, text)), errors(lawn, text)

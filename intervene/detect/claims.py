@@ -65,7 +65,7 @@ class UtteranceCheck:
 
 _UNIVERSAL = re.compile(r"\b(?:every ?one|every ?body|any ?one|any ?body|all (?:customers|clients|members|plans|"
                         r"tiers|students|patients|packages|units|sizes)|any (?:plan|tier|package|unit|size|customer)|every (?:plan|tier|package|unit|size|customer)|no matter|regardless|"
-                        r"whoever)\b", re.I)
+                        r"whoever|whether)\b", re.I)
 # (frame, what the rep says, what the KB must say for it to be a contradiction)
 _POLICY_FRAMES = (
     ("notice", re.compile(r"\b(?:no notice|without (?:any )?notice|no need to (?:tell|give|warn)|not locked in|never locked in|"
@@ -101,8 +101,17 @@ _FREE_CLAIM = re.compile(r"\b(?:(?:it'?s|is|are|'s|be|comes?|for) free\b|free of
 _NOT_FREE = re.compile(r"\b(?:not|isn'?t|aren'?t|never|wasn'?t)\s+(?:\w+\s+){0,1}$", re.I)
 _FREE_FACT = re.compile(r"\b(?:free|waived?|complimentary|included|no charge|credited)\b", re.I)
 SIM_FREE = 0.5
+# one product put inside another: "X comes included with Y", "X is part of Y", "Y includes X"
+_PUT_IN = re.compile(r"\b(?:(?:is|are|comes?|come|'s|'re)\s+(?:\w+\s+)?(?:included|bundled|built)\s+(?:with|in|into|on)|"
+                     r"(?:is|are|'s)\s+(?:\w+\s+)?part of|(?P<has>includes|comes with|has|gets))\b", re.I)
+_SEPARATE = re.compile(r"\b(?:separately|add-on|addon|not (?:included|part)|excluded|on its own|costs? extra)\b", re.I)
 _BENEFIT = frozenset(w[:4] for w in "waive free discount included eligible refund complimentary credited".split())
-_ONLY_IF = re.compile(r"\b(?:only|if|unless|except|excluded|provided|as long as|for (?:new|returning|existing|"
+# benefits that say the same ("free for everybody" widens "waived for returning customers")
+_SAME_BENEFIT = {"waiv": "free", "comp": "free", "incl": "free"}
+# both sides of a condition said together: "new or returning", "members and non-members"
+_BOTH_SIDES = re.compile(r"\b(\w+(?:-\w+)?),? (?:or|and|as well as) (?:non-?)?(\w+(?:-\w+)?)\b", re.I)
+_ONLY_IF = re.compile(r"\b(?:only|if|unless|except|excluded|provided|as long as|waived (?:on|for|with|when)|"
+                      r"free (?:on|for|with) (?!every|any|all\b)|for (?:new|returning|existing|"
                       r"members?|students?|customers? who|patients? who|anyone who))\b", re.I)
 
 
@@ -303,7 +312,7 @@ class ClaimChecker:
                     # a feature can span clauses ("water backup's included, | so a sump pump failure is covered"),
                     # and so do policies and conditions ("cancel any time, | no notice needed")
                     for pv in self._polarity(u, cands, _best_sims(cands)) + self._policy(u, cands) \
-                            + self._widened(u, cands) + self._free(u, cands):
+                            + self._widened(u, cands) + self._free(u, cands) + self._addon(u):
                         verdicts.append((u.sentence, pv))
                 continue          # otherwise its clauses are checked one by one
             if u.question or u.hypothetical or u.theirs:
@@ -322,7 +331,9 @@ class ClaimChecker:
                 support = _best_sims(cands)
             whole = u.is_sentence         # policies and conditions are read from whole sentences
             for v in (self._quantities(u, cands, echoed) + self._polarity(u, cands, support)
-                      + (self._widened(u, cands) + self._policy(u, cands) + self._free(u, cands) if whole else [])
+                      + (self._policy(u, cands) + self._free(u, cands) + self._addon(u) if whole else [])
+                      # ("the visit is free for everybody, | new or returning": the clause says it)
+                      + (self._widened(u, cands) if whole or _UNIVERSAL.search(u.text + u.rest) else [])
                       + self._product(u, cands) + self._ownership(u, cands, support)):
                 verdicts.append((u.sentence, v))
         self.verify_ms.append((time.perf_counter() - t0) * 1000)
@@ -651,17 +662,23 @@ class ClaimChecker:
         """"We waive it for everyone" where the KB waives it only on a condition ("for
         students who took a trial lesson", "if you pay 12 months upfront"): the rep
         made a conditional benefit universal."""
-        m = _UNIVERSAL.search(u.text)
-        if not m or any(a <= m.start() < b for a, b in negation_scopes(u.text)):
+        text = u.text + u.rest            # ("the visit's free, | whether you're new or returning")
+        m = _UNIVERSAL.search(text)
+        if not m or any(a <= m.start() < b for a, b in negation_scopes(text)):
             return []
-        said = set(content_words(u.text))
+        said = set(content_words(text))
+        # "new or returning", "members or not" name every side of a condition: no condition at all
+        both = {w for p in _BOTH_SIDES.finditer(text) for w in content_words(p.group(0))
+                if len(set(content_words(p.group(0))) & _CONDITION_WORDS) >= 2 or "non" in p.group(0).lower()}
+        stated = said - both
+        said_benefit = {_SAME_BENEFIT.get(w[:4], w[:4]) for w in said if w[:4] in _BENEFIT}
         for fact, sim in cands:
             if sim < 0.45 or not self._allowed(fact, u.product, u.named):
                 continue
             limited = _ONLY_IF.search(fact.text) or self._fact_cond[fact.key]
             feature = (said & self._fact_words[fact.key]) - self._topic - _GENERIC - self._product_words
-            benefit = {w[:4] for w in said if w[:4] in _BENEFIT} & {w[:4] for w in self._fact_words[fact.key]}
-            if not limited or not feature or not benefit or (self._fact_cond[fact.key] & said):
+            benefit = said_benefit & {_SAME_BENEFIT.get(w[:4], w[:4]) for w in self._fact_words[fact.key]}
+            if not limited or not feature or not benefit or (self._fact_cond[fact.key] & stated):
                 continue
             conf, why = self._confidence(_BASE["widened"], u, fact, max(sim, 0.55), ("widened",))
             why = tuple(d for d in why if d not in ("condition", "condition-number"))
@@ -781,6 +798,53 @@ class ClaimChecker:
                             confidence=conf, doubts=why)]
         return []
 
+    def _addon(self, u: Unit) -> list[Verdict]:
+        """"Carpet Care is included with Premier", "Premier includes our Full Pack":
+        the rep puts a product the KB sells at its own price inside another one,
+        and no fact puts the two together. Word overlap says which products were
+        named, not that the KB rules it out: a card at most."""
+        m = _PUT_IN.search(u.text)
+        if not m or any(a <= m.start() < b for a, b in negation_scopes(u.text)):
+            return []
+        subjects = {a for a, _ in self.reader.subject_mentions(u.text)}     # not "everything in Silver"
+        spans = [(a, b, pid) for a, b, pid in self.index.products.spans(u.text)
+                 if a in subjects and not re.search(r"\beverything\s+(?:\w+\s+)?$", u.text[:a])]
+        before = [pid for a, _, pid in spans if a < m.start()]
+        after = [pid for a, _, pid in spans if a >= m.end() - 1]
+        if m.group("has"):                    # "Premier includes Carpet Care"
+            pairs = [(a, b) for b in before[-1:] for a in after[:1]]
+        else:                                 # "Carpet Care is included with Premier"
+            pairs = [(a, b) for a in before[-1:] for b in after[:1]]
+        said_as = {pid: _norm_name(u.text[a:b]) for a, b, pid in spans}
+        for addon, tier in pairs:
+            price = self._price.get(addon)
+            if addon == tier or price is None or not any(q.kind == "money" and q.value > 0
+                                                         for q in self._fact_q[price.key]):
+                continue
+            together = [f for f in self.index.facts if {addon, tier} <= self._fact_named[f.key] | {f.product}]
+            apart = [f for f in together if self._kept_apart(f.text, said_as[addon])]
+            if len(apart) < len(together):
+                continue                      # some fact puts them together: how is its own business
+            price = apart[0] if apart else price   # ("not included in Plus or Premier" says it best)
+            # "comes with a year of Care Plus" where the tier includes Care Basic: that fact says it best
+            price = next((f for f in self.index.facts if f.product == tier and addon not in self._fact_named[f.key]
+                          and any(self._words_of.get(addon, set()) & self._words_of.get(o, set())
+                                  for o in self._fact_named[f.key] - {tier})), price)
+            conf, why = self._confidence(_BASE["product"], u, price, 0.55, ("add-on",))
+            return [Verdict(False, u.text, price, f"rep put the {self._name(addon)} inside the {self._name(tier)}; "
+                            f"KB prices it on its own: {price.text}", correction=self.correction(price),
+                            score=0.55, product=tier, evidence=(Evidence(price.kb_id, price.text),),
+                            confidence=conf, doubts=why)]
+        return []
+
+    def _kept_apart(self, text: str, name: str) -> bool:
+        """The fact says the product, by the name the rep used, is not part of the
+        other ("Full Pack is not included", "sold separately on every plan")."""
+        spots = [(a, b) for a, b, _ in self.index.products.spans(text) if _norm_name(text[a:b]) == name]
+        if not spots:                          # the fact is the add-on's own ("Sold separately on every plan")
+            return bool(_SEPARATE.search(text))
+        return any(_SEPARATE.search(text[b:b + 40]) for a, b in spots)
+
     def _counterpart(self, fact: Fact, product: str) -> Optional[Fact]:
         """P's fact about the same thing as another product's fact (its string
         inverter for their microinverters), if it has one."""
@@ -872,7 +936,7 @@ def _lower_first(text: str) -> str:
 _BASE = {"quantity": 0.95, "polarity": 0.75, "policy": 0.75, "widened": 0.75, "product": 0.7, "ownership": 0.55}
 _SMALL = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
           "sixteen seventeen eighteen nineteen twenty").split()
-_DOUBT = {"condition-number": 0.15, "slot": 0.45, "other-product": 0.45, "shape": 0.3, "widened": 0.0, "value-elsewhere": 0.3, "enumeration": 0.15, "bare": 0.3, "date": 0.1, "magnitude": 0.2, "configuration": 0.45, "condition": 0.3, "if": 0.2,
+_DOUBT = {"condition-number": 0.15, "slot": 0.45, "other-product": 0.45, "shape": 0.3, "widened": 0.0, "value-elsewhere": 0.3, "enumeration": 0.15, "bare": 0.3, "date": 0.1, "add-on": 0.1, "magnitude": 0.2, "configuration": 0.45, "condition": 0.3, "if": 0.2,
           "fragment": 0.2, "weak-match": 0.2, "product-unknown": 0.3, "product-context": 0.15, "clause": 0.05,
           "mixed": 0.3, "ownership": 0.0, "several-named": 0.3, "asr": 0.35, "asr-number": 0.45}
 
@@ -895,6 +959,10 @@ _INCLUDES = re.compile(r"\b(?:includ\w*|comes? with|came with|cover\w*|you(?:'ll
 # a fact whose statement holds within limits or under conditions
 _LIMITED = re.compile(r"\b(?:up to|only|if|when|unless|except|over|under|more than|less than|longer|shorter|"
                       r"after|before|within|for (?:new|returning|existing|members?|non-?members?))\b", re.I)
+def _norm_name(text: str) -> str:
+    return re.sub(r"[\s-]+", " ", text.lower()).strip()
+
+
 def _need(words: set[str]) -> int:
     return max(1, math.ceil(0.6 * len(words)))
 
