@@ -655,3 +655,127 @@ def test_a_conditional_waiver_made_universal_is_shown(lawn, text) -> None:
 ])
 def test_a_waiver_said_with_its_condition_is_no_error(lawn, text) -> None:
     assert not shown(errors(lawn, text)), errors(lawn, text)
+
+
+CARRY_KB = """
+company: Quill Web Studio
+products:
+  - id: care
+    name: Website Care plan
+    aliases: [website care, care plan]
+    price: "$99 per month"
+    facts:
+      - Our team makes up to 3 hours of content updates per month; unused hours do not roll over to the next month.
+  - id: credits
+    name: Design credits
+    aliases: [design credits]
+    price: "$40 per credit"
+    facts:
+      - Unused design credits carry over for up to 12 months.
+"""
+
+
+@pytest.mark.parametrize("text", [
+    "Any hours you don't use just roll over into the next month.",
+    "and if you don't use your update hours they carry over, so nothing's wasted",
+    "Unused Website Care hours roll over month to month.",
+])
+def test_carrying_over_what_the_kb_forfeits_is_shown(embedder, text) -> None:
+    kb = checker_of(CARRY_KB, "quill", embedder)
+    got = errors(kb, text, "care")
+    assert shown(got) and not spoken(got), got
+
+
+@pytest.mark.parametrize("text", [
+    "Unused hours don't roll over, they reset each month.",
+    "The update hours do not carry over to the next month.",
+    "Unused design credits carry over for up to twelve months.",
+])
+def test_carry_over_said_as_the_kb_says_is_no_error(embedder, text) -> None:
+    kb = checker_of(CARRY_KB, "quill", embedder)
+    assert not shown(errors(kb, text)), errors(kb, text)
+
+
+OFFER_KB = """
+company: Ridgeline Roofing
+products:
+  - id: essential
+    name: Essential package
+    aliases: [essential]
+    price: "from $9,800 per roof"
+  - id: preferred
+    name: Preferred package
+    aliases: [preferred]
+    price: "from $12,400 per roof"
+  - id: premier
+    name: Premier package
+    aliases: [premier]
+    price: "from $15,900 per roof"
+  - id: isa
+    name: Income Share Agreement
+    aliases: [isa, income share]
+    price: "$0 upfront"
+promotions:
+  - id: spring
+    text: Contracts signed by May 31 get $750 off the Preferred or Premier package; the Essential package is not eligible.
+  - id: early
+    text: Pay upfront or in instalments by January 31 and get $1,000 off; the discount does not apply to the ISA.
+facts:
+  - id: veterans
+    text: Veterans get 5% off any package.
+"""
+
+
+@pytest.fixture(scope="module")
+def offers(embedder) -> ClaimChecker:
+    return checker_of(OFFER_KB, "ridgeline", embedder)
+
+
+@pytest.mark.parametrize("text", [
+    "Sign by May thirty-first and you get seven hundred fifty off, and that's on any of the three packages.",
+    "Sign by May 31 and it's $750 off, Essential included.",
+    "the seven fifty off for signing by may thirty first works even on the essential",
+    "Pay by January 31 and you get $1,000 off, and that works on upfront, instalments or the ISA.",
+])
+def test_an_offer_given_beyond_the_plans_it_names_is_a_card(offers, text) -> None:
+    got = errors(offers, text)
+    assert shown(got) and not spoken(got), got
+
+
+@pytest.mark.parametrize("text", [
+    "Sign by May 31 and you get $750 off the Preferred or Premier package.",
+    "The $750 spring offer works on Preferred and Premier, not on Essential.",
+    "Veterans get five percent off any package.",                       # an offer for every package
+    "Pay upfront by January 31 and you get $1,000 off.",
+])
+def test_an_offer_given_to_whom_the_kb_gives_it_is_no_error(offers, text) -> None:
+    assert not shown(errors(offers, text)), errors(offers, text)
+
+
+@pytest.mark.parametrize("text", [
+    "They're at fifty-four ninety-nine a month for the Gold plan, and they lock you in.",
+    "they charge sixty nine a month for gold",
+])
+def test_someone_elses_price_with_no_competitor_heard_is_never_spoken(checker, text) -> None:
+    """The competitor's name may have been misheard: "they're at $54.99" is not
+    spoken as a correction of our price (the rep may still get a card)."""
+    assert not spoken(errors(checker, text, "gold", "The lead said Q-Way quoted them.")), errors(checker, text, "gold")
+
+
+@pytest.mark.parametrize("text", [
+    "with a $1195 deductible",              # "a $195 deductible"
+    "There's $1.49 one-time setup fee.",     # "a forty-nine dollar setup fee"
+])
+def test_an_article_heard_as_a_one_is_read_both_ways(embedder, text) -> None:
+    kb = checker_of("""
+company: Keel Hearing
+products:
+  - id: care
+    name: Care plan
+    aliases: [care plan]
+    price: "$29 per month"
+    facts:
+      - Loss and damage replacement has a $195 deductible per aid.
+      - There is a $49 one-time setup fee.
+""", "keel", embedder)
+    assert not shown(errors(kb, text, "care")), errors(kb, text, "care")

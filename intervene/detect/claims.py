@@ -31,7 +31,7 @@ from intervene.detect.numbers import (EVERY, OFF, REPAIR, UNIT_WORDS, comparable
                                       period_of, q_text, readings, retracted, same_rate_basis, stem)
 from intervene.detect.subjects import REFERENCE, ClaimReader, Unit, u_named
 from intervene.kb.index import KBIndex, product_names
-from intervene.nlp.quantities import (Quantity, content_words, extract_quantities, same_quantity,
+from intervene.nlp.quantities import (Quantity, comparable, content_words, extract_quantities, same_quantity,
                                       normalize_numbers)
 from intervene.nlp.text import negation_scopes, sentences, split_by_scope
 from intervene.vocab import Evidence, Fact, Verdict
@@ -78,7 +78,14 @@ _POLICY_FRAMES = (
                           r"haven'?t used|hadn'?t used)|\b(?:unused|remaining|prorat\w*)\b[^.]{0,40}\brefund", re.I),
      re.compile(r"\b(?:non-?refundable|no refunds?|not (?:be )?refunded|are not refunded|is not refunded|"
                 r"isn'?t refunded|cannot be refunded|can'?t be refunded|no money back)\b", re.I)),
+    ("carry-over", re.compile(r"\b(?:rolls?|rolled|rolling|carr(?:y|ies|ied)|carrying) (?:\w+ )?over\b|"
+                              r"\b(?:never|don'?t|doesn'?t|won'?t) expire\b", re.I),
+     re.compile(r"\b(?:(?:do|does|will|can) ?not|don'?t|doesn'?t|won'?t|can'?t|cannot) (?:be )?(?:roll|carr)\w* over\b|"
+                r"\bno (?:roll-? ?over|carry-? ?over)\b|\bforfeit\w*|\buse (?:it|them) or lose\b", re.I)),
 )
+# the rep's own words deny it ("unused hours don't roll over")
+_DENIED = re.compile(r"\b(?:don'?t|doesn'?t|do not|does not|won'?t|will not|can'?t|cannot|never|not|no)\s+"
+                     r"(?:(?:just|really|ever|actually|automatically|simply|be)\s+)?$", re.I)
 # the rep states the refund window themself ("refunded within 30 days of purchase")
 _WINDOW_GIVEN = re.compile(r"\b(?:within|in the first|during the first|first)\s+\d+\s*(?:days?|weeks?|months?)\b|"
                            r"\b\d+-(?:day|week|month)\b|\b\d+\s*(?:days?|weeks?|months?)\s+(?:from|of|after)\b", re.I)
@@ -101,9 +108,26 @@ _FREE_CLAIM = re.compile(r"\b(?:(?:it'?s|is|are|'s|be|comes?|for) free\b|free of
 _NOT_FREE = re.compile(r"\b(?:not|isn'?t|aren'?t|never|wasn'?t)\s+(?:\w+\s+){0,1}$", re.I)
 _FREE_FACT = re.compile(r"\b(?:free|waived?|complimentary|included|no charge|credited)\b", re.I)
 SIM_FREE = 0.5
+SIM_SCOPE = 0.5        # an offer this close is the one the rep is giving away
 # one product put inside another: "X comes included with Y", "X is part of Y", "Y includes X"
 _PUT_IN = re.compile(r"\b(?:(?:is|are|comes?|come|'s|'re)\s+(?:\w+\s+)?(?:included|bundled|built)\s+(?:with|in|into|on)|"
                      r"(?:is|are|'s)\s+(?:\w+\s+)?part of|(?P<has>includes|comes with|has|gets))\b", re.I)
+# a seller other than us as the subject of a price ("they're at", "they charge", "their price")
+_THEY_SELL = re.compile(r"\b(?:they'?re at|they are at|they charge|they offer|they quoted?|they ask|they want|"
+                        r"they lock|they sell|their (?:price|rate|plan|fee|deal|offer)s?)\b", re.I)
+_WE_SELL = re.compile(r"\b(?:we|our|ours|we'?re|we'?ll|us)\b", re.I)
+# the rep making an offer everyone's: "any of the three plans", "either one", "every package"
+_ANY_PLAN = re.compile(r"\b(?:(?:on|to|for|with) any (?:of (?:the|our|them)\b(?:\s+\w+)?(?:\s+(?:plans|packages|tiers|"
+                       r"programs|packs|options|levels|memberships))?|(?:plan|package|tier|program|pack|option|level|"
+                       r"membership|one)s?\b)|(?:on|to|for) (?:either|both|every|all) (?:one|of (?:them|the \w+)|"
+                       r"plans?|packages?|tiers?|programs?|packs?|options?|three|two)\b|"
+                       r"(?:any|all|every|either) (?:plans?|packages?|tiers?|programs?|packs?|of them|one)\b)", re.I)
+# ... or a plan it isn't for: "Essential included", "even the Starter", "on Essential too"
+_GIVEN_AFTER = re.compile(r"[\w'-]*\W+(?:\w+\W+)?(?:included|too|as well)\b", re.I)
+_GIVEN_BEFORE = re.compile(r"\b(?:even\s+(?:on\s+|for\s+|with\s+)?(?:the\s+|your\s+)?|(?:works|applies|valid|good|goes)\s+"
+                           r"(?:on|to|for|with)\b[^.;!?]*)$", re.I)
+# what makes a fact an offer: a discount, something free, a deal
+_DEAL = re.compile(r"\b(?:off|discount\w*|free|waived?|save|bonus|promo\w*|offer|deal)\b", re.I)
 _SEPARATE = re.compile(r"\b(?:separately|add-on|addon|not (?:included|part)|excluded|on its own|costs? extra)\b", re.I)
 _BENEFIT = frozenset(w[:4] for w in "waive free discount included eligible refund complimentary credited".split())
 # benefits that say the same ("free for everybody" widens "waived for returning customers")
@@ -312,7 +336,8 @@ class ClaimChecker:
                     # a feature can span clauses ("water backup's included, | so a sump pump failure is covered"),
                     # and so do policies and conditions ("cancel any time, | no notice needed")
                     for pv in self._polarity(u, cands, _best_sims(cands)) + self._policy(u, cands) \
-                            + self._widened(u, cands) + self._free(u, cands) + self._addon(u):
+                            + self._widened(u, cands) + self._free(u, cands) + self._addon(u) \
+                            + self._offer_scope(u, cands):
                         verdicts.append((u.sentence, pv))
                 continue          # otherwise its clauses are checked one by one
             if u.question or u.hypothetical or u.theirs:
@@ -331,7 +356,8 @@ class ClaimChecker:
                 support = _best_sims(cands)
             whole = u.is_sentence         # policies and conditions are read from whole sentences
             for v in (self._quantities(u, cands, echoed) + self._polarity(u, cands, support)
-                      + (self._policy(u, cands) + self._free(u, cands) + self._addon(u) if whole else [])
+                      + (self._policy(u, cands) + self._free(u, cands) + self._addon(u)
+                         + self._offer_scope(u, cands) if whole else [])
                       # ("the visit is free for everybody, | new or returning": the clause says it)
                       + (self._widened(u, cands) if whole or _UNIVERSAL.search(u.text + u.rest) else [])
                       + self._product(u, cands) + self._ownership(u, cands, support)):
@@ -505,6 +531,9 @@ class ClaimChecker:
                 doubts.append("bare")
             if q.kind == "date":
                 doubts.append("date")          # which offer a deadline is for is read from words only
+            if _THEY_SELL.search(u.lead_in + u.text[:q.start]) and not _WE_SELL.search(u.lead_in + u.text[:q.start]):
+                doubts.append("they")          # "they're at 54.99": someone sells it - a competitor the
+                                               # recogniser misheard ("SecureWay" as "Q-Way") is likelier than us
             if fq.value and min(max(r.value / fq.value, fq.value / r.value) if r.value else math.inf
                                 for r in said_as) >= MAGNITUDE:
                 doubts.append("magnitude")     # "$9 an hour" for $219: a rep's slip is rarely so far
@@ -640,9 +669,12 @@ class ClaimChecker:
                 continue          # "cancel any time with 30 days' notice" states the notice
             if frame == "refund" and _WINDOW_GIVEN.search(u.text):
                 continue          # "unused lessons refunded within 30 days" states the window
-            if not claim.search(u.text) or any(a <= claim.search(u.text).start() < b   # type: ignore[union-attr]
-                                               for a, b in negation_scopes(u.text) if frame == "refund"):
+            said = claim.search(u.text)
+            if not said or any(a <= said.start() < b for a, b in negation_scopes(u.text) if frame == "refund"):
                 continue
+            if frame == "carry-over" and (_DENIED.search(u.text[:said.start()]) or said.group(0).lower().startswith(
+                    ("don", "doesn", "won"))):
+                continue          # "they don't roll over" states the KB's own policy
             for fact, sim in cands:
                 if sim < 0.3 or not self._allowed(fact, u.product, u.named):
                     continue
@@ -837,6 +869,44 @@ class ClaimChecker:
                             confidence=conf, doubts=why)]
         return []
 
+    def _offer_scope(self, u: Unit, cands: list[tuple[Fact, float]]) -> list[Verdict]:
+        """"The $100 off works on any of the three plans", "a free lesson on any pack,
+        even the Starter" where the offer names the plans it is for ("Plus or Premier
+        members", "not on the ISA"): the rep widened who gets it. A card at most."""
+        text = u.text + u.rest
+        wide = _ANY_PLAN.search(text)
+        subjects = {a for a, _ in self.reader.subject_mentions(text)}
+        denied = negation_scopes(text)
+        given = [pid for a, b, pid in self.index.products.spans(text) if a in subjects
+                 and not any(x <= a < y for x, y in denied) and (
+            _GIVEN_AFTER.match(text, b) or _GIVEN_BEFORE.search(text[max(0, a - 60):a]))]
+        if not (wide or given) or any(a <= (wide.start() if wide else 0) < b for a, b in negation_scopes(text)):
+            return []
+        amounts = [q for q in extract_quantities(self.index.products.mask(text)) if q.kind in ("money", "percent")]
+        for fact, sim in cands:
+            if not (fact.kind == "promotion" or _DEAL.search(fact.text)):
+                continue
+            if sim < SIM_SCOPE:
+                break
+            named = self._fact_named[fact.key] - {None}
+            if not named or _ANY_PLAN.search(fact.text) or (amounts and not any(
+                    comparable(q, fq) and same_quantity(q, fq) for q in amounts for fq in self._fact_q[fact.key])):
+                break             # the closest offer is for everyone, or is another offer ("15% off", not its 20%)
+            scopes = negation_scopes(fact.text)
+            barred = {pid for a, _, pid in self.index.products.spans(fact.text) if any(x <= a < y for x, y in scopes)}
+            eligible = named - barred
+            outside = [pid for pid in given if pid in barred or (pid not in eligible and fact.product != pid)]
+            if not (wide or outside):
+                break
+            conf, why = self._confidence(_BASE["widened"], u, fact, max(sim, 0.55), ("scope",))
+            why = tuple(d for d in why if d not in ("condition", "condition-number", "if"))
+            conf = max(0.0, round(_BASE["widened"] - sum(_DOUBT[d] for d in why), 3))
+            who = ", ".join(self._name(p) for p in outside) or "every plan"
+            return [Verdict(False, u.text, fact, f"rep gave the offer to {who}; KB: {fact.text}",
+                            correction=self.correction(fact), score=sim, product=u.product,
+                            evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why)]
+        return []
+
     def _kept_apart(self, text: str, name: str) -> bool:
         """The fact says the product, by the name the rep used, is not part of the
         other ("Full Pack is not included", "sold separately on every plan")."""
@@ -936,7 +1006,7 @@ def _lower_first(text: str) -> str:
 _BASE = {"quantity": 0.95, "polarity": 0.75, "policy": 0.75, "widened": 0.75, "product": 0.7, "ownership": 0.55}
 _SMALL = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
           "sixteen seventeen eighteen nineteen twenty").split()
-_DOUBT = {"condition-number": 0.15, "slot": 0.45, "other-product": 0.45, "shape": 0.3, "widened": 0.0, "value-elsewhere": 0.3, "enumeration": 0.15, "bare": 0.3, "date": 0.1, "add-on": 0.1, "magnitude": 0.2, "configuration": 0.45, "condition": 0.3, "if": 0.2,
+_DOUBT = {"condition-number": 0.15, "slot": 0.45, "other-product": 0.45, "shape": 0.3, "widened": 0.0, "value-elsewhere": 0.3, "enumeration": 0.15, "bare": 0.3, "date": 0.1, "they": 0.2, "scope": 0.1, "add-on": 0.1, "magnitude": 0.2, "configuration": 0.45, "condition": 0.3, "if": 0.2,
           "fragment": 0.2, "weak-match": 0.2, "product-unknown": 0.3, "product-context": 0.15, "clause": 0.05,
           "mixed": 0.3, "ownership": 0.0, "several-named": 0.3, "asr": 0.35, "asr-number": 0.45}
 

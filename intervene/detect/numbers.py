@@ -45,6 +45,11 @@ def readings(q: Quantity, text: str = "") -> list[Quantity]:
     tail = re.match(r",? (\d\d)\b(?![.,]?\d)", text[q.end:])
     if tail and v == int(v) and 1 <= v < 100:          # ... and the "34" of "34, 99"
         out += [replace(q, value=v * 100 + int(tail.group(1))), replace(q, value=v + int(tail.group(1)) / 100)]
+    # "a $195 deductible" heard as "$1195", "a forty-nine dollar fee" as "$1.49": the article
+    # came out as a one in front of the number
+    digits = re.sub(r"\D", "", text[q.start:q.end].split(" ")[0]) if text else ""
+    if q.kind == "money" and len(digits) >= 3 and digits[0] == "1" and digits[1] != "0":
+        out.append(replace(q, value=float(digits[1:])))
     cents = round(v * 100)
     if v < 100 and abs(v * 100 - cents) < 1e-6 and cents % 100:
         out.append(replace(q, value=float(cents)))
