@@ -43,9 +43,9 @@ GROUPS = {
 FLOORS = {
     "dev": (0.95, 0.95, 0.95, 0),
     "older": (0.72, 0.91, 0.95, 0),     # measured: 0.754 / 0.939 / 1.00 / 0
-    "tune": (0.64, 0.88, 0.95, 1),      # measured: 0.673 / 0.904 / 0.98 / 0 wrong spoken of 39
-    "blind": (0.61, 0.82, 0.62, 3),     # measured: 0.644 / 0.850 / 0.67 / 2 wrong spoken of 10
-    "blind2": (0.60, 0.87, 0.85, 1),    # measured: 0.635 / 0.904 / 0.91 / 0 wrong spoken of 2
+    "tune": (0.67, 0.88, 0.95, 1),      # measured: 0.699 / 0.907 / 0.98 / 0 wrong spoken of 39
+    "blind": (0.62, 0.85, 0.70, 2),     # measured: 0.644 / 0.873 / 0.74 / 1 wrong spoken of 9
+    "blind2": (0.64, 0.87, 0.80, 1),    # measured: 0.676 / 0.893 / 0.87 / 0 wrong spoken of 2
     "blind3": (0.44, 0.80, 0.40, 1),    # measured: 0.474 / 0.837 / 0.50 / 0 wrong spoken of 0
 }
 

@@ -779,3 +779,44 @@ products:
       - There is a $49 one-time setup fee.
 """, "keel", embedder)
     assert not shown(errors(kb, text, "care")), errors(kb, text, "care")
+
+
+CONFIG_KB = """
+company: Hearth Meal Co
+products:
+  - id: family
+    name: Family box
+    aliases: [family box]
+    price: "from $9.49 per serving"
+    facts:
+      - Costs $10.49 per serving at 2 or 3 meals a week and $9.49 per serving at 4 meals a week.
+  - id: packing
+    name: Packing service
+    aliases: [packing, fragile pack]
+    price: "from $349"
+    facts:
+      - Fragile Pack is $349 for homes of up to two bedrooms and $499 for three bedrooms or more.
+"""
+
+
+@pytest.mark.parametrize("text,context", [
+    ("The family box is nine forty-nine a serving at two or three meals a week.", "family"),
+    ("Fragile Pack for your 2-bedroom place is $499.", "packing"),
+    ("For a 4-bedroom home the Fragile Pack is three hundred forty-nine dollars.", "packing"),
+])
+def test_a_price_bound_to_the_other_counts_in_the_fact_is_a_card(embedder, text, context) -> None:
+    """The rep's price is the fact's price for other counts: the counts said pick the line."""
+    kb = checker_of(CONFIG_KB, "hearth", embedder)
+    got = errors(kb, text, context)
+    assert shown(got) and not spoken(got), got
+
+
+@pytest.mark.parametrize("text,context", [
+    ("The family box is ten forty-nine a serving at two or three meals a week.", "family"),
+    ("At four meals a week it's nine forty-nine a serving.", "family"),
+    ("Fragile Pack for a 2-bedroom is $349, and $499 for three bedrooms or more.", "packing"),
+    ("The family box starts at nine forty-nine a serving.", "family"),
+])
+def test_a_price_with_its_own_counts_is_no_error(embedder, text, context) -> None:
+    kb = checker_of(CONFIG_KB, "hearth", embedder)
+    assert not shown(errors(kb, text, context)), errors(kb, text, context)

@@ -478,6 +478,16 @@ class ClaimChecker:
                 # noun even where the quantity parser could not pair them
                 ok = any(self._says(best[1], r.value, head) for r in said_as)
             said = u.text[q.start:q.end]
+            rebound = None
+            if ok and q.kind in ("money", "bare"):
+                # "10.99 a serving at 2 or 3 meals a week" where the KB gives $10.99 at 4 meals and
+                # $11.99 at 2 or 3: the counts said bind the price to another line of the fact
+                bound = [(p, self._configured(p[1], p[3], qs)) for p in pairs
+                         if any(consistent(r, p[3], qs) for r in said_as)]
+                if not any(b is p[3] for p, b in bound):
+                    match, rebound = next(((p, b) for p, b in bound if b is not None), (None, None))
+                    if match and rebound:
+                        ok, best = False, (match[0], match[1], match[2], rebound, match[4], match[5])
             if ok:
                 out.append(Verdict(True, u.text, best[1], f"{said} matches", score=best[2], product=prod))
                 continue
@@ -519,11 +529,11 @@ class ClaimChecker:
                 doubts.append("slot")          # the number is about something the fact's number is not
             elif not (head or set(q.context) & set(fq.context) or price_claim):
                 doubts.append("slot")
-            if len(owners) > 1:
+            if len(owners) > 1 or rebound:
                 doubts.append("enumeration")
             fact_counts = {(c.unit, c.value) for c in self._fact_q[fact.key] if c.kind == "count"}
             # (the counts as said, names included: an alias like "5-lesson pack" carries one)
-            if q.kind == "money" and fact_counts and any(c.kind == "count" and any(
+            if not rebound and q.kind == "money" and fact_counts and any(c.kind == "count" and any(
                     unit == c.unit and value != c.value for unit, value in fact_counts)
                     for c in extract_quantities(u.text)):
                 doubts.append("configuration")     # "a 5-lesson pack for $229" vs "$429 for 10 lessons"
@@ -546,8 +556,10 @@ class ClaimChecker:
                         [(f2, s2) for f2, s2 in cands if s2 >= 0.45 and f2.key not in have
                          and self._hinted(f2.product, u.lead_in + " " + u.text[:q.start], prod)]
             if any(consistent(r, fq2, qs) for r in said_as for f2, s2 in elsewhere
+                   if not (rebound and f2.key == fact.key)
                    for fq2, owner, off2 in zip(self._fact_q[f2.key], self._fq_owner[f2.key], self._fq_off[f2.key])
                    if comparable_pair(r, fq2, f2) and not (owner and prod and before and prod not in owner)
+                   and not (rebound and fq2.bound == "min")       # ("from $10.99" says nothing of which line)
                    and not (fq2.kind == "percent" and pct_off and not off2)
                    and (not head or head in fq2.context or head == fq2.unit or head in self._fact_words[f2.key])):
                 doubts.append("value-elsewhere")   # the KB states this very value for something near
@@ -556,6 +568,36 @@ class ClaimChecker:
                                correction=say, score=best[2], product=prod,
                                evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why))
         return out
+
+    def _configured(self, fact: Fact, fq: Quantity, said: Sequence[Quantity]) -> Optional[Quantity]:
+        """The fact's other price for the counts the rep said, when the rep's price is
+        the fact's price for other counts ("$349 up to two bedrooms, $499 for three or
+        more": "$499 for a 2-bedroom" is wrong); `fq` itself when the counts fit it,
+        None when they do not decide."""
+        counts = [c for c in said if c.kind == "count"]
+        fqs = self._fact_q[fact.key]
+        money = [m for m in fqs if m.kind == "money" and m.value > 0]
+        if not counts or len(money) < 2:
+            return None
+        groups: dict[int, list[Quantity]] = {id(m): [] for m in money}
+        # "$X at N and $Y at M": a count goes with the price before it; "for N it's $X, for M $Y":
+        # with the price after it
+        after = next(q for q in fqs if q.kind in ("money", "count")).kind == "money"
+        for c in (c for c in fqs if c.kind == "count"):
+            side = [m for m in money if (m.end <= c.start if after else m.start >= c.end)]
+            near = (side[-1] if after else side[0]) if side else (money[0] if after else money[-1])
+            groups[id(near)].append(c)
+        units = {c.unit for g in groups.values() for c in g}
+        told = [c for c in counts if c.unit in units]
+        if not told or not groups.get(id(fq)):     # (a count, or a free line, binds nothing here)
+            return None
+
+        def fits(group: list[Quantity]) -> bool:
+            return any(_count_fits(c, g) for c in told for g in group)
+        if fits(groups[id(fq)]):
+            return fq
+        return next((m for m in money if m is not fq and groups[id(m)] and fits(groups[id(m)])
+                     and comparable(m, fq)), None)
 
     def _same_slot(self, text: str, q: Quantity, fq: Quantity) -> bool:
         """Whether the words around the rep's number name what the fact's number
@@ -1029,6 +1071,17 @@ _INCLUDES = re.compile(r"\b(?:includ\w*|comes? with|came with|cover\w*|you(?:'ll
 # a fact whose statement holds within limits or under conditions
 _LIMITED = re.compile(r"\b(?:up to|only|if|when|unless|except|over|under|more than|less than|longer|shorter|"
                       r"after|before|within|for (?:new|returning|existing|members?|non-?members?))\b", re.I)
+def _count_fits(said: Quantity, kb: Quantity) -> bool:
+    """A count the rep said falls in the KB's ("2 bedrooms" in "up to two bedrooms")."""
+    if said.unit != kb.unit:
+        return False
+    if kb.bound == "max":
+        return said.value <= kb.value
+    if kb.bound == "min":
+        return said.value >= kb.value
+    return said.value == kb.value
+
+
 def _norm_name(text: str) -> str:
     return re.sub(r"[\s-]+", " ", text.lower()).strip()
 
