@@ -244,9 +244,12 @@ class ClaimChecker:
         self._row = {f.key: i for i, f in enumerate(index.facts)}
         self._price = {f.product: f for f in index.facts if f.kind == "price" and f.product}
         self._rows_of: dict[Optional[str], list[int]] = {}
+        self._about: dict[str, set[str]] = {}      # product id -> keys of the facts it owns or is named in
         for i, f in enumerate(index.facts):
             if f.kind != "price":
                 self._rows_of.setdefault(f.product, []).append(i)
+            for pid in self._fact_named[f.key] | ({f.product} if f.product else set()):
+                self._about.setdefault(pid, set()).add(f.key)
         # words each product's own facts (and company-wide facts) use: not distinctive of another product
         company = set().union(*(set().union(*self._fact_scope[index.facts[i].key]) for i in self._rows_of.get(None, [])))
         self._shared: dict[str, set[str]] = {
@@ -895,13 +898,15 @@ class ClaimChecker:
             if addon == tier or price is None or not any(q.kind == "money" and q.value > 0
                                                          for q in self._fact_q[price.key]):
                 continue
-            together = [f for f in self.index.facts if {addon, tier} <= self._fact_named[f.key] | {f.product}]
+            together = [self._by_key[k] for k in sorted(self._about.get(addon, set()) & self._about.get(tier, set()),
+                                                        key=self._row.__getitem__)]
             apart = [f for f in together if self._kept_apart(f.text, said_as[addon])]
             if len(apart) < len(together):
                 continue                      # some fact puts them together: how is its own business
             price = apart[0] if apart else price   # ("not included in Plus or Premier" says it best)
             # "comes with a year of Care Plus" where the tier includes Care Basic: that fact says it best
-            price = next((f for f in self.index.facts if f.product == tier and addon not in self._fact_named[f.key]
+            price = next((f for f in (self.index.facts[r] for r in self._rows_of.get(tier, []))
+                          if addon not in self._fact_named[f.key]
                           and any(self._words_of.get(addon, set()) & self._words_of.get(o, set())
                                   for o in self._fact_named[f.key] - {tier})), price)
             conf, why = self._confidence(_BASE["product"], u, price, 0.55, ("add-on",))
