@@ -29,8 +29,8 @@ from typing import Optional, Sequence
 from intervene.detect.numbers import (EVERY, OFF, REPAIR, UNIT_WORDS, comparable_pair, computed, consistent,
                                       head_word, heads, num_text, per_things, period,
                                       period_of, q_text, readings, retracted, same_rate_basis, stem)
-from intervene.detect.subjects import REFERENCE, ClaimReader, Unit, u_named
-from intervene.kb.index import KBIndex, product_names
+from intervene.detect.subjects import REFERENCE, WE, ClaimReader, Unit, u_named
+from intervene.kb.index import KBIndex, norm_alias, product_names
 from intervene.nlp.quantities import (Quantity, comparable, content_words, extract_quantities, same_quantity,
                                       normalize_numbers)
 from intervene.nlp.text import negation_scopes, sentences, split_by_scope
@@ -115,7 +115,6 @@ _PUT_IN = re.compile(r"\b(?:(?:is|are|comes?|come|'s|'re)\s+(?:\w+\s+)?(?:includ
 # a seller other than us as the subject of a price ("they're at", "they charge", "their price")
 _THEY_SELL = re.compile(r"\b(?:they'?re at|they are at|they charge|they offer|they quoted?|they ask|they want|"
                         r"they lock|they sell|their (?:price|rate|plan|fee|deal|offer)s?)\b", re.I)
-_WE_SELL = re.compile(r"\b(?:we|our|ours|we'?re|we'?ll|us)\b", re.I)
 # the rep making an offer everyone's: "any of the three plans", "either one", "every package"
 _ANY_PLAN = re.compile(r"\b(?:(?:on|to|for|with) any (?:of (?:the|our|them)\b(?:\s+\w+)?(?:\s+(?:plans|packages|tiers|"
                        r"programs|packs|options|levels|memberships))?|(?:plan|package|tier|program|pack|option|level|"
@@ -544,7 +543,7 @@ class ClaimChecker:
                 doubts.append("bare")
             if q.kind == "date":
                 doubts.append("date")          # which offer a deadline is for is read from words only
-            if _THEY_SELL.search(u.lead_in + u.text[:q.start]) and not _WE_SELL.search(u.lead_in + u.text[:q.start]):
+            if _THEY_SELL.search(u.lead_in + u.text[:q.start]) and not WE.search(u.lead_in + u.text[:q.start]):
                 doubts.append("they")          # "they're at 54.99": someone sells it - a competitor the
                                                # recogniser misheard ("SecureWay" as "Q-Way") is likelier than us
             if fq.value and min(max(r.value / fq.value, fq.value / r.value) if r.value else math.inf
@@ -892,7 +891,7 @@ class ClaimChecker:
             pairs = [(a, b) for b in before[-1:] for a in after[:1]]
         else:                                 # "Carpet Care is included with Premier"
             pairs = [(a, b) for a in before[-1:] for b in after[:1]]
-        said_as = {pid: _norm_name(u.text[a:b]) for a, b, pid in spans}
+        said_as = {pid: norm_alias(u.text[a:b]) for a, b, pid in spans}
         for addon, tier in pairs:
             price = self._price.get(addon)
             if addon == tier or price is None or not any(q.kind == "money" and q.value > 0
@@ -957,7 +956,7 @@ class ClaimChecker:
     def _kept_apart(self, text: str, name: str) -> bool:
         """The fact says the product, by the name the rep used, is not part of the
         other ("Full Pack is not included", "sold separately on every plan")."""
-        spots = [(a, b) for a, b, _ in self.index.products.spans(text) if _norm_name(text[a:b]) == name]
+        spots = [(a, b) for a, b, _ in self.index.products.spans(text) if norm_alias(text[a:b]) == name]
         if not spots:                          # the fact is the add-on's own ("Sold separately on every plan")
             return bool(_SEPARATE.search(text))
         return any(_SEPARATE.search(text[b:b + 40]) for a, b in spots)
@@ -1085,10 +1084,6 @@ def _count_fits(said: Quantity, kb: Quantity) -> bool:
     if kb.bound == "min":
         return said.value >= kb.value
     return said.value == kb.value
-
-
-def _norm_name(text: str) -> str:
-    return re.sub(r"[\s-]+", " ", text.lower()).strip()
 
 
 def _need(words: set[str]) -> int:

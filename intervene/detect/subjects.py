@@ -38,7 +38,7 @@ _THEIR_NAME = re.compile(r"\b(?:their|theirs|they'?ve got an?|they have an?|they
 # a sentence that goes on from the one before ("..., | but the lessons are 45 minutes"):
 # speech recognition splits a turn at a pause, and the subject carries over
 _GOES_ON = re.compile(r"^(?:but|and|though|although|while|whereas|plus|which|so)\b", re.I)
-_WE = re.compile(r"\b(?:we|we'?re|we'?ve|we'?ll|we'?d|our|ours|us)\b", re.I)
+WE = re.compile(r"\b(?:we|we'?re|we'?ve|we'?ll|we'?d|our|ours|us)\b", re.I)
 # a product named as the yardstick, not the subject: "everything in Silver", "more than Gold"
 REFERENCE = re.compile(r"(?:\b(?:everything|all|anything|whatever'?s?|what you get|what'?s)\s+(?:that'?s\s+|you get\s+)?"
                         r"(?:in|on|from|of|with|that comes with)|\b(?:than|as|like|over|above|beyond|versus|vs\.?|"
@@ -82,7 +82,7 @@ class ClaimReader:
             cond = bool(_CONDITIONAL.search(sent))
             rival_here = bool(self.index.mentioned_competitors(sent))
             sent_theirs = self.theirs(sent, rival, rival_here) or (
-                si == 0 and bool(before) and bool(_GOES_ON.match(sent)) and not (_WE.search(sent) or mentions)
+                si == 0 and bool(before) and bool(_GOES_ON.match(sent)) and not (WE.search(sent) or mentions)
                 and self.whose(before, len(before), rival) == "them")
             out.append(Unit(sent, si, True, mentions[-1][1] if mentions else start_product, named_all,
                             context=start_product, sent_named=named_all, question=question,
@@ -98,7 +98,7 @@ class ClaimReader:
                                 context=start_product, sent_named=named_all, question=question,
                                 theirs=self.theirs(part, rival or rival_here, False) or (
                                     (sent_theirs or self.whose(sent, at, rival or rival_here) == "them")
-                                    and not (_WE.search(part) or inside)),
+                                    and not (WE.search(part) or inside)),
                                 hypothetical=hypo, conditional=cond or bool(_CONDITIONAL.search(part)),
                                 rival=rival or rival_here, lead_in=sent[:at],
                                 rest=after_part(sent, part, at)))
@@ -130,7 +130,7 @@ class ClaimReader:
             return True
         if not (rival_before or rival_here) or not _THEY.search(text):
             return False
-        return not (_WE.search(text) or self.subject_mentions(text))
+        return not (WE.search(text) or self.subject_mentions(text))
 
     def whose(self, text: str, at: int, rival: bool) -> str:
         """Who the words just before position `at` speak for: "them" when the
@@ -139,7 +139,7 @@ class ClaimReader:
         head = text[:at]
         marks = [(m.start(), "them") for m in _THEY.finditer(head)] if rival else []
         marks += [(a, "them") for a, _, _ in self.index.competitors.spans(head)]
-        marks += [(m.start(), "us") for m in _WE.finditer(head)]
+        marks += [(m.start(), "us") for m in WE.finditer(head)]
         marks += [(a, "us") for a, _ in self.subject_mentions(head)]
         return max(marks)[1] if marks else ""
 

@@ -50,7 +50,7 @@ class Phrase:
     text: str
 
 
-def _norm_alias(text: str) -> str:
+def norm_alias(text: str) -> str:
     return re.sub(r"[\s-]+", " ", text.lower()).strip()
 
 
@@ -108,14 +108,14 @@ class AliasMatcher:
     "multi-site", "multi site" and "multisite" all match."""
 
     def __init__(self, names: dict[str, Sequence[str]], weak: Sequence[str] = ()) -> None:
-        self.weak = {_norm_alias(w) for w in weak} | {_norm_alias(w).replace(" ", "") for w in weak}
+        self.weak = {norm_alias(w) for w in weak} | {norm_alias(w).replace(" ", "") for w in weak}
         self._memo: dict[tuple[str, bool], list[tuple[int, int, str]]] = {}
         self.owner: dict[str, str] = {}
         for owner, ns in names.items():
             for n in ns:
                 if n and len(n.strip()) >= 2:
-                    self.owner.setdefault(_norm_alias(n), owner)
-                    self.owner.setdefault(_norm_alias(n).replace(" ", ""), owner)
+                    self.owner.setdefault(norm_alias(n), owner)
+                    self.owner.setdefault(norm_alias(n).replace(" ", ""), owner)
         body = _trie_regex(self.owner)
         # "Premium's", "Premiums" (how speech recognition often writes the possessive) name it too
         self.pattern = re.compile(r"(?<![a-z0-9])(" + body + r")(?:['’]?s)?(?![a-z0-9])", re.I) if self.owner else None
@@ -137,7 +137,7 @@ class AliasMatcher:
             return []
         out = []
         for m in self.pattern.finditer(text):
-            key = _norm_alias(m.group(1))
+            key = norm_alias(m.group(1))
             owner = self.owner.get(key) or self.owner.get(key.replace(" ", ""))
             weak = key in self.weak or key.replace(" ", "") in self.weak
             if owner and not (strong_only and weak and not _proper(text, m.start(), m.end())):
