@@ -100,12 +100,14 @@ def bench_engine(rt, kb_path: Optional[str], calls_dir: Optional[str], sizes: st
     click.echo(f"calls: {len(calls)} from {cdir} ({n_utts} utterances); rounds: {rounds}")
     t0 = time.perf_counter()
     rt.embedder.warm()
+    if rt.judge is not None:
+        rt.judge.warm()
     click.echo(f"model load: {time.perf_counter() - t0:.1f} s (excluded below)")
     figures: dict[str, float] = {}
     for n in [int(s) for s in sizes.split(",")]:
         kb = synthetic_kb(base, n)
         t0 = time.perf_counter()
-        index = KBIndex(kb, rt.embedder, rt.store)
+        index = KBIndex(kb, rt.embedder, rt.store, rt.judge)
         t_index = time.perf_counter() - t0
         profile = PROFILES["training"]       # every detector on
         lat: list[float] = []

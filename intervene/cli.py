@@ -13,6 +13,7 @@ import yaml
 from intervene.config import ConfigError, load_config
 from intervene.kb.loader import KBError, load_kb, load_kb_text
 from intervene.replay import TranscriptError, read_transcript, replay
+from intervene.nlp.judge import CrossEncoderJudge, judge_enabled
 from intervene.store.db import Store, StoreError, default_db_path
 from intervene.vocab import KnowledgeBase, Mode
 
@@ -32,6 +33,7 @@ class Runtime:
         self.config_path = config
         self._store: Optional[Store] = None
         self._embedder = None
+        self._judge: Optional[CrossEncoderJudge] = None
 
     @property
     def store(self) -> Store:
@@ -49,6 +51,14 @@ class Runtime:
             self._embedder = SentenceEmbedder()
         return self._embedder
 
+    @property
+    def judge(self) -> Optional[CrossEncoderJudge]:
+        """The claim checker's second opinion, unless `INTERVENE_JUDGE=off`
+        (or its weights are missing: the rules then decide alone)."""
+        if self._judge is None and judge_enabled():
+            self._judge = CrossEncoderJudge()
+        return self._judge if self._judge is not None and self._judge.available() else None
+
     def kb(self, path: Optional[str]) -> KnowledgeBase:
         try:
             if path:
@@ -63,7 +73,7 @@ class Runtime:
 
     def index(self, kb: KnowledgeBase):
         from intervene.kb.index import KBIndex
-        return KBIndex(kb, self.embedder, self.store)
+        return KBIndex(kb, self.embedder, self.store, self.judge)
 
 
 @click.group()

@@ -27,6 +27,15 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
+def judge():
+    """The shipped cross-encoder judge, as `intervene` builds it (None where
+    INTERVENE_JUDGE=off or its weights are missing)."""
+    from intervene.nlp.judge import CrossEncoderJudge, judge_enabled
+    j = CrossEncoderJudge()
+    return j if judge_enabled() and j.available() else None
+
+
+@pytest.fixture(scope="session")
 def kb_index(embedder) -> Callable[[str], "object"]:
     """kb_index("acme" | "solar" | "saas") -> KBIndex, built once per session."""
     from intervene.kb.index import KBIndex

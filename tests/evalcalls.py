@@ -14,13 +14,14 @@ from intervene.policy import PROFILES
 from intervene.replay import read_transcript, replay
 
 
-def score_dir(cases: Path, embedder, cache=None) -> Tally:
-    """Every NAME.jsonl + NAME.expect.json in `cases`, replayed as text."""
+def score_dir(cases: Path, embedder, cache=None, judge=None) -> Tally:
+    """Every NAME.jsonl + NAME.expect.json in `cases`, replayed as text
+    (with the claim checker's judge, as the product runs, when one is given)."""
     tally = Tally()
     indexes: dict[Path, KBIndex] = {}
     for case in load_cases(cases):
         if case.kb not in indexes:
-            indexes[case.kb] = KBIndex(load_kb(case.kb), embedder, cache)
+            indexes[case.kb] = KBIndex(load_kb(case.kb), embedder, cache, judge)
         engine = CallEngine(indexes[case.kb], PROFILES[case.profile])
         transcript = read_transcript(case.transcript)
         out = [iv.to_json() for iv in replay(engine, transcript)]

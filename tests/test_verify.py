@@ -820,3 +820,49 @@ def test_a_price_bound_to_the_other_counts_in_the_fact_is_a_card(embedder, text,
 def test_a_price_with_its_own_counts_is_no_error(embedder, text, context) -> None:
     kb = checker_of(CONFIG_KB, "hearth", embedder)
     assert not shown(errors(kb, text, context)), errors(kb, text, context)
+
+
+# --- the judge: a second opinion that can only take confidence away -------------------------
+
+class _FixedJudge:
+    """Stands in for the cross-encoder: the same probability for every pair, and
+    a record of what it was asked (the real model is tested in test_judge.py)."""
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+        self.asked: list[tuple[str, str]] = []
+
+    def contradiction(self, pairs):
+        self.asked += list(pairs)
+        return [self.p for _ in pairs]
+
+
+def _judged_checker(embedder, p: float) -> tuple[ClaimChecker, _FixedJudge]:
+    judge = _FixedJudge(p)
+    return ClaimChecker(KBIndex(load_kb_text(KB, source="tidewell-judged"), embedder, judge=judge)), judge
+
+
+@pytest.mark.parametrize("p, most", [(0.9, 1.0), (0.3, 0.85), (0.05, 0.45)])
+def test_judge_lowers_confidence_never_raises(embedder, checker, p, most):
+    text = "The Silver plan is thirty-nine dollars a month."
+    plain = [v for v in checker.check(text).verdicts if not v.ok]
+    judged_checker, judge = _judged_checker(embedder, p)
+    judged = [v for v in judged_checker.check(text).verdicts if not v.ok]
+    assert plain and len(judged) == len(plain)
+    for a, b in zip(plain, judged):
+        assert b.confidence <= a.confidence and b.confidence <= most
+        assert (b.confidence == a.confidence) == (p >= 0.5)
+    # the judge reads the claim with the fact, a product's own sentence under its name
+    assert judge.asked and all(c and f for c, f in judge.asked)
+
+
+def test_judge_reads_product_facts_under_their_name(embedder):
+    judged_checker, judge = _judged_checker(embedder, 0.9)
+    judged_checker.check("Bronze includes two deep cleans per quarter.")
+    assert any(f.startswith("Bronze plan: ") or f.startswith("Silver plan: ") for _, f in judge.asked)
+
+
+def test_judge_is_not_asked_about_consistent_claims(embedder):
+    judged_checker, judge = _judged_checker(embedder, 0.0)
+    assert all(v.ok for v in judged_checker.check("The Gold plan is forty-nine a month.").verdicts)
+    assert judge.asked == []

@@ -46,6 +46,8 @@ TOPIC_MARGIN = 0.10     # facts this much less similar than the closest one are 
 MAGNITUDE = 5.0          # said and KB values this many times apart: likely a mishearing
 QUANTITY_MARGIN = 0.08   # ... for a number the rep got exactly right somewhere relevant
 SIM_OWNERSHIP = 0.50     # a fact of another product this close says whose feature it is
+JUDGE_SURE = 0.5         # the judge's contradiction probability below which nothing is spoken ...
+JUDGE_REJECTS = 0.1      # ... and below which nothing is shown
 
 # verbs that carry no feature: "includes X" and "doesn't include X" are about X
 _LIGHT = frozenset("""include includ come cover offer provide get have has had is are was be been
@@ -370,7 +372,38 @@ class ClaimChecker:
         repaired = {u.sentence - 1 for u in units if u.is_sentence and u.sentence > 0
                     and (m := REPAIR.search(u.text[:30])) is not None and m.start() <= 6}
         verdicts = [(si, v) for si, v in verdicts if v.ok or si not in repaired]
-        return UtteranceCheck(_collapse(verdicts), after)
+        t0 = time.perf_counter()
+        judged = self._judged(_collapse(verdicts))
+        self.verify_ms[-1] += (time.perf_counter() - t0) * 1000
+        return UtteranceCheck(judged, after)
+
+    def _judged(self, verdicts: list[Verdict]) -> list[Verdict]:
+        """Every contradiction the rules found is read once more by the judge
+        (a cross-encoder that reads claim and fact together): one it does not
+        see as a contradiction is at most a card, one it clearly rejects is
+        held back. The rules can only lose confidence here, never gain it."""
+        judge = self.index.judge
+        wrong = [i for i, v in enumerate(verdicts) if not v.ok and v.fact is not None]
+        if judge is None or not wrong:
+            return verdicts
+        probs = judge.contradiction([(verdicts[i].claim, self.judged_text(verdicts[i].fact)) for i in wrong])
+        out = list(verdicts)
+        for i, p in zip(wrong, probs):
+            doubt = "judge-rejects" if p < JUDGE_REJECTS else "judge-unsure" if p < JUDGE_SURE else ""
+            if doubt:
+                v = out[i]
+                out[i] = replace(v, confidence=max(0.0, round(v.confidence - _DOUBT[doubt], 3)),
+                                 doubts=(*v.doubts, doubt))
+        return out
+
+    def judged_text(self, fact: Optional[Fact]) -> str:
+        """A fact as the judge was trained to read it: a product's own sentence
+        ("Includes two cleanings a year.") with the product's name in front."""
+        if fact is None:
+            return ""
+        if fact.product and fact.kind == "product-fact":
+            return f"{self._name(fact.product)}: {fact.text}"
+        return fact.text
 
     def _allowed(self, fact: Fact, product: Optional[str], named: Sequence[str]) -> bool:
         if fact.product is None:
@@ -1054,7 +1087,8 @@ _SMALL = ("zero one two three four five six seven eight nine ten eleven twelve t
           "sixteen seventeen eighteen nineteen twenty").split()
 _DOUBT = {"condition-number": 0.15, "slot": 0.45, "other-product": 0.45, "shape": 0.3, "widened": 0.0, "value-elsewhere": 0.3, "enumeration": 0.15, "bare": 0.3, "date": 0.1, "they": 0.2, "scope": 0.1, "add-on": 0.1, "magnitude": 0.2, "configuration": 0.45, "condition": 0.3, "if": 0.2,
           "fragment": 0.2, "weak-match": 0.2, "product-unknown": 0.3, "product-context": 0.15, "clause": 0.05,
-          "mixed": 0.3, "ownership": 0.0, "several-named": 0.3, "asr": 0.35, "asr-number": 0.45}
+          "mixed": 0.3, "ownership": 0.0, "several-named": 0.3, "asr": 0.35, "asr-number": 0.45,
+          "judge-unsure": 0.1, "judge-rejects": 0.5}
 
 # words that put a fact under a condition ("waived for returning customers", "on annual plans")
 _CONDITION_WORDS = frozenset(content_words("""new returning existing current member members non-member

@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 threadpool_limits(limits=1, user_api="blas")
 
 from intervene.nlp.embed import Embedder
+from intervene.nlp.judge import Judge
 from intervene.vocab import Fact, KnowledgeBase, Product
 
 
@@ -194,10 +195,11 @@ def _weak_aliases(kb: KnowledgeBase, strong: AliasMatcher) -> list[str]:
 
 class KBIndex:
     def __init__(self, kb: KnowledgeBase, embedder: Embedder,
-                 cache: Optional[VectorCache] = None) -> None:
+                 cache: Optional[VectorCache] = None, judge: Optional[Judge] = None) -> None:
         self.kb = kb
         self.embedder = embedder
         self.cache = cache
+        self.judge = judge          # second opinion on each correction (None: rules alone)
         self.facts: list[Fact] = list(kb.facts)
         self.phrases: list[Phrase] = []
         for o in kb.opportunities:

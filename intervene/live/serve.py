@@ -41,6 +41,8 @@ async def build_controller(rt, cfg, kb_path: Optional[str] = None, listen: Optio
         fail(str(e))
     kb = rt.kb(kb_path or so.kb or None)
     index = await asyncio.to_thread(rt.index, kb)
+    if index.judge is not None:
+        await asyncio.to_thread(index.judge.warm)
     asr = AsrPool(_transcriber(cfg, None, asr_prompt(kb)))
     media = MediaStore()
     services = Services(ari=ari, store=rt.store, kb=kb, index=index, config=cfg, asr=asr, voice=voice,

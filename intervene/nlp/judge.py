@@ -1,0 +1,95 @@
+"""A second opinion on a correction: does this claim really contradict this fact?
+
+The rule-based verifier finds a mismatch (a number, a word of polarity, a
+tier); it cannot tell "the Silver plan is 29" said about another tier than
+the fact's, or a condition said right in other words, from a real error as
+well as a model that reads both sentences together can. So every correction
+the rules want to make is read once more by a cross-encoder: the packaged
+all-MiniLM-L6-v2 with its top layers fine-tuned here on claim/fact pairs
+written for 24 industries the evaluation sets never use
+(`scripts/train_judge.py`). Only the fine-tuned layers ship
+(`judge.safetensors`, float16); the rest are the packaged weights, so nothing
+is downloaded. It runs only on the few sentences the rules flag, so its few
+milliseconds are not paid per utterance.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Optional, Protocol, Sequence
+
+from intervene.nlp.embed import default_model_path
+
+WEIGHTS = Path(__file__).with_name("judge.safetensors")
+log = logging.getLogger(__name__)
+
+
+class Judge(Protocol):
+    def contradiction(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """For each (claim, fact): how likely the fact proves the claim wrong (0-1)."""
+        ...
+
+    def warm(self) -> None:
+        ...
+
+
+class CrossEncoderJudge:
+    """The fine-tuned MiniLM cross-encoder, loaded on first use (torch is
+    already loaded for the embedder); thread-safe, batched per call."""
+
+    def __init__(self, weights: Optional[Path] = None, base: Optional[str] = None) -> None:
+        self.weights = Path(weights or os.environ.get("INTERVENE_JUDGE_WEIGHTS") or WEIGHTS)
+        self.base = base or default_model_path()
+        self._lock = threading.Lock()
+        self._model = None
+        self._tok = None
+
+    def available(self) -> bool:
+        return self.weights.exists()
+
+    def _load(self) -> None:
+        import torch
+        from safetensors.torch import load_file
+        from transformers import AutoTokenizer, BertForSequenceClassification
+        from transformers.utils import logging as hf_logging
+        hf_logging.set_verbosity_error()         # "some weights newly initialised": ours come next
+        model = BertForSequenceClassification.from_pretrained(self.base, num_labels=1)
+        tuned = {k: v.float() for k, v in load_file(str(self.weights)).items()}
+        missing = set(tuned) - set(model.state_dict())
+        if missing:
+            raise ValueError(f"{self.weights}: weights the model does not have: {sorted(missing)[:3]}")
+        model.load_state_dict(tuned, strict=False)
+        model.eval()
+        self._tok = AutoTokenizer.from_pretrained(self.base)
+        self._model = model
+        self._torch = torch
+
+    def warm(self) -> None:
+        """Load the model and run it on a few batch shapes, so the first
+        corrections of the day do not wait for torch to load it or to set up
+        kernels for a new shape."""
+        claim = "so the plan is twenty-nine a month and it covers up to ten devices with no setup fee at all"
+        fact = "The Silver plan costs $29 per month, covers up to 25 devices and the setup fee is waived on annual plans."
+        for n in (1, 2, 3):
+            for k in (4, 10, 20):
+                self.contradiction([(" ".join(claim.split()[:k]), " ".join(fact.split()[:k + 2]))] * n)
+
+    def contradiction(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        if not pairs:
+            return []
+        with self._lock:
+            if self._model is None:
+                self._load()
+            torch = self._torch
+            enc = self._tok([c for c, _ in pairs], [f for _, f in pairs], padding=True, truncation=True,
+                            max_length=128, return_tensors="pt")
+            with torch.inference_mode():
+                return torch.sigmoid(self._model(**enc).logits[:, 0]).tolist()
+
+
+def judge_enabled() -> bool:
+    """`INTERVENE_JUDGE=off` runs the rules alone (to compare, or on a box
+    short of memory); anything else, or unset, uses the judge."""
+    return os.environ.get("INTERVENE_JUDGE", "on").strip().lower() not in ("off", "0", "false", "no")
