@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from intervene.nlp.judge import WEIGHTS, CrossEncoderJudge
+from intervene.nlp.judge import WEIGHTS, CrossEncoderJudge, judge_enabled
 
 pytestmark = pytest.mark.skipif(not WEIGHTS.exists(), reason="judge weights not shipped")
 
@@ -63,3 +63,18 @@ def test_tells_contradictions_from_right_paraphrases(judge):
 def test_missing_weights_say_so(tmp_path):
     j = CrossEncoderJudge(weights=tmp_path / "none.safetensors")
     assert not j.available()
+
+
+def test_damaged_weights_leave_the_rules_alone(tmp_path, caplog):
+    bad = tmp_path / "judge.safetensors"
+    bad.write_bytes(b"not a safetensors file")
+    j = CrossEncoderJudge(weights=bad)
+    assert j.available()
+    assert j.contradiction(WRONG[:2] + RIGHT[:1]) == [1.0, 1.0, 1.0]     # no doubt added to any verdict
+    assert "could not be loaded" in caplog.text
+
+
+@pytest.mark.parametrize("value, on", [("off", False), ("0", False), ("no", False), ("on", True), ("", True)])
+def test_judge_can_be_turned_off(monkeypatch, value, on):
+    monkeypatch.setenv("INTERVENE_JUDGE", value)
+    assert judge_enabled() is on
