@@ -217,7 +217,9 @@ def test_two_phones_call_each_other_and_hear_each_other(rendered, tmp_path):
         src, _ = read_mono(d / f"{other.name}.wav")
         expect = plays[other.name] - confirmed                     # where the other side's audio should be
         lag, corr = heard(rec, src, expect)
-        assert corr > 0.5, corr
+        # over the whole call one stretched or dropped frame misaligns the rest, so this
+        # only says the other side was found at that lag; the windows below judge quality
+        assert corr > 0.3, corr
         assert -0.03 <= lag - expect <= 0.2, (lag, expect)          # mouth-to-ear latency
         # in windows: PCMU on loopback is near-identical (corr ~0.9999 when the box is
         # idle); a CPU-starved box can mangle a few hundred ms as the jitter buffer copes
