@@ -15,9 +15,9 @@ usually corrects them in the next breath (which is what we want to see).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from intervene.detect.claims import ClaimChecker
+from intervene.detect.claims import ClaimChecker, doubted
 from intervene.detect.state import CallState
 from intervene.nlp.quantities import comparable, extract_quantities, normalize_numbers, same_quantity
 from intervene.nlp.text import SELF_REPAIR, ends_sentence, sentences
@@ -169,10 +169,7 @@ class AccuracyDetector:
             doubts.append("asr")
         if u.cues is not None and u.cues.snr_db is not None and u.cues.snr_db < NOISY_LINE_DB:
             doubts.append("noisy-line")
-        if not doubts:
-            return v
-        cost = sum({"asr": 0.35, "asr-number": 0.45, "noisy-line": 0.3}[d] for d in doubts)
-        return replace(v, confidence=max(0.0, round(v.confidence - cost, 3)), doubts=(*v.doubts, *doubts))
+        return doubted(v, *doubts) if doubts else v
 
     def _repairs(self, text: str) -> None:
         """"Scratch that, it's three years": a repair marker plus the KB's own

@@ -391,9 +391,7 @@ class ClaimChecker:
         for i, p in zip(wrong, probs):
             doubt = "judge-rejects" if p < JUDGE_REJECTS else "judge-unsure" if p < JUDGE_SURE else ""
             if doubt:
-                v = out[i]
-                out[i] = replace(v, confidence=max(0.0, round(v.confidence - _DOUBT[doubt], 3)),
-                                 doubts=(*v.doubts, doubt))
+                out[i] = doubted(out[i], doubt)
         return out
 
     def judged_text(self, fact: Optional[Fact]) -> str:
@@ -670,11 +668,13 @@ class ClaimChecker:
         return False
 
     # confidence ----------------------------------------------------------------
-    def _confidence(self, base: float, u: Unit, fact: Fact, sim: float,
-                    doubts: Sequence[str] = (), deadline: bool = False) -> tuple[float, tuple[str, ...]]:
+    def _confidence(self, base: float, u: Unit, fact: Fact, sim: float, doubts: Sequence[str] = (),
+                    deadline: bool = False, ignore: Sequence[str] = ()) -> tuple[float, tuple[str, ...]]:
         """How sure a conflict is: the kind of check's own reliability, less a
         fixed amount for each reason to doubt it. Only a conflict with no real
-        doubt at all reaches the voice threshold (0.9 by default)."""
+        doubt at all reaches the voice threshold (0.9 by default). `ignore`:
+        doubts the calling check has already answered (a policy frame on both
+        sides makes the rep's "if" no reason to doubt it)."""
         why = list(doubts)
         cond = self._fact_cond.get(fact.key, set())
         if cond and not cond & set(content_words(u.text)):
@@ -688,6 +688,7 @@ class ClaimChecker:
             why.append("weak-match")
         if fact.product and u.product is None:
             why.append("product-unknown")      # nobody named a product: the fact is only one tier's
+        why = [d for d in why if d not in ignore]
         conf = base - sum(_DOUBT[d] for d in why)
         return max(0.0, round(conf, 3)), tuple(why)
 
@@ -759,9 +760,8 @@ class ClaimChecker:
                     # the frame on both sides is the evidence: how similar the wording is, the
                     # rep's own "if you cancel", or whom the window is for ("new customers
                     # who cancel within 14 days") adds no doubt: after it there is no refund
-                    conf, why = self._confidence(_BASE["policy"], u, fact, max(sim, 0.55), ())
-                    why = tuple(d for d in why if d not in ("if", "condition", "condition-number"))
-                    conf = max(0.0, round(_BASE["policy"] - sum(_DOUBT[d] for d in why), 3))
+                    conf, why = self._confidence(_BASE["policy"], u, fact, max(sim, 0.55),
+                                                 ignore=("if", "condition", "condition-number"))
                     return [Verdict(False, u.text, fact, f"rep's {frame} terms differ from the KB: {fact.text}",
                                     correction=self.correction(fact), score=sim, product=u.product,
                                     evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why)]
@@ -789,9 +789,8 @@ class ClaimChecker:
             benefit = said_benefit & {_SAME_BENEFIT.get(w[:4], w[:4]) for w in self._fact_words[fact.key]}
             if not limited or not feature or not benefit or (self._fact_cond[fact.key] & stated):
                 continue
-            conf, why = self._confidence(_BASE["widened"], u, fact, max(sim, 0.55), ("widened",))
-            why = tuple(d for d in why if d not in ("condition", "condition-number"))
-            conf = max(0.0, round(_BASE["widened"] - sum(_DOUBT[d] for d in why), 3))
+            conf, why = self._confidence(_BASE["widened"], u, fact, max(sim, 0.55), ("widened",),
+                                         ignore=("condition", "condition-number"))
             return [Verdict(False, u.text, fact, f"rep made it universal ({', '.join(sorted(feature))}); "
                             f"KB: {fact.text}", correction=self.correction(fact), score=sim, product=u.product,
                             evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why)]
@@ -959,7 +958,7 @@ class ClaimChecker:
         given = [pid for a, b, pid in self.index.products.spans(text) if a in subjects
                  and not any(x <= a < y for x, y in denied) and (
             _GIVEN_AFTER.match(text, b) or _GIVEN_BEFORE.search(text[max(0, a - 60):a]))]
-        if not (wide or given) or any(a <= (wide.start() if wide else 0) < b for a, b in negation_scopes(text)):
+        if not (wide or given) or any(a <= (wide.start() if wide else 0) < b for a, b in denied):
             return []
         amounts = [q for q in extract_quantities(self.index.products.mask(text)) if q.kind in ("money", "percent")]
         for fact, sim in cands:
@@ -977,9 +976,8 @@ class ClaimChecker:
             outside = [pid for pid in given if pid in barred or (pid not in eligible and fact.product != pid)]
             if not (wide or outside):
                 break
-            conf, why = self._confidence(_BASE["widened"], u, fact, max(sim, 0.55), ("scope",))
-            why = tuple(d for d in why if d not in ("condition", "condition-number", "if"))
-            conf = max(0.0, round(_BASE["widened"] - sum(_DOUBT[d] for d in why), 3))
+            conf, why = self._confidence(_BASE["widened"], u, fact, max(sim, 0.55), ("scope",),
+                                         ignore=("condition", "condition-number", "if"))
             who = ", ".join(self._name(p) for p in outside) or "every plan"
             return [Verdict(False, u.text, fact, f"rep gave the offer to {who}; KB: {fact.text}",
                             correction=self.correction(fact), score=sim, product=u.product,
@@ -1088,7 +1086,15 @@ _SMALL = ("zero one two three four five six seven eight nine ten eleven twelve t
 _DOUBT = {"condition-number": 0.15, "slot": 0.45, "other-product": 0.45, "shape": 0.3, "widened": 0.0, "value-elsewhere": 0.3, "enumeration": 0.15, "bare": 0.3, "date": 0.1, "they": 0.2, "scope": 0.1, "add-on": 0.1, "magnitude": 0.2, "configuration": 0.45, "condition": 0.3, "if": 0.2,
           "fragment": 0.2, "weak-match": 0.2, "product-unknown": 0.3, "product-context": 0.15, "clause": 0.05,
           "mixed": 0.3, "ownership": 0.0, "several-named": 0.3, "asr": 0.35, "asr-number": 0.45,
-          "judge-unsure": 0.1, "judge-rejects": 0.5}
+          "noisy-line": 0.3, "judge-unsure": 0.1, "judge-rejects": 0.5}
+
+
+def doubted(v: Verdict, *doubts: str) -> Verdict:
+    """A verdict with more reasons to doubt it, found after the check (by the
+    judge, or from how the words were heard): each costs what it costs in
+    the check itself."""
+    return replace(v, confidence=max(0.0, round(v.confidence - sum(_DOUBT[d] for d in doubts), 3)),
+                   doubts=(*v.doubts, *doubts))
 
 # words that put a fact under a condition ("waived for returning customers", "on annual plans")
 _CONDITION_WORDS = frozenset(content_words("""new returning existing current member members non-member
