@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from intervene.detect.phrases import lexical_hit
+from intervene.nlp.quantities import content_words, normalize_numbers
 from intervene.policy import PROFILES
 from intervene.vocab import Category, Intervention, Severity
 
@@ -87,6 +89,20 @@ def test_complaint_about_old_provider_is_not_emotion(run_call, profile: str) -> 
     assert not of(ivs, C.EMOTION), dump(ivs)
 
 
+@pytest.mark.parametrize("lead", [
+    "Sure, no problem. Thanks for calling back.",
+    "Yeah no worries at all, thanks for calling me back so quick.",
+    "No problem, thanks for getting back to me.",
+])
+def test_a_friendly_reply_that_sounds_like_a_brush_off_is_not_emotion(run_call, lead: str) -> None:
+    """A thank-you resembles "don't call me again" on meaning; its words are friendly."""
+    call = [(0.0, 3.0, "rep", "Hi, it's Dana from Acme returning your call about solar."),
+            (3.5, 6.0, "lead", lead),
+            (6.5, 9.0, "rep", "Great. So what made you look into solar?")]
+    _, ivs = run_call("acme", "training", call)
+    assert not of(ivs, C.EMOTION), dump(ivs)
+
+
 def test_confusion_not_in_standard_but_in_training(run_call) -> None:
     _, ivs = run_call("acme", "standard", CONFUSION)
     assert not of(ivs, C.EMOTION), dump(ivs)
@@ -108,6 +124,9 @@ def test_confusion_not_in_standard_but_in_training(run_call) -> None:
     ("wait what i read on your site they cost extra are you even looking at the same page", "frustration"),
     ("That's not an answer, I asked what happens if I cancel.", "frustration"),
     ("Hold on. I asked for a simple number and I keep getting more fees.", "frustration"),
+    ("it's on the form too man did you even read it, that's the third question you've asked me", "frustration"),
+    ("I really don't need a sales pitch right now, I've got water in my basement.", "frustration"),
+    ("Okay, spare me the pitch, what does it cost?", "frustration"),
     ("wait so which one is monthly i'm kind of lost now", "confusion"),
     ("Sorry, I'm a bit confused, is that per site?", "confusion"),
 ])
@@ -265,6 +284,22 @@ def test_a_reply_with_the_positionings_own_figures_answers_the_competitor(run_ca
     assert ("NetCo" in comp[0].detected) != ("199" in said), dump(ivs)
 
 
+def test_an_answer_in_two_breaths_is_one_answer(run_call) -> None:
+    """The rep talks past the competitor's wait and takes a breath before the
+    sentence with the positioning: the answer is judged when the turn ends."""
+    lines = [(0.0, 3.0, "rep", "Are you talking to anyone else?"),
+             (3.5, 7.0, "lead", "Yeah, we've had NetCo for a year and they're awful."),
+             (7.6, 19.0, "rep", "Oh I'm sorry to hear that, that's rough, and I know switching is a hassle, "
+                                "so let me tell you how it works with us and what changes for you."),
+             (19.6, 26.0, "rep", "Compared to NetCo, they charge a one ninety-nine setup fee and we charge none."),
+             (26.8, 28.0, "lead", "Okay.")]
+    _, ivs = run_call("acme", "standard", lines)
+    assert not of(ivs, C.COMPETITIVE), dump(ivs)
+    # no answer at all: the card still comes once the rep's turn is over
+    _, ivs = run_call("acme", "standard", lines[:3] + [(20.0, 21.0, "lead", "So?")])
+    assert of(ivs, C.COMPETITIVE), dump(ivs)
+
+
 def test_competitor_on_saas_kb(run_call) -> None:
     lines = [(0.0, 3.0, "rep", "What are you using today?"),
              (3.5, 7.0, "lead", "We're on Tally Books at the moment."),
@@ -330,6 +365,8 @@ def test_forbidden_on_meaning_saas(run_call) -> None:
     "you don't have to stress, you'll save, I guarantee it",
     "Look, it's basically no risk at all for you.",
     "with our setup the network never goes down, period",
+    "oh yeah no problem you'll save on the bill for sure, guaranteed savings every month",   # "no problem" = "sure"
+    "no worries, the network never goes down with us",
 ])
 def test_forbidden_said_in_other_forms_fires(run_call, rep: str) -> None:
     """A negative forbidden phrase said word for word ("never goes down") is that
@@ -608,3 +645,19 @@ promotions:
     call.utterances.append(u)
     d.on_utterance(u, call, 4.0)
     assert [p.key for p in d.watch.pending] == ["promotion:refer"]
+
+
+@pytest.mark.parametrize("signal, said, hit", [
+    ("in the next few weeks", "um maybe the week after next", False),
+    ("in the next few weeks", "Okay. Send the proposal and we'll review it next week.", False),
+    ("right away", "okay and is there a waiting period or does it start right away", False),
+    ("this month", "we moved in this month", False),
+    ("get started soon", "we'd like to get started soon if we can", True),
+    ("start this week", "honestly I want to start this week", True),
+    ("second location", "we're opening a second location in March", True),
+])
+def test_a_signal_that_is_only_a_time_is_matched_on_meaning_not_words(signal: str, said: str, hit: bool) -> None:
+    """A promotion's urgency signal made only of time words names no need: the
+    lead saying "next week" about something else is not it."""
+    norm = normalize_numbers(said)
+    assert lexical_hit(signal, set(content_words(norm)), norm) == hit

@@ -336,6 +336,18 @@ def test_a_list_before_its_negated_verb_is_negated_whole(text, negated, affirmed
     assert all(w in pos and w not in neg for w in affirmed), (neg, pos)
 
 
+@pytest.mark.parametrize("text, negated", [
+    ("your insurance will cover it no problem storm damage always gets paid", ""),
+    ("No worries, the setup is included.", ""),
+    ("not a problem, it comes with a battery", ""),
+    ("No problem. There's no setup fee.", "no setup fee"),
+])
+def test_no_problem_is_sure_not_a_denial(text, negated) -> None:
+    """"No problem", "no worries": ways of saying "sure" built from negation words."""
+    from intervene.nlp.text import split_by_scope
+    assert split_by_scope(text)[0].strip().rstrip(".") == negated
+
+
 @pytest.mark.parametrize("text,month,day", [
     ("sign before March 31 and save", "march", 31),
     ("it runs through the end of June", "june", 30),

@@ -169,6 +169,57 @@ def test_each_value_binds_to_its_own_tier(checker, text) -> None:
     assert not shown(errors(checker, text)), errors(checker, text)
 
 
+# a number in an "everything in X, plus ..." fact is the fact's own tier's, not X's
+ARBOR_KB = """
+company: Oakline Arborists
+products:
+  - id: basic
+    name: Basic Care
+    aliases: [basic]
+    price: "$19 per month"
+    facts:
+      - Includes one inspection visit a year.
+      - Covers up to 6 trees on one property.
+      - Members get 10% off one-off pruning, removal and stump grinding.
+  - id: stump
+    name: Stump grinding
+    aliases: [stump grinding]
+    price: "$149 for the first stump"
+  - id: complete
+    name: Complete Care
+    aliases: [complete]
+    price: "$39 per month"
+    facts:
+      - Includes everything in Basic Care, plus one pruning visit a year covering up to 4 trees.
+      - Covers up to 15 trees on one property.
+"""
+
+
+@pytest.mark.parametrize("text", [
+    "Complete includes one pruning visit a year covering up to four trees.",
+    "Complete has everything in Basic plus a pruning visit every year for up to 4 trees.",
+    "With Complete you get one pruning visit a year, and that visit covers up to four trees.",
+])
+def test_a_number_after_everything_in_x_plus_is_the_own_tiers(embedder, text) -> None:
+    got = errors(checker_of(ARBOR_KB, "arbor", embedder), text)
+    assert not shown(got), got
+
+
+@pytest.mark.parametrize("text", [
+    "And as a Basic member you'd also get ten percent off any one-off pruning or removal work.",
+    "Basic members get 10% off every one-time pruning job.",
+])
+def test_any_one_off_job_is_not_any_plan(embedder, text) -> None:
+    """ "any one-off job" quantifies the job; the offer is not widened to every plan."""
+    got = errors(checker_of(ARBOR_KB, "arbor", embedder), text)
+    assert not shown(got), got
+
+
+def test_a_wrong_number_after_everything_in_x_plus_is_found(embedder) -> None:
+    got = errors(checker_of(ARBOR_KB, "arbor", embedder), "Complete includes a pruning visit a year for up to ten trees.")
+    assert shown(got) and "4 trees" in got[0].correction, got
+
+
 def test_a_swapped_tier_price_is_still_found(checker) -> None:
     got = errors(checker, "Silver is forty-nine a month.")
     assert spoken(got) and "$29" in got[0].correction
@@ -842,15 +893,23 @@ def _judged_checker(embedder, p: float) -> tuple[ClaimChecker, _FixedJudge]:
     return ClaimChecker(KBIndex(load_kb_text(KB, source="tidewell-judged"), embedder, judge=judge)), judge
 
 
-@pytest.mark.parametrize("p, most", [(0.9, 1.0), (0.3, 0.85), (0.05, 0.45)])
-def test_judge_lowers_confidence_never_raises(embedder, checker, p, most):
-    text = "The Silver plan is thirty-nine dollars a month."
+@pytest.mark.parametrize("text, p, most", [
+    ("The Silver plan is thirty-nine dollars a month.", 0.9, 1.0),
+    ("The Silver plan is thirty-nine dollars a month.", 0.3, 0.85),
+    # a conflict the rules saw with no doubt: the judge alone makes it a card, not nothing
+    ("The Silver plan is thirty-nine dollars a month.", 0.05, 0.85),
+    ("The Estate plan covers homes of up to eight bedrooms.", 0.05, 0.85),
+    # the rules' own doubt ("if") and a judge that rejects it: held back
+    ("If you go with Silver it's thirty-nine dollars a month.", 0.05, 0.25),
+    ("If you go with Silver it's thirty-nine dollars a month.", 0.3, 0.65),
+])
+def test_judge_lowers_confidence_never_raises(embedder, checker, text, p, most):
     plain = [v for v in checker.check(text).verdicts if not v.ok]
     judged_checker, judge = _judged_checker(embedder, p)
     judged = [v for v in judged_checker.check(text).verdicts if not v.ok]
     assert plain and len(judged) == len(plain)
     for a, b in zip(plain, judged):
-        assert b.confidence <= a.confidence and b.confidence <= most
+        assert b.confidence <= a.confidence and b.confidence == pytest.approx(min(a.confidence, most))
         assert (b.confidence == a.confidence) == (p >= 0.5)
     # the judge reads the claim with the fact, a product's own sentence under its name
     assert judge.asked and all(c and f for c, f in judge.asked)

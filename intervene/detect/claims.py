@@ -47,7 +47,7 @@ MAGNITUDE = 5.0          # said and KB values this many times apart: likely a mi
 QUANTITY_MARGIN = 0.08   # ... for a number the rep got exactly right somewhere relevant
 SIM_OWNERSHIP = 0.50     # a fact of another product this close says whose feature it is
 JUDGE_SURE = 0.5         # the judge's contradiction probability below which nothing is spoken ...
-JUDGE_REJECTS = 0.1      # ... and below which nothing is shown
+JUDGE_REJECTS = 0.1      # ... and below which nothing is shown, if the rules had a doubt of their own
 
 # verbs that carry no feature: "includes X" and "doesn't include X" are about X
 _LIGHT = frozenset("""include includ come cover offer provide get have has had is are was be been
@@ -122,7 +122,8 @@ _ANY_PLAN = re.compile(r"\b(?:(?:on|to|for|with) any (?:of (?:the|our|them)\b(?:
                        r"programs|packs|options|levels|memberships))?|(?:plan|package|tier|program|pack|option|level|"
                        r"membership|one)s?\b)|(?:on|to|for) (?:either|both|every|all) (?:one|of (?:them|the \w+)|"
                        r"plans?|packages?|tiers?|programs?|packs?|options?|three|two)\b|"
-                       r"(?:any|all|every|either) (?:plans?|packages?|tiers?|programs?|packs?|of them|one)\b)", re.I)
+                       r"(?:any|all|every|either) (?:plans?|packages?|tiers?|programs?|packs?|of them|one)\b)"
+                       r"(?!-)", re.I)     # ("10% off any one-off job" is about the job, not the plans)
 # ... or a plan it isn't for: "Essential included", "even the Starter", "on Essential too"
 _GIVEN_AFTER = re.compile(r"[\w'-]*\W+(?:\w+\W+)?(?:included|too|as well)\b", re.I)
 _GIVEN_BEFORE = re.compile(r"\b(?:even\s+(?:on\s+|for\s+|with\s+)?(?:the\s+|your\s+)?|(?:works|applies|valid|good|goes)\s+"
@@ -196,8 +197,11 @@ class ClaimChecker:
             self._fact_q[f.key] = extract_quantities(index.products.mask(norm))
             # "Essentials members get 10% off; Plus and Senior members get 15%": each number
             # belongs to the products named in its own clause
+            # - but not a product the fact only refers to ("everything in Essential, plus a pruning
+            # visit for up to 4 trees": the 4 trees are the fact's own product's)
             clauses = [(m.start(), m.end()) for m in re.finditer(r"[^;.]+", norm)]
-            named = index.mentioned_products(norm)
+            named = [(p, pid) for p, pid in index.mentioned_products(norm)
+                     if not REFERENCE.search(norm[max(0, p - 40):p])]
             self._fq_owner[f.key] = [
                 next(({pid for p, pid in named if a <= p < b} for a, b in clauses if a <= fq.start < b), set())
                 for fq in self._fact_q[f.key]]
@@ -381,7 +385,14 @@ class ClaimChecker:
         """Every contradiction the rules found is read once more by the judge
         (a cross-encoder that reads claim and fact together): one it does not
         see as a contradiction is at most a card, one it clearly rejects is
-        held back. The rules can only lose confidence here, never gain it."""
+        held back. The rules can only lose confidence here, never gain it.
+
+        A conflict the rules found without any doubt (the claim's number on
+        the fact's own slot, said outright) is not held back on the judge's
+        word alone: the judge reads numbers worst of all ("up to 30 students"
+        against "24 students" looks like agreement to a model that reads
+        meaning), so where the two disagree the rep gets a card to check.
+        Holding back takes the judge and a doubt of the rules' own."""
         judge = self.index.judge
         wrong = [i for i, v in enumerate(verdicts) if not v.ok and v.fact is not None]
         if judge is None or not wrong:
@@ -389,7 +400,8 @@ class ClaimChecker:
         probs = judge.contradiction([(verdicts[i].claim, self.judged_text(verdicts[i].fact)) for i in wrong])
         out = list(verdicts)
         for i, p in zip(wrong, probs):
-            doubt = "judge-rejects" if p < JUDGE_REJECTS else "judge-unsure" if p < JUDGE_SURE else ""
+            doubt = "judge-rejects" if p < JUDGE_REJECTS and verdicts[i].doubts \
+                else "judge-unsure" if p < JUDGE_SURE else ""
             if doubt:
                 out[i] = doubted(out[i], doubt)
         return out

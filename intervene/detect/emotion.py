@@ -100,6 +100,11 @@ CUES = {
         r"(?:you )?(?:just )?(?:skipped|dodged|ignored) (?:it|my question|that|over)|going in circles|"
         r"getting (?:really |so |a bit |honestly |pretty )?(?:frustrat\w+|annoy\w+|irritat\w+|tired of)|"
         r"(?:honestly|really|so|pretty|getting) (?:frustrating|irritating|annoying)|stop pushing|"
+        r"did you even (?:read|look|listen|check)|didn'?t you (?:even )?read|"
+        r"(?:second|third|fourth|fifth) (?:thing|question) (?:you'?ve|you have) asked|"
+        r"(?:that|which|stuff|things?) i (?:already|just) (?:filled (?:in|out)|put (?:on|in) the form|answered)|"
+        r"(?:don'?t|do not) (?:need|want) (?:a|the|your|any|this|another) (?:sales )?(?:pitch|spiel)|"
+        r"(?:skip|spare me) the (?:sales )?(?:pitch|spiel)|"
         r"(?:can you|could you) (?:please )?(?:just )?(?:actually )?(?:listen|answer (?:the|my) question)|"
         r"let me finish|still (?:haven'?t|didn'?t) (?:told|answered)|"
         r"(?:i|i'?ve|i have) already (?:told you|said (?:that|this|it|so)|asked (?:you|that|this)|explained)|"
@@ -166,15 +171,18 @@ class EmotionDetector:
             return []
         sentiment = self.vader.polarity_scores(u.text)["compound"]
         self.lead_sentiment.append(sentiment)
-        scores = self.protos.scores(units_of(u.text))
+        units = units_of(u.text)
+        scores = self.protos.scores(units)
         voice = arousal(u)
         label: Optional[str] = None
+        bar = 0.0
         for name in ("escalation", "frustration", "confusion"):
             bonus = AROUSAL_BONUS if voice and name != "confusion" else 0.0
-            if scores.get(name, (0.0, ""))[0] >= THRESHOLD[name] + self.shift - bonus:
+            bar = THRESHOLD[name] + self.shift - bonus
+            if scores.get(name, (0.0, ""))[0] >= bar:
                 label = name
                 break
-        if label and sentiment >= 0.3 and not voice:
+        if label and not voice and (sentiment >= 0.3 or self._said_kindly(units, label, bar)):
             label = None          # "Yeah, that's me. Thanks for calling back." is not "Don't call me again"
         why = [f"sounds like \"{scores[label][1]}\" ({scores[label][0]:.2f})"] if label else []
         # the words themselves, where the meaning was diluted or found something milder: a
@@ -200,6 +208,14 @@ class EmotionDetector:
         return [Trigger(Category.EMOTION, f"lead-{label}", severity, u.index, now,
                         f"Lead {label}: \"{u.text}\" - " + "; ".join(why), say,
                         key=f"emotion:{label}:{u.index}")]
+
+    def _said_kindly(self, units: list[str], label: str, bar: float) -> bool:
+        """Every part of the reply that sounds like the label is itself friendly:
+        "Sure, no problem. Thanks for calling back." scores mixed as a whole
+        ("no problem" reads half negative), but the part that resembles "don't
+        call me again" is a thank-you."""
+        close = [t for t in units if self.protos.scores([t]).get(label, (0.0, ""))[0] >= bar]
+        return bool(close) and all(self.vader.polarity_scores(t)["compound"] >= 0.3 for t in close)
 
     def _disengaging(self, call: CallState) -> bool:
         """Three short replies in a row after the lead was talking freely,

@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Sequence
 
-from intervene.kb.index import KBIndex
+from intervene.kb.index import KBIndex, embed_with_cache
 from intervene.nlp.quantities import content_words, normalize_numbers
 from intervene.nlp.text import claim_units, sentences
 
@@ -21,7 +21,8 @@ def units_of(text: str) -> list[str]:
 
 
 _TIME_WORDS = frozenset(content_words("""minute minutes hour hours day days week weeks month months quarter
- year years today tonight tomorrow now weekend weekends morning afternoon evening"""))
+ year years today tonight tomorrow now weekend weekends morning afternoon evening next soon away asap later
+ upcoming"""))
 
 
 # Phrases are written about one example person ("he won't get sick"); the rep says
@@ -45,10 +46,14 @@ def verbatim(phrase: str) -> re.Pattern[str]:
 
 def lexical_hit(phrase: str, words: set[str], text: str = "") -> bool:
     """The phrase verbatim, or all its (two or more) content words present. A
-    phrase whose only content is a time ("this month", "today") names no need:
-    said verbatim it is still only a time."""
+    phrase whose only content is a time ("this month", "right away", "in the
+    next few weeks") names no need: said in words it is still only a time
+    ("maybe the week after next", "we'll review it next week"), so only its
+    meaning can match it."""
     need = set(content_words(phrase))
-    if text and need - _TIME_WORDS and verbatim(phrase).search(text.lower()):
+    if not need - _TIME_WORDS:
+        return False
+    if text and verbatim(phrase).search(text.lower()):
         return True
     return len(need) >= 2 and need <= words     # one shared word ("site") is not a signal
 
@@ -119,7 +124,6 @@ class Prototypes:
         for label, exs in examples.items():
             self.labels += [label] * len(exs)
             texts += list(exs)
-        from intervene.kb.index import embed_with_cache
         self.texts = texts
         self.vecs = embed_with_cache(index.embedder, texts, index.cache)
 

@@ -127,15 +127,18 @@ class AnswerWatch:
         return self._release(lambda p: p.rep_turns >= self.turns, now)
 
     def next_deadline(self, call: CallState) -> Optional[float]:
-        """Never while the rep is mid-answer: their last words may be the pick-up."""
+        """Never while the rep is mid-answer: their last words may be the pick-up.
+        A point the rep has started answering waits for the end of that turn
+        (rep_turn_ended), not for the clock: a breath between two sentences of
+        the answer is not the end of it."""
         if Speaker.REP in call.speaking:
             return None
-        return min((p.at + self.wait_s for p in self.pending), default=None)
+        return min((p.at + self.wait_s for p in self.pending if not p.rep_spoke), default=None)
 
     def on_tick(self, call: CallState, now: float) -> list[Trigger]:
         if Speaker.REP in call.speaking:
             return []
-        return self._release(lambda p: now >= p.at + self.wait_s, now)
+        return self._release(lambda p: not p.rep_spoke and now >= p.at + self.wait_s, now)
 
     def _release(self, due, now: float) -> list[Trigger]:
         out = []

@@ -20,6 +20,7 @@ threadpool_limits(limits=1, user_api="blas")
 
 from intervene.nlp.embed import Embedder
 from intervene.nlp.judge import Judge
+from intervene.nlp.quantities import content_words, normalize_numbers
 from intervene.vocab import Fact, KnowledgeBase, Product
 
 
@@ -177,7 +178,6 @@ def _weak_aliases(kb: KnowledgeBase, strong: AliasMatcher) -> list[str]:
     """Aliases made only of words that other products' facts use as features:
     "battery" names the battery add-on, but "includes a home battery" in the
     Premium facts shows it is also just a thing a plan can include."""
-    from intervene.nlp.quantities import content_words
     words_by_product: dict[str | None, set[str]] = {}
     for f in kb.facts:
         if f.product:      # company-wide facts name products in passing ("on Starter and Growth")
@@ -211,7 +211,6 @@ class KBIndex:
         for r in kb.required:
             self.phrases += [Phrase(f"required:{r.section}/{r.id}", s) for s in r.phrases]
         # phrases are embedded as utterances will be: numbers as digits ("zero" -> "0")
-        from intervene.nlp.quantities import normalize_numbers
         self.phrase_norm = [normalize_numbers(p.text) for p in self.phrases]
         texts = [f.text for f in self.facts] + self.phrase_norm
         vecs = embed_with_cache(embedder, texts, cache)

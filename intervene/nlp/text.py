@@ -110,12 +110,19 @@ _NOT_ITEM = re.compile(r"\s*(?:after|before|for|in|on|with|if|when|once|unless|u
                        r"and|or|then|yes|no|plus|also|however|otherwise|because|since|we|you|i|they|it)\b", re.I)
 
 
+# ways of saying "sure" that are made of negation words
+_AFFIRMING = re.compile(r"(?:no (?:problem|problemo|worries|doubt|question about it|biggie|big deal)|"
+                        r"not a problem|no,? no,? (?:problem|worries))\b", re.I)
+
+
 def negation_scopes(text: str) -> list[tuple[int, int]]:
     """Character spans governed by a negation cue: from the cue to the end of
     its clause. "No, that's not right, phone support is 24/7" negates only
     "that's not right", not the support claim."""
     spans: list[tuple[int, int]] = []
     for m in NEGATION_CUES.finditer(text):
+        if _AFFIRMING.match(text, m.start()):
+            continue          # "your insurance will cover it, no problem": "sure", not a denial
         stop = re.search(r"[,;:.!?]|\s-\s|\bbut\b", text[m.end():])
         end = m.end() + stop.start() if stop else len(text)
         if m.group(0).lower() in ("no", "nope", "nah") and _ANSWER_NO.match(text, m.end()) and (
