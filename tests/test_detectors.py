@@ -93,6 +93,10 @@ def test_complaint_about_old_provider_is_not_emotion(run_call, profile: str) -> 
     "Sure, no problem. Thanks for calling back.",
     "Yeah no worries at all, thanks for calling me back so quick.",
     "No problem, thanks for getting back to me.",
+    # unhappy, but not with the rep or this call
+    "Hi. Look, I'm done with my old provider, they cancelled on me three times this month.",
+    "My husband put a tarp on it but it's not great. Is that something you do?",
+    "And your plan I can just cancel whenever, right? Not like the last one?",
 ])
 def test_a_friendly_reply_that_sounds_like_a_brush_off_is_not_emotion(run_call, lead: str) -> None:
     """A thank-you resembles "don't call me again" on meaning; its words are friendly."""

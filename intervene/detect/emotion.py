@@ -90,7 +90,7 @@ CUES = {
     "escalation": re.compile(
         r"\b(?:i'?m hanging up|i'?ll hang up|i'?m going to hang up|hang up on you|(?:stop|quit) (?:calling|pressuring)|"
         r"take me off (?:your|the) list|don'?t call me again|waste of my time|disput\w+ the charge|"
-        r"i'?m done (?:with|here)|report you)\b", re.I),
+        r"i'?m done (?:with (?:this|you|it|the call|talking)|here)|report you)\b", re.I),
     "frustration": re.compile(
         r"\b(?:(?:you'?re|you are) not (?:listening|answering)|you'?re not even listening|not listening to me|"
         r"(?:i'?ve|i have|i) (?:already |just )?(?:asked|told|said)(?: you)?(?: (?:that|this|it|about \w+))? "
@@ -192,7 +192,7 @@ class EmotionDetector:
             label, why = cue[0], [f"said \"{cue[1].group(0)}\""]
         if label and voice and label != "confusion":
             why.append(voice)
-        if label is None and sentiment <= -0.5 and _DIRECTED.search(u.text):
+        if label is None and sentiment <= -0.5 and self._aimed(units):
             label, why = "frustration", [f"negative remark aimed at the rep (sentiment {sentiment:.2f})"]
         if label is None and self._disengaging(call):
             label, why = "disengagement", ["replies getting shorter and colder"]
@@ -208,6 +208,12 @@ class EmotionDetector:
         return [Trigger(Category.EMOTION, f"lead-{label}", severity, u.index, now,
                         f"Lead {label}: \"{u.text}\" - " + "; ".join(why), say,
                         key=f"emotion:{label}:{u.index}")]
+
+    def _aimed(self, units: list[str]) -> bool:
+        """A negative part of the reply that is itself about the rep or the call:
+        "it's not great. Is that something you do?" is unhappy with the roof and
+        asks the rep a question; "you're wasting my time" is aimed."""
+        return any(_DIRECTED.search(t) and self.vader.polarity_scores(t)["compound"] <= -0.3 for t in units)
 
     def _said_kindly(self, units: list[str], label: str, bar: float) -> bool:
         """Every part of the reply that sounds like the label is itself friendly:
