@@ -164,8 +164,9 @@ class CallEngine:
 
     def _end_rep_turn(self, now: float) -> list[Trigger]:
         self.rep_turn_open = False
-        return (self.d.accuracy.turn_ended(now) + self.d.opportunity.rep_turn_ended(now)
-                + self.d.competitor.rep_turn_ended(now))
+        holding = self.d.momentum.holding       # "one sec, let me pull that up": the answer is to come
+        return (self.d.accuracy.turn_ended(now) + self.d.opportunity.rep_turn_ended(now, holding)
+                + self.d.competitor.rep_turn_ended(now, holding))
 
 
 @dataclass

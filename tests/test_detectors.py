@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 
 from intervene.detect.phrases import lexical_hit
+from intervene.detect.signals import ComplianceDetector
+from intervene.detect.state import CallState
+from intervene.kb.index import KBIndex
+from intervene.kb.loader import load_kb_text
 from intervene.nlp.quantities import content_words, normalize_numbers
 from intervene.policy import PROFILES
-from intervene.vocab import Category, Intervention, Severity
+from intervene.vocab import Category, Intervention, Severity, Speaker, Utterance
 
 C = Category
 
@@ -124,6 +128,8 @@ def test_confusion_not_in_standard_but_in_training(run_call) -> None:
 @pytest.mark.parametrize("lead, label", [
     ("No. Stop. I've said it three times, you are not listening, and if you push again I'm hanging up.", "escalation"),
     ("Look I already told you, can you just give me the total, I'm done with this call.", "escalation"),
+    ("Listen. You won't take no for an answer. Email me, and if anyone calls again I'm done with you people.",
+     "escalation"),
     ("look i i already told you two kids can you just give me the total", "frustration"),
     ("wait what i read on your site they cost extra are you even looking at the same page", "frustration"),
     ("That's not an answer, I asked what happens if I cancel.", "frustration"),
@@ -131,6 +137,8 @@ def test_confusion_not_in_standard_but_in_training(run_call) -> None:
     ("it's on the form too man did you even read it, that's the third question you've asked me", "frustration"),
     ("I really don't need a sales pitch right now, I've got water in my basement.", "frustration"),
     ("Okay, spare me the pitch, what does it cost?", "frustration"),
+    ("twin inboards i said that too look i'm kind of losing my patience here are you even writing this down",
+     "frustration"),
     ("wait so which one is monthly i'm kind of lost now", "confusion"),
     ("Sorry, I'm a bit confused, is that per site?", "confusion"),
 ])
@@ -238,6 +246,22 @@ def test_opportunity_fires_when_rep_ignores_it(run_call) -> None:
 def test_opportunity_not_when_rep_picks_it_up(run_call) -> None:
     _, ivs = run_call("acme", "standard", PICKED_UP)
     assert not of(ivs, C.OPPORTUNITY), dump(ivs)
+
+
+def test_an_answer_after_an_announced_pause_still_picks_the_signal_up(run_call) -> None:
+    """"Let me pull up the numbers, one sec" and a long pause: the answer is still
+    to come, so the card waits for it (and is not needed when it comes)."""
+    lines = [(0.0, 3.0, "rep", "So tell me about the business."),
+             (3.5, 7.0, "lead", "We're opening a second location in March."),
+             (7.5, 10.0, "rep", "Oh nice, let me just pull up the numbers for that, one sec."),
+             (21.0, 26.0, "rep", "Okay, with two locations our multi-site package is cheaper per site than two plans."),
+             (26.5, 28.0, "lead", "Okay.")]
+    _, ivs = run_call("acme", "standard", lines)
+    assert not of(ivs, C.OPPORTUNITY), dump(ivs)
+    # and with no answer after the pause, the card comes once the rep's next turn ends
+    lines[3] = (21.0, 26.0, "rep", "Okay, so the Standard package is forty-nine dollars a month.")
+    _, ivs = run_call("acme", "standard", lines)
+    assert of(ivs, C.OPPORTUNITY), dump(ivs)
 
 
 def test_opportunity_not_in_minimal(run_call) -> None:
@@ -371,6 +395,7 @@ def test_forbidden_on_meaning_saas(run_call) -> None:
     "with our setup the network never goes down, period",
     "oh yeah no problem you'll save on the bill for sure, guaranteed savings every month",   # "no problem" = "sure"
     "no worries, the network never goes down with us",
+    "Honestly, once it's set up you don't need to worry about outages at all, it never goes down.",
 ])
 def test_forbidden_said_in_other_forms_fires(run_call, rep: str) -> None:
     """A negative forbidden phrase said word for word ("never goes down") is that
@@ -665,3 +690,38 @@ def test_a_signal_that_is_only_a_time_is_matched_on_meaning_not_words(signal: st
     lead saying "next week" about something else is not it."""
     norm = normalize_numbers(said)
     assert lexical_hit(signal, set(content_words(norm)), norm) == hit
+
+
+MARINA_KB = """
+company: Harbor Point Marina
+products:
+  - id: slip
+    name: Seasonal slip
+    aliases: [slip]
+    price: "$95 per foot per season"
+compliance:
+  forbidden:
+    - id: damage-promise
+      phrases: [nothing will happen to your boat, no risk of damage, you don't need your own insurance]
+      say: "Boats must carry the owner's own insurance; we can't promise there will be no damage."
+    - id: slip-guarantee
+      phrases: [guarantee you the slip, I promise you'll get that slip]
+      say: "Slips depend on availability; we can't guarantee a specific slip."
+"""
+
+
+@pytest.mark.parametrize("rep, fires", [
+    # a negative phrase's words said the other way round are its compliant opposite
+    ("For the slip I'll need your registration and proof that you carry your own insurance.", False),
+    ("You need your own insurance for damage, we can't promise nothing will happen.", False),
+    # close in meaning to a guarantee, with no guarantee given
+    ("Oh sorry to hear that. Well, the slip will still be there for you next season.", False),
+    # a reassurance is an assurance
+    ("Once it's in our yard you don't need to worry about damage at all.", True),
+    ("Honestly, you don't need your own insurance, we've got you.", True),
+    ("I guarantee you the slip, it's yours.", True),
+])
+def test_a_forbidden_phrase_needs_its_own_polarity_and_its_promise(embedder, rep: str, fires: bool) -> None:
+    det = ComplianceDetector(KBIndex(load_kb_text(MARINA_KB, source="marina"), embedder))
+    got = det.on_utterance(Utterance(0, Speaker.REP, 0.0, 4.0, rep), CallState(), 4.0)
+    assert bool(got) == fires, got

@@ -205,6 +205,53 @@ def test_a_number_after_everything_in_x_plus_is_the_own_tiers(embedder, text) ->
     assert not shown(got), got
 
 
+LIFT_KB = """
+company: Upward Home Access
+products:
+  - id: straight
+    name: Glide Straight stairlift
+    aliases: [glide straight, straight stairlift, the straight model]
+    price: "from $3,495 installed"
+    facts:
+      - Available to rent at $149 a month with a 3-month minimum term.
+      - The powered swivel seat is an add-on sold separately for $450.
+  - id: curved
+    name: Glide Curve stairlift
+    aliases: [glide curve, curved stairlift, the curved one]
+    price: "from $9,800 installed"
+    facts:
+      - Includes a powered swivel seat at no extra cost.
+  - id: ramp
+    name: Modular ramp
+    aliases: [ramp, ramps]
+    price: "$99 a month"
+facts:
+  - id: ramp-install
+    text: The $295 ramp installation fee is waived when you prepay 6 months or more of ramp rental.
+"""
+
+
+def test_slot_words_never_pick_a_fact_clearly_further_from_the_claim(embedder) -> None:
+    """"The minimum rental is 2 months": the rental's own 3-month minimum is the
+    fact, not a ramp prepay of "6 months or more of ramp rental" that shares the
+    noun but is much further in meaning."""
+    got = errors(checker_of(LIFT_KB, "lift", embedder), "The minimum rental is two months, and after that it rolls monthly.")
+    assert got and all(v.fact is not None and v.fact.kb_id == "straight" for v in got), got
+
+
+@pytest.mark.parametrize("text", [
+    "Sorry, let me correct that: on the straight model the swivel seat is a $450 add-on, it's only included on the curved one.",
+    "The swivel seat is an extra four fifty on the Glide Straight, but the curved one includes it.",
+])
+def test_a_feature_in_a_sentence_naming_two_products_is_each_clauses_own(embedder, text) -> None:
+    assert not shown(errors(checker_of(LIFT_KB, "lift", embedder), text)), errors(checker_of(LIFT_KB, "lift", embedder), text)
+
+
+def test_a_feature_given_to_the_wrong_one_of_two_products_is_still_found(embedder) -> None:
+    got = errors(checker_of(LIFT_KB, "lift", embedder), "The swivel seat is included on the Glide Straight.")
+    assert shown(got), got
+
+
 @pytest.mark.parametrize("text", [
     "And as a Basic member you'd also get ten percent off any one-off pruning or removal work.",
     "Basic members get 10% off every one-time pruning job.",
@@ -798,6 +845,8 @@ def test_an_offer_given_beyond_the_plans_it_names_is_a_card(offers, text) -> Non
     "The $750 spring offer works on Preferred and Premier, not on Essential.",
     "Veterans get five percent off any package.",                       # an offer for every package
     "Pay upfront by January 31 and you get $1,000 off.",
+    # "either one" of the two things just named, both eligible, is no plan outside the offer
+    "Preferred is twelve four and Premier fifteen nine, and signing by May 31 takes $750 off either one.",
 ])
 def test_an_offer_given_to_whom_the_kb_gives_it_is_no_error(offers, text) -> None:
     assert not shown(errors(offers, text)), errors(offers, text)

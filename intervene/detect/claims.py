@@ -130,6 +130,9 @@ _GIVEN_BEFORE = re.compile(r"\b(?:even\s+(?:on\s+|for\s+|with\s+)?(?:the\s+|your
                            r"(?:on|to|for|with)\b[^.;!?]*)$", re.I)
 # what makes a fact an offer: a discount, something free, a deal
 _DEAL = re.compile(r"\b(?:off|discount\w*|free|waived?|save|bonus|promo\w*|offer|deal)\b", re.I)
+_PLAN_NOUN = re.compile(r"\b(?:plans?|packages?|tiers?|programs?|packs?|options?|levels?|memberships?|three|two)\b",
+                        re.I)
+_NEW_CLAUSE = re.compile(r"[,;:]|\b(?:but|and|so|while|whereas)\b", re.I)
 _SEPARATE = re.compile(r"\b(?:separately|add-on|addon|not (?:included|part)|excluded|on its own|costs? extra)\b", re.I)
 _BENEFIT = frozenset(w[:4] for w in "waive free discount included eligible refund complimentary credited".split())
 # benefits that say the same ("free for everybody" widens "waived for returning customers")
@@ -343,7 +346,13 @@ class ClaimChecker:
                 if not (u.question or u.hypothetical or u.theirs) and not self.index.mentioned_competitors(u.text):
                     # a feature can span clauses ("water backup's included, | so a sump pump failure is covered"),
                     # and so do policies and conditions ("cancel any time, | no notice needed")
-                    for pv in self._polarity(u, cands, _best_sims(cands)) + self._policy(u, cands) \
+                    # (but where the sentence is about two products, each clause's feature is its
+                    # own: "the seat is a $450 add-on on the straight model, | it's only included
+                    # on the curved one")
+                    about = {pid for _, pid in self.reader.subject_mentions(u.text)}
+                    spans = [v for v in self._polarity(u, cands, _best_sims(cands))
+                             if v.fact is None or len(about - self._fact_named[v.fact.key]) < 2]
+                    for pv in spans + self._policy(u, cands) \
                             + self._widened(u, cands) + self._free(u, cands) + self._addon(u) \
                             + self._offer_scope(u, cands):
                         verdicts.append((u.sentence, pv))
@@ -502,7 +511,12 @@ class ClaimChecker:
                         pairs.append((sim + slot, fact, sim, fq, slot, owner))
             if not pairs:
                 continue
-            pairs.sort(key=lambda p: -p[0])
+            # the slot words pick among facts about the same thing, never a fact clearly further
+            # from the sentence ("the minimum rental is 2 months": the rental's 3-month minimum
+            # at 0.73, not the ramp prepay's "6 months or more of ramp rental" at 0.50)
+            # (a value any of them states is still no error: "$4 per guest" for the dessert add-on)
+            closest = max(p[2] for p in pairs)
+            pairs.sort(key=lambda p: (p[2] < closest - TOPIC_MARGIN, -p[0]))
             best = pairs[0]
             # (read with the clause's lead-in: "36, | 99 a month" is one price split at its comma)
             n = len(u.lead_in)
@@ -933,8 +947,11 @@ class ClaimChecker:
         after = [pid for a, _, pid in spans if a >= m.end() - 1]
         if m.group("has"):                    # "Premier includes Carpet Care"
             pairs = [(a, b) for b in before[-1:] for a in after[:1]]
-        else:                                 # "Carpet Care is included with Premier"
-            pairs = [(a, b) for a in before[-1:] for b in after[:1]]
+        else:                                 # "Carpet Care is included with Premier" (not "on the
+            # straight model it's an add-on, | it's only included on the curved one": a new clause
+            # has its own subject)
+            own = [pid for a, b, pid in spans if b <= m.start() and not _NEW_CLAUSE.search(u.text[b:m.start()])]
+            pairs = [(a, b) for a in own[-1:] for b in after[:1]]
         said_as = {pid: norm_alias(u.text[a:b]) for a, b, pid in spans}
         for addon, tier in pairs:
             price = self._price.get(addon)
@@ -986,8 +1003,9 @@ class ClaimChecker:
             barred = {pid for a, _, pid in self.index.products.spans(fact.text) if any(x <= a < y for x, y in scopes)}
             eligible = named - barred
             outside = [pid for pid in given if pid in barred or (pid not in eligible and fact.product != pid)]
-            if not (wide or outside):
-                break
+            if not (wide and _PLAN_NOUN.search(wide.group(0)) or outside):
+                break         # ("15% off either one" after two storage options names no plan: only a
+                              # plan said outside the offer's own widens it)
             conf, why = self._confidence(_BASE["widened"], u, fact, max(sim, 0.55), ("scope",),
                                          ignore=("condition", "condition-number", "if"))
             who = ", ".join(self._name(p) for p in outside) or "every plan"

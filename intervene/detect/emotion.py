@@ -39,8 +39,8 @@ EXAMPLES = {
     ],
     "frustration": [
         "I already told you that.",
-        "I told you already, it's five.",
-        "Like I said before, it's just me.",
+        "I told you already.",          # (no content of its own: "it's just me" is an answer, not a
+        "Like I said before.",          # complaint, and matched "Just me, I'm on my own now")
         "Can you just answer the question?",
         "I keep getting the runaround.",
         "Just give me a straight answer.",
@@ -90,7 +90,9 @@ CUES = {
     "escalation": re.compile(
         r"\b(?:i'?m hanging up|i'?ll hang up|i'?m going to hang up|hang up on you|(?:stop|quit) (?:calling|pressuring)|"
         r"take me off (?:your|the) list|don'?t call me again|waste of my time|disput\w+ the charge|"
-        r"i'?m done (?:with (?:this|you|it|the call|talking)|here)|report you)\b", re.I),
+        r"i'?m done (?:with (?:this|you|it|the call|talking)|here)|report you|"
+        r"(?:won'?t|will not|don'?t|doesn'?t) take no for an answer|"
+        r"(?:if|when) (?:you|anyone|anybody|somebody|someone) (?:from \w+ )?calls? (?:me |here )?again)\b", re.I),
     "frustration": re.compile(
         r"\b(?:(?:you'?re|you are) not (?:listening|answering)|you'?re not even listening|not listening to me|"
         r"(?:i'?ve|i have|i) (?:already |just )?(?:asked|told|said)(?: you)?(?: (?:that|this|it|about \w+))? "
@@ -101,6 +103,8 @@ CUES = {
         r"getting (?:really |so |a bit |honestly |pretty )?(?:frustrat\w+|annoy\w+|irritat\w+|tired of)|"
         r"(?:honestly|really|so|pretty|getting) (?:frustrating|irritating|annoying)|stop pushing|"
         r"did you even (?:read|look|listen|check)|didn'?t you (?:even )?read|"
+        r"(?:losing|lost|running out of) (?:my |all )?patience|"
+        r"are you (?:even )?(?:writing|taking|noting) (?:this|that|any of this|it) down|"
         r"(?:second|third|fourth|fifth) (?:thing|question) (?:you'?ve|you have) asked|"
         r"(?:that|which|stuff|things?) i (?:already|just) (?:filled (?:in|out)|put (?:on|in) the form|answered)|"
         r"(?:don'?t|do not) (?:need|want) (?:a|the|your|any|this|another) (?:sales )?(?:pitch|spiel)|"

@@ -49,6 +49,11 @@ class MomentumDetector:
     def __post_init__(self) -> None:
         self.protos = prototypes(self.index, "hold", HOLD_ON)
 
+    @property
+    def holding(self) -> bool:
+        """The rep's last words announced a pause ("let me pull that up, one sec")."""
+        return self._holding
+
     def allowance(self) -> float:
         return self.dead_air_s * (self.productive_factor if self._holding else 1.0)
 

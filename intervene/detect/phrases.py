@@ -13,7 +13,7 @@ from typing import Sequence
 
 from intervene.kb.index import KBIndex, embed_with_cache
 from intervene.nlp.quantities import content_words, normalize_numbers
-from intervene.nlp.text import claim_units, sentences
+from intervene.nlp.text import claim_units, negation_scopes, sentences
 
 
 def units_of(text: str) -> list[str]:
@@ -22,7 +22,7 @@ def units_of(text: str) -> list[str]:
 
 _TIME_WORDS = frozenset(content_words("""minute minutes hour hours day days week weeks month months quarter
  year years today tonight tomorrow now weekend weekends morning afternoon evening next soon away asap later
- upcoming"""))
+ upcoming time times"""))
 
 
 # Phrases are written about one example person ("he won't get sick"); the rep says
@@ -70,19 +70,32 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
     to do spanish too" is "my son also wants lessons", though a window of it
     scores under the threshold."""
     units = list(units) if units is not None else units_of(text)
-    if not units:
+    rows = [i for i, ph in enumerate(index.phrases) if ph.owner.startswith(prefix)]
+    if not units or not rows:
         return {}
     vecs = index.embed(units)
-    sims = index.phrase_sims(vecs, prefix)
     norm = normalize_numbers(text)
     words = set(content_words(norm))
-    out = {k: s for k, s in sims.items() if s >= threshold}
-    rows = [i for i, ph in enumerate(index.phrases) if ph.owner.startswith(prefix)]
-    near = (index.phrase_vecs[rows] @ vecs.T).max(axis=1) if partial and rows else None
+    out: dict[str, float] = {}
+    sims = index.phrase_vecs[rows] @ vecs.T                 # (phrases, units)
+    unit_denies = [bool(negation_scopes(u)) for u in units]
+    for n, i in enumerate(rows):
+        # on meaning alone, a phrase and a unit must say it the same way round: "don't
+        # want to own a boat anymore" is close in meaning to "we just bought a boat"
+        denies = bool(negation_scopes(index.phrase_norm[i]))
+        agree = [float(s) for s, d in zip(sims[n], unit_denies) if d == denies]
+        owner = index.phrases[i].owner.split(":", 1)[1]
+        if agree and max(agree) >= threshold:
+            out[owner] = max(out.get(owner, 0.0), max(agree))
+    near = sims.max(axis=1) if partial else None
+    text_denies = bool(negation_scopes(norm))
     for n, i in enumerate(rows):
         ph, ph_norm = index.phrases[i], index.phrase_norm[i]
         owner = ph.owner.split(":", 1)[1]
-        if lexical_hit(ph_norm, words, norm):
+        if lexical_hit(ph_norm, words, norm) and (
+                bool(negation_scopes(ph_norm)) == text_denies or verbatim(ph_norm).search(norm.lower())):
+            # (its words in another order must be said the same way round: "you need your own
+            # insurance" has every word of "you don't need your own insurance")
             out[owner] = 1.0
         elif near is not None and float(near[n]) >= PARTIAL_SIM:
             need = set(content_words(ph_norm))

@@ -23,6 +23,7 @@ WINDOW_GATE = 0.50           # below this for every sentence, windows are not wo
 PICKUP_THRESHOLD = 0.55      # rep reply vs the opportunity's suggested words
 FORBIDDEN_THRESHOLD = 0.70
 ASSURED_THRESHOLD = 0.38     # ... when the rep is explicitly promising something
+REASSURED_THRESHOLD = 0.55   # ... or reassuring ("you don't need to worry about damage")
 ASSURANCE = re.compile(r"\b(?:i |we )?(?:promise|guarantee[ds]?|guaranteed|definitely|for sure|certainly|"
                        r"a hundred percent|100 ?%|100 percent|no doubt|trust me|without fail)\b", re.I)
 REQUIRED_THRESHOLD = 0.70
@@ -120,7 +121,11 @@ class AnswerWatch:
         sims = vecs[len(units):] @ vecs[: len(units)].T
         return float(sims.max()) >= PICKUP_THRESHOLD
 
-    def rep_turn_ended(self, now: float) -> list[Trigger]:
+    def rep_turn_ended(self, now: float, holding: bool = False) -> list[Trigger]:
+        """`holding`: the rep's turn ended on "let me pull up the sizes, one sec" -
+        the answer is still to come, so that turn does not count."""
+        if holding:
+            return []
         for p in self.pending:
             if p.rep_spoke:
                 p.rep_turns += 1
@@ -159,8 +164,8 @@ class _WaitsForRep:
             self.watch.rep_said(u)
         return u.speaker == Speaker.LEAD
 
-    def rep_turn_ended(self, now: float) -> list[Trigger]:
-        return self.watch.rep_turn_ended(now)
+    def rep_turn_ended(self, now: float, holding: bool = False) -> list[Trigger]:
+        return self.watch.rep_turn_ended(now, holding)
 
     def next_deadline(self, call: CallState) -> Optional[float]:
         return self.watch.next_deadline(call)
@@ -249,6 +254,9 @@ _DENIES = re.compile(r"(?:\b(?:not|no|never|cannot|can'?t|won'?t|don'?t|couldn'?
                      r"(?:\W+\w+){0,2}\W*$", re.I)
 
 
+_REASSURES = re.compile(r"\b(?:(?:don'?t|do not|won'?t|will not|never|no need to|nothing to|not to)\s+"
+                        r"(?:(?:need|have|ever|even)\s+(?:to\s+)?)?worry|nothing to worry about|"
+                        r"nothing(?:'s| is)? (?:going to|gonna|ever going to|will) (?:happen|go wrong))\b", re.I)
 _NOUN_BEFORE = re.compile(r"\b(?:the|a|an|their|our|its|your|his|her|this|that|any)\W*$", re.I)
 
 
@@ -299,18 +307,28 @@ class ComplianceDetector:
         out = []
         for unit in units_of(u.text):
             negated, _ = split_by_scope(unit)
-            neg_words = set(content_words(negated))
+            # "you don't need to worry about damage at all" reassures: its negation denies
+            # the worry, not the promise
+            neg_words = set() if _REASSURES.search(unit) else set(content_words(negated))
             unit_negated = bool(negation_scopes(unit))
             hits = match_owners(self.index, unit, "forbidden:", FORBIDDEN_THRESHOLD, [unit])
             if any(v < 1.0 for v in hits.values()) and self._kb_says(unit) >= max(hits.values()):
                 # closer to something the KB itself says than to the forbidden phrase:
                 # "at least 3 days before the test" is the booking rule, not "an earlier test date"
                 hits = {k: v for k, v in hits.items() if v >= 1.0}
-            if _promises(unit, self.kb_terms) and not self._kb_promises(unit):
-                # "I can promise you'll be a dress size down": a promise on the topic
-                # of a forbidden statement is one, however it is worded
+            promises = _promises(unit, self.kb_terms)
+            reassures = bool(_REASSURES.search(unit))
+            if any(v < 1.0 for v in hits.values()) and not (promises or reassures):
+                # "the slip will still be there for you" is close to "guarantee you the slip", but
+                # what is forbidden there is the guarantee, and none was given
+                hits = {k: v for k, v in hits.items() if v >= 1.0 or not self._nearest_assures(unit, k)}
+            if (promises or reassures) and not self._kb_promises(unit):
+                # "I can promise you'll be a dress size down", "you don't need to worry about
+                # damage at all": a promise on the topic of a forbidden statement is one,
+                # however it is worded
                 near = self.index.phrase_sims(self.index.embed([unit]), "forbidden:")
-                hits.update({k: v for k, v in near.items() if v >= ASSURED_THRESHOLD and k not in hits})
+                bar = ASSURED_THRESHOLD if promises else REASSURED_THRESHOLD
+                hits.update({k: v for k, v in near.items() if v >= bar and k not in hits})
             for fid, s in hits.items():
                 f = next(x for x in self.index.kb.forbidden if x.id == fid)
                 # "we can't guarantee savings" is the compliant form of "guaranteed savings";
@@ -341,10 +359,16 @@ class ComplianceDetector:
         hits = self.index.search_facts(self.index.embed([unit])[0], k=3, floor=0.55)
         return any(ASSURANCE.search(f.text) for f, _ in hits)
 
-    def _nearest_phrase_negated(self, unit: str, fid: str) -> bool:
+    def _nearest_phrase(self, unit: str, fid: str) -> str:
         rows = [i for i, p in enumerate(self.index.phrases) if p.owner == f"forbidden:{fid}"]
         sims = self.index.phrase_vecs[rows] @ self.index.embed([unit])[0]
-        return bool(NEGATION_CUES.search(self.index.phrase_norm[rows[int(sims.argmax())]]))
+        return self.index.phrase_norm[rows[int(sims.argmax())]]
+
+    def _nearest_phrase_negated(self, unit: str, fid: str) -> bool:
+        return bool(NEGATION_CUES.search(self._nearest_phrase(unit, fid)))
+
+    def _nearest_assures(self, unit: str, fid: str) -> bool:
+        return bool(ASSURANCE.search(self._nearest_phrase(unit, fid)))
 
 
 @dataclass
