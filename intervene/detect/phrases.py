@@ -58,6 +58,12 @@ def lexical_hit(phrase: str, words: set[str], text: str = "") -> bool:
     return len(need) >= 2 and need <= words     # one shared word ("site") is not a signal
 
 
+@lru_cache(maxsize=8192)
+def says_no(text: str) -> bool:
+    """Whether a text negates anything (phrases are read on every utterance: once each)."""
+    return bool(negation_scopes(text))
+
+
 PARTIAL_SIM = 0.55     # a window this close to a signal that shares most of its words is that signal
 
 
@@ -78,26 +84,22 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
     words = set(content_words(norm))
     out: dict[str, float] = {}
     sims = index.phrase_vecs[rows] @ vecs.T                 # (phrases, units)
-    unit_denies = [bool(negation_scopes(u)) for u in units]
-    for n, i in enumerate(rows):
-        # on meaning alone, a phrase and a unit must say it the same way round: "don't
-        # want to own a boat anymore" is close in meaning to "we just bought a boat"
-        denies = bool(negation_scopes(index.phrase_norm[i]))
-        agree = [float(s) for s, d in zip(sims[n], unit_denies) if d == denies]
-        owner = index.phrases[i].owner.split(":", 1)[1]
-        if agree and max(agree) >= threshold:
-            out[owner] = max(out.get(owner, 0.0), max(agree))
-    near = sims.max(axis=1) if partial else None
-    text_denies = bool(negation_scopes(norm))
+    near = sims.max(axis=1)
+    unit_denies = [says_no(u) for u in units]
+    text_denies = says_no(norm)
     for n, i in enumerate(rows):
         ph, ph_norm = index.phrases[i], index.phrase_norm[i]
         owner = ph.owner.split(":", 1)[1]
-        if lexical_hit(ph_norm, words, norm) and (
-                bool(negation_scopes(ph_norm)) == text_denies or verbatim(ph_norm).search(norm.lower())):
-            # (its words in another order must be said the same way round: "you need your own
-            # insurance" has every word of "you don't need your own insurance")
+        denies = says_no(ph_norm)
+        # a phrase and what was said must say it the same way round: on meaning, "don't want
+        # to own a boat anymore" is close to "we just bought a boat"; in words, "you need
+        # your own insurance" has every word of "you don't need your own insurance"
+        agree = [float(x) for x, d in zip(sims[n], unit_denies) if d == denies]
+        if agree and max(agree) >= threshold:
+            out[owner] = max(out.get(owner, 0.0), max(agree))
+        if lexical_hit(ph_norm, words, norm) and (denies == text_denies or verbatim(ph_norm).search(norm.lower())):
             out[owner] = 1.0
-        elif near is not None and float(near[n]) >= PARTIAL_SIM:
+        elif partial and float(near[n]) >= PARTIAL_SIM and denies == text_denies:
             need = set(content_words(ph_norm))
             if len(need) >= 3 and len(need & words) >= max(2, -(-2 * len(need) // 3)):
                 out[owner] = max(out.get(owner, 0.0), threshold)

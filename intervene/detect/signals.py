@@ -309,7 +309,8 @@ class ComplianceDetector:
             negated, _ = split_by_scope(unit)
             # "you don't need to worry about damage at all" reassures: its negation denies
             # the worry, not the promise
-            neg_words = set() if _REASSURES.search(unit) else set(content_words(negated))
+            reassures = bool(_REASSURES.search(unit))
+            neg_words = set() if reassures else set(content_words(negated))
             unit_negated = bool(negation_scopes(unit))
             hits = match_owners(self.index, unit, "forbidden:", FORBIDDEN_THRESHOLD, [unit])
             if any(v < 1.0 for v in hits.values()) and self._kb_says(unit) >= max(hits.values()):
@@ -317,7 +318,6 @@ class ComplianceDetector:
                 # "at least 3 days before the test" is the booking rule, not "an earlier test date"
                 hits = {k: v for k, v in hits.items() if v >= 1.0}
             promises = _promises(unit, self.kb_terms)
-            reassures = bool(_REASSURES.search(unit))
             if any(v < 1.0 for v in hits.values()) and not (promises or reassures):
                 # "the slip will still be there for you" is close to "guarantee you the slip", but
                 # what is forbidden there is the guarantee, and none was given
