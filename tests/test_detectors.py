@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from intervene.detect.phrases import lexical_hit
-from intervene.detect.signals import ComplianceDetector
+from intervene.detect.phrases import lexical_hit, numbers_agree
+from intervene.detect.signals import ComplianceDetector, OpportunityDetector
 from intervene.detect.state import CallState
 from intervene.kb.index import KBIndex
 from intervene.kb.loader import load_kb_text
@@ -692,6 +692,27 @@ def test_a_signal_that_is_only_a_time_is_matched_on_meaning_not_words(signal: st
     assert lexical_hit(signal, set(content_words(norm)), norm) == hit
 
 
+@pytest.mark.parametrize("signal, said, hit", [
+    ("we have two dogs", "I'm boarding my dog while we're away for 2 weeks", False),
+    ("three bedrooms", "we've got 3 kids and a spare bedroom", False),
+    ("we have two dogs", "we have two dogs, a lab and a pug", True),
+    ("we have two dogs", "honestly we have 2 rescue dogs", True),
+])
+def test_a_number_in_a_signal_counts_its_own_word(signal: str, said: str, hit: bool) -> None:
+    norm = normalize_numbers(said)
+    assert lexical_hit(normalize_numbers(signal), set(content_words(norm)), norm) == hit
+
+
+@pytest.mark.parametrize("signal, said, agree", [
+    ("five days a week", "maybe 3 days a week", False),
+    ("five days a week", "pretty much 5 days a week", True),
+    ("five days a week", "most weekdays", True),
+    ("away for two weeks", "we're away for a fortnight", True),
+])
+def test_a_signal_and_words_with_different_numbers_are_different_needs(signal: str, said: str, agree: bool) -> None:
+    assert numbers_agree(normalize_numbers(signal), said) == agree
+
+
 MARINA_KB = """
 company: Harbor Point Marina
 products:
@@ -725,3 +746,66 @@ def test_a_forbidden_phrase_needs_its_own_polarity_and_its_promise(embedder, rep
     det = ComplianceDetector(KBIndex(load_kb_text(MARINA_KB, source="marina"), embedder))
     got = det.on_utterance(Utterance(0, Speaker.REP, 0.0, 4.0, rep), CallState(), 4.0)
     assert bool(got) == fires, got
+
+
+TUTOR_KB = """
+company: Brightline Tutoring
+products:
+  - id: exam-prep
+    name: Exam prep course
+    aliases: [exam prep]
+    price: "$480 per term"
+facts:
+  - id: results
+    text: 78% of last year's exam prep students raised their grade by at least one band.
+compliance:
+  forbidden:
+    - id: grade-guarantee
+      phrases: [guaranteed top grade, you'll definitely get an A, 100% success rate, get an A first try for sure]
+      say: "Results depend on the student; we can share last year's results, but we can't promise a grade."
+"""
+
+
+@pytest.mark.parametrize("rep, fires", [
+    # the words of a promise without the promise: a result, said as one
+    ("Honestly most of our exam prep students get an A first try, like seventy percent of them.", False),
+    ("Our success rate is around 78 percent, which we're proud of.", False),
+    # the promise given in the next breath is still the promise
+    ("With us she'll get an A this time. I guarantee it.", True),
+    ("She'll get an A first try for sure.", True),
+    ("We've got a 100% success rate.", True),
+])
+def test_a_forbidden_promise_needs_the_promise_and_its_number(embedder, rep: str, fires: bool) -> None:
+    det = ComplianceDetector(KBIndex(load_kb_text(TUTOR_KB, source="tutor"), embedder))
+    got = det.on_utterance(Utterance(0, Speaker.REP, 0.0, 4.0, rep), CallState(), 4.0)
+    assert bool(got) == fires, got
+
+
+GARAGE_KB = """
+company: Harbor Garage Doors
+products:
+  - id: opener
+    name: Smart opener
+    price: "$349 installed"
+opportunities:
+  - id: smart-opener
+    signals: [lose my remote all the time, opener is really loud, want to open it from my phone]
+    offer: opener
+    say: The Smart opener lets you open the door from your phone and runs quietly.
+"""
+
+
+@pytest.mark.parametrize("said, fires", [
+    ("Honestly the opener is really loud, it wakes the whole house.", True),
+    ("Can I open it from my phone with that one?", False),
+    ("Okay. Does the smart one open from my phone?", False),
+])
+def test_an_opportunity_is_a_need_told_not_a_question_asked(embedder, said: str, fires: bool) -> None:
+    """A lead who asks about a feature gets an answer from the rep; the card is
+    for a need the lead tells and the rep may let pass."""
+    det = OpportunityDetector(KBIndex(load_kb_text(GARAGE_KB, source="garage"), embedder))
+    u = Utterance(0, Speaker.LEAD, 0.0, 4.0, said)
+    call = CallState()
+    call.utterances.append(u)
+    det.on_utterance(u, call, 4.0)
+    assert bool(det.watch.pending) == fires, det.watch.pending

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Optional
 
 from intervene.detect.claims import ClaimChecker, doubted
 from intervene.detect.state import CallState
@@ -28,6 +29,7 @@ NUMBER_SURE = 0.5      # Whisper's word probability below which a number was a g
 TEEN_TY_SURE = 0.7     # "fourteen"/"forty" is the classic confusion: it needs more certainty
 GARBLED = 0.6          # mean word probability below which the transcript is likely mis-heard
 NOISY_LINE_DB = 25.0   # the rep's speech over their line's noise floor below which no correction is spoken
+CONTINUES_S = 1.0      # the longest pause inside one sentence split across two utterances
 
 
 def _digits(value: float) -> str:
@@ -112,7 +114,14 @@ class AccuracyDetector:
             return []
         # what interim transcripts of this utterance found is superseded by the final text
         self.held = [h for h in self.held if h.utterance.final or h.utterance.index != u.index]
-        result = self.checker.check(u.text, call.product, self._echoed(u, call), self._prior(u, call))
+        text = u.text
+        prev = self._continued(u, call)
+        if prev is not None:
+            # "... includes a 30 minute warm-up lesson right before" | "the test.": the sentence
+            # is read whole, and what its first half alone seemed to say is decided again
+            text = f"{prev.text} {u.text}"
+            self.held = [h for h in self.held if h.utterance.index != prev.index]
+        result = self.checker.check(text, call.product, self._echoed(u, call), self._prior(u, call))
         if self.held and SELF_REPAIR.search(u.text):
             self._repairs(u.text)
         for v in result.verdicts:
@@ -127,6 +136,19 @@ class AccuracyDetector:
             else:
                 self.held.append(_Held(u, v))
         return self._expired(now)
+
+    @staticmethod
+    def _continued(u: Utterance, call: CallState) -> Optional[Utterance]:
+        """The rep's previous utterance when this one goes on with its sentence:
+        it stopped mid-sentence, and this one starts in lower case straight after
+        (speech recognition cuts a turn at a breath, not at a full stop)."""
+        before = [x for x in call.utterances if x.index < u.index]
+        if not before or not u.text[:1].islower():
+            return None
+        prev = before[-1]
+        if prev.speaker != Speaker.REP or ends_sentence(prev.text) or u.start - prev.end > CONTINUES_S:
+            return None
+        return prev
 
     def _misheard(self, u: Utterance, v: Verdict) -> bool:
         """From audio: every number that contradicts the KB was a low-confidence

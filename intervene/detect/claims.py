@@ -68,6 +68,9 @@ class UtteranceCheck:
 _UNIVERSAL = re.compile(r"\b(?:every ?one|every ?body|any ?one|any ?body|all (?:customers|clients|members|plans|"
                         r"tiers|students|patients|packages|units|sizes)|any (?:plan|tier|package|unit|size|customer)|every (?:plan|tier|package|unit|size|customer)|no matter|regardless|"
                         r"whoever|whether)\b", re.I)
+# a fee for leaving before the term is out
+_EARLY_EXIT = re.compile(r"\b(?:early (?:cancellation|termination)|cancel\w* early|(?:cancellation|termination|exit) fee|"
+                         r"(?:of|for) the remaining (?:months?|payments?|balance|term|fees?))\b", re.I)
 # (frame, what the rep says, what the KB must say for it to be a contradiction)
 _POLICY_FRAMES = (
     ("notice", re.compile(r"\b(?:no notice|without (?:any )?notice|no need to (?:tell|give|warn)|not locked in|never locked in|"
@@ -85,6 +88,9 @@ _POLICY_FRAMES = (
      re.compile(r"\b(?:(?:do|does|will|can) ?not|don'?t|doesn'?t|won'?t|can'?t|cannot) (?:be )?(?:roll|carr)\w* over\b|"
                 r"\bno (?:roll-? ?over|carry-? ?over)\b|\bforfeit\w*|\buse (?:it|them) or lose\b", re.I)),
 )
+_TERM_OVER = re.compile(r"\b(?:(?:end|after|once|when)\b[^.]{0,20}\b(?:term|contract|agreement|commitment|months|years?)\b"
+                        r"[^.]{0,12}\b(?:up|over|ends?|ended|finished|done|is out)|end of (?:the|your) (?:term|contract|agreement)|"
+                        r"out of contract|after the (?:minimum|initial|first) (?:term|contract|period))\b", re.I)
 # the rep's own words deny it ("unused hours don't roll over")
 _DENIED = re.compile(r"\b(?:don'?t|doesn'?t|do not|does not|won'?t|will not|can'?t|cannot|never|not|no)\s+"
                      r"(?:(?:just|really|ever|actually|automatically|simply|be)\s+)?$", re.I)
@@ -96,6 +102,16 @@ _WINDOW_GIVEN = re.compile(r"\b(?:within|in the first|during the first|first)\s+
 _YOURS = re.compile(r"\b(?:your|you said|you mentioned|you told me)\s+(?:\w+\s+)?$", re.I)
 _YOURS_AFTER = re.compile(r"\s+(?:\w+\s+){0,2}?(?:you'?ve got|you have|you got|you said|you mentioned|you told me)\b",
                           re.I)
+# "$6.99 a month extra": what something costs on top, not a plan's own price
+_SURCHARGE = re.compile(r"\s*(?:(?:a|an|per|each|every)\s+\w+\s+)?(?:extra|on top|more|additional|add-on)\b", re.I)
+# "..., so $67 for a single lesson": what follows is worked out from what came before
+_DERIVED = re.compile(r"\b(?:so|that'?s|that makes|which (?:makes|is|comes to)|comes? to|in total|total(?:s|ling)?|"
+                      r"altogether|works? out|making it|all in|bringing it)\b", re.I)
+# the rep not charging for something ("the installation is waived"), and any word that puts a fee aside
+_WAIVES = re.compile(r"\bwaiv(?:e|ed|es|ing)\b|\bfree\b|\bno (?:extra |additional )?(?:charge|cost)\b", re.I)
+_EXEMPTS = re.compile(_WAIVES.pattern + r"|\b(?:unless|except|included|otherwise|instead)\b", re.I)
+# "you've got what, four lessons left": the customer's own balance, not a term of the offer
+_BALANCE = re.compile(r"\s+(?:[\w-]+\s+){0,2}?(?:left|remaining|to go|used(?: up)?|so far)\b", re.I)
 _OFF_NEAR = re.compile(r"\s*(?:[\w-]+\s+){0,2}(?:off|discount|discounted|savings?|less|lower|reduction|cheaper)\b", re.I)
 _PLAN_NOUNS = frozenset(content_words("plan plans package packages tier tiers program programs membership "
                                       "subscription bundle option service the"))
@@ -193,6 +209,9 @@ class ClaimChecker:
         self._fq_owner: dict[str, list[set[str]]] = {}
         self._fq_every: dict[str, list[bool]] = {}      # "every 6 weeks": an interval, not a length
         self._fq_off: dict[str, list[bool]] = {}        # "$750 off": a discount, not a price
+        self._fq_exempt: dict[str, list[bool]] = {}     # "free with any 36-month agreement": the exemption's terms
+        self._extras: list[tuple[Fact, Quantity]] = []   # "$5 more per lesson": surcharges, whoever they are for
+        self._money_at: dict[float, set[str]] = {}       # every amount of money the KB states -> its facts
         self._free_words: set[str] = set()     # facts that say free, waived, included ... (keys)
         self._free_terms: set[str] = set()     # ... or "no extra charge", "at no cost"
         for f in index.facts:
@@ -219,6 +238,16 @@ class ClaimChecker:
             self._fq_off[f.key] = [bool(OFF.match(norm, fq.end) or fq.kind == "percent" and (
                 _SAVE.search(norm[:fq.start]) or _GIVES_OFF.search(norm[:fq.start]) or _OFF_NEAR.match(norm, fq.end)))
                 for fq in self._fact_q[f.key]]
+            # "$199, and it is free with any 36-month agreement": the 36 months are the terms of
+            # the exemption, not a term of the fee
+            parts = [(m.start(), m.end()) for m in re.finditer(r"[^,;.]+", norm)]
+            self._fq_exempt[f.key] = [any(a <= fq.start < b and bool(_FREE_FACT.search(norm[a:b])) for a, b in parts)
+                                      for fq in self._fact_q[f.key]]
+            for fq in self._fact_q[f.key]:
+                if fq.kind == "money" and fq.value:
+                    self._money_at.setdefault(round(fq.value, 2), set()).add(f.key)
+            masked = index.products.mask(norm)
+            self._extras += [(f, fq) for fq in self._fact_q[f.key] if fq.kind == "money" and _SURCHARGE.match(masked, fq.end)]
             if _FREE_FACT.search(norm):
                 self._free_words.add(f.key)
             if f.key in self._free_words or _FREE_CLAIM.search(norm):
@@ -461,7 +490,7 @@ class ClaimChecker:
                 continue          # "2 exams a year, sorry, 3 exams a year" (the repair may be the next clause)
             if computed(q, qs):
                 continue          # "4 meals at 4 servings is 16 servings": the rep's arithmetic
-            if _YOURS.search(u.text[:q.start]) or _YOURS_AFTER.match(u.text, q.end):
+            if _YOURS.search(u.text[:q.start]) or _YOURS_AFTER.match(u.text, q.end) or _BALANCE.match(u.text, q.end):
                 continue          # "that's Essential for your 23 squares": the customer's own number
             prod = before[-1] if before else u.product
             owners = since if len(since) > 1 else [prod]
@@ -476,7 +505,12 @@ class ClaimChecker:
                     allowed.append((f, SIM_QUANTITY))   # found by the number's noun, at the minimum similarity
                     have.add(f.key)
             price = self._price.get(prod or "")
-            if price and q.kind == "money" and period(q) and period(q) == period_of(self._fact_q[price.key]):
+            surcharge = q.kind == "money" and bool(_SURCHARGE.match(u.text, q.end))
+            if surcharge:
+                # "on Total Protect that's 6.99 a month extra": what something costs on top of
+                # the plan, never the plan's own price
+                allowed = [(f, s) for f, s in allowed if f.kind != "price" or f.product != prod]
+            elif price and q.kind == "money" and period(q) and period(q) == period_of(self._fact_q[price.key]):
                 # "it's 49 a month" is about the price of the plan under discussion, however short
                 allowed = [(price, max(SIM_QUANTITY, dict((f.key, s) for f, s in allowed).get(price.key, 0.0)))] + \
                           [(f, s) for f, s in allowed if f.key != price.key]
@@ -532,6 +566,18 @@ class ClaimChecker:
                 vals = [fq.value for fq in self._fact_q[best[1].key] if fq.kind == "money"]
                 ok = any(abs(r.value - v) < 0.01 for r in said_as for i, a in enumerate(vals) for b in vals[i + 1:]
                          for v in (a + b, abs(a - b)))
+            if not ok and q.kind == "money":
+                # "manual is $5 more per lesson, so $67 for a single lesson": the KB's $62 plus
+                # the $5 said beside it - the rep's arithmetic on the fact, not a claim of its own
+                if in_sentence is None:
+                    in_sentence = extract_quantities(self.index.products.mask(u.lead_in + u.text + u.rest))
+                at = len(u.lead_in) + q.start
+                full = u.lead_in + u.text + u.rest
+                others = [o.value for o in in_sentence if o.end <= at and o.value
+                          and o.kind in ("money", "percent", "bare", "count") and _DERIVED.search(full, o.end, at)]
+                base = [fq.value for p in pairs for fq in (p[3],) if fq.kind == "money"]
+                ok = any(abs(r.value - v) < 0.01 for r in said_as for b in base for o in others
+                         for v in (b + o, b - o, b * o, b * (1 - o / 100) if o < 100 else -1))
             if not ok and head:
                 # "one 50-minute one-on-one lesson per week": the fact says the number with its
                 # noun even where the quantity parser could not pair them
@@ -561,6 +607,13 @@ class ClaimChecker:
                     o.kind == "bare" and abs(o.value - fq.value) < 0.01) for o in in_sentence):
                 continue          # "30 days' notice once the 6 months are up": the fact's number is
                                   # said beside this one, which is about something else
+            exempt = [fq2 for fq2, ex in zip(self._fact_q[fact.key], self._fq_exempt[fact.key]) if ex]
+            if any(fq2 is fq for fq2 in exempt) and not _EXEMPTS.search(u.text) and any(
+                    not (at <= o.start < at + q.end - q.start) and (
+                        same_quantity(o, fq2) if o.kind == fq2.kind else o.kind == "bare" and abs(o.value - fq2.value) < 0.01)
+                    for o in in_sentence for fq2, ex in zip(self._fact_q[fact.key], self._fq_exempt[fact.key]) if not ex):
+                continue          # "on the 12-month agreement installation is $199" against "$199, free with
+                                  # any 36-month agreement": the fee on other terms, said right
             if q.value == 0 or _APPROX.search(u.text[:q.start]) or (q.value in echoed and not q.bound):
                 continue          # "zero" is polarity's job; "around 50" and echoes aren't KB claims
             if q.kind == "bare" and not (fq.kind == "money" and (
@@ -622,6 +675,15 @@ class ClaimChecker:
                    and not (fq2.kind == "percent" and pct_off and not off2)
                    and (not head or head in fq2.context or head == fq2.unit or head in self._fact_words[f2.key])):
                 doubts.append("value-elsewhere")   # the KB states this very value for something near
+            elif q.kind == "money" and not rebound and not (fact.kind == "price" and fact.product in u.sent_named) and any(
+                    k != fact.key for r in said_as for k in self._money_at.get(round(r.value, 2), ())):
+                doubts.append("value-elsewhere")   # "a single day is $42" checked against the 10-day pack: the KB
+                                                   # has this very amount for something - a slip between two of
+                                                   # our prices is possible, proof of one is not
+            elif surcharge and any(f2.key != fact.key and consistent(r, fq2, qs) and set(q.context) & set(fq2.context)
+                                   for f2, fq2 in self._extras for r in said_as):
+                doubts.append("value-elsewhere")   # "the same $5 extra per lesson": a surcharge the KB has,
+                                                   # said of something else - which one is the rep's slip
             conf, why = self._confidence(_BASE["quantity"], u, fact, best[2], doubts, q.kind == "date")
             out.append(Verdict(False, u.text, fact, f"said {said!r}, KB says {q_text(fq)}",
                                correction=say, score=best[2], product=prod,
@@ -737,6 +799,11 @@ class ClaimChecker:
             feature -= self._topic
             if not feature or feature <= _GENERIC:
                 continue          # "wellness" in a wellness-plan KB, a bare "fee": no feature to contradict
+            if kind == "excludes" and _TERM_OVER.search(u.text) and _EARLY_EXIT.search(fact.text):
+                continue          # "once the 12 months are up, no cancellation fee": the fee is for leaving early
+            if kind == "excludes" and fact.key in self._free_terms and _WAIVES.search(u.text):
+                continue          # "the installation is waived" where the KB makes it free on some terms:
+                                  # not charging for it is not leaving it out (the free check reads the terms)
             if kind == "includes" and not _INCLUDES.search(u.text):
                 continue          # "the form about wellness plans" names it, it doesn't include it
             if self._supported(fact, feature, kind, sim, u, support):

@@ -55,7 +55,25 @@ def lexical_hit(phrase: str, words: set[str], text: str = "") -> bool:
         return False
     if text and verbatim(phrase).search(text.lower()):
         return True
-    return len(need) >= 2 and need <= words     # one shared word ("site") is not a signal
+    if len(need) < 2 or not need <= words:      # one shared word ("site") is not a signal
+        return False
+    # a number counts the word after it: "away for 2 weeks" has the words of "we have two
+    # dogs", not its two dogs
+    low = text.lower()
+    return not text or all(re.search(rf"\b{n}[\s-]+(?:[\w']+[\s-]+)?{re.escape(w[:4])}", low)
+                           for n, w in re.findall(r"\b(\d+)[\s-]+([a-z]+)", phrase.lower()))
+
+
+@lru_cache(maxsize=8192)
+def _numbers(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"\d+(?:\.\d+)?", normalize_numbers(text)))
+
+
+def numbers_agree(phrase: str, said: str) -> bool:
+    """A signal with a number and words with another are different needs:
+    "3 days a week" is close to "five days a week" in meaning, not in fact."""
+    a, b = _numbers(phrase), _numbers(said)
+    return not (a and b and not a & b)
 
 
 @lru_cache(maxsize=8192)
@@ -94,12 +112,12 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
         # a phrase and what was said must say it the same way round: on meaning, "don't want
         # to own a boat anymore" is close to "we just bought a boat"; in words, "you need
         # your own insurance" has every word of "you don't need your own insurance"
-        agree = [float(x) for x, d in zip(sims[n], unit_denies) if d == denies]
+        agree = [float(x) for x, d, u in zip(sims[n], unit_denies, units) if d == denies and numbers_agree(ph_norm, u)]
         if agree and max(agree) >= threshold:
             out[owner] = max(out.get(owner, 0.0), max(agree))
         if lexical_hit(ph_norm, words, norm) and (denies == text_denies or verbatim(ph_norm).search(norm.lower())):
             out[owner] = 1.0
-        elif partial and float(near[n]) >= PARTIAL_SIM and denies == text_denies:
+        elif partial and float(near[n]) >= PARTIAL_SIM and denies == text_denies and numbers_agree(ph_norm, norm):
             need = set(content_words(ph_norm))
             if len(need) >= 3 and len(need & words) >= max(2, -(-2 * len(need) // 3)):
                 out[owner] = max(out.get(owner, 0.0), threshold)

@@ -15,7 +15,7 @@ from intervene.detect.phrases import match_owners, prototypes, signal_units, uni
 from intervene.detect.state import CallState
 from intervene.kb.index import KBIndex, product_names
 from intervene.nlp.quantities import content_words, extract_quantities, normalize_numbers
-from intervene.nlp.text import NEGATION_CUES, negation_scopes, split_by_scope
+from intervene.nlp.text import NEGATION_CUES, negation_scopes, sentences, split_by_scope
 from intervene.vocab import Category, Evidence, Severity, Speaker, Trigger, Utterance
 
 SIGNAL_THRESHOLD = 0.70      # lead word window vs opportunity/promotion signal
@@ -189,14 +189,19 @@ class OpportunityDetector(_WaitsForRep):
         if not self._from_lead(u):
             return []
         kb = self.index.kb
-        units = units_of(u.text)
+        # a question asks about an offer ("does it include the car on test day?"): the rep
+        # answers it; a need the rep may miss is told, not asked
+        text = " ".join(s for s in sentences(u.text) if not s.rstrip().endswith("?"))
+        if not text:
+            return []
+        units = units_of(text)
         vecs = self.index.embed(units)
         hint = max([*self.index.phrase_sims(vecs, "opportunity:").values(),
                     *self.index.phrase_sims(vecs, "promotion:").values()], default=0.0)
         if hint >= WINDOW_GATE:
-            units = units + signal_units(u.text)   # a hint in the sentence: look closer, word window by window
-        opp = match_owners(self.index, u.text, "opportunity:", SIGNAL_THRESHOLD, units, partial=True)
-        promo = match_owners(self.index, u.text, "promotion:", SIGNAL_THRESHOLD, units, partial=True)
+            units = units + signal_units(text)   # a hint in the sentence: look closer, word window by window
+        opp = match_owners(self.index, text, "opportunity:", SIGNAL_THRESHOLD, units, partial=True)
+        promo = match_owners(self.index, text, "promotion:", SIGNAL_THRESHOLD, units, partial=True)
         # one need per sentence: the signal said outright beats one a word window only resembles
         best = max([*opp.values(), *promo.values()], default=0.0)
         opp = {k: v for k, v in opp.items() if v >= best}
@@ -305,7 +310,11 @@ class ComplianceDetector:
         if u.speaker != Speaker.REP:
             return []
         out = []
-        for unit in units_of(u.text):
+        units = units_of(u.text)
+        # "With us you'll pass this time. I guarantee it.": a bare promise is the sentence before's
+        units += [f"{a} {b}" for a, b in zip(units, units[1:])
+                  if len(content_words(b)) <= 2 and _promises(b, self.kb_terms)]
+        for unit in units:
             negated, _ = split_by_scope(unit)
             # "you don't need to worry about damage at all" reassures: its negation denies
             # the worry, not the promise
@@ -318,10 +327,11 @@ class ComplianceDetector:
                 # "at least 3 days before the test" is the booking rule, not "an earlier test date"
                 hits = {k: v for k, v in hits.items() if v >= 1.0}
             promises = _promises(unit, self.kb_terms)
-            if any(v < 1.0 for v in hits.values()) and not (promises or reassures):
+            if hits and not (promises or reassures):
                 # "the slip will still be there for you" is close to "guarantee you the slip", but
                 # what is forbidden there is the guarantee, and none was given
-                hits = {k: v for k, v in hits.items() if v >= 1.0 or not self._nearest_assures(unit, k)}
+                hits = {k: v for k, v in hits.items() if not (self._nearest_assures(unit, k) if v < 1.0
+                                                              else self._assurance_left_out(unit, k))}
             if (promises or reassures) and not self._kb_promises(unit):
                 # "I can promise you'll be a dress size down", "you don't need to worry about
                 # damage at all": a promise on the topic of a forbidden statement is one,
@@ -366,6 +376,20 @@ class ComplianceDetector:
 
     def _nearest_phrase_negated(self, unit: str, fid: str) -> bool:
         return bool(NEGATION_CUES.search(self._nearest_phrase(unit, fid)))
+
+    def _assurance_left_out(self, unit: str, fid: str) -> bool:
+        """Every phrase of the entry the unit matched on its words alone is an
+        assurance the rep did not give: "90 percent of our students pass first
+        time" has the words of "pass first time for sure", not its promise."""
+        f = next(x for x in self.index.kb.forbidden if x.id == fid)
+        low, words = unit.lower(), set(content_words(unit))
+        if any(verbatim(p).search(low) for p in f.phrases):
+            return False
+        said = set(re.findall(r"\d+", normalize_numbers(unit)))
+        matched = [p for p in f.phrases if set(content_words(p)) <= words]
+        # (a phrase's number is part of it: "90 percent pass" is not a "100% pass rate")
+        return bool(matched) and not any(set(re.findall(r"\d+", normalize_numbers(p))) <= said
+                                         and not ASSURANCE.search(p) for p in matched)
 
     def _nearest_assures(self, unit: str, fid: str) -> bool:
         return bool(ASSURANCE.search(self._nearest_phrase(unit, fid)))

@@ -40,7 +40,8 @@ _THEIR_NAME = re.compile(r"\b(?:their|theirs|they'?ve got an?|they have an?|they
 _GOES_ON = re.compile(r"^(?:but|and|though|although|while|whereas|plus|which|so)\b", re.I)
 WE = re.compile(r"\b(?:we|we'?re|we'?ve|we'?ll|we'?d|our|ours|us)\b", re.I)
 # a product named as the yardstick, not the subject: "everything in Silver", "more than Gold"
-REFERENCE = re.compile(r"(?:\b(?:everything|all|anything|whatever'?s?|what you get|what'?s)\s+(?:that'?s\s+|you get\s+)?"
+REFERENCE = re.compile(r"(?:\b(?:everything|all|anything|whatever'?s?|what you get|what'?s)\s+"
+                       r"(?:that'?s\s+|you get\s+|you(?:'ve| have| had)(?: got)?\s+(?:now\s+)?)?"
                         r"(?:in|on|from|of|with|that comes with)|\b(?:than|as|like|over|above|beyond|versus|vs\.?|"
                         r"unlike|compared to|compared with|upgrade from|up from|everything))\s+(?:the\s+|our\s+)?$", re.I)
 _PLUS_AFTER = re.compile(r"\s*,?\s*(?:plus|\+|and on top|with extras)\b", re.I)

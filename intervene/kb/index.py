@@ -174,6 +174,10 @@ def product_names(p: Product) -> list[str]:
     return names
 
 
+def _names_blanked(text: str) -> str:
+    return re.sub(r"(?<=[\w,;)] )[A-Z][\w-]*", " ", text)
+
+
 def _weak_aliases(kb: KnowledgeBase, strong: AliasMatcher) -> list[str]:
     """Aliases made only of words that other products' facts use as features:
     "battery" names the battery add-on, but "includes a home battery" in the
@@ -181,7 +185,9 @@ def _weak_aliases(kb: KnowledgeBase, strong: AliasMatcher) -> list[str]:
     words_by_product: dict[str | None, set[str]] = {}
     for f in kb.facts:
         if f.product:      # company-wide facts name products in passing ("on Starter and Growth")
-            words_by_product.setdefault(f.product, set()).update(content_words(strong.mask(f.text)))
+            # a capitalised word inside a sentence is a name ("everything in Essential, plus ...",
+            # "an add-on for Essential and Smart Home"), not a feature
+            words_by_product.setdefault(f.product, set()).update(content_words(_names_blanked(strong.mask(f.text))))
     weak = []
     for p in kb.products:
         others = set().union(*(w for pid, w in words_by_product.items() if pid != p.id)) \
