@@ -216,7 +216,8 @@ class ClaimChecker:
         self._free_terms: set[str] = set()     # ... or "no extra charge", "at no cost"
         for f in index.facts:
             norm = normalize_numbers(f.text)
-            self._fact_q[f.key] = extract_quantities(index.products.mask(norm))
+            masked = index.products.mask(norm)
+            self._fact_q[f.key] = extract_quantities(masked)
             # "Essentials members get 10% off; Plus and Senior members get 15%": each number
             # belongs to the products named in its own clause
             # - but not a product the fact only refers to ("everything in Essential, plus a pruning
@@ -246,7 +247,6 @@ class ClaimChecker:
             for fq in self._fact_q[f.key]:
                 if fq.kind == "money" and fq.value:
                     self._money_at.setdefault(round(fq.value, 2), set()).add(f.key)
-            masked = index.products.mask(norm)
             self._extras += [(f, fq) for fq in self._fact_q[f.key] if fq.kind == "money" and _SURCHARGE.match(masked, fq.end)]
             if _FREE_FACT.search(norm):
                 self._free_words.add(f.key)
@@ -476,7 +476,15 @@ class ClaimChecker:
         # sentence's numbers (where the fact's own number may be said): read once per unit
         with_rest = self.index.products.mask(f"{u.text}{u.rest}") if u.rest else ""
         rest_qs = [o for o in extract_quantities(with_rest) if o.start >= len(u.text)] if with_rest else []
-        in_sentence: Optional[list[Quantity]] = None
+        sentence = u.lead_in + u.text + u.rest
+        read: list[list[Quantity]] = []
+
+        def beside(q: Quantity) -> list[Quantity]:
+            """The sentence's other numbers (the sentence is read on first need, once per unit)."""
+            if not read:
+                read.append(extract_quantities(self.index.products.mask(sentence)))
+            at = len(u.lead_in) + q.start
+            return [o for o in read[0] if not at <= o.start < at + q.end - q.start]
         prev_end = 0
         for qi, q in enumerate(qs):
             before = [pid for p, pid in mentions if p <= q.start]
@@ -569,12 +577,9 @@ class ClaimChecker:
             if not ok and q.kind == "money":
                 # "manual is $5 more per lesson, so $67 for a single lesson": the KB's $62 plus
                 # the $5 said beside it - the rep's arithmetic on the fact, not a claim of its own
-                if in_sentence is None:
-                    in_sentence = extract_quantities(self.index.products.mask(u.lead_in + u.text + u.rest))
                 at = len(u.lead_in) + q.start
-                full = u.lead_in + u.text + u.rest
-                others = [o.value for o in in_sentence if o.end <= at and o.value
-                          and o.kind in ("money", "percent", "bare", "count") and _DERIVED.search(full, o.end, at)]
+                others = [o.value for o in beside(q) if o.end <= at and o.value
+                          and o.kind in ("money", "percent", "bare", "count") and _DERIVED.search(sentence, o.end, at)]
                 base = [fq.value for p in pairs for fq in (p[3],) if fq.kind == "money"]
                 ok = any(abs(r.value - v) < 0.01 for r in said_as for b in base for o in others
                          for v in (b + o, b - o, b * o, b * (1 - o / 100) if o < 100 else -1))
@@ -599,19 +604,13 @@ class ClaimChecker:
             fact, fq = best[1], best[3]
             if fq.value == 0:
                 continue          # "$0 upfront" is what polarity checks ("no upfront cost")
-            at = len(u.lead_in) + q.start
-            if in_sentence is None:
-                in_sentence = extract_quantities(self.index.products.mask(u.lead_in + u.text + u.rest))
-            if any(not (at <= o.start < at + q.end - q.start) and (
-                    same_quantity(o, fq) if o.kind == fq.kind else
-                    o.kind == "bare" and abs(o.value - fq.value) < 0.01) for o in in_sentence):
+            others_said = beside(q)
+            if any(_same_value(o, fq) for o in others_said):
                 continue          # "30 days' notice once the 6 months are up": the fact's number is
                                   # said beside this one, which is about something else
-            exempt = [fq2 for fq2, ex in zip(self._fact_q[fact.key], self._fq_exempt[fact.key]) if ex]
-            if any(fq2 is fq for fq2 in exempt) and not _EXEMPTS.search(u.text) and any(
-                    not (at <= o.start < at + q.end - q.start) and (
-                        same_quantity(o, fq2) if o.kind == fq2.kind else o.kind == "bare" and abs(o.value - fq2.value) < 0.01)
-                    for o in in_sentence for fq2, ex in zip(self._fact_q[fact.key], self._fq_exempt[fact.key]) if not ex):
+            fqs, exempt = self._fact_q[fact.key], self._fq_exempt[fact.key]
+            if exempt[next(i for i, x in enumerate(fqs) if x is fq)] and not _EXEMPTS.search(u.text) and any(
+                    _same_value(o, fq2) for o in others_said for fq2, ex in zip(fqs, exempt) if not ex):
                 continue          # "on the 12-month agreement installation is $199" against "$199, free with
                                   # any 36-month agreement": the fee on other terms, said right
             if q.value == 0 or _APPROX.search(u.text[:q.start]) or (q.value in echoed and not q.bound):
@@ -1184,6 +1183,11 @@ _DOUBT = {"condition-number": 0.15, "slot": 0.45, "other-product": 0.45, "shape"
           "fragment": 0.2, "weak-match": 0.2, "product-unknown": 0.3, "product-context": 0.15, "clause": 0.05,
           "mixed": 0.3, "ownership": 0.0, "several-named": 0.3, "asr": 0.35, "asr-number": 0.45,
           "noisy-line": 0.3, "judge-unsure": 0.1, "judge-rejects": 0.5}
+
+
+def _same_value(said: Quantity, fq: Quantity) -> bool:
+    """A number said is the fact's: the same quantity, or a bare number of the same value."""
+    return same_quantity(said, fq) if said.kind == fq.kind else said.kind == "bare" and abs(said.value - fq.value) < 0.01
 
 
 def doubted(v: Verdict, *doubts: str) -> Verdict:

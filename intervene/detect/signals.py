@@ -16,7 +16,7 @@ from intervene.detect.state import CallState
 from intervene.kb.index import KBIndex, product_names
 from intervene.nlp.quantities import content_words, extract_quantities, normalize_numbers
 from intervene.nlp.text import NEGATION_CUES, negation_scopes, sentences, split_by_scope
-from intervene.vocab import Category, Evidence, Severity, Speaker, Trigger, Utterance
+from intervene.vocab import Category, Evidence, Forbidden, Severity, Speaker, Trigger, Utterance
 
 SIGNAL_THRESHOLD = 0.70      # lead word window vs opportunity/promotion signal
 WINDOW_GATE = 0.50           # below this for every sentence, windows are not worth embedding
@@ -301,10 +301,12 @@ class ComplianceDetector:
     ("I can't guarantee savings") is the compliant version and passes."""
     index: KBIndex
     kb_terms: frozenset[str] = field(init=False, default=frozenset())
+    forbidden: dict[str, Forbidden] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         kb = self.index.kb
         self.kb_terms = kb_assurance_terms([f.text for f in kb.facts] + [p.name for p in kb.products])
+        self.forbidden = {f.id: f for f in kb.forbidden}
 
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
         if u.speaker != Speaker.REP:
@@ -340,7 +342,7 @@ class ComplianceDetector:
                 bar = ASSURED_THRESHOLD if promises else REASSURED_THRESHOLD
                 hits.update({k: v for k, v in near.items() if v >= bar and k not in hits})
             for fid, s in hits.items():
-                f = next(x for x in self.index.kb.forbidden if x.id == fid)
+                f = self.forbidden[fid]
                 # "we can't guarantee savings" is the compliant form of "guaranteed savings";
                 # a phrase that is itself negative ("never goes down") is matched as it is
                 said_as_is = any(NEGATION_CUES.search(p) and verbatim(p).search(unit.lower()) for p in f.phrases)
@@ -381,7 +383,7 @@ class ComplianceDetector:
         """Every phrase of the entry the unit matched on its words alone is an
         assurance the rep did not give: "90 percent of our students pass first
         time" has the words of "pass first time for sure", not its promise."""
-        f = next(x for x in self.index.kb.forbidden if x.id == fid)
+        f = self.forbidden[fid]
         low, words = unit.lower(), set(content_words(unit))
         if any(verbatim(p).search(low) for p in f.phrases):
             return False
