@@ -5,7 +5,7 @@ aloud - cannot quietly regress.
 
 - dev: ../shared/calls/dev (Acme, the original tuning set);
 - older: tests/calls/{solar,saas,fitness,insurance}, tuned on in earlier issues;
-- tune: tests/calls/tune/*, twenty-five industries written by helpers who never saw
+- tune: tests/calls/tune/*, twenty-nine industries written by helpers who never saw
   the code, used to build the verification stage (issue 13);
 - blind: tests/calls/blind/*, four more industries written the same way at the
   same time as the first eight tune sets and set aside unread: only their
@@ -18,7 +18,9 @@ aloud - cannot quietly regress.
   sixth session and first scored after the changes those tune sets led to;
 - blind5: tests/calls/blind5/*, the same for the sixth session's second round;
 - blind6, blind7: tests/calls/blind6/*, blind7/*, the same for the seventh
-  session's two rounds (each also scored once before its round's changes).
+  session's two rounds (each also scored once before its round's changes);
+- blind8: tests/calls/blind8/*, the eighth session's blind pair, scored once
+  before the session's changes.
 The blind sets are the honest figure of how the checker does on a company it
 has not seen. Do not tune on them; write new sets instead.
 """
@@ -47,6 +49,7 @@ GROUPS = {
     "blind5": sets_under(HERE / "calls" / "blind5"),
     "blind6": sets_under(HERE / "calls" / "blind6"),
     "blind7": sets_under(HERE / "calls" / "blind7"),
+    "blind8": sets_under(HERE / "calls" / "blind8"),
 }
 # (overall recall, overall precision, accuracy precision, most wrong spoken corrections)
 FLOORS = {

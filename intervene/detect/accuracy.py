@@ -20,7 +20,7 @@ from typing import Optional
 
 from intervene.detect.claims import ClaimChecker, doubted
 from intervene.detect.state import CallState
-from intervene.nlp.quantities import comparable, extract_quantities, normalize_numbers, same_quantity
+from intervene.nlp.quantities import Quantity, comparable, extract_quantities, normalize_numbers, same_quantity
 from intervene.nlp.text import SELF_REPAIR, ends_sentence, sentences
 from intervene.vocab import Category, Severity, Speaker, Trigger, Utterance, Verdict
 
@@ -49,11 +49,16 @@ def _restates(wrong: Verdict, right: Verdict) -> bool:
 
 def sounds_alike(said: str, kb: str) -> bool:
     """Numbers speech recognition confuses: one's digits a part of the
-    other's ("9"/"49", "8.99"/"89") or a -teen/-ty pair ("15"/"50")."""
+    other's ("9"/"49", "8.99"/"89"), a -teen/-ty pair ("15"/"50"), or a round
+    number with a digit-like word fused on ("153"/"150")."""
     if not said or not kb:
         return False
     if said in kb or kb in said:         # includes a slipped decimal point: "8.9" for 89
         return True
+    if said.isdigit() and kb.isdigit() and int(kb) >= 20 and int(kb) % 10 == 0 \
+            and int(said) - int(kb) in (1, 2, 3, 4, 8):
+        return True                      # "a hundred and fifty free miles" heard as "153 miles": the word
+                                         # after a round number sounds like a digit (one, to, free, for, ate)
     return _teen_ty(said, kb)
 
 
@@ -157,9 +162,7 @@ class AccuracyDetector:
         is, so such a claim is left unchecked rather than called wrong."""
         if not u.words or v.fact is None:
             return False
-        kb_q = self.checker.quantities_of(v.fact)
-        wrong = [(q, fq) for q in extract_quantities(normalize_numbers(v.claim)) for fq in kb_q
-                 if comparable(q, fq) and not same_quantity(q, fq)]
+        wrong = self._wrong_numbers(v)
         if not wrong:
             return False
         for q, fq in wrong:
@@ -173,13 +176,25 @@ class AccuracyDetector:
                 return False
         return True
 
-    @staticmethod
-    def _heard_doubt(u: Utterance, v: Verdict) -> Verdict:
+    def _wrong_numbers(self, v: Verdict) -> list[tuple[Quantity, Quantity]]:
+        """(said, KB) pairs of the claim's numbers that differ from the fact's."""
+        if v.fact is None:
+            return []
+        kb_q = self.checker.quantities_of(v.fact)
+        return [(q, fq) for q in extract_quantities(normalize_numbers(v.claim)) for fq in kb_q
+                if comparable(q, fq) and not same_quantity(q, fq)]
+
+    def _heard_doubt(self, u: Utterance, v: Verdict) -> Verdict:
         """From audio: a claim resting on words Whisper was unsure of, or on a
         garbled stretch, is never spoken - the error may be ours. Nor is one
         heard over a noisy line: word probabilities are Whisper's own view of
         its guess, the line's SNR an independent one that does not depend on
-        Whisper knowing it struggled; the rep still gets the card."""
+        Whisper knowing it struggled; the rep still gets the card.
+
+        Nor is a number that sounds like the KB's own ("forty days" for 14,
+        "eighty months" for 18), however sure Whisper was: on the tuning calls'
+        audio it wrote such pairs wrongly at word probabilities of 0.6-0.8, and
+        a rep's slip and our mishearing look the same from here."""
         if not u.words:
             return v
         probs = [w.probability for w in u.words]
@@ -191,6 +206,8 @@ class AccuracyDetector:
             doubts.append("asr")
         if u.cues is not None and u.cues.snr_db is not None and u.cues.snr_db < NOISY_LINE_DB:
             doubts.append("noisy-line")
+        if any(sounds_alike(_digits(q.value), _digits(fq.value)) for q, fq in self._wrong_numbers(v)):
+            doubts.append("sounds-alike")
         return doubted(v, *doubts) if doubts else v
 
     def _repairs(self, text: str) -> None:

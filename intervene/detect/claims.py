@@ -23,10 +23,10 @@ import re
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 
-from intervene.detect.numbers import (EVERY, OFF, REPAIR, UNIT_WORDS, comparable_pair, computed, consistent,
+from intervene.detect.numbers import (EVERY, OFF, REPAIR, UNIT_WORDS, comparable_pair, computed, consistent, days,
                                       head_word, heads, num_text, per_things, period,
                                       period_of, q_text, readings, retracted, same_rate_basis, stem)
 from intervene.detect.subjects import REFERENCE, WE, ClaimReader, Unit, u_named
@@ -39,6 +39,7 @@ from intervene.vocab import Evidence, Fact, Verdict
 SIM_QUANTITY = 0.45      # a fact this similar is about the same thing as the unit
 SIM_POLARITY = 0.45      # (0.40 for a fact of the very product the rep is talking about)
      # polarity needs a closer match: the feature must be the same
+SIM_BARE = 0.6          # a number said without "dollars" is checked against a fact's price only this close
 SIM_PRODUCT = 0.55       # "which product" needs the same sentence shape
 CLAUSE_PENALTY = 0.05   # a fact found through the whole sentence counts slightly less for a clause
 SUPPORT_MARGIN = 0.03    # an alternative fact this close to the best one may vindicate the claim
@@ -153,6 +154,7 @@ _SEPARATE = re.compile(r"\b(?:separately|add-on|addon|not (?:included|part)|excl
 _BENEFIT = frozenset(w[:4] for w in "waive free discount included eligible refund complimentary credited".split())
 # benefits that say the same ("free for everybody" widens "waived for returning customers")
 _SAME_BENEFIT = {"waiv": "free", "comp": "free", "incl": "free"}
+_PCT_OR_OFF = re.compile(r"\d\s*(?:%|percent|per cent)|\boff\b", re.I)
 # both sides of a condition said together: "new or returning", "members and non-members"
 _BOTH_SIDES = re.compile(r"\b(\w+(?:-\w+)?),? (?:or|and|as well as) (?:non-?)?(\w+(?:-\w+)?)\b", re.I)
 _ONLY_IF = re.compile(r"\b(?:only|if|unless|except|excluded|provided|as long as|waived (?:on|for|with|when)|"
@@ -211,7 +213,16 @@ class ClaimChecker:
         self._fq_off: dict[str, list[bool]] = {}        # "$750 off": a discount, not a price
         self._fq_exempt: dict[str, list[bool]] = {}     # "free with any 36-month agreement": the exemption's terms
         self._extras: list[tuple[Fact, Quantity]] = []   # "$5 more per lesson": surcharges, whoever they are for
-        self._money_at: dict[float, set[str]] = {}       # every amount of money the KB states -> its facts
+        self._money_at: dict[tuple[float, bool], set[str]] = {}   # every amount of money the KB states, as a
+                                                                   # discount or not -> its facts
+        # "The Camp Kit (two chairs, a table and a grill) is sold separately": the thing a fact
+        # defines, and the words of what it holds
+        self._defines: dict[str, tuple[set[str], set[str]]] = {}
+        for f in index.facts:
+            m = re.match(r"\s*((?:[\w'-]+\s+){0,3}[\w'-]+)\s*\(([^)]+)\)", f.text)
+            if m and content_words(m.group(1)):
+                self._defines[f.key] = (set(content_words(m.group(1))), set(content_words(m.group(2))))
+        self._offers: list[Fact] = []          # facts that give a discount ("15% off", "$100 off")
         self._free_words: set[str] = set()     # facts that say free, waived, included ... (keys)
         self._free_terms: set[str] = set()     # ... or "no extra charge", "at no cost"
         for f in index.facts:
@@ -244,9 +255,11 @@ class ClaimChecker:
             parts = [(m.start(), m.end()) for m in re.finditer(r"[^,;.]+", norm)]
             self._fq_exempt[f.key] = [any(a <= fq.start < b and bool(_FREE_FACT.search(norm[a:b])) for a, b in parts)
                                       for fq in self._fact_q[f.key]]
-            for fq in self._fact_q[f.key]:
+            if any(self._fq_off[f.key]):
+                self._offers.append(f)
+            for fq, off in zip(self._fact_q[f.key], self._fq_off[f.key]):
                 if fq.kind == "money" and fq.value:
-                    self._money_at.setdefault(round(fq.value, 2), set()).add(f.key)
+                    self._money_at.setdefault((round(fq.value, 2), off), set()).add(f.key)
             self._extras += [(f, fq) for fq in self._fact_q[f.key] if fq.kind == "money" and _SURCHARGE.match(masked, fq.end)]
             if _FREE_FACT.search(norm):
                 self._free_words.add(f.key)
@@ -583,6 +596,16 @@ class ClaimChecker:
                 base = [fq.value for p in pairs for fq in (p[3],) if fq.kind == "money"]
                 ok = any(abs(r.value - v) < 0.01 for r in said_as for b in base for o in others
                          for v in (b + o, b - o, b * o, b * (1 - o / 100) if o < 100 else -1))
+            if not ok:
+                # "3 nights, that's 450 miles": the fact's amount per night times the nights said
+                counts = [o for o in beside(q) if o.kind in ("count", "bare", "duration") and o.value > 1
+                          and not _same_value(o, q)]
+                ok = any(per_things(p[3]) | {period(p[3])} - {""} and abs(r.value - p[3].value * o.value) < 0.01
+                         for r in said_as for p in pairs for o in counts if p[3].kind == q.kind)
+            if not ok and q.kind == "duration" and not q.bound and u.text[q.end:q.end + 4] == " of ":
+                # "the 10 months of backlog" against "up to 12 months of backlog": an amount of
+                # something within the limit, not the limit
+                ok = any(p[3].bound == "max" and comparable(q, p[3]) and days(q) <= days(p[3]) for p in pairs)
             if not ok and head:
                 # "one 50-minute one-on-one lesson per week": the fact says the number with its
                 # noun even where the quantity parser could not pair them
@@ -617,7 +640,11 @@ class ClaimChecker:
                 continue          # "zero" is polarity's job; "around 50" and echoes aren't KB claims
             if q.kind == "bare" and not (fq.kind == "money" and (
                     (fact.kind == "price" and len(numbers) == 1)
-                    or (fact.kind != "price" and fq.value >= 1000 and set(q.context) & set(fq.context)))) \
+                    or (fact.kind != "price" and fq.value >= 1000 and set(q.context) & set(fq.context))
+                    # ("each extra state return is a hundred and twenty-five": the only number, on the
+                    # noun the fact prices, in a sentence close to the fact's)
+                    or (fact.kind != "price" and len(numbers) == 1 and head and head in fq.context
+                        and best[2] >= SIM_BARE))) \
                     and not (fq.kind == "count" and not fq.per and set(q.context) & set(fq.context)):
                 continue          # a bare number contradicts only a price said on its own, a large
                                   # amount about the same thing ("covers the dwelling up to 500,000")
@@ -632,8 +659,10 @@ class ClaimChecker:
             doubts = []
             # a price said of a plan, or a limit said as a limit ("a 2-hour minimum" vs "a three-hour
             # minimum") are about the fact's number, whatever noun is near it
+            # (and a discount said as one, "15% off", is about the fact's discount: which discount is
+            # the retrieval's and value-elsewhere's question, not the noun's)
             price_claim = (fact.kind == "price" and (q.kind == "money" or len(numbers) == 1)) or (
-                bool(q.bound) and q.bound == fq.bound)
+                bool(q.bound) and q.bound == fq.bound) or pct_off
             fq_owner = best[5]
             if head and not self._same_slot(u.text, q, fq) and not (prod in fq_owner and before) \
                     and not price_claim:
@@ -666,7 +695,25 @@ class ClaimChecker:
             elsewhere = [(f2, s2) for f2, s2 in allowed if s2 >= 0.35] + \
                         [(f2, s2) for f2, s2 in cands if s2 >= 0.45 and f2.key not in have
                          and self._hinted(f2.product, u.lead_in + " " + u.text[:q.start], prod)]
-            if any(consistent(r, fq2, qs) for r in said_as for f2, s2 in elsewhere
+            near = [(f2, s2) for f2, s2 in allowed if s2 >= best[2] - TOPIC_MARGIN and f2.key != fact.key]
+            if not rebound and any(consistent(r, fq2, qs) and comparable_pair(r, fq2, f2) for r in said_as
+                                   for f2, _ in near for fq2, off2 in zip(self._fact_q[f2.key], self._fq_off[f2.key])
+                                   if not (fq2.kind in ("money", "percent") and off2 != discount)
+                                   # (on the noun the rep gave it: a "25-year workmanship warranty" is not
+                                   # proven right by the 25-year performance warranty)
+                                   and (not head or head in fq2.context or head == fq2.unit
+                                        or head in self._fact_words[f2.key])):
+                continue          # "members get 10% off" between "members get 10% off repairs" and "members get
+                                  # 15% off parts", equally close: a fact about as close says it - not proven
+            said_words = set(content_words(sentence))
+            if discount and any(off2 and consistent(r, fq2, qs) and comparable_pair(r, fq2, f2)
+                                and not self._names_apart(said_words, fact, f2)
+                                for r in said_as for f2 in self._offers if f2.key != fact.key
+                                for fq2, off2 in zip(self._fact_q[f2.key], self._fq_off[f2.key])):
+                doubts.append("other-offer")       # "you get 15% off the nightly rate" checked against the 20%
+                                                   # snowbird offer while the early-bird offer is 15% off, and
+                                                   # nothing said is the snowbird's own: most likely that offer
+            elif any(consistent(r, fq2, qs) for r in said_as for f2, s2 in elsewhere
                    if not (rebound and f2.key == fact.key)
                    for fq2, owner, off2 in zip(self._fact_q[f2.key], self._fq_owner[f2.key], self._fq_off[f2.key])
                    if comparable_pair(r, fq2, f2) and not (owner and prod and before and prod not in owner)
@@ -675,10 +722,12 @@ class ClaimChecker:
                    and (not head or head in fq2.context or head == fq2.unit or head in self._fact_words[f2.key])):
                 doubts.append("value-elsewhere")   # the KB states this very value for something near
             elif q.kind == "money" and not rebound and not (fact.kind == "price" and fact.product in u.sent_named) and any(
-                    k != fact.key for r in said_as for k in self._money_at.get(round(r.value, 2), ())):
+                    k != fact.key for r in said_as for k in self._money_at.get((round(r.value, 2), discount), ())):
                 doubts.append("value-elsewhere")   # "a single day is $42" checked against the 10-day pack: the KB
                                                    # has this very amount for something - a slip between two of
-                                                   # our prices is possible, proof of one is not
+                                                   # our prices is possible, proof of one is not (a discount
+                                                   # is only ever a slip for another discount: "$50 off" is
+                                                   # not the $50 late fee)
             elif surcharge and any(f2.key != fact.key and consistent(r, fq2, qs) and set(q.context) & set(fq2.context)
                                    for f2, fq2 in self._extras for r in said_as):
                 doubts.append("value-elsewhere")   # "the same $5 extra per lesson": a surcharge the KB has,
@@ -719,6 +768,12 @@ class ClaimChecker:
         return next((m for m in money if m is not fq and groups[id(m)] and fits(groups[id(m)])
                      and comparable(m, fq)), None)
 
+    def _names_apart(self, said: set[str], fact: Fact, other: Fact) -> bool:
+        """The rep says something of the fact's own that the other fact does not
+        say ("members get 15% off": the member discount, not the early-booking one)."""
+        own = self._fact_words[fact.key] - self._fact_words[other.key] - _GENERIC - self._topic
+        return bool({w for w in own & said if not w[:1].isdigit()})
+
     def _same_slot(self, text: str, q: Quantity, fq: Quantity) -> bool:
         """Whether the words around the rep's number name what the fact's number
         is about: its noun (either of the two words after it, or the one before,
@@ -726,6 +781,9 @@ class ClaimChecker:
         Product names say whose number it is, not what it counts."""
         if per_things(q) & per_things(fq):
             return True
+        shared = set(q.context) & set(fq.context)
+        if len(shared) >= 2 and shared - UNIT_WORDS - self._name_words:
+            return True           # the same noun phrase before both ("each extra instructor hour is")
         near = {stem(w) for w in fq.context} | {stem(fq.unit)}
         return any(stem(w) in near for w in heads(text, q) if w not in self._name_words)
 
@@ -764,7 +822,7 @@ class ClaimChecker:
         sides makes the rep's "if" no reason to doubt it)."""
         why = list(doubts)
         cond = self._fact_cond.get(fact.key, set())
-        if cond and not cond & set(content_words(u.text)):
+        if cond and not _cond_classes(cond) & _cond_classes(content_words(u.lead_in + u.text + u.rest)):
             # the fact holds under a condition the rep did not state (a number is still a number)
             why.append("condition" if base < _BASE["quantity"] else "condition-number")
         if u.conditional and not deadline:       # ("if you sign by May 31" states the offer's own condition)
@@ -800,9 +858,18 @@ class ClaimChecker:
                 continue          # "wellness" in a wellness-plan KB, a bare "fee": no feature to contradict
             if kind == "excludes" and _TERM_OVER.search(u.text) and _EARLY_EXIT.search(fact.text):
                 continue          # "once the 12 months are up, no cancellation fee": the fee is for leaving early
-            if kind == "excludes" and fact.key in self._free_terms and _WAIVES.search(u.text):
-                continue          # "the installation is waived" where the KB makes it free on some terms:
-                                  # not charging for it is not leaving it out (the free check reads the terms)
+            if kind == "excludes" and fact.key in self._free_terms and (
+                    _WAIVES.search(u.text) or _FEE_WORD.search(u.text)):
+                continue          # "the installation is waived", "so no one-way fee" where the KB makes the
+                                  # fee free on some terms: not charging it is the waiver, not leaving a
+                                  # feature out (whether the rep's case meets the terms is the widened check's)
+            if kind == "includes" and fact.key in self._defines and self._describes(u, fact, feature):
+                continue          # "the camp kit's got a grill, a table and a lantern" against "The Camp Kit (two
+                                  # chairs, a table, a grill and a lantern) is sold separately": what the kit
+                                  # holds, not the kit given away
+            if kind == "includes" and f_neg and self._prices_it(u, fact):
+                continue          # "the camp kit's got a grill and a lantern, 49 for the whole rental" against
+                                  # "sold separately for $49": the rep charges the KB's own price for it
             if kind == "includes" and not _INCLUDES.search(u.text):
                 continue          # "the form about wellness plans" names it, it doesn't include it
             if self._supported(fact, feature, kind, sim, u, support):
@@ -830,6 +897,20 @@ class ClaimChecker:
             break
         return out
 
+    def _describes(self, u: Unit, fact: Fact, feature: set[str]) -> bool:
+        """The rep names the thing the fact defines and lists only what it holds."""
+        thing, holds = self._defines[fact.key]
+        # (a product named beside it may be what the rep gives it away with: "the Voyager comes with the kit")
+        return thing <= set(content_words(u.text)) and feature - thing <= holds \
+            and not self.reader.subject_mentions(u.text)
+
+    def _prices_it(self, u: Unit, fact: Fact) -> bool:
+        """The rep states, for the thing, an amount of money the fact states."""
+        text = self.index.products.mask(u.text + u.rest)
+        said = [q for q in extract_quantities(text) if q.kind in ("money", "bare")]
+        return any(abs(r.value - fq.value) < 0.01 for q in said for r in readings(q, text)
+                   for fq in self._fact_q[fact.key] if fq.kind == "money" and fq.value)
+
     def _policy(self, u: Unit, cands: list[tuple[Fact, float]]) -> list[Verdict]:
         """Policies contradicted without a number: "cancel any time, no notice needed"
         against a notice period or minimum term; "we refund the unused months" against
@@ -845,6 +926,11 @@ class ClaimChecker:
             if frame == "carry-over" and (_DENIED.search(u.text[:said.start()]) or said.group(0).lower().startswith(
                     ("don", "doesn", "won"))):
                 continue          # "they don't roll over" states the KB's own policy
+            if any(claim.search(normalize_numbers(f.text)) and not kb.search(normalize_numbers(f.text))
+                   for f, s in cands if s >= 0.3 and self._allowed(f, u.product, u.named)):
+                continue          # the KB itself says the rep's side ("Bloom credits roll over for 3 months"
+                                  # beside "credits are forfeited when a membership is cancelled"): which
+                                  # one applies is a condition, not a contradiction
             for fact, sim in cands:
                 if sim < 0.3 or not self._allowed(fact, u.product, u.named):
                     continue
@@ -873,16 +959,21 @@ class ClaimChecker:
                 if len(set(content_words(p.group(0))) & _CONDITION_WORDS) >= 2 or "non" in p.group(0).lower()}
         stated = said - both
         said_benefit = {_SAME_BENEFIT.get(w[:4], w[:4]) for w in said if w[:4] in _BENEFIT}
+        if _PCT_OR_OFF.search(text):
+            said_benefit.add("disc")      # ("the 20% is for everyone": a discount, named by its size)
         for fact, sim in cands:
             if sim < 0.45 or not self._allowed(fact, u.product, u.named):
                 continue
             limited = _ONLY_IF.search(fact.text) or self._fact_cond[fact.key]
             feature = (said & self._fact_words[fact.key]) - self._topic - _GENERIC - self._product_words
-            benefit = said_benefit & {_SAME_BENEFIT.get(w[:4], w[:4]) for w in self._fact_words[fact.key]}
+            benefit = said_benefit & ({_SAME_BENEFIT.get(w[:4], w[:4]) for w in self._fact_words[fact.key]}
+                                      | ({"disc"} if any(self._fq_off[fact.key]) else set()))
             if not limited or not feature or not benefit or (self._fact_cond[fact.key] & stated):
                 continue
+            # (the rep's own "if" is another condition than the fact's - had it been the fact's, the
+            # rep would have stated it: "if you book today, we waive it for everybody" still widens it)
             conf, why = self._confidence(_BASE["widened"], u, fact, max(sim, 0.55), ("widened",),
-                                         ignore=("condition", "condition-number"))
+                                         ignore=("condition", "condition-number", "if"))
             return [Verdict(False, u.text, fact, f"rep made it universal ({', '.join(sorted(feature))}); "
                             f"KB: {fact.text}", correction=self.correction(fact), score=sim, product=u.product,
                             evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why)]
@@ -1182,7 +1273,7 @@ _SMALL = ("zero one two three four five six seven eight nine ten eleven twelve t
 _DOUBT = {"condition-number": 0.15, "slot": 0.45, "other-product": 0.45, "shape": 0.3, "widened": 0.0, "value-elsewhere": 0.3, "enumeration": 0.15, "bare": 0.3, "date": 0.1, "they": 0.2, "scope": 0.1, "add-on": 0.1, "magnitude": 0.2, "configuration": 0.45, "condition": 0.3, "if": 0.2,
           "fragment": 0.2, "weak-match": 0.2, "product-unknown": 0.3, "product-context": 0.15, "clause": 0.05,
           "mixed": 0.3, "ownership": 0.0, "several-named": 0.3, "asr": 0.35, "asr-number": 0.45,
-          "noisy-line": 0.3, "judge-unsure": 0.1, "judge-rejects": 0.5}
+          "noisy-line": 0.3, "sounds-alike": 0.3, "other-offer": 0.45, "judge-unsure": 0.1, "judge-rejects": 0.5}
 
 
 def _same_value(said: Quantity, fq: Quantity) -> bool:
@@ -1203,12 +1294,22 @@ _CONDITION_WORDS = frozenset(content_words("""new returning existing current mem
  weekend weekends weekday weekdays peak off-peak holiday holidays unless except only additional trial
  introductory""")) - {"non"}
 
+# the same condition in other words ("annual plans paid upfront" = "if you prepay the year")
+_COND_SAME = {"annually": "annual", "yearly": "annual", "year": "annual", "prepay": "upfront", "prepaid": "upfront",
+              "front": "upfront", "advance": "upfront", "exist": "return", "current": "return", "weekend": "weekend",
+              "saturday": "weekend", "sunday": "weekend", "additional": "extra", "another": "extra"}
+
+
+def _cond_classes(words: Iterable[str]) -> set[str]:
+    return {_COND_SAME.get(w, w) for w in words}
+
 
 # words too general to be the feature a claim includes or excludes
 _GENERIC = frozenset(content_words("""cost costs fee fees charge charges price pay paid free extra time day days
  month year service services plan option thing available apply work need want get use come part cover
  covered right now today one two anything everything"""))
 # the rep asserting that something is part of the offer
+_FEE_WORD = re.compile(r"\bno\s+(?:[\w-]+\s+){0,2}?(?:fee|charge|surcharge|deposit|cost)s?\b", re.I)
 _INCLUDES = re.compile(r"\b(?:includ\w*|comes? with|came with|cover\w*|you(?:'ll| will)? get|gets|got|has|have|"
                        r"had|offer\w*|part of|free|no extra|no charge|at no cost|thrown? in|bundled|available|"
                        r"there'?s|there is|it'?s got|also|too|as well|plus|on top|goes on|eligible|allowed|"

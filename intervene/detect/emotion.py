@@ -53,6 +53,7 @@ EXAMPLES = {
         "You're not answering my question.",
         "You're not listening to me.",
         "This is taking too long.",
+        "You're rushing me.",
     ],
     "confusion": [
         "I don't understand what that means.",
@@ -115,7 +116,11 @@ CUES = {
         r"are you (?:even )?(?:listening|hearing me|paying attention)|are you even (?:looking|reading)|"
         r"(?:that'?s|that is|this is) not (?:an answer|what i asked)|"
         r"i (?:just |only )?asked (?:you )?(?:for )?(?:a|one) (?:simple|straight|direct|basic) "
-        r"(?:question|number|answer|price|thing)|i keep getting (?:more|the runaround|different|passed))\b", re.I),
+        r"(?:question|number|answer|price|thing)|i keep getting (?:more|the runaround|different|passed)|"
+        # being hurried or talked at, said to the rep
+        r"(?:you'?re|you are|stop|quit) (?:rushing|hurrying) me|"
+        r"(?:not trying to|don'?t want to|do not want to|can'?t) sit through (?:the |a |this |your |all )|"
+        r"(?:that was|that'?s) (?:like )?my (?:whole|entire) question)\b", re.I),
     "confusion": re.compile(
         r"\b(?:i'?m (?:so |a (?:little |bit )?|kind of |kinda |sort of |totally |completely |really |getting )?"
         r"(?:confused|lost)|not sure i follow|i don'?t follow|i'?m not following|"

@@ -69,11 +69,26 @@ def _numbers(text: str) -> frozenset[str]:
     return frozenset(re.findall(r"\d+(?:\.\d+)?", normalize_numbers(text)))
 
 
+@lru_cache(maxsize=8192)
+def _spans(text: str) -> frozenset[str]:
+    return frozenset(m.lower().rstrip("s") for m in _SPAN.findall(text))
+
+
+_SPAN = re.compile(r"\b(?:night|day|week|month|year|quarter|season|weekend)s?\b", re.I)
+
+
 def numbers_agree(phrase: str, said: str) -> bool:
     """A signal with a number and words with another are different needs:
     "3 days a week" is close to "five days a week" in meaning, not in fact."""
     a, b = _numbers(phrase), _numbers(said)
     return not (a and b and not a & b)
+
+
+def spans_agree(phrase: str, said: str) -> bool:
+    """So is a need with a span of time and words with another: "a month or
+    more" is not "a week in June"."""
+    c, d = _spans(phrase), _spans(said)
+    return not (c and d and not c & d)
 
 
 @lru_cache(maxsize=8192)
@@ -92,7 +107,9 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
     With `partial`, a signal of three or more content words also hits when
     two thirds of them were said and the meaning is close: "my son jake wants
     to do spanish too" is "my son also wants lessons", though a window of it
-    scores under the threshold."""
+    scores under the threshold; and a meaning match must name the same span
+    of time, if both name one (needs, unlike forbidden promises, are often
+    only a span: "a month or more")."""
     units = list(units) if units is not None else units_of(text)
     rows = [i for i, ph in enumerate(index.phrases) if ph.owner.startswith(prefix)]
     if not units or not rows:
@@ -112,7 +129,8 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
         # a phrase and what was said must say it the same way round: on meaning, "don't want
         # to own a boat anymore" is close to "we just bought a boat"; in words, "you need
         # your own insurance" has every word of "you don't need your own insurance"
-        agree = [float(x) for x, d, u in zip(sims[n], unit_denies, units) if d == denies and numbers_agree(ph_norm, u)]
+        agree = [float(x) for x, d, u in zip(sims[n], unit_denies, units) if d == denies and numbers_agree(ph_norm, u)
+                 and (not partial or spans_agree(ph_norm, u))]
         if agree and max(agree) >= threshold:
             out[owner] = max(out.get(owner, 0.0), max(agree))
         if lexical_hit(ph_norm, words, norm) and (denies == text_denies or verbatim(ph_norm).search(norm.lower())):
@@ -128,15 +146,25 @@ def prototypes(index: KBIndex, name: str, examples: dict[str, Sequence[str]]) ->
     return index.shared(f"prototypes:{name}", lambda: Prototypes(index, examples))
 
 
+def told(text: str) -> list[str]:
+    """The sentences of what a lead tells, questions left out: asking what a plan
+    includes is not a need. A question the recogniser wrote without its mark
+    ("a year ok how long do springs last") ends the statement where it starts."""
+    out = []
+    for sent in sentences(text):
+        if not sent.rstrip().endswith("?"):
+            sent = _ASKS.split(sent, maxsplit=1)[0].strip()
+            if sent:
+                out.append(sent)
+    return out
+
+
 def signal_units(text: str, sizes: tuple[int, ...] = (4, 6), stride: int = 2) -> list[str]:
-    """Short word windows of the lead's statements (questions left out: asking
-    what a plan includes is not a need). KB signals are short noun phrases
+    """Short word windows of the lead's statements (`told`). KB signals are short noun phrases
     ("power outages"); a whole sentence dilutes them, a window of a few words
     ("grid went down last winter") carries them."""
     out: list[str] = []
-    for sent in sentences(normalize_numbers(text)):
-        if sent.rstrip().endswith("?"):
-            continue
+    for sent in told(normalize_numbers(text)):
         w = re.findall(r"[\w'$%.-]+", sent)
         if len(w) <= sizes[0]:
             out.append(" ".join(w))
@@ -144,6 +172,10 @@ def signal_units(text: str, sizes: tuple[int, ...] = (4, 6), stride: int = 2) ->
         for k in sizes:
             out += [" ".join(w[i:i + k]) for i in range(0, max(1, len(w) - k + 1), stride)]
     return list(dict.fromkeys(x for x in out if x))
+
+
+_ASKS = re.compile(r"\b(?:how (?:\w+ )?(?:long|much|many|often|does|do|is|are|would|will)|what (?:is|are|does|do|about|if)|"
+                   r"do you|does (?:it|that|this)|can you|could you|is there|are there|would (?:it|that|you))\b", re.I)
 
 
 class Prototypes:

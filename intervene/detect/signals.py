@@ -11,11 +11,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
-from intervene.detect.phrases import match_owners, prototypes, signal_units, units_of, verbatim
+from intervene.detect.phrases import match_owners, prototypes, signal_units, told, units_of, verbatim
 from intervene.detect.state import CallState
 from intervene.kb.index import KBIndex, product_names
 from intervene.nlp.quantities import content_words, extract_quantities, normalize_numbers
-from intervene.nlp.text import NEGATION_CUES, negation_scopes, sentences, split_by_scope
+from intervene.nlp.text import NEGATION_CUES, negation_scopes, split_by_scope
 from intervene.vocab import Category, Evidence, Forbidden, Severity, Speaker, Trigger, Utterance
 
 SIGNAL_THRESHOLD = 0.70      # lead word window vs opportunity/promotion signal
@@ -191,7 +191,7 @@ class OpportunityDetector(_WaitsForRep):
         kb = self.index.kb
         # a question asks about an offer ("does it include the car on test day?"): the rep
         # answers it; a need the rep may miss is told, not asked
-        text = " ".join(s for s in sentences(u.text) if not s.rstrip().endswith("?"))
+        text = " ".join(told(u.text))
         if not text:
             return []
         units = units_of(text)

@@ -654,9 +654,23 @@ def _at(toks: list[_Tok], i: int) -> tuple[list[Quantity], int]:
     return [_make(toks, kind, v, unit, lo, after, per, bound, b_lo)], after
 
 
+# "45 or more days": the bound said between the number and its unit, read as "45 days or more"
+# (the same characters in another order, so every position stays where it was)
+_BOUND_INSIDE = re.compile(r"\b(\d[\d,.]*) (or (?:more|fewer|less|longer|shorter)) (minutes?|hours?|days?|nights?|"
+                           r"weeks?|months?|years?)\b", re.I)
+
+
 def extract_quantities(text: str) -> list[Quantity]:
     """Every quantity in `text`, in order, from digits or words. A range ("3-5 days",
     "3 to 5 days", "between 2 and 4 users") gives the bare end the other end's unit."""
+    moved = [(m.start(), m.end()) for m in _BOUND_INSIDE.finditer(text)]
+    if moved:
+        found = _extract(_BOUND_INSIDE.sub(r"\1 \3 \2", text))
+        return [replace(q, end=next((b for a, b in moved if a == q.start), q.end)) for q in found]
+    return _extract(text)
+
+
+def _extract(text: str) -> list[Quantity]:
     toks, found, i = _tokenize(text), [], 0
     spans: list[tuple[int, int]] = []           # first/last token of each quantity
     while i < len(toks):

@@ -110,6 +110,13 @@ _NOT_ITEM = re.compile(r"\s*(?:after|before|for|in|on|with|if|when|once|unless|u
                        r"and|or|then|yes|no|plus|also|however|otherwise|because|since|we|you|i|they|it)\b", re.I)
 
 
+# a pronoun and a verb of having or being: the start of a clause of its own
+# (not after a verb of saying or thinking: "I don't think it has" is still negated)
+_NEW_CLAUSE = re.compile(r"(?<!think )(?<!believe )(?<!say )(?<!know )(?<!sure )(?<!mean )(?<!that )"
+                         r"\b(?:it'?s|its|it|there'?s|theres|you'?ll|you|we'?ve|we|they'?ve|they|that'?s|thats)\s+"
+                         r"(?:got|gets|get|has|have|comes?|includes?|is|are|also|still|actually)\b", re.I)
+
+
 # ways of saying "sure" that are made of negation words
 _AFFIRMING = re.compile(r"(?:no (?:problem|problemo|worries|doubt|question about it|biggie|big deal)|"
                         r"not a problem|no,? no,? (?:problem|worries))\b", re.I)
@@ -125,6 +132,11 @@ def negation_scopes(text: str) -> list[tuple[int, int]]:
             continue          # "your insurance will cover it, no problem": "sure", not a denial
         stop = re.search(r"[,;:.!?]|\s-\s|\bbut\b", text[m.end():])
         end = m.end() + stop.start() if stop else len(text)
+        # unpunctuated speech: a new subject and verb starts a clause the negation does not
+        # reach ("it'll never break on you it's got a lifetime warranty")
+        new = _NEW_CLAUSE.search(text, m.end(), end)
+        if new and len(text[m.end():new.start()].split()) >= 2:
+            end = new.start()
         if m.group(0).lower() in ("no", "nope", "nah") and _ANSWER_NO.match(text, m.end()) and (
                 m.start() == 0 or text[:m.start()].rstrip().endswith((",", ".", "!", "?", "oh", "um", "uh"))):
             continue
