@@ -84,6 +84,10 @@ def shown(vs: list[Verdict]) -> list[Verdict]:
     return [v for v in vs if v.confidence >= CARD]
 
 
+def spoken(vs: list[Verdict]) -> list[Verdict]:
+    return [v for v in vs if v.confidence >= VOICE]
+
+
 @pytest.mark.parametrize("text, negated, affirmed", [
     ("honestly itll never leak on you its got a lifetime hull warranty", "leak", "warranty"),
     ("there is no booking fee it is included in the day rate", "booking", "included"),
@@ -223,7 +227,9 @@ def test_a_discount_another_offer_gives_is_that_offer_unless_the_rep_names_this_
     assert shown(errors(kayak, "Winter hires of ten days or more get 12% off the daily rate."))
 
 
-def test_a_value_another_noun_has_does_not_excuse_it(kayak) -> None:
-    # the 10 years are the hull's performance warranty: workmanship said as 10 years is still wrong
+def test_a_value_another_noun_has_does_not_excuse_it_nor_prove_it(kayak) -> None:
+    # the 10 years are the hull's performance warranty: workmanship said as 10 years stays an error,
+    # doubted (a slip between two of our terms is possible), never spoken
     text = "Yeah, so that one comes with a 10 year workmanship warranty, and if a fitting ever fails we fix it free."
-    assert shown(errors(kayak, text, "touring"))
+    got = errors(kayak, text, "touring")
+    assert any("value-elsewhere" in v.doubts for v in got) and not spoken(got), got

@@ -695,18 +695,21 @@ class ClaimChecker:
             elsewhere = [(f2, s2) for f2, s2 in allowed if s2 >= 0.35] + \
                         [(f2, s2) for f2, s2 in cands if s2 >= 0.45 and f2.key not in have
                          and self._hinted(f2.product, u.lead_in + " " + u.text[:q.start], prod)]
-            near = [(f2, s2) for f2, s2 in allowed if s2 >= best[2] - TOPIC_MARGIN and f2.key != fact.key]
-            if not rebound and any(consistent(r, fq2, qs) and comparable_pair(r, fq2, f2) for r in said_as
-                                   for f2, _ in near for fq2, off2 in zip(self._fact_q[f2.key], self._fq_off[f2.key])
-                                   if not (fq2.kind in ("money", "percent") and off2 != discount)
-                                   # (on the noun the rep gave it: a "25-year workmanship warranty" is not
-                                   # proven right by the 25-year performance warranty)
-                                   and (not head or head in fq2.context or head == fq2.unit
-                                        or head in self._fact_words[f2.key])):
+            near = [] if rebound else [
+                (f2, fq2) for f2, s2 in allowed if s2 >= best[2] - TOPIC_MARGIN and f2.key != fact.key
+                for fq2, off2 in zip(self._fact_q[f2.key], self._fq_off[f2.key])
+                if not (fq2.kind in ("money", "percent") and off2 != discount)
+                and any(consistent(r, fq2, qs) and comparable_pair(r, fq2, f2) for r in said_as)]
+            if any(not head or head in fq2.context or head == fq2.unit or head in self._fact_words[f2.key]
+                   for f2, fq2 in near):
                 continue          # "members get 10% off" between "members get 10% off repairs" and "members get
                                   # 15% off parts", equally close: a fact about as close says it - not proven
             said_words = set(content_words(sentence))
-            if discount and any(off2 and consistent(r, fq2, qs) and comparable_pair(r, fq2, f2)
+            if near:
+                doubts.append("value-elsewhere")   # ... on another noun ("a 25-year workmanship warranty" beside
+                                                   # the 25-year performance warranty): a slip between two of
+                                                   # our terms is possible, proof of one is not
+            elif discount and any(off2 and consistent(r, fq2, qs) and comparable_pair(r, fq2, f2)
                                 and not self._names_apart(said_words, fact, f2)
                                 for r in said_as for f2 in self._offers if f2.key != fact.key
                                 for fq2, off2 in zip(self._fact_q[f2.key], self._fq_off[f2.key])):
