@@ -154,6 +154,7 @@ _SEPARATE = re.compile(r"\b(?:separately|add-on|addon|not (?:included|part)|excl
 _BENEFIT = frozenset(w[:4] for w in "waive free discount included eligible refund complimentary credited".split())
 # benefits that say the same ("free for everybody" widens "waived for returning customers")
 _SAME_BENEFIT = {"waiv": "free", "comp": "free", "incl": "free"}
+# a discount named by its size or as one ("the 20% is for everyone", "10 off")
 _PCT_OR_OFF = re.compile(r"\d\s*(?:%|percent|per cent)|\boff\b", re.I)
 # both sides of a condition said together: "new or returning", "members and non-members"
 _BOTH_SIDES = re.compile(r"\b(\w+(?:-\w+)?),? (?:or|and|as well as) (?:non-?)?(\w+(?:-\w+)?)\b", re.I)
@@ -1311,8 +1312,9 @@ def _cond_classes(words: Iterable[str]) -> set[str]:
 _GENERIC = frozenset(content_words("""cost costs fee fees charge charges price pay paid free extra time day days
  month year service services plan option thing available apply work need want get use come part cover
  covered right now today one two anything everything"""))
-# the rep asserting that something is part of the offer
+# "no one-way fee", "no booking charge": a fee said not to apply
 _FEE_WORD = re.compile(r"\bno\s+(?:[\w-]+\s+){0,2}?(?:fee|charge|surcharge|deposit|cost)s?\b", re.I)
+# the rep asserting that something is part of the offer
 _INCLUDES = re.compile(r"\b(?:includ\w*|comes? with|came with|cover\w*|you(?:'ll| will)? get|gets|got|has|have|"
                        r"had|offer\w*|part of|free|no extra|no charge|at no cost|thrown? in|bundled|available|"
                        r"there'?s|there is|it'?s got|also|too|as well|plus|on top|goes on|eligible|allowed|"
