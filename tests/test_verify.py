@@ -15,8 +15,8 @@ from intervene.detect.claims import ClaimChecker
 from intervene.detect.state import CallState
 from intervene.kb.index import KBIndex
 from intervene.kb.loader import load_kb_text
-from intervene.policy import PROFILES
-from intervene.vocab import Speaker, Utterance, Verdict, Word
+from intervene.vocab import Speaker, Utterance, Word
+from verdictkit import CARD, VOICE, checker_of, errors, shown, spoken
 
 KB = """
 company: Tidewell Home Cleaning
@@ -67,36 +67,9 @@ competitors:
     positioning: SparkleCo charges $110 a quarter and adds a weekend surcharge; Tidewell has no weekend surcharge.
 """
 
-VOICE = PROFILES["standard"].accuracy_voice_min
-CARD = PROFILES["standard"].accuracy_card_min
-
-
 @pytest.fixture(scope="module")
 def checker(embedder) -> ClaimChecker:
     return checker_of(KB, "tidewell", embedder)
-
-
-_MADE_UP: dict[str, ClaimChecker] = {}
-
-
-def checker_of(kb_text: str, name: str, embedder) -> ClaimChecker:
-    """A checker for a small KB made up in a test, built once per module."""
-    if name not in _MADE_UP:
-        _MADE_UP[name] = ClaimChecker(KBIndex(load_kb_text(kb_text, source=name), embedder))
-    return _MADE_UP[name]
-
-
-def errors(checker: ClaimChecker, text: str, context: str | None = None, prior: str = "") -> list[Verdict]:
-    return [v for v in checker.check(text, context, prior=prior).verdicts if not v.ok]
-
-
-def shown(vs: list[Verdict]) -> list[Verdict]:
-    """Errors that would reach the rep at all (a card or the voice)."""
-    return [v for v in vs if v.confidence >= CARD]
-
-
-def spoken(vs: list[Verdict]) -> list[Verdict]:
-    return [v for v in vs if v.confidence >= VOICE]
 
 
 # 1. spoken prices: every reading of the number is tried ---------------------------

@@ -12,12 +12,9 @@ from __future__ import annotations
 import pytest
 
 from intervene.detect.claims import ClaimChecker
-from intervene.kb.index import KBIndex
-from intervene.kb.loader import load_kb_text
 from intervene.nlp.quantities import extract_quantities
 from intervene.nlp.text import split_by_scope
-from intervene.policy import PROFILES
-from intervene.vocab import Verdict
+from verdictkit import checker_of, errors, shown, spoken
 
 KB = """
 company: Riverbend Kayak Hire
@@ -67,25 +64,9 @@ facts:
     text: A cleaning fee of $30 applies to every hire returned with mud in the hull.
 """
 
-VOICE = PROFILES["standard"].accuracy_voice_min
-CARD = PROFILES["standard"].accuracy_card_min
-
-
 @pytest.fixture(scope="module")
 def kayak(embedder) -> ClaimChecker:
-    return ClaimChecker(KBIndex(load_kb_text(KB, source="riverbend"), embedder))
-
-
-def errors(checker: ClaimChecker, text: str, context: str | None = None) -> list[Verdict]:
-    return [v for v in checker.check(text, context).verdicts if not v.ok]
-
-
-def shown(vs: list[Verdict]) -> list[Verdict]:
-    return [v for v in vs if v.confidence >= CARD]
-
-
-def spoken(vs: list[Verdict]) -> list[Verdict]:
-    return [v for v in vs if v.confidence >= VOICE]
+    return checker_of(KB, "riverbend", embedder)
 
 
 @pytest.mark.parametrize("text, negated, affirmed", [

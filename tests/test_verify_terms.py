@@ -11,10 +11,8 @@ import pytest
 from intervene.detect.accuracy import AccuracyDetector
 from intervene.detect.claims import ClaimChecker
 from intervene.detect.state import CallState
-from intervene.kb.index import KBIndex
-from intervene.kb.loader import load_kb_text
-from intervene.policy import PROFILES
-from intervene.vocab import Speaker, Utterance, Verdict
+from intervene.vocab import Speaker, Utterance
+from verdictkit import CARD, checker_of, errors, shown, spoken
 
 KB = """
 company: Brightpath Swim School
@@ -53,25 +51,9 @@ facts:
     text: Weekend lessons cost $6 extra per lesson.
 """
 
-VOICE = PROFILES["standard"].accuracy_voice_min
-CARD = PROFILES["standard"].accuracy_card_min
-
-
 @pytest.fixture(scope="module")
 def swim(embedder) -> ClaimChecker:
-    return ClaimChecker(KBIndex(load_kb_text(KB, source="brightpath"), embedder))
-
-
-def errors(checker: ClaimChecker, text: str, context: str | None = None) -> list[Verdict]:
-    return [v for v in checker.check(text, context).verdicts if not v.ok]
-
-
-def shown(vs: list[Verdict]) -> list[Verdict]:
-    return [v for v in vs if v.confidence >= CARD]
-
-
-def spoken(vs: list[Verdict]) -> list[Verdict]:
-    return [v for v in vs if v.confidence >= VOICE]
+    return checker_of(KB, "brightpath", embedder)
 
 
 @pytest.mark.parametrize("text", [

@@ -130,10 +130,12 @@ class AccuracyDetector:
         if self.held and SELF_REPAIR.search(u.text):
             self._repairs(u.text)
         for v in result.verdicts:
-            if not v.ok and self._misheard(u, v):
-                continue
-            if not v.ok:
-                v = self._heard_doubt(u, v)
+            if not v.ok and u.words:
+                # from audio: the claim's numbers that differ from the fact's, read once for both checks
+                wrong = self._wrong_numbers(v)
+                if self._misheard(u, wrong):
+                    continue
+                v = self._heard_doubt(u, v, wrong)
             if v.ok:
                 if any(h.verdict.fact and h.verdict.fact.key == v.fact.key and _restates(h.verdict, v)
                        for h in self.held):
@@ -155,14 +157,11 @@ class AccuracyDetector:
             return None
         return prev
 
-    def _misheard(self, u: Utterance, v: Verdict) -> bool:
+    def _misheard(self, u: Utterance, wrong: list[tuple[Quantity, Quantity]]) -> bool:
         """From audio: every number that contradicts the KB was a low-confidence
         guess that sounds like the KB's own ("for 9" / 49, "fifteen" / 50).
         Correcting the rep for our mishearing is the worst false alarm there
         is, so such a claim is left unchecked rather than called wrong."""
-        if not u.words or v.fact is None:
-            return False
-        wrong = self._wrong_numbers(v)
         if not wrong:
             return False
         for q, fq in wrong:
@@ -184,7 +183,7 @@ class AccuracyDetector:
         return [(q, fq) for q in extract_quantities(normalize_numbers(v.claim)) for fq in kb_q
                 if comparable(q, fq) and not same_quantity(q, fq)]
 
-    def _heard_doubt(self, u: Utterance, v: Verdict) -> Verdict:
+    def _heard_doubt(self, u: Utterance, v: Verdict, wrong: list[tuple[Quantity, Quantity]]) -> Verdict:
         """From audio: a claim resting on words Whisper was unsure of, or on a
         garbled stretch, is never spoken - the error may be ours. Nor is one
         heard over a noisy line: word probabilities are Whisper's own view of
@@ -195,8 +194,6 @@ class AccuracyDetector:
         "eighty months" for 18), however sure Whisper was: on the tuning calls'
         audio it wrote such pairs wrongly at word probabilities of 0.6-0.8, and
         a rep's slip and our mishearing look the same from here."""
-        if not u.words:
-            return v
         probs = [w.probability for w in u.words]
         numbers = [w.probability for w in u.words if re.search(r"\d", normalize_numbers(w.text))]
         doubts = []
@@ -206,7 +203,7 @@ class AccuracyDetector:
             doubts.append("asr")
         if u.cues is not None and u.cues.snr_db is not None and u.cues.snr_db < NOISY_LINE_DB:
             doubts.append("noisy-line")
-        if any(sounds_alike(_digits(q.value), _digits(fq.value)) for q, fq in self._wrong_numbers(v)):
+        if any(sounds_alike(_digits(q.value), _digits(fq.value)) for q, fq in wrong):
             doubts.append("sounds-alike")
         return doubted(v, *doubts) if doubts else v
 

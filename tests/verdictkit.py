@@ -1,0 +1,34 @@
+"""Helpers shared by the claim checker's tests: a checker for a KB made up in a
+test, and the verdicts that would reach the rep (a card) or the call (the voice)."""
+from __future__ import annotations
+
+from intervene.detect.claims import ClaimChecker
+from intervene.kb.index import KBIndex
+from intervene.kb.loader import load_kb_text
+from intervene.policy import PROFILES
+from intervene.vocab import Verdict
+
+VOICE = PROFILES["standard"].accuracy_voice_min
+CARD = PROFILES["standard"].accuracy_card_min
+
+_MADE_UP: dict[str, ClaimChecker] = {}
+
+
+def checker_of(kb_text: str, name: str, embedder) -> ClaimChecker:
+    """A checker for a small KB made up in a test, built once per session."""
+    if name not in _MADE_UP:
+        _MADE_UP[name] = ClaimChecker(KBIndex(load_kb_text(kb_text, source=name), embedder))
+    return _MADE_UP[name]
+
+
+def errors(checker: ClaimChecker, text: str, context: str | None = None, prior: str = "") -> list[Verdict]:
+    return [v for v in checker.check(text, context, prior=prior).verdicts if not v.ok]
+
+
+def shown(vs: list[Verdict]) -> list[Verdict]:
+    """Errors that would reach the rep at all (a card or the voice)."""
+    return [v for v in vs if v.confidence >= CARD]
+
+
+def spoken(vs: list[Verdict]) -> list[Verdict]:
+    return [v for v in vs if v.confidence >= VOICE]
