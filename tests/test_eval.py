@@ -55,13 +55,13 @@ GROUPS = {
 FLOORS = {
     "dev": (0.95, 0.95, 0.95, 0),
     "older": (0.71, 0.93, 0.95, 0),     # measured: 0.738 / 0.957 / 1.00 / 0 wrong spoken of 7
-    "tune": (0.65, 0.90, 0.95, 1),      # measured: 0.673 / 0.929 / 0.98 / 0 wrong spoken of 46
-    "blind": (0.63, 0.89, 0.80, 1),     # measured: 0.664 / 0.925 / 0.88 / 0 wrong spoken of 7
-    "blind2": (0.62, 0.89, 0.85, 1),    # measured: 0.649 / 0.923 / 1.00 / 0 wrong spoken of 1
-    "blind3": (0.45, 0.85, 0.60, 1),    # measured: 0.487 / 0.881 / 0.71 / 0 wrong spoken of 0
+    "tune": (0.66, 0.90, 0.95, 1),      # measured: 0.684 / 0.930 / 0.98 / 0 wrong spoken of 48
+    "blind": (0.65, 0.89, 0.80, 1),     # measured: 0.678 / 0.927 / 0.89 / 0 wrong spoken of 8
+    "blind2": (0.63, 0.89, 0.85, 1),    # measured: 0.662 / 0.925 / 1.00 / 0 wrong spoken of 2
+    "blind3": (0.45, 0.85, 0.60, 1),    # measured: 0.487 / 0.860 / 0.62 / 0 wrong spoken of 0
     "blind4": (0.59, 0.86, 0.80, 1),    # measured: 0.623 / 0.889 / 0.92 / 0 wrong spoken of 4
     "blind5": (0.62, 0.84, 0.72, 1),    # measured: 0.658 / 0.873 / 0.80 / 0 wrong spoken of 3
-    "blind6": (0.49, 0.82, 0.25, 1),    # measured: 0.519 / 0.851 / 0.33 / 0 wrong spoken of 1
+    "blind6": (0.51, 0.84, 0.40, 1),    # measured: 0.545 / 0.875 / 0.50 / 0 wrong spoken of 1
     "blind7": (0.55, 0.76, 0.55, 1),    # measured: 0.583 / 0.792 / 0.65 / 0 wrong spoken of 5
     "blind8": (0.59, 0.86, 0.70, 1),    # measured: 0.622 / 0.895 / 0.80 / 0 wrong spoken of 3
 }

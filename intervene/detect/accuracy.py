@@ -102,10 +102,10 @@ class AccuracyDetector:
         return v.fact.key if v.fact else v.claim
 
     @staticmethod
-    def _echoed(u: Utterance, call: CallState) -> tuple:
+    def _echoed(u: Utterance, call: CallState) -> list[Quantity]:
         """Numbers the lead said just before: the rep repeating them is not a KB claim."""
         lead_before = [x for x in call.utterances if x.speaker == Speaker.LEAD and x.end <= u.start]
-        return tuple(q.value for q in extract_quantities(lead_before[-1].text)) if lead_before else ()
+        return extract_quantities(normalize_numbers(lead_before[-1].text)) if lead_before else []
 
     @staticmethod
     def _prior(u: Utterance, call: CallState, turns: int = 3) -> str:

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Optional, Sequence
 
 
-from intervene.detect.numbers import (EVERY, OFF, REPAIR, UNIT_WORDS, comparable_pair, computed, consistent, days,
-                                      head_word, heads, num_text, per_things, period,
-                                      period_of, q_text, readings, retracted, same_rate_basis, stem)
+from intervene.detect.numbers import (EVERY, OFF, REPAIR, UNIT_WORDS, bound_value, comparable_pair, computed,
+                                      consistent, days, head_word, heads, item_words, num_text, per_things, period,
+                                      q_text, readings, retracted, same_rate_basis, stem, value_parts)
 from intervene.detect.subjects import REFERENCE, WE, ClaimReader, Unit, u_named
 from intervene.kb.index import KBIndex, norm_alias, product_names
 from intervene.nlp.quantities import (Quantity, comparable, content_words, extract_quantities, same_quantity,
@@ -163,8 +163,9 @@ _ONLY_IF = re.compile(r"\b(?:only|if|unless|except|excluded|provided|as long as|
                       r"members?|students?|customers? who|patients? who|anyone who))\b", re.I)
 
 
-_PRONOUN_START = re.compile(r"(?:and |so |yeah,? |oh,? )?(?:it'?s|it is|it|that'?s|that is|this is|they'?re|they are)\b",
-                            re.I)
+# (also after a short phrase naming where it applies: "On the Haven 6 it's a $199 add-on")
+_PRONOUN_START = re.compile(r"(?:and |so |yeah,? |oh,? )?(?:(?:on|for|with) (?:the )?[\w-]+(?: [\w-]+){0,2},? )?"
+                            r"(?:it'?s|it is|it|that'?s|that is|this is|they'?re|they are)\b", re.I)
 
 
 def _words(text: str, exclude: set[str]) -> set[str]:
@@ -210,6 +211,13 @@ class ClaimChecker:
         self._fact_words: dict[str, set[str]] = {}
         self._by_key = {f.key: f for f in index.facts}
         self._fq_owner: dict[str, list[set[str]]] = {}
+        self._fq_parts: dict[str, list[set[str]]] = {}  # the words each of a fact's numbers is said with
+        # words too many facts use to name an item of one ("clean" in a cleaning company's KB)
+        df: dict[str, int] = {}
+        for f in index.facts:
+            for w in set(content_words(f.text)):
+                df[w] = df.get(w, 0) + 1
+        self._common = frozenset(w for w, n in df.items() if n > max(2, len(index.facts) // 10))
         self._fq_every: dict[str, list[bool]] = {}      # "every 6 weeks": an interval, not a length
         self._fq_off: dict[str, list[bool]] = {}        # "$750 off": a discount, not a price
         self._fq_exempt: dict[str, list[bool]] = {}     # "free with any 36-month agreement": the exemption's terms
@@ -240,6 +248,7 @@ class ClaimChecker:
             self._fq_owner[f.key] = [
                 next(({pid for p, pid in named if a <= p < b} for a, b in clauses if a <= fq.start < b), set())
                 for fq in self._fact_q[f.key]]
+            self._fq_parts[f.key] = item_words(norm, self._fact_q[f.key])
             neg, pos = split_by_scope(norm)
             self._fact_scope[f.key] = (_words(neg, self._product_words), _words(pos, self._product_words))
             self._fact_named[f.key] = {pid for a, pid in index.mentioned_products(f.text)
@@ -357,7 +366,7 @@ class ClaimChecker:
 
     # ------------------------------------------------------------------ check
     def check(self, text: str, context: Optional[str] = None,
-              echoed: Sequence[float] = (), prior: str = "") -> UtteranceCheck:
+              echoed: Sequence[Quantity] = (), prior: str = "") -> UtteranceCheck:
         """Verdicts for one rep utterance. `context` is the product under
         discussion before it; `echoed` are numbers the lead just said (a rep
         repeating the lead's own count is not making a KB claim); `prior` is
@@ -405,6 +414,7 @@ class ClaimChecker:
                                   # "they're at 110 a quarter" is the competitor's price
             if self.index.mentioned_competitors(u.text):
                 continue          # "NetCo charges a setup fee" is about them, not a claim about our KB
+            own = _best_sims(cands)       # what this unit itself is closest to
             if not u.is_sentence:
                 # a clause keeps some of its sentence's meaning ("once you sign, | it's 4 to 6 weeks")
                 parent = sent_found[u.sentence]
@@ -415,7 +425,7 @@ class ClaimChecker:
             else:
                 support = _best_sims(cands)
             whole = u.is_sentence         # policies and conditions are read from whole sentences
-            for v in (self._quantities(u, cands, echoed) + self._polarity(u, cands, support)
+            for v in (self._quantities(u, cands, echoed, own) + self._polarity(u, cands, support)
                       + (self._policy(u, cands) + self._free(u, cands) + self._addon(u)
                          + self._offer_scope(u, cands) if whole else [])
                       # ("the visit is free for everybody, | new or returning": the clause says it)
@@ -475,7 +485,8 @@ class ClaimChecker:
         return fact.product == product or fact.product in named
 
     # quantities ---------------------------------------------------------------
-    def _quantities(self, u: Unit, cands: list[tuple[Fact, float]], echoed: Sequence[float]) -> list[Verdict]:
+    def _quantities(self, u: Unit, cands: list[tuple[Fact, float]], echoed: Sequence[Quantity],
+                    own: dict[str, float]) -> list[Verdict]:
         out: list[Verdict] = []
         mentions = self.reader.subject_mentions(u.text)
         qs = extract_quantities(self.index.products.mask(u.text))
@@ -485,6 +496,7 @@ class ClaimChecker:
                  and 1 <= a.value <= 9 and u.text[a.end:b.start] == " " and 10 <= b.value < 100
                  and b.value == int(b.value)}
         qs = [q for q in qs if id(q) not in leads]
+        qs, paired = _cents_pairs(u.text, qs)
         numbers = [q for q in qs if q.kind != "date"]
         # the clause with the rest of its sentence (where a repair may go on), and the whole
         # sentence's numbers (where the fact's own number may be said): read once per unit
@@ -499,6 +511,13 @@ class ClaimChecker:
                 read.append(extract_quantities(self.index.products.mask(sentence)))
             at = len(u.lead_in) + q.start
             return [o for o in read[0] if not at <= o.start < at + q.end - q.start]
+
+        def said_with(q: Quantity) -> set[str]:
+            """The words the rep says this number with (see value_parts)."""
+            beside(q)
+            at = len(u.lead_in) + q.start
+            return next((p for o, p in zip(read[0], value_parts(sentence, read[0]))
+                         if at <= o.start < at + q.end - q.start), set())
         prev_end = 0
         for qi, q in enumerate(qs):
             before = [pid for p, pid in mentions if p <= q.start]
@@ -522,9 +541,12 @@ class ClaimChecker:
             words = set(content_words(u.text))
             have = {f.key for f, _ in allowed}
             for f in self._by_slot.get(head, []) if head and len(self._by_slot.get(head, [])) <= 12 else []:
-                if f.key not in have and any(self._allowed(f, o, () if before else u.named) for o in owners) \
+                if any(self._allowed(f, o, () if before else u.named) for o in owners) \
                         and len(words & self._fact_words[f.key]) >= 2:
-                    allowed.append((f, SIM_QUANTITY))   # found by the number's noun, at the minimum similarity
+                    # found by the number's noun, at the minimum similarity (also when retrieval
+                    # found it just below it)
+                    allowed = [(g, max(s, SIM_QUANTITY) if g.key == f.key else s) for g, s in allowed] \
+                        if f.key in have else allowed + [(f, SIM_QUANTITY)]
                     have.add(f.key)
             price = self._price.get(prod or "")
             surcharge = q.kind == "money" and bool(_SURCHARGE.match(u.text, q.end))
@@ -532,8 +554,10 @@ class ClaimChecker:
                 # "on Total Protect that's 6.99 a month extra": what something costs on top of
                 # the plan, never the plan's own price
                 allowed = [(f, s) for f, s in allowed if f.kind != "price" or f.product != prod]
-            elif price and q.kind == "money" and period(q) and period(q) == period_of(self._fact_q[price.key]):
+            elif price and q.kind == "money" and period(q) and period(q) in {
+                    period(fq) for fq in self._fact_q[price.key] if fq.kind == "money"}:
                 # "it's 49 a month" is about the price of the plan under discussion, however short
+                # (and "it's 139 a quarter" about its quarterly price)
                 allowed = [(price, max(SIM_QUANTITY, dict((f.key, s) for f, s in allowed).get(price.key, 0.0)))] + \
                           [(f, s) for f, s in allowed if f.key != price.key]
             if len(owners) > 1:
@@ -541,14 +565,18 @@ class ClaimChecker:
                             and all(f.key != self._price[o].key for f, _ in allowed)]
             # a clearly closer fact with no such number is what the sentence is about
             # ("a two-year contract" is about the contract policy, not the support years)
-            top = max((s for f, s in allowed if not any(comparable_pair(q, fq, f) for fq in self._fact_q[f.key])),
-                      default=0.0)
+            # (for a fact the clause finds by its own words, judged by the clause's own words: "two
+            # movers are 139 an hour, | and there's only a 2-hour minimum" - the clause with the
+            # minimum is not about the movers' rate)
+            unrelated = [(f, s) for f, s in allowed if not any(comparable_pair(q, fq, f) for fq in self._fact_q[f.key])]
+            top = max((s for f, s in unrelated), default=0.0)
+            top_own = max((min(s, own.get(f.key, 0.0)) for f, s in unrelated), default=0.0)
             interval = bool(EVERY.search(u.text[:q.start]))
             discount = bool(OFF.match(u.text, q.end) or _SAVE.search(u.text[:q.start]))
             pct_off = q.kind == "percent" and bool(OFF.match(u.text, q.end))     # "15 percent off", said as such
             pairs = []
             for fact, sim in allowed:
-                if sim < max(SIM_QUANTITY, top - TOPIC_MARGIN):
+                if sim < max(SIM_QUANTITY, (top_own if fact.key in own else top) - TOPIC_MARGIN):
                     continue
                 for fq, owner, every, off in zip(self._fact_q[fact.key], self._fq_owner[fact.key],
                                                  self._fq_every[fact.key], self._fq_off[fact.key]):
@@ -563,8 +591,19 @@ class ClaimChecker:
                     if comparable_pair(q, fq, fact) and same_rate_basis(q, fq, qs):
                         ctx = set(q.context) & set(fq.context)
                         # "a 500 dollar deductible": the noun the number belongs to decides the slot
-                        slot = (0.2 if head and head in fq.context else 0.0) + 0.15 * len(ctx) / max(1, len(fq.context))
+                        slot = (0.2 if head and head in fq.context else 0.0) + 0.15 * len(ctx) / max(1, len(fq.context)) \
+                            + (0.05 if period(q) and period(q) == period(fq) else 0.0)   # "a quarter": the quarterly price
                         pairs.append((sim + slot, fact, sim, fq, slot, owner))
+            # "20 percent off aligner treatment" against "15% off aligner treatment and 20% off
+            # whitening": the item named binds the value, the whitening's 20% excuses nothing
+            unbound: set[int] = set()
+            for key in {p[1].key for p in pairs}:
+                fqs = self._fact_q[key]
+                rivals = [i for i, fq in enumerate(fqs) if any(p[3] is fq for p in pairs)]
+                if len(rivals) > 1 and (b := bound_value(said_with(q), self._fq_parts[key], rivals,
+                                                         self._common)) is not None:
+                    unbound |= {id(fqs[i]) for i in rivals if i != b}
+            pairs = [p for p in pairs if id(p[3]) not in unbound]
             if not pairs:
                 continue
             # the slot words pick among facts about the same thing, never a fact clearly further
@@ -572,7 +611,11 @@ class ClaimChecker:
             # at 0.73, not the ramp prepay's "6 months or more of ramp rental" at 0.50)
             # (a value any of them states is still no error: "$4 per guest" for the dessert add-on)
             closest = max(p[2] for p in pairs)
-            pairs.sort(key=lambda p: (p[2] < closest - TOPIC_MARGIN, -p[0]))
+            # (and of one fact's values, one the rep said beside this number is not what this one is:
+            # "49.99 a month for the first term, then it renews at 69.99" is about the renewal price)
+            said_beside = beside(q)
+            pairs.sort(key=lambda p: (p[2] < closest - TOPIC_MARGIN, -p[0],
+                                      any(_same_value(o, p[3]) for o in said_beside)))
             best = pairs[0]
             # (read with the clause's lead-in: "36, | 99 a month" is one price split at its comma)
             n = len(u.lead_in)
@@ -581,8 +624,15 @@ class ClaimChecker:
             # every plausible reading of what was said must conflict ("three forty-nine" may be
             # $349 or $3.49) with the best fact, with any other value the same fact states
             # ("$349 up to two bedrooms, $499 for three"), and with equally plausible facts
+            # (once the rep's words bind the value to one item of a fact, another fact's "from $68"
+            # floor says nothing of that item's price)
+            item_bound = any(id(fq) in unbound for fq in self._fact_q[best[1].key])
+
+            def floor_only(f2: Fact, fq2: Quantity) -> bool:
+                return item_bound and f2.key != best[1].key and fq2.bound == "min"
             ok = any(consistent(r, p[3], qs) for r in said_as for p in pairs
-                     if p[0] >= best[0] - QUANTITY_MARGIN or p[4] >= best[4] or p[1].key == best[1].key)
+                     if (p[0] >= best[0] - QUANTITY_MARGIN or p[4] >= best[4] or p[1].key == best[1].key)
+                     and not floor_only(p[1], p[3]))
             if not ok and q.kind == "money":
                 # "you save $250 on the kit": the difference (or sum) of two prices the fact gives
                 vals = [fq.value for fq in self._fact_q[best[1].key] if fq.kind == "money"]
@@ -622,6 +672,9 @@ class ClaimChecker:
                     match, rebound = next(((p, b) for p, b in bound if b is not None), (None, None))
                     if match and rebound:
                         ok, best = False, (match[0], match[1], match[2], rebound, match[4], match[5])
+            if ok and not item_bound and (w := self._made_universal(u, q, said_as, pairs, qs)) is not None:
+                out.append(w)
+                continue
             if ok:
                 out.append(Verdict(True, u.text, best[1], f"{said} matches", score=best[2], product=prod))
                 continue
@@ -637,7 +690,7 @@ class ClaimChecker:
                     _same_value(o, fq2) for o in others_said for fq2, ex in zip(fqs, exempt) if not ex):
                 continue          # "on the 12-month agreement installation is $199" against "$199, free with
                                   # any 36-month agreement": the fee on other terms, said right
-            if q.value == 0 or _APPROX.search(u.text[:q.start]) or (q.value in echoed and not q.bound):
+            if q.value == 0 or _APPROX.search(u.text[:q.start]) or (echoes(q, echoed) and not q.bound):
                 continue          # "zero" is polarity's job; "around 50" and echoes aren't KB claims
             if q.kind == "bare" and not (fq.kind == "money" and (
                     (fact.kind == "price" and len(numbers) == 1)
@@ -666,9 +719,9 @@ class ClaimChecker:
                 bool(q.bound) and q.bound == fq.bound) or pct_off
             fq_owner = best[5]
             if head and not self._same_slot(u.text, q, fq) and not (prod in fq_owner and before) \
-                    and not price_claim:
+                    and not price_claim and not item_bound:
                 doubts.append("slot")          # the number is about something the fact's number is not
-            elif not (head or set(q.context) & set(fq.context) or price_claim):
+            elif not (head or set(q.context) & set(fq.context) or price_claim or item_bound):
                 doubts.append("slot")
             if len(owners) > 1 or rebound:
                 doubts.append("enumeration")
@@ -678,8 +731,8 @@ class ClaimChecker:
                     unit == c.unit and value != c.value for unit, value in fact_counts)
                     for c in extract_quantities(u.text)):
                 doubts.append("configuration")     # "a 5-lesson pack for $229" vs "$429 for 10 lessons"
-            if q.kind == "bare":
-                doubts.append("bare")
+            if q.kind == "bare" or id(q) in paired:
+                doubts.append("bare")          # (or read as a price only from the sentence's other price)
             if q.kind == "date":
                 doubts.append("date")          # which offer a deadline is for is read from words only
             if _THEY_SELL.search(u.lead_in + u.text[:q.start]) and not WE.search(u.lead_in + u.text[:q.start]):
@@ -699,7 +752,7 @@ class ClaimChecker:
             near = [] if rebound else [
                 (f2, fq2) for f2, s2 in allowed if s2 >= best[2] - TOPIC_MARGIN and f2.key != fact.key
                 for fq2, off2 in zip(self._fact_q[f2.key], self._fq_off[f2.key])
-                if not (fq2.kind in ("money", "percent") and off2 != discount)
+                if not (fq2.kind in ("money", "percent") and off2 != discount) and not floor_only(f2, fq2)
                 and any(consistent(r, fq2, qs) and comparable_pair(r, fq2, f2) for r in said_as)]
             if any(not head or head in fq2.context or head == fq2.unit or head in self._fact_words[f2.key]
                    for f2, fq2 in near):
@@ -720,7 +773,7 @@ class ClaimChecker:
             elif any(consistent(r, fq2, qs) for r in said_as for f2, s2 in elsewhere
                    if not (rebound and f2.key == fact.key)
                    for fq2, owner, off2 in zip(self._fact_q[f2.key], self._fq_owner[f2.key], self._fq_off[f2.key])
-                   if comparable_pair(r, fq2, f2) and not (owner and prod and before and prod not in owner)
+                   if comparable_pair(r, fq2, f2) and id(fq2) not in unbound and not floor_only(f2, fq2) and not (owner and prod and before and prod not in owner)
                    and not (rebound and fq2.bound == "min")       # ("from $10.99" says nothing of which line)
                    and not (fq2.kind == "percent" and pct_off and not off2)
                    and (not head or head in fq2.context or head == fq2.unit or head in self._fact_words[f2.key])):
@@ -741,6 +794,30 @@ class ClaimChecker:
                                correction=say, score=best[2], product=prod,
                                evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why))
         return out
+
+    def _made_universal(self, u: Unit, q: Quantity, said_as: Sequence[Quantity], pairs: list,
+                        qs: Sequence[Quantity]) -> Optional[Verdict]:
+        """"Openings are $195, no matter who you are" against "$295 per visit; $195 for
+        customers on a weekly plan": a value the KB gives beside another value of the
+        same thing, said as if it applied to everyone. (Only where the rep's words
+        named no item of the fact: "the Classic suite is $68 for everyone" is right.)"""
+        text = u.text + u.rest
+        m = _UNIVERSAL.search(text)
+        if not m or any(a < m.start() < b for a, b in negation_scopes(text)) or _BOTH_SIDES.search(text[m.start():]):
+            return None
+        for _, fact, sim, fq, _, _ in pairs:
+            if sim < SIM_QUANTITY or not any(consistent(r, fq, qs) for r in said_as):
+                continue
+            others = [o for o in self._fact_q[fact.key] if o is not fq and o.kind == fq.kind and o.unit == fq.unit
+                      and period(o) == period(fq) and o.bound == fq.bound and not _same_value(o, fq)]
+            if not others:
+                continue
+            conf, why = self._confidence(_BASE["widened"], u, fact, max(sim, 0.55), ("widened",),
+                                         ignore=("condition", "condition-number", "if"))
+            return Verdict(False, u.text, fact, f"rep said {q_text(q)} applies to everyone; KB: {fact.text}",
+                           correction=self.correction(fact), score=sim, product=u.product,
+                           evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why)
+        return None
 
     def _configured(self, fact: Fact, fq: Quantity, said: Sequence[Quantity]) -> Optional[Quantity]:
         """The fact's other price for the counts the rep said, when the rep's price is
@@ -955,7 +1032,7 @@ class ClaimChecker:
         made a conditional benefit universal."""
         text = u.text + u.rest            # ("the visit's free, | whether you're new or returning")
         m = _UNIVERSAL.search(text)
-        if not m or any(a <= m.start() < b for a, b in negation_scopes(text)):
+        if not m or any(a < m.start() < b for a, b in negation_scopes(text)):
             return []
         said = set(content_words(text))
         # "new or returning", "members or not" name every side of a condition: no condition at all
@@ -1278,6 +1355,40 @@ _DOUBT = {"condition-number": 0.15, "slot": 0.45, "other-product": 0.45, "shape"
           "fragment": 0.2, "weak-match": 0.2, "product-unknown": 0.3, "product-context": 0.15, "clause": 0.05,
           "mixed": 0.3, "ownership": 0.0, "several-named": 0.3, "asr": 0.35, "asr-number": 0.45,
           "noisy-line": 0.3, "sounds-alike": 0.3, "other-offer": 0.45, "judge-unsure": 0.1, "judge-rejects": 0.5}
+
+
+def echoes(q: Quantity, lead: Sequence[Quantity]) -> bool:
+    """Is the rep repeating the lead's own number? The same value of the same sort
+    of thing ("60 months is five years" - "and recordings are kept for 60 days" is
+    not an echo; "so fifty devices then" after "about 50" is)."""
+    return any(e.value == q.value and (e.kind == q.kind or "bare" in (e.kind, q.kind))
+               and not (e.kind == q.kind == "duration" and e.unit != q.unit) for e in lead)
+
+
+def _cents_pairs(text: str, qs: list[Quantity]) -> tuple[list[Quantity], set[int]]:
+    """"forty-nine ninety-nine a month for the first term, then it renews at sixty-nine
+    ninety-nine": the second price is left as two bare numbers ("69 99"). In a
+    sentence that states a price, a number with two more digits after it is a price
+    in dollars and cents, at the same rate as the one stated. Returns the numbers
+    and the ids of those read so (a reading, not what was said outright)."""
+    price = next((q for q in qs if q.kind == "money"), None)
+    if price is None:
+        return qs, set()
+    out: list[Quantity] = []
+    paired: set[int] = set()
+    skip = -1
+    for i, q in enumerate(qs):
+        if i == skip:
+            continue
+        nxt = qs[i + 1] if i + 1 < len(qs) else None
+        if nxt is not None and q.kind == nxt.kind == "bare" and q.value == int(q.value) and 1 <= q.value < 100 \
+                and text[q.end:nxt.start] == " " and re.fullmatch(r"\d\d", text[nxt.start:nxt.end]):
+            q = replace(q, value=q.value + nxt.value / 100, kind="money", unit=price.unit, per=price.per,
+                        end=nxt.end)
+            paired.add(id(q))
+            skip = i + 1
+        out.append(q)
+    return out, paired
 
 
 def _same_value(said: Quantity, fq: Quantity) -> bool:

@@ -114,10 +114,6 @@ def period(q: Quantity) -> str:
     return next((p for p in q.per.split("/") if p in TIME_UNITS and p), "")
 
 
-def period_of(qs: Sequence[Quantity]) -> str:
-    return next((period(q) for q in qs if q.kind == "money"), "")
-
-
 def num_text(v: float) -> str:
     return str(int(v)) if v == int(v) else f"{v:g}"
 
@@ -203,3 +199,67 @@ def q_text(q: Quantity) -> str:
     if q.kind == "duration" and v != 1:
         unit += "s"
     return f"{v} {unit}".strip()
+
+
+# where a list of values splits into its items: "A Classic suite is $68 per night, | and a
+# Deluxe suite, | with a private patio | and a webcam, | is $95 per night"
+_PART_END = re.compile(r"[;:()]|[,.](?!\d)|\s(?:and|or|but|while|whereas|plus)\s", re.I)
+_PART_STOP = frozenset("get gets cost costs is are per each price priced pay".split())
+
+
+def value_parts(text: str, qs: Sequence[Quantity]) -> list[set[str]]:
+    """The words each number of a sentence is said with: the sentence split at
+    commas and list words, and a piece without a number of its own given to
+    the next number (the item is usually named before its value); pieces after
+    the last number are another clause ("..., and then the balance at
+    installation"; "..., and it is waived on the Estate plan"). Numbers in one
+    piece share it; the numbers' own units are no item ("$68 per night" and
+    "$95 per night" are two suites).
+
+    A fact that prices two items in one sentence ("15% off aligner treatment
+    and 20% off whitening") binds each value to its item this way, so "20%
+    off aligner treatment" is not excused by the whitening's 20%."""
+    cuts = [0] + [m.end() for m in _PART_END.finditer(text)] + [len(text)]
+    pieces = [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+    out: list[set[str]] = [set() for _ in qs]
+    waiting: set[str] = set()
+    for a, b in pieces:
+        words = set(content_words(re.sub(r"\d[\d,.]*", " ", text[a:b]))) - _PART_STOP - UNIT_WORDS
+        here = [i for i, q in enumerate(qs) if a <= q.start < b]
+        if not here:
+            waiting |= words
+            continue
+        for i in here:
+            out[i] |= words | waiting
+        waiting = set()
+    units = set(content_words(" ".join(f"{q.unit} {q.per}" for q in qs)))
+    return [w - units for w in out]
+
+
+def item_words(text: str, qs: Sequence[Quantity]) -> list[set[str]]:
+    """A fact's value_parts less its subject: what the sentence says before its
+    first number is about all of its values ("Members get 15% off aligner
+    treatment and 20% off whitening": members get both; "We buy back stairlifts
+    we installed, paying 40% ... and 25% ...": both are buy-back rates)."""
+    if not qs:
+        return []
+    subject = set(content_words(text[:min(q.start for q in qs)]))
+    return [w - subject for w in value_parts(text, qs)]
+
+
+def bound_value(said_words: set[str], parts: Sequence[set[str]], rivals: Sequence[int],
+                common: frozenset[str] | set[str] = frozenset()) -> int | None:
+    """Which of a fact's values (indices `rivals`, comparable with what was said) the
+    rep's words name: the one whose own words (its item_words no other rival has)
+    meet the rep's - in two words, or in one the KB does not use everywhere (not in
+    `common`: "clean" names no item in a cleaning company's KB) - while no other
+    rival's words do. None when the fact's values can't be told apart by words (a
+    list: "Bronze, Silver and Gold are 19, 29 and 49"), or the rep's words touch
+    more than one ("storm call-outs are 150 for members" against "the call-out fee
+    is $275 for non-members and $150 for members")."""
+    if len(rivals) < 2:
+        return None
+    own = {i: parts[i] - set().union(*(parts[j] for j in rivals if j != i)) for i in rivals}
+    named = [i for i in rivals if (len(hit := own[i] & said_words) >= 2 or hit - common)
+             and not any(parts[j] & said_words for j in rivals if j != i)]
+    return named[0] if len(named) == 1 else None
