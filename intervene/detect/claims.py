@@ -163,9 +163,8 @@ _ONLY_IF = re.compile(r"\b(?:only|if|unless|except|excluded|provided|as long as|
                       r"members?|students?|customers? who|patients? who|anyone who))\b", re.I)
 
 
-# (also after a short phrase naming where it applies: "On the Haven 6 it's a $199 add-on")
-_PRONOUN_START = re.compile(r"(?:and |so |yeah,? |oh,? )?(?:(?:on|for|with) (?:the )?[\w-]+(?: [\w-]+){0,2},? )?"
-                            r"(?:it'?s|it is|it|that'?s|that is|this is|they'?re|they are)\b", re.I)
+_PRONOUN_START = re.compile(r"(?:and |so |yeah,? |oh,? )?(?:it'?s|it is|it|that'?s|that is|this is|they'?re|they are)\b",
+                            re.I)
 
 
 def _words(text: str, exclude: set[str]) -> set[str]:
@@ -773,7 +772,8 @@ class ClaimChecker:
             elif any(consistent(r, fq2, qs) for r in said_as for f2, s2 in elsewhere
                    if not (rebound and f2.key == fact.key)
                    for fq2, owner, off2 in zip(self._fact_q[f2.key], self._fq_owner[f2.key], self._fq_off[f2.key])
-                   if comparable_pair(r, fq2, f2) and id(fq2) not in unbound and not floor_only(f2, fq2) and not (owner and prod and before and prod not in owner)
+                   if comparable_pair(r, fq2, f2) and id(fq2) not in unbound and not floor_only(f2, fq2)
+                   and not (owner and prod and before and prod not in owner)
                    and not (rebound and fq2.bound == "min")       # ("from $10.99" says nothing of which line)
                    and not (fq2.kind == "percent" and pct_off and not off2)
                    and (not head or head in fq2.context or head == fq2.unit or head in self._fact_words[f2.key])):
@@ -795,7 +795,8 @@ class ClaimChecker:
                                evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why))
         return out
 
-    def _made_universal(self, u: Unit, q: Quantity, said_as: Sequence[Quantity], pairs: list,
+    def _made_universal(self, u: Unit, q: Quantity, said_as: Sequence[Quantity],
+                        pairs: list[tuple[float, Fact, float, Quantity, float, set[str]]],
                         qs: Sequence[Quantity]) -> Optional[Verdict]:
         """"Openings are $195, no matter who you are" against "$295 per visit; $195 for
         customers on a weekly plan": a value the KB gives beside another value of the
