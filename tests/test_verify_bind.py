@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from intervene.detect.claims import ClaimChecker, echoes
+from intervene.detect.claims import _PRONOUN_START, ClaimChecker, echoes
 from intervene.detect.numbers import bound_value, item_words, value_parts
 from intervene.nlp.quantities import extract_quantities, normalize_numbers
 from verdictkit import checker_of, errors, shown
@@ -176,3 +176,14 @@ def test_a_price_read_from_two_bare_numbers_is_never_spoken(gym) -> None:
     errs = errors(gym, "The coach app is nine ninety-nine a month for the first year and then it goes to "
                        "twelve ninety-nine.", "coach-app")
     assert errs and all("bare" in v.doubts for v in errs)
+
+
+@pytest.mark.parametrize("text, about_before", [
+    ("It's forty-five minutes one-on-one.", True),
+    ("On the Haven 6 it's a $199 add-on.", True),          # where it applies, then "it"
+    ("For members, that's ten percent off.", True),
+    ("Installation is included on every plan.", False),
+    ("On Tuesdays the shop opens at nine.", False),
+])
+def test_a_sentence_about_the_one_before_is_looked_up_with_it(text, about_before) -> None:
+    assert bool(_PRONOUN_START.match(text)) == about_before

@@ -163,8 +163,9 @@ _ONLY_IF = re.compile(r"\b(?:only|if|unless|except|excluded|provided|as long as|
                       r"members?|students?|customers? who|patients? who|anyone who))\b", re.I)
 
 
-_PRONOUN_START = re.compile(r"(?:and |so |yeah,? |oh,? )?(?:it'?s|it is|it|that'?s|that is|this is|they'?re|they are)\b",
-                            re.I)
+# (also after a short phrase naming where it applies: "On the Haven 6 it's a $199 add-on")
+_PRONOUN_START = re.compile(r"(?:and |so |yeah,? |oh,? )?(?:(?:on|for|with) (?:the )?[\w-]+(?: [\w-]+){0,2},? )?"
+                            r"(?:it'?s|it is|it|that'?s|that is|this is|they'?re|they are)\b", re.I)
 
 
 def _words(text: str, exclude: set[str]) -> set[str]:
