@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import pytest
 
-from intervene.detect.claims import _PRONOUN_START, ClaimChecker, echoes
-from intervene.detect.numbers import bound_value, item_words, value_parts
+from intervene.detect.claims import _PRONOUN_START, ClaimChecker
+from intervene.detect.numbers import bound_value, echoes, item_words, value_parts
 from intervene.nlp.quantities import extract_quantities, normalize_numbers
 from verdictkit import checker_of, errors, shown
 

@@ -21,14 +21,15 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Optional, Sequence
 
 
-from intervene.detect.numbers import (EVERY, OFF, REPAIR, UNIT_WORDS, bound_value, comparable_pair, computed,
-                                      consistent, days, head_word, heads, item_words, num_text, per_things, period,
-                                      q_text, readings, retracted, same_rate_basis, stem, value_parts)
+from intervene.detect.numbers import (EVERY, OFF, REPAIR, UNIT_WORDS, bound_value, cents_pairs, comparable_pair,
+                                      computed, consistent, days, echoes, head_word, heads, item_words, num_text,
+                                      per_things, period, q_text, readings, retracted, same_rate_basis, stem,
+                                      value_parts)
 from intervene.detect.subjects import REFERENCE, WE, ClaimReader, Unit, u_named
 from intervene.kb.index import KBIndex, norm_alias, product_names
 from intervene.nlp.quantities import (Quantity, comparable, content_words, extract_quantities, same_quantity,
@@ -212,12 +213,6 @@ class ClaimChecker:
         self._by_key = {f.key: f for f in index.facts}
         self._fq_owner: dict[str, list[set[str]]] = {}
         self._fq_parts: dict[str, list[set[str]]] = {}  # the words each of a fact's numbers is said with
-        # words too many facts use to name an item of one ("clean" in a cleaning company's KB)
-        df: dict[str, int] = {}
-        for f in index.facts:
-            for w in set(content_words(f.text)):
-                df[w] = df.get(w, 0) + 1
-        self._common = frozenset(w for w, n in df.items() if n > max(2, len(index.facts) // 10))
         self._fq_every: dict[str, list[bool]] = {}      # "every 6 weeks": an interval, not a length
         self._fq_off: dict[str, list[bool]] = {}        # "$750 off": a discount, not a price
         self._fq_exempt: dict[str, list[bool]] = {}     # "free with any 36-month agreement": the exemption's terms
@@ -276,12 +271,9 @@ class ClaimChecker:
             if f.key in self._free_words or _FREE_CLAIM.search(norm):
                 self._free_terms.add(f.key)
         # words most facts use ("lesson" at a tutoring school) say what the KB is about, not a feature
-        df: dict[str, int] = {}
-        for f in index.facts:
-            for w in set().union(*self._fact_scope[f.key]):
-                df[w] = df.get(w, 0) + 1
-        n = len(index.facts)
-        self._topic = {w for w, c in df.items() if n >= 8 and c >= max(3, 0.2 * n)}
+        n_facts = len(index.facts)
+        in_facts = Counter(w for f in index.facts for w in set().union(*self._fact_scope[f.key]))
+        self._topic = {w for w, c in in_facts.items() if n_facts >= 8 and c >= max(3, 0.2 * n_facts)}
         # "whitening is cosmetic and is not": a negation whose object is left out
         self._elliptic = {f.key for f in index.facts
                           if any(not content_words(f.text[a:b].split(" ", 1)[-1]) or
@@ -303,6 +295,9 @@ class ClaimChecker:
                 self._with_word.setdefault(w, []).append(f)
         self._row = {f.key: i for i, f in enumerate(index.facts)}
         self._price = {f.product: f for f in index.facts if f.kind == "price" and f.product}
+        # words too many facts use to name an item of one ("clean" in a cleaning company's KB)
+        in_facts = Counter(w for words in self._fact_words.values() for w in words)
+        self._common = frozenset(w for w, c in in_facts.items() if c > max(2, n_facts // 10))
         self._rows_of: dict[Optional[str], list[int]] = {}
         self._about: dict[str, set[str]] = {}      # product id -> keys of the facts it owns or is named in
         for i, f in enumerate(index.facts):
@@ -423,7 +418,7 @@ class ClaimChecker:
                                key=lambda kv: -kv[1])
                 cands = [(self._by_key[k], s) for k, s in cands]
             else:
-                support = _best_sims(cands)
+                support = own
             whole = u.is_sentence         # policies and conditions are read from whole sentences
             for v in (self._quantities(u, cands, echoed, own) + self._polarity(u, cands, support)
                       + (self._policy(u, cands) + self._free(u, cands) + self._addon(u)
@@ -496,7 +491,7 @@ class ClaimChecker:
                  and 1 <= a.value <= 9 and u.text[a.end:b.start] == " " and 10 <= b.value < 100
                  and b.value == int(b.value)}
         qs = [q for q in qs if id(q) not in leads]
-        qs, paired = _cents_pairs(u.text, qs)
+        qs, paired = cents_pairs(u.text, qs)
         numbers = [q for q in qs if q.kind != "date"]
         # the clause with the rest of its sentence (where a repair may go on), and the whole
         # sentence's numbers (where the fact's own number may be said): read once per unit
@@ -504,6 +499,7 @@ class ClaimChecker:
         rest_qs = [o for o in extract_quantities(with_rest) if o.start >= len(u.text)] if with_rest else []
         sentence = u.lead_in + u.text + u.rest
         read: list[list[Quantity]] = []
+        parts: list[list[set[str]]] = []
 
         def beside(q: Quantity) -> list[Quantity]:
             """The sentence's other numbers (the sentence is read on first need, once per unit)."""
@@ -513,11 +509,12 @@ class ClaimChecker:
             return [o for o in read[0] if not at <= o.start < at + q.end - q.start]
 
         def said_with(q: Quantity) -> set[str]:
-            """The words the rep says this number with (see value_parts)."""
+            """The words the rep says this number with (see value_parts; read once per unit)."""
             beside(q)
+            if not parts:
+                parts.append(value_parts(sentence, read[0]))
             at = len(u.lead_in) + q.start
-            return next((p for o, p in zip(read[0], value_parts(sentence, read[0]))
-                         if at <= o.start < at + q.end - q.start), set())
+            return next((p for o, p in zip(read[0], parts[0]) if at <= o.start < at + q.end - q.start), set())
         prev_end = 0
         for qi, q in enumerate(qs):
             before = [pid for p, pid in mentions if p <= q.start]
@@ -597,11 +594,14 @@ class ClaimChecker:
             # "20 percent off aligner treatment" against "15% off aligner treatment and 20% off
             # whitening": the item named binds the value, the whitening's 20% excuses nothing
             unbound: set[int] = set()
+            item_said: Optional[set[str]] = None
             for key in {p[1].key for p in pairs}:
                 fqs = self._fact_q[key]
                 rivals = [i for i, fq in enumerate(fqs) if any(p[3] is fq for p in pairs)]
-                if len(rivals) > 1 and (b := bound_value(said_with(q), self._fq_parts[key], rivals,
-                                                         self._common)) is not None:
+                if len(rivals) < 2:
+                    continue
+                item_said = said_with(q) if item_said is None else item_said
+                if (b := bound_value(item_said, self._fq_parts[key], rivals, self._common)) is not None:
                     unbound |= {id(fqs[i]) for i in rivals if i != b}
             pairs = [p for p in pairs if id(p[3]) not in unbound]
             if not pairs:
@@ -613,7 +613,7 @@ class ClaimChecker:
             closest = max(p[2] for p in pairs)
             # (and of one fact's values, one the rep said beside this number is not what this one is:
             # "49.99 a month for the first term, then it renews at 69.99" is about the renewal price)
-            said_beside = beside(q)
+            said_beside = beside(q)       # (also what the fact's own number is checked against below)
             pairs.sort(key=lambda p: (p[2] < closest - TOPIC_MARGIN, -p[0],
                                       any(_same_value(o, p[3]) for o in said_beside)))
             best = pairs[0]
@@ -681,7 +681,7 @@ class ClaimChecker:
             fact, fq = best[1], best[3]
             if fq.value == 0:
                 continue          # "$0 upfront" is what polarity checks ("no upfront cost")
-            others_said = beside(q)
+            others_said = said_beside
             if any(_same_value(o, fq) for o in others_said):
                 continue          # "30 days' notice once the 6 months are up": the fact's number is
                                   # said beside this one, which is about something else
@@ -804,8 +804,8 @@ class ClaimChecker:
         same thing, said as if it applied to everyone. (Only where the rep's words
         named no item of the fact: "the Classic suite is $68 for everyone" is right.)"""
         text = u.text + u.rest
-        m = _UNIVERSAL.search(text)
-        if not m or any(a < m.start() < b for a, b in negation_scopes(text)) or _BOTH_SIDES.search(text[m.start():]):
+        m = _said_to_everyone(text)
+        if not m or _BOTH_SIDES.search(text[m.start():]):
             return None
         for _, fact, sim, fq, _, _ in pairs:
             if sim < SIM_QUANTITY or not any(consistent(r, fq, qs) for r in said_as):
@@ -1033,8 +1033,7 @@ class ClaimChecker:
         students who took a trial lesson", "if you pay 12 months upfront"): the rep
         made a conditional benefit universal."""
         text = u.text + u.rest            # ("the visit's free, | whether you're new or returning")
-        m = _UNIVERSAL.search(text)
-        if not m or any(a < m.start() < b for a, b in negation_scopes(text)):
+        if not _said_to_everyone(text):
             return []
         said = set(content_words(text))
         # "new or returning", "members or not" name every side of a condition: no condition at all
@@ -1359,38 +1358,11 @@ _DOUBT = {"condition-number": 0.15, "slot": 0.45, "other-product": 0.45, "shape"
           "noisy-line": 0.3, "sounds-alike": 0.3, "other-offer": 0.45, "judge-unsure": 0.1, "judge-rejects": 0.5}
 
 
-def echoes(q: Quantity, lead: Sequence[Quantity]) -> bool:
-    """Is the rep repeating the lead's own number? The same value of the same sort
-    of thing ("60 months is five years" - "and recordings are kept for 60 days" is
-    not an echo; "so fifty devices then" after "about 50" is)."""
-    return any(e.value == q.value and (e.kind == q.kind or "bare" in (e.kind, q.kind))
-               and not (e.kind == q.kind == "duration" and e.unit != q.unit) for e in lead)
-
-
-def _cents_pairs(text: str, qs: list[Quantity]) -> tuple[list[Quantity], set[int]]:
-    """"forty-nine ninety-nine a month for the first term, then it renews at sixty-nine
-    ninety-nine": the second price is left as two bare numbers ("69 99"). In a
-    sentence that states a price, a number with two more digits after it is a price
-    in dollars and cents, at the same rate as the one stated. Returns the numbers
-    and the ids of those read so (a reading, not what was said outright)."""
-    price = next((q for q in qs if q.kind == "money"), None)
-    if price is None:
-        return qs, set()
-    out: list[Quantity] = []
-    paired: set[int] = set()
-    skip = -1
-    for i, q in enumerate(qs):
-        if i == skip:
-            continue
-        nxt = qs[i + 1] if i + 1 < len(qs) else None
-        if nxt is not None and q.kind == nxt.kind == "bare" and q.value == int(q.value) and 1 <= q.value < 100 \
-                and text[q.end:nxt.start] == " " and re.fullmatch(r"\d\d", text[nxt.start:nxt.end]):
-            q = replace(q, value=q.value + nxt.value / 100, kind="money", unit=price.unit, per=price.per,
-                        end=nxt.end)
-            paired.add(id(q))
-            skip = i + 1
-        out.append(q)
-    return out, paired
+def _said_to_everyone(text: str) -> Optional[re.Match[str]]:
+    """Where the rep says something applies to everyone ("for everybody", "no matter
+    who"), unless denied ("it's not free for everyone"); "no matter" itself is no denial."""
+    m = _UNIVERSAL.search(text)
+    return m if m and not any(a < m.start() < b for a, b in negation_scopes(text)) else None
 
 
 def _same_value(said: Quantity, fq: Quantity) -> bool:

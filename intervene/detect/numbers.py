@@ -58,6 +58,40 @@ def readings(q: Quantity, text: str = "") -> list[Quantity]:
     return out
 
 
+def echoes(q: Quantity, lead: Sequence[Quantity]) -> bool:
+    """Is the rep repeating the lead's own number? The same value of the same sort
+    of thing ("60 months is five years" - "and recordings are kept for 60 days" is
+    not an echo; "so fifty devices then" after "about 50" is)."""
+    return any(e.value == q.value and (e.kind == q.kind or "bare" in (e.kind, q.kind))
+               and not (e.kind == q.kind == "duration" and e.unit != q.unit) for e in lead)
+
+
+def cents_pairs(text: str, qs: list[Quantity]) -> tuple[list[Quantity], set[int]]:
+    """"forty-nine ninety-nine a month for the first term, then it renews at sixty-nine
+    ninety-nine": the second price is left as two bare numbers ("69 99"). In a
+    sentence that states a price, a number with two more digits after it is a price
+    in dollars and cents, at the same rate as the one stated. Returns the numbers
+    and the ids of those read so (a reading, not what was said outright)."""
+    price = next((q for q in qs if q.kind == "money"), None)
+    if price is None:
+        return qs, set()
+    out: list[Quantity] = []
+    paired: set[int] = set()
+    skip = -1
+    for i, q in enumerate(qs):
+        if i == skip:
+            continue
+        nxt = qs[i + 1] if i + 1 < len(qs) else None
+        if nxt is not None and q.kind == nxt.kind == "bare" and q.value == int(q.value) and 1 <= q.value < 100 \
+                and text[q.end:nxt.start] == " " and re.fullmatch(r"\d\d", text[nxt.start:nxt.end]):
+            q = replace(q, value=q.value + nxt.value / 100, kind="money", unit=price.unit, per=price.per,
+                        end=nxt.end)
+            paired.add(id(q))
+            skip = i + 1
+        out.append(q)
+    return out, paired
+
+
 REPAIR = re.compile(r"\b(?:sorry|i mean|i meant|scratch that|correction|no wait|wait no|actually|rather|"
                      r"my mistake|my bad|let me correct|i misspoke|misspoke|mis-spoke|i said that wrong|"
                      r"that'?s not right|that'?s wrong|pardon me|excuse me|strike that|let me rephrase)\b", re.I)
