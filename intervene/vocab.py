@@ -6,6 +6,8 @@ triggers decided from them, interventions out.
 """
 from __future__ import annotations
 
+import time
+import uuid
 from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
@@ -239,3 +241,22 @@ class Intervention:
         if self.confidence is not None:
             out["confidence"] = round(self.confidence, 2)
         return out
+
+
+def new_call_id() -> str:
+    """The id every record of a call carries: sortable by start time, unique across workers."""
+    return time.strftime("%Y%m%d%H%M%S") + uuid.uuid4().hex[:6]
+
+
+# How much each part of a call's score counts in the total (a weighted mean; the weights
+# need not sum to 1). The config's [score] section overrides any of them; `process` only
+# counts in calls run with the training profile, the only one that tracks process steps.
+SCORE_WEIGHTS: dict[str, float] = {
+    "accuracy": 0.25,      # a wrong fact can lose or poison a sale
+    "compliance": 0.20,    # a forbidden promise is a legal risk
+    "listening": 0.15,
+    "handling": 0.15,
+    "opportunity": 0.15,
+    "momentum": 0.10,
+    "process": 0.10,       # training calls only: the sales process steps the rep covered
+}

@@ -11,7 +11,7 @@ fi
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
 python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
-python -m pip install -q -e ".[test]"
+python -m pip install -q -e ".[harness,test]"
 # the rep's screen is tested (and benchmarked) in Debian's Chromium
 if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -27,7 +27,7 @@ from intervene.nlp.embed import default_model_path
 import os
 p = default_model_path()
 assert os.path.isdir(p), f"embedding model not found: {p}"
-from intervene.audio.asr import default_model_path as asr_model
+from intervene.listen.asr import default_model_path as asr_model
 a = asr_model()
 assert os.path.isfile(os.path.join(a, "model.bin")), f"Whisper model not found: {a}"
 print("setup ok: embedding model at", p, "- Whisper model at", a)

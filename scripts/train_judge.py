@@ -31,7 +31,7 @@ import torch
 from safetensors.torch import save_file
 from transformers import AutoTokenizer, BertForSequenceClassification
 
-from intervene.detect.claims import ClaimChecker
+from intervene.core.detect.claims import ClaimChecker
 from intervene.kb.index import KBIndex
 from intervene.kb.loader import KBError, load_kb
 from intervene.nlp.embed import SentenceEmbedder, default_model_path
@@ -69,7 +69,7 @@ def pairs(data: Path) -> list[dict]:
             wrong = x["label"] == "wrong"
 
             def pair(claim: str, f, y: bool, src: str) -> None:
-                out.append({"industry": kb_file.stem, "claim": claim, "fact": checker.judged_text(f),
+                out.append({"industry": kb_file.stem, "claim": claim, "fact": checker.judged_text(f),  # noqa: B023 (called within this iteration)
                             "y": int(y), "w": WEIGHT[src], "src": src})
             pair(x["claim"], fact, wrong, "label")
             near = [f for f, _ in index.search_many(vec[None, :], k=4, floor=0.0)[0] if f.key != fact.key]

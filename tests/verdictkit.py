@@ -2,10 +2,10 @@
 test, and the verdicts that would reach the rep (a card) or the call (the voice)."""
 from __future__ import annotations
 
-from intervene.detect.claims import ClaimChecker
+from intervene.core.detect.claims import ClaimChecker
+from intervene.core.policy import PROFILES
 from intervene.kb.index import KBIndex
 from intervene.kb.loader import load_kb_text
-from intervene.policy import PROFILES
 from intervene.vocab import Verdict
 
 VOICE = PROFILES["standard"].accuracy_voice_min

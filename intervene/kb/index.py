@@ -20,7 +20,7 @@ threadpool_limits(limits=1, user_api="blas")
 
 from intervene.nlp.embed import Embedder
 from intervene.nlp.judge import Judge
-from intervene.nlp.quantities import content_words, normalize_numbers
+from intervene.nlp.lexicon import content_words, normalize_numbers
 from intervene.vocab import Fact, KnowledgeBase, Product
 
 

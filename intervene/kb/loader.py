@@ -18,6 +18,7 @@ from typing import Any, Optional
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from intervene.errors import InterveneError
 from intervene.vocab import (Assistant, Competitor, Fact, Forbidden, KnowledgeBase,
                              Opportunity, Product, Promotion, Required)
 
@@ -47,7 +48,7 @@ _NONEMPTY_LISTS = {"signals", "phrases"}
 _NUMBERS = {"within_s", "by_s"}
 
 
-class KBError(Exception):
+class KBError(InterveneError):
     """A malformed knowledge base. Carries where (file, 1-based line, key path)
     so a person editing YAML by hand can go straight to the problem."""
 

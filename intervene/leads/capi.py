@@ -37,6 +37,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import aiohttp
 
+from intervene.errors import InterveneError
 from intervene.store import outbox
 from intervene.store.db import Store
 
@@ -126,7 +127,7 @@ def conversion_event(lead: dict[str, Any], outcome: str, event_names: dict[str, 
 
 
 # ----------------------------------------------------------------- the client
-class CapiError(Exception):
+class CapiError(InterveneError):
     """A send that did not go through. retryable: the same request may work
     later (server error, throttling, network); otherwise Facebook refused it."""
 

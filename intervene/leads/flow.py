@@ -22,15 +22,19 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from intervene.live.ari import AriError, AriUnavailable
-from intervene.live.call import LiveCall, new_call_id
-from intervene.screen.auth import User
+from intervene.accounts.auth import User
+from intervene.config.leads import DEFAULT_QUESTIONS, lead_campaign
+from intervene.leads.understand import dialogue
+from intervene.leads.understand.dialogue import End, Handoff, Qualifier, Question, Say
+from intervene.leads.understand.rules import decide, lead_zones
+from intervene.pbx.ari import AriError, AriUnavailable
+from intervene.pbx.call import LiveCall
 from intervene.store import leads as lead_store
-from intervene.vocab import Speaker, Utterance
+from intervene.vocab import Speaker, Utterance, new_call_id
 
 if TYPE_CHECKING:
-    from intervene.leads.options import Campaign, LeadOptions
-    from intervene.live.controller import Services
+    from intervene.config.leads import Campaign, LeadOptions
+    from intervene.pbx.controller import Services
 
 log = logging.getLogger("intervene.leads")
 
@@ -100,8 +104,6 @@ class LeadFlow:
     async def tick(self, now: float) -> None:
         if not self.ready():                            # no Asterisk: nothing can be dialled, nothing is claimed
             return
-        from intervene.leads.options import lead_campaign
-        from intervene.leads.rules import decide
         for lead in lead_store.due(self.s.store, now, limit=100):
             campaign = lead_campaign(lead, self.campaigns)
             d = decide(lead.get("phone"), campaign, self.options,
@@ -258,10 +260,6 @@ class LeadCall:
 
     # ------------------------------------------------------ qualification
     async def _qualify(self, live: LiveCall) -> tuple:
-        from intervene.leads import dialogue
-        from intervene.leads.dialogue import End, Handoff, Qualifier, Question, Say
-        from intervene.leads.options import DEFAULT_QUESTIONS
-        from intervene.leads.rules import lead_zones
         kb = self.s.kb
         asked = list(self.campaign.questions) if self.campaign else []
         if not asked or tuple(asked) == tuple(DEFAULT_QUESTIONS):

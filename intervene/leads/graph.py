@@ -18,6 +18,8 @@ from typing import Any, Awaitable, Callable, Optional
 
 import aiohttp
 
+from intervene.errors import InterveneError
+
 log = logging.getLogger("intervene.leads")
 
 LEAD_FIELDS = "id,created_time,ad_id,adset_id,campaign_id,form_id,field_data,is_organic,platform"
@@ -25,7 +27,7 @@ LEAD_FIELDS = "id,created_time,ad_id,adset_id,campaign_id,form_id,field_data,is_
 LATER_CODES = {1, 2, 4, 17, 32, 190, 341, 613, 80001}
 
 
-class GraphError(Exception):
+class GraphError(InterveneError):
     def __init__(self, message: str, status: int = 0, code: Optional[int] = None, type: str = "",
                  fbtrace_id: str = "", transient: bool = False) -> None:
         super().__init__(message)

@@ -14,12 +14,14 @@ from typing import Any, Optional
 
 import phonenumbers
 
+from intervene.errors import InterveneError
+
 NAME_KEYS = ("full_name", "name")
 PHONE_KEYS = ("phone_number", "phone", "mobile_phone", "work_phone_number")
 EMAIL_KEYS = ("email", "work_email")
 
 
-class IntakeError(ValueError):
+class IntakeError(InterveneError, ValueError):
     """A payload we cannot take; the message says why (sent back with a 400)."""
 
 

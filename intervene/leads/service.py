@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from aiohttp import web
 
+from intervene.leads.capi import CapiClient, OutboxSender, conversion_event
 from intervene.leads.flow import LeadFlow
-from intervene.leads.web import LeadIntake, LeadWebhooks
+from intervene.leads.webhooks import LeadIntake, LeadWebhooks
 from intervene.store import leads as lead_store
+from intervene.store import outbox
 
 if TYPE_CHECKING:
-    from intervene.leads.options import Campaign, LeadOptions
-    from intervene.live.controller import Services
+    from intervene.config.leads import Campaign, LeadOptions
+    from intervene.pbx.controller import Services
 
 log = logging.getLogger("intervene.leads")
 
@@ -34,7 +36,6 @@ class LeadService:
         self.webhooks = LeadWebhooks(services.store, options, campaigns, on_lead=self._received)
         self.sender = None
         if options.dataset_id and (options.capi_token or options.page_token):
-            from intervene.leads.capi import CapiClient, OutboxSender
             client = CapiClient(options.graph_url, options.graph_version, options.dataset_id,
                                 options.capi_token or options.page_token)
             self.sender = OutboxSender(services.store, client)
@@ -76,8 +77,6 @@ class LeadService:
     def outcome(self, call_id: str, outcome: str) -> None:
         """The rep set a call's outcome: a lead flow call's goes back to
         Facebook (once per lead, call and outcome: the event id says so)."""
-        from intervene.leads.capi import conversion_event
-        from intervene.store import outbox
         call = self.s.store.call(call_id) or {}
         lead = lead_store.get(self.s.store, call["lead_id"]) if call.get("lead_id") else None
         if lead is None:

@@ -14,18 +14,8 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping, Optional
 
-# How much each part counts in the total (a weighted mean; the weights need not sum to 1).
-# The config's [score] section overrides any of them (config.py); `process` only
-# counts in calls run with the training profile, the only one that tracks process steps.
-WEIGHTS: dict[str, float] = {
-    "accuracy": 0.25,      # a wrong fact can lose or poison a sale
-    "compliance": 0.20,    # a forbidden promise is a legal risk
-    "listening": 0.15,
-    "handling": 0.15,
-    "opportunity": 0.15,
-    "momentum": 0.10,
-    "process": 0.10,       # training calls only: the sales process steps the rep covered
-}
+from intervene.vocab import SCORE_WEIGHTS as WEIGHTS
+
 PROCESS_PROFILES = ("training",)   # profiles whose calls get a separate `process` part
 MISSED_STEP = "missed-step"        # the process detector's trigger for a step (vs a required phrase)
 

@@ -32,7 +32,11 @@ from collections import Counter
 from dataclasses import fields
 from typing import Any, Iterable, Mapping, Optional
 
-from intervene.policy import Profile
+from intervene.config import ConfigError, _tune
+from intervene.core.engine import CallEngine
+from intervene.core.policy import Profile
+from intervene.core.replay import replay
+from intervene.errors import InterveneError
 from intervene.vocab import Category, Severity, Speaker, Utterance
 
 PER_CATEGORY = ("min_severity", "cooldown_s")          # KEY.CATEGORY=VALUE
@@ -43,7 +47,7 @@ COUNTS = ("before", "now", "new", "gone", "stored", "dismissed", "dismissed_gone
           "not_reproduced")
 
 
-class TuneError(ValueError):
+class TuneError(InterveneError, ValueError):
     """A bad --set, or a config file this can't edit safely: one clear line."""
 
 
@@ -97,7 +101,6 @@ def _seconds(value: str, item: str, signed: bool) -> float:
 
 def changed_profile(base: Profile, over: Mapping[str, Any]) -> Profile:
     """`base` with the --set thresholds, through the config file's own rules."""
-    from intervene.config import ConfigError, _tune
     try:
         return _tune(base, base.name, dict(over), "--set")
     except ConfigError as e:
@@ -212,8 +215,6 @@ def replay_stored(index, profile: Profile, utterance_rows: list[Mapping], modes=
     the interventions as {category, trigger, utterance, at, severity}, with
     `utterance` the store's index of the line (ai lines are skipped, so the
     engine's own numbering differs from the store's)."""
-    from intervene.engine import CallEngine
-    from intervene.replay import replay
     rows = sorted((r for r in utterance_rows if r["speaker"] in (Speaker.LEAD.value, Speaker.REP.value)),
                   key=lambda r: (r["start"], r["idx"]))
     utts = [Utterance(i, Speaker(r["speaker"]), float(r["start"]), float(r["end"]), r["text"])
@@ -228,7 +229,6 @@ def tune_calls(store, index, cfg, profile: str, over: Mapping[str, Any], call_ro
     """Replay each call (store rows) with `profile` as `cfg` has it and with
     `over` applied; the report: {"profile", "set", "calls", "skipped",
     "categories": {cat: counts}, "per_call": [{call_id, categories, new, gone}]}."""
-    from intervene.config import ConfigError
     if profile not in cfg.profiles:
         raise TuneError(f"unknown profile {profile!r} (known: {', '.join(sorted(cfg.profiles))})")
     base = cfg.profiles[profile]

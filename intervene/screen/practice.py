@@ -13,12 +13,13 @@ import math
 import time
 from typing import Any
 
-from intervene.live.call import new_call_id
-from intervene.replay import events, parse_transcript
-from intervene.screen.auth import User
+from intervene.accounts.auth import User
+from intervene.core.engine import CallEngine
+from intervene.core.replay import events
+from intervene.formats.transcript import parse_transcript
 from intervene.screen.hub import Hub
 from intervene.store.db import Store
-from intervene.vocab import Category, Intervention, Mode, Speaker, Utterance
+from intervene.vocab import Category, Intervention, Mode, Speaker, Utterance, new_call_id
 
 TICK_S = 0.02          # real seconds between engine clock advances (dead air, deadlines)
 
@@ -32,7 +33,6 @@ class Practice:
     async def start(self, rep: User, transcript: str, speed: float = 1.0) -> str:
         """Parse (TranscriptError names the line), then run in the background."""
         utterances = parse_transcript(transcript, "transcript")
-        from intervene.engine import CallEngine
         a = self.config.resolve(rep=rep.login, team=rep.team or None)
         engine = CallEngine(self.index, a.profile, {c: Mode.SILENT for c in Category})
         call_id = "practice-" + new_call_id()

@@ -13,7 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from intervene.screen.auth import User, can_see
+from intervene.accounts.auth import User, can_see
+from intervene.report.html import write_report
+from intervene.report.record import call_record
 
 FRESH_S = 60.0          # a report is remade at most this often per scope (it reads every stored call)
 _NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_-.")
@@ -51,8 +53,6 @@ class Reports:
             return out
 
     def _write(self, user: User, out: Path) -> None:
-        from intervene.report.html import write_report
-        from intervene.report.record import call_record
         records: list[dict[str, Any]] = []
         for row in self.store.calls():
             if can_see(user, row):

@@ -24,9 +24,24 @@ from typing import Any, Awaitable, Callable, Optional
 
 from aiohttp import web
 
-from intervene.screen.auth import (ROLES, SERVICE, SESSION_S, LoginThrottle, User, can_see, check_password,
-                                   hash_password, make_token, owns, read_token)
+from intervene.accounts.auth import (
+    ROLES,
+    SERVICE,
+    SESSION_S,
+    LoginThrottle,
+    User,
+    can_see,
+    check_password,
+    hash_password,
+    make_token,
+    owns,
+    read_token,
+)
+from intervene.formats.transcript import TranscriptError
+from intervene.report.record import call_record
 from intervene.screen.hub import Hub, PushKind
+from intervene.screen.practice import Practice
+from intervene.screen.reports import Reports
 from intervene.store.db import Store
 
 log = logging.getLogger("intervene.screen")
@@ -78,7 +93,6 @@ class ScreenApp:
         r.add_post("/api/users/{login}/revoke", self.revoke)
         r.add_delete("/api/users/{login}", self.delete_user)
         r.add_get("/api/teams", self.teams)
-        from intervene.screen.reports import Reports
         Reports(self.store, self.need).add_routes(app)
         app.on_response_prepare.append(self._headers)
 
@@ -207,7 +221,6 @@ class ScreenApp:
     def _call_full(self, user: User, call_id: str) -> dict[str, Any]:
         out = self._call_detail(user, call_id)
         if out["call"].get("state") == "ended" and self.store.call(call_id) is not None:
-            from intervene.report.record import call_record
             try:                                 # the rep's score, each part explained (report/score.py)
                 out["score"] = call_record(self.store, call_id)["score"]
             except (KeyError, ValueError):
@@ -298,7 +311,6 @@ class ScreenApp:
         transcript = body.get("transcript")
         if not isinstance(transcript, str) or not transcript.strip():
             raise _error(web.HTTPBadRequest, "transcript: the call as format-2 JSON lines")
-        from intervene.replay import TranscriptError
         try:
             call_id = await self.practice(User.from_row(row), transcript, float(speed))
         except TranscriptError as e:
@@ -523,7 +535,6 @@ def build_screen(store: Store, hub: Hub, config: Any, index: Any, kb_source: str
                  public_url: Callable[[], str], secret: str = "",
                  on_outcome: Callable[[str, str], None] = lambda call_id, outcome: None) -> ScreenApp:
     """The screens as `intervene serve` runs them (also the benchmark's and the tests')."""
-    from intervene.screen.practice import Practice
     practice = Practice(store, hub, index, config, kb_source)
 
     def effective(u: User) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 import sqlite_utils
 
+from intervene.errors import InterveneError
 from intervene.vocab import Intervention, Utterance
 
 KB_SECTIONS = ("products", "facts", "competitors", "opportunities", "promotions",
@@ -40,7 +41,7 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-class StoreError(Exception):
+class StoreError(InterveneError):
     pass
 
 

@@ -1,0 +1,150 @@
+"""The composition root: builds the shared pieces (store, models, KB index,
+Whisper, voice, Asterisk client, screens, lead flow) once, for the command
+line and the service alike. Nothing below this module builds anything it
+does not own; nothing above it builds the parts again."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from intervene.accounts.auth import User
+from intervene.config import Config, ConfigError
+from intervene.errors import InterveneError
+from intervene.kb.index import KBIndex
+from intervene.kb.loader import load_kb, load_kb_text
+from intervene.leads.service import LeadService
+from intervene.listen.asr import Transcriber
+from intervene.listen.pipeline import AsrPool, asr_prompt
+from intervene.nlp.embed import SentenceEmbedder
+from intervene.nlp.judge import CrossEncoderJudge, judge_enabled
+from intervene.pbx.ari import Ari, AriSettings
+from intervene.pbx.controller import Controller, Services
+from intervene.pbx.media import MediaStore, WebServer
+from intervene.pbx.voice import Voice, VoiceError, VoiceOptions
+from intervene.screen.web import build_screen, save_user, signed_link
+from intervene.store.db import Store, default_db_path
+from intervene.vocab import KnowledgeBase
+
+
+class Runtime:
+    """Lazily opened shared pieces: the store, the embedder, the judge, indexes.
+    Lazy because most commands need only one of them, and the models take seconds."""
+
+    def __init__(self, db: Optional[str], config: Optional[str]) -> None:
+        self.db_path = Path(db) if db else default_db_path()
+        self.config_path = config
+        self._store: Optional[Store] = None
+        self._embedder: Optional[SentenceEmbedder] = None
+        self._judge: Optional[CrossEncoderJudge] = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.db_path)
+        return self._store
+
+    @property
+    def embedder(self) -> SentenceEmbedder:
+        if self._embedder is None:
+            self._embedder = SentenceEmbedder()
+        return self._embedder
+
+    @property
+    def judge(self) -> Optional[CrossEncoderJudge]:
+        """The claim checker's second opinion, unless `INTERVENE_JUDGE=off`
+        (or its weights are missing: the rules then decide alone)."""
+        if self._judge is None and judge_enabled():
+            self._judge = CrossEncoderJudge()
+        return self._judge if self._judge is not None and self._judge.available() else None
+
+    def kb(self, path: Optional[str]) -> KnowledgeBase:
+        if path:
+            return load_kb(path)
+        doc = self.store.kb_document()
+        if doc is None:
+            raise InterveneError(f"no knowledge base: pass --kb FILE or run `intervene kb import FILE` "
+                                 f"(database {self.db_path})")
+        return load_kb_text(yaml.safe_dump(doc, sort_keys=False), source=f"{self.db_path} (imported KB)")
+
+    def index(self, kb: KnowledgeBase) -> KBIndex:
+        return KBIndex(kb, self.embedder, self.store, self.judge)
+
+
+def transcriber(cfg: Config, model: Optional[str], prompt: str) -> Transcriber:
+    """Whisper with the config's [asr] options; --asr-model / INTERVENE_ASR_MODEL win."""
+    options = replace(cfg.asr, model=model) if model else cfg.asr
+    try:
+        return Transcriber(options, prompt=prompt)
+    except (RuntimeError, ValueError, OSError) as e:
+        raise ConfigError(f"cannot load the speech model {options.model or '(default tiny.en)'}: {e}") from e
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"listen: expected HOST:PORT, got {listen!r}")
+    return host, int(port)
+
+
+async def build_controller(rt: Runtime, cfg: Config, kb_path: Optional[str] = None, listen: Optional[str] = None,
+                           public_url: Optional[str] = None, app: Optional[str] = None) -> Controller:
+    """Everything the service shares between calls: KB index, Whisper, voice, store."""
+    so = cfg.serve
+    settings = AriSettings.from_env(url=so.ari_url, user=so.ari_user, password=so.ari_password,
+                                    app=app or so.app)
+    try:
+        host, port = split_listen(listen or so.listen)
+        ari = Ari(settings)
+        voice = Voice(VoiceOptions(engine=so.voice_engine, model=so.voice_model))
+    except (ValueError, VoiceError) as e:
+        raise ConfigError(str(e)) from e
+    kb = rt.kb(kb_path or so.kb or None)
+    index = await asyncio.to_thread(rt.index, kb)
+    if index.judge is not None:
+        await asyncio.to_thread(index.judge.warm)
+    asr = AsrPool(transcriber(cfg, None, asr_prompt(kb)))
+    media = MediaStore()
+    services = Services(ari=ari, store=rt.store, kb=kb, index=index, config=cfg, asr=asr, voice=voice,
+                        media=media, public_url="", options=cfg.live,
+                        sip_from=so.sip_from or "intervene")
+    leads = LeadService(services, cfg.leads, cfg.campaigns)
+    screen = build_screen(rt.store, services.screen, cfg, index, kb.source,
+                          api_token=os.environ.get("INTERVENE_API_TOKEN") or so.api_token,
+                          public_url=lambda: (public_url or so.public_url or services.public_url), secret=so.secret,
+                          on_outcome=leads.outcome)
+    web = WebServer(media, host, port, screen, live=lambda: [c.snapshot() for c in services.calls.values()],
+                    more_routes=[leads.add_routes])
+    controller = Controller(services, web, public_url or so.public_url, background=[leads.run])
+    controller.leads = leads
+    if not rt.store.users():                       # once listening (the port may be chosen then)
+        controller.on_started.append(lambda: first_admin(rt.store, screen, public_url or so.public_url or web.url))
+    leads.flow.ready = controller.connected.is_set
+    return controller
+
+
+def first_admin(store, screen, base_url: str) -> None:
+    """A new installation has no users, so nobody could open the screens:
+    make an `admin` without a password and log a one-day link that signs in
+    as them (then: set a password or add users on /admin)."""
+    row = save_user(store, {"login": "admin", "name": "Administrator", "role": "admin"})
+    url, _ = signed_link(screen.secret, User.from_row(row), base_url, 1)
+    logging.getLogger("intervene.serve").warning(
+        "no users yet: sign in as the first admin within a day with %s (or: intervene users add NAME "
+        "--role admin --password-stdin)", url)
+
+
+async def serve(controller: Controller) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, controller.stop)
+    try:
+        await controller.run()
+    finally:
+        controller.s.asr.close()

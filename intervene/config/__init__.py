@@ -1,0 +1,253 @@
+"""The admin's config file (TOML): profile thresholds, and which profile and
+delivery mode each team and rep gets.
+
+    [profiles.standard]            # override any threshold of a built-in profile
+    dead_air_s = 7
+    [profiles.standard.cooldown_s]
+    emotion = 30
+
+    [defaults]
+    profile = "standard"
+    mode = "silent"                # every category ...
+    [defaults.modes]
+    accuracy = "voice"             # ... except these
+
+    [teams.east]
+    profile = "training"
+    [reps.sam]
+    team = "east"
+    mode = "voice"
+
+    [vad]                          # listening: any field of audio.vad.VadOptions
+    aggressiveness = 3
+    end_ms = 300
+    [asr]                          # any field of audio.asr.AsrOptions
+    model = "/opt/models/whisper-small.en-ct2"
+    device = "cpu"
+
+    [serve]                        # the live service (live/options.py): ARI, HTTP, voice
+    [live]                         # live delivery timing (live/options.py)
+
+    [leads]                        # lead intake and calling (leads/options.py); secrets from env win
+    call_hours = "09:00-20:00"
+    [campaigns.solar]              # which Lead Ads forms/pages are ours, and their team (leads/options.py)
+    form_ids = ["1234567890"]
+
+    [score]                        # weight of each part of the call score (report/score.py WEIGHTS)
+    accuracy = 0.4                 # accuracy, compliance, listening, momentum, handling, opportunity,
+    listening = 0.05               # process (training calls only); non-negative numbers
+
+A rep's settings override their team's, which override the defaults.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Optional
+
+from intervene.config.leads import Campaign, LeadOptions, campaign_options, lead_options
+from intervene.config.live import LiveOptions, ServeOptions
+from intervene.core.policy import DEFAULT_MODES, PROFILES, Profile
+from intervene.errors import InterveneError
+from intervene.listen.asr import AsrOptions
+from intervene.listen.vad import VadOptions
+from intervene.vocab import SCORE_WEIGHTS as WEIGHTS
+from intervene.vocab import Category, Mode, Severity
+
+
+class ConfigError(InterveneError):
+    pass
+
+
+SECTIONS = ("profiles", "defaults", "teams", "reps", "vad", "asr", "serve", "live", "leads", "campaigns",
+            "score")
+
+
+@dataclass(frozen=True)
+class Assignment:
+    profile: Profile
+    modes: dict[Category, Mode]
+
+
+@dataclass
+class Config:
+    profiles: dict[str, Profile] = field(default_factory=lambda: dict(PROFILES))
+    defaults: dict[str, Any] = field(default_factory=dict)
+    teams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    vad: VadOptions = VadOptions()
+    asr: AsrOptions = AsrOptions()
+    serve: ServeOptions = ServeOptions()
+    live: LiveOptions = LiveOptions()
+    leads: LeadOptions = LeadOptions()
+    campaigns: dict[str, Campaign] = field(default_factory=dict)
+    score: dict[str, float] = field(default_factory=lambda: dict(WEIGHTS))   # [score]: part -> weight
+    source: str = ""
+
+    def resolve(self, rep: Optional[str] = None, team: Optional[str] = None,
+                profile: Optional[str] = None, mode: Optional[str] = None) -> Assignment:
+        """Profile and modes for a call; explicit arguments win over the file."""
+        layers = [self.defaults]
+        rep_cfg = self.reps.get(rep or "", {})
+        team = team or rep_cfg.get("team")
+        layers += [self.teams.get(team or "", {}), rep_cfg]
+        name = profile
+        modes = dict(DEFAULT_MODES)
+        for layer in layers:
+            if not profile and layer.get("profile"):
+                name = layer["profile"]
+            if layer.get("mode"):
+                modes = {c: Mode(layer["mode"]) for c in Category}
+            for cat, m in (layer.get("modes") or {}).items():
+                modes[Category(cat)] = Mode(m)
+        if mode:
+            modes = {c: Mode(mode) for c in Category}
+        name = name or "standard"
+        if name not in self.profiles:
+            raise ConfigError(f"unknown profile {name!r} (known: {', '.join(sorted(self.profiles))})")
+        return Assignment(self.profiles[name], modes)
+
+
+def load_config(path: Optional[str | Path] = None) -> Config:
+    """--config, else INTERVENE_CONFIG, else none (built-in defaults)."""
+    path = path or os.environ.get("INTERVENE_CONFIG")
+    if not path:
+        return Config(leads=lead_options({}, os.environ))   # the environment's secrets still count
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file")
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})")
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read ({e.strerror})")
+    cfg = Config(source=str(p))
+    for key in data:
+        if key not in SECTIONS:
+            raise ConfigError(f"{p}: unknown section [{key}] (expected {', '.join(SECTIONS)})")
+    for section in ("profiles", "teams", "reps", "campaigns"):
+        if not isinstance(data.get(section) or {}, dict):
+            raise ConfigError(f"{p}: [{section}] must be tables like [{section}.name]")
+        for k, v in (data.get(section) or {}).items():
+            if not isinstance(v, dict):
+                raise ConfigError(f"{p}: [{section}.{k}] must be a table, got {v!r}")
+    if "defaults" in data and not isinstance(data["defaults"], dict):
+        raise ConfigError(f"{p}: [defaults] must be a table")
+    for name, over in (data.get("profiles") or {}).items():
+        base_name = over.get("base", name if name in cfg.profiles else "standard")
+        if base_name not in cfg.profiles:
+            raise ConfigError(f"{p}: [profiles.{name}] base: unknown profile {base_name!r} "
+                              f"(known: {', '.join(sorted(cfg.profiles))})")
+        base = cfg.profiles[base_name]
+        cfg.profiles[name] = _tune(base, name, over, f"{p}: [profiles.{name}]")
+    cfg.defaults = _layer(data.get("defaults") or {}, f"{p}: [defaults]")
+    cfg.teams = {k: _layer(v, f"{p}: [teams.{k}]") for k, v in (data.get("teams") or {}).items()}
+    cfg.reps = {k: _layer(v, f"{p}: [reps.{k}]") for k, v in (data.get("reps") or {}).items()}
+    cfg.vad = _options(VadOptions(), data.get("vad") or {}, f"{p}: [vad]")
+    cfg.asr = _options(AsrOptions(), data.get("asr") or {}, f"{p}: [asr]")
+    cfg.serve = _options(ServeOptions(), data.get("serve") or {}, f"{p}: [serve]")
+    cfg.live = _options(LiveOptions(), data.get("live") or {}, f"{p}: [live]")
+    try:
+        cfg.leads = lead_options(data.get("leads") or {}, os.environ)
+    except ValueError as e:
+        raise ConfigError(f"{p}: [leads]: {e}")
+    for cid, raw in (data.get("campaigns") or {}).items():
+        try:
+            cfg.campaigns[cid] = campaign_options(cid, raw)
+        except ValueError as e:
+            raise ConfigError(f"{p}: [campaigns.{cid}]: {e}")
+    cfg.score = score_weights(data.get("score"), f"{p}: [score]")
+    for kind in ("form_ids", "page_ids"):           # one form (page) = one campaign, or leads go astray
+        owner: dict[str, str] = {}
+        for cid, c in cfg.campaigns.items():
+            for x in getattr(c, kind):
+                if x in owner:
+                    raise ConfigError(f"{p}: [campaigns.{cid}] {kind}: {x} is already in [campaigns.{owner[x]}]")
+                owner[x] = cid
+    for who, layer in [("defaults", cfg.defaults), *cfg.teams.items(), *cfg.reps.items()]:
+        if layer.get("profile") and layer["profile"] not in cfg.profiles:
+            raise ConfigError(f"{p}: {who}: unknown profile {layer['profile']!r}")
+    return cfg
+
+
+def score_weights(raw: Any, where: str = "[score]") -> dict[str, float]:
+    """The [score] section: a weight per part of the call score, over WEIGHTS.
+    Non-negative numbers, only known parts, and not all of them zero."""
+    if raw is None:
+        return dict(WEIGHTS)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table of part = weight")
+    out = dict(WEIGHTS)
+    for k, v in raw.items():
+        if k not in WEIGHTS:
+            raise ConfigError(f"{where}: unknown part `{k}` (expected one of {', '.join(WEIGHTS)})")
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"{where}: `{k}` must be a number (a weight, 0 or more), got {v!r}")
+        if not v >= 0 or v == float("inf"):
+            raise ConfigError(f"{where}: `{k}` must be 0 or more (and finite), got {v!r}")
+        out[k] = float(v)
+    if not any(out[k] > 0 for k in WEIGHTS if k != "process"):
+        raise ConfigError(f"{where}: at least one of {', '.join(k for k in WEIGHTS if k != 'process')} "
+                          f"must have a weight above 0")
+    return out
+
+
+def _options(base, raw: dict[str, Any], where: str):
+    """A frozen options dataclass with the file's values, each checked against the field's type."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table")
+    types = {f.name: type(getattr(base, f.name)) for f in fields(base)}
+    changes: dict[str, Any] = {}
+    for k, v in raw.items():
+        if k not in types:
+            raise ConfigError(f"{where}: unknown key `{k}` (expected one of {', '.join(sorted(types))})")
+        want = types[k]
+        if want is float and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        if not isinstance(v, want) or (want is int and isinstance(v, bool)):
+            raise ConfigError(f"{where}: `{k}` must be {want.__name__}, got {v!r}")
+        changes[k] = v
+    return replace(base, **changes)
+
+
+def _layer(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    allowed = {"profile", "mode", "modes", "team", "name", "sip", "email"}
+    for k in raw:
+        if k not in allowed:
+            raise ConfigError(f"{where}: unknown key `{k}` (expected one of {', '.join(sorted(allowed))})")
+    if "modes" in raw and not isinstance(raw["modes"], dict):
+        raise ConfigError(f"{where}: `modes` must be a table of category = \"voice\"|\"silent\"")
+    try:
+        if raw.get("mode"):
+            Mode(raw["mode"])
+        for cat, m in (raw.get("modes") or {}).items():
+            Category(cat), Mode(m)
+    except ValueError as e:
+        raise ConfigError(f"{where}: {e} (modes are voice/silent/whisper; categories: "
+                          f"{', '.join(c.value for c in Category)})")
+    return raw
+
+
+def _tune(base: Profile, name: str, over: dict[str, Any], where: str) -> Profile:
+    known = {f.name for f in fields(Profile)} - {"name", "gap_exempt"}
+    changes: dict[str, Any] = {"name": name}
+    for k, v in over.items():
+        if k == "base":
+            continue
+        if k not in known:
+            raise ConfigError(f"{where}: unknown threshold `{k}` (expected one of {', '.join(sorted(known))})")
+        try:
+            if k == "min_severity":
+                changes[k] = {**base.min_severity, **{Category(c): Severity(s) for c, s in v.items()}}
+            elif k == "cooldown_s":
+                changes[k] = {**base.cooldown_s, **{Category(c): float(s) for c, s in v.items()}}
+            else:
+                changes[k] = float(v)
+        except (ValueError, TypeError, AttributeError) as e:
+            raise ConfigError(f"{where}: bad value for `{k}`: {e}")
+    return replace(base, **changes)

@@ -1,0 +1,263 @@
+"""The lead's emotional trajectory: escalation, frustration, confusion,
+disengagement.
+
+Three kinds of evidence, because each alone misfires on sales calls:
+- meaning: the lead's words close to prototypes of talk directed at the rep
+  ("I already told you", "stop pushing me") - VADER alone reads "our network
+  is a mess" as anger at the rep, and "that's too expensive" as mild;
+- sentiment (VADER) of what the lead says, counted only when aimed at the rep
+  or the conversation ("you", "this call") or as a trend across replies;
+- shape: replies getting shorter and colder after an engaged start, and the
+  rep asking again what was already answered (the usual cause of "I told you").
+- voice (audio only): the lead louder or higher-pitched than their own
+  baseline, or talking over the rep. Arousal alone is not upset (people get
+  loud when excited), so it only lowers the bar for words that already lean
+  towards frustration or escalation, and is named in what the rep sees.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from intervene.core.detect.phrases import prototypes, units_of
+from intervene.core.detect.state import CallState
+from intervene.kb.index import KBIndex
+from intervene.nlp.lexicon import content_words
+from intervene.vocab import Category, Severity, Speaker, Trigger, Utterance
+
+EXAMPLES = {
+    "escalation": [
+        "Stop pushing me or I'm hanging up.",
+        "I'm going to hang up now.",
+        "Don't call me again.",
+        "This is a waste of my time.",
+        "Stop, I already said no.",
+        "I'm done with this call.",
+        "You're being really pushy.",
+        "Take me off your list.",
+    ],
+    "frustration": [
+        "I already told you that.",
+        "I told you already.",          # (no content of its own: "it's just me" is an answer, not a
+        "Like I said before.",          # complaint, and matched "Just me, I'm on my own now")
+        "Can you just answer the question?",
+        "I keep getting the runaround.",
+        "Just give me a straight answer.",
+        "I just said that.",
+        "You already asked me that.",
+        "Stop dodging and just give me the price.",
+        "Just get to the point.",
+        "Why do you keep asking me the same thing?",
+        "How many times do I have to say it?",
+        "You're not answering my question.",
+        "You're not listening to me.",
+        "This is taking too long.",
+        "You're rushing me.",
+    ],
+    "confusion": [
+        "I don't understand what that means.",
+        "I'm confused.",
+        "Sorry, I'm lost.",
+        "That doesn't make sense to me.",
+        "Can you explain that again?",
+        "I'm not following you.",
+    ],
+}
+THRESHOLD = {"escalation": 0.60, "frustration": 0.60, "confusion": 0.66}
+# how far an agitated voice lowers the bar for escalation / frustration
+AROUSAL_BONUS = 0.06
+LOUDER_DB = 4.0          # vs the lead's own median
+HIGHER_PITCH = 0.15      # +15% vs the lead's own median
+SEVERITY = {"escalation": Severity.HIGH, "frustration": Severity.MEDIUM, "confusion": Severity.LOW}
+
+SAY = {
+    "escalation": "Step back and hand them control: \"Understood - no pressure at all. "
+                  "I'll send the details and you can decide when you're ready.\"",
+    "frustration": "Acknowledge it and answer directly: \"Sorry - you did tell me that. "
+                   "Let me get straight to what you asked.\"",
+    "confusion": "Slow down and check understanding: \"Let me put that more simply - "
+                 "which part should I go over again?\"",
+    "disengagement": "Re-engage with an open question about them: \"What would make this "
+                     "a clear win for you?\"",
+}
+
+_DIRECTED = re.compile(r"\b(you|your|you're|this call|this conversation)\b", re.I)
+
+# What leads say about the conversation itself when it goes wrong. A long reply
+# dilutes its meaning against the prototypes ("Hold on. I've asked you twice what
+# the total comes to and you still haven't told me..."); these words do not.
+CUES = {
+    "escalation": re.compile(
+        r"\b(?:i'?m hanging up|i'?ll hang up|i'?m going to hang up|hang up on you|(?:stop|quit) (?:calling|pressuring)|"
+        r"take me off (?:your|the) list|don'?t call me again|waste of my time|disput\w+ the charge|"
+        r"i'?m done (?:with (?:this|you|it|the call|talking)|here)|report you|"
+        r"(?:won'?t|will not|don'?t|doesn'?t) take no for an answer|"
+        r"(?:if|when) (?:you|anyone|anybody|somebody|someone) (?:from \w+ )?calls? (?:me |here )?again)\b", re.I),
+    "frustration": re.compile(
+        r"\b(?:(?:you'?re|you are) not (?:listening|answering)|you'?re not even listening|not listening to me|"
+        r"(?:i'?ve|i have|i) (?:already |just )?(?:asked|told|said)(?: you)?(?: (?:that|this|it|about \w+))? "
+        r"(?:twice|two times|three times|already|before|like twice)|(?:asked|told you) twice|"
+        r"(?:second|third) time (?:you'?ve|you have|i'?ve|i have)|(?:cut|cutting|interrupt\w*) me off|"
+        r"(?:you )?keep (?:skipping|pushing|ignoring|dodging|avoiding|reading me|interrupting|cutting|changing the subject)|"
+        r"(?:you )?(?:just )?(?:skipped|dodged|ignored) (?:it|my question|that|over)|going in circles|"
+        r"getting (?:really |so |a bit |honestly |pretty )?(?:frustrat\w+|annoy\w+|irritat\w+|tired of)|"
+        r"(?:honestly|really|so|pretty|getting) (?:frustrating|irritating|annoying)|stop pushing|"
+        r"did you even (?:read|look|listen|check)|didn'?t you (?:even )?read|"
+        r"(?:losing|lost|running out of) (?:my |all )?patience|"
+        r"are you (?:even )?(?:writing|taking|noting) (?:this|that|any of this|it) down|"
+        r"(?:second|third|fourth|fifth) (?:thing|question) (?:you'?ve|you have) asked|"
+        r"(?:that|which|stuff|things?) i (?:already|just) (?:filled (?:in|out)|put (?:on|in) the form|answered)|"
+        r"(?:don'?t|do not) (?:need|want) (?:a|the|your|any|this|another) (?:sales )?(?:pitch|spiel)|"
+        r"(?:skip|spare me) the (?:sales )?(?:pitch|spiel)|"
+        r"(?:can you|could you) (?:please )?(?:just )?(?:actually )?(?:listen|answer (?:the|my) question)|"
+        r"let me finish|still (?:haven'?t|didn'?t) (?:told|answered)|"
+        r"(?:i|i'?ve|i have) already (?:told you|said (?:that|this|it|so)|asked (?:you|that|this)|explained)|"
+        r"are you (?:even )?(?:listening|hearing me|paying attention)|are you even (?:looking|reading)|"
+        r"(?:that'?s|that is|this is) not (?:an answer|what i asked)|"
+        r"i (?:just |only )?asked (?:you )?(?:for )?(?:a|one) (?:simple|straight|direct|basic) "
+        r"(?:question|number|answer|price|thing)|i keep getting (?:more|the runaround|different|passed)|"
+        # being hurried or talked at, said to the rep
+        r"(?:you'?re|you are|stop|quit) (?:rushing|hurrying) me|"
+        r"(?:not trying to|don'?t want to|do not want to|can'?t) sit through (?:the |a |this |your |all )|"
+        r"(?:that was|that'?s) (?:like )?my (?:whole|entire) question)\b", re.I),
+    "confusion": re.compile(
+        r"\b(?:i'?m (?:so |a (?:little |bit )?|kind of |kinda |sort of |totally |completely |really |getting )?"
+        r"(?:confused|lost)|not sure i follow|i don'?t follow|i'?m not following|"
+        r"i don'?t understand|that doesn'?t make sense|wait,? (?:i'?m )?confused)\b", re.I),
+    "disengagement": re.compile(r"\bwhatever you (?:say|think)\b|^\W*(?:mm+,?\s*)?(?:ok|okay|sure)?,?\s*whatever\W*$",
+                                re.I),
+}
+CUE_SEVERITY = {"escalation": Severity.HIGH, "frustration": Severity.MEDIUM, "confusion": Severity.LOW,
+                "disengagement": Severity.LOW}
+_RANK = {"escalation": 3, "frustration": 2, "confusion": 1, "disengagement": 0}
+_BACKCHANNEL = {"ok", "okay", "yeah", "yes", "yep", "sure", "fine", "right", "mm", "hmm", "uh", "huh",
+                "alright", "no", "not", "really", "nope", "mhm"}
+
+
+def _replies(call: CallState) -> list[str]:
+    """The lead's turns, as text. Consecutive lead utterances are one reply
+    (audio splits a reply at every pause), and "mm-hm" said over the rep is
+    listening, not a reply - it must not read as a cold, short answer."""
+    out: list[str] = []
+    for turn in call.turns():
+        if turn[0].speaker != Speaker.LEAD:
+            continue
+        said = [u.text for u in turn if not (u.cues and u.cues.overlap_s >= 0.5 * (u.end - u.start))]
+        if said:
+            out.append(" ".join(said))
+    return out
+
+
+def arousal(u: Utterance) -> str:
+    """What in the lead's voice says they are agitated ("" if nothing)."""
+    c = u.cues
+    if c is None:
+        return ""
+    signs = []
+    if c.loudness_rise_db >= LOUDER_DB:
+        signs.append(f"{c.loudness_rise_db:+.0f} dB louder than earlier")
+    if c.pitch_rise >= HIGHER_PITCH:
+        signs.append(f"pitch {c.pitch_rise:+.0%}")
+    if c.interrupted:
+        signs.append("talked over the rep")
+    return "voice: " + ", ".join(signs) if signs else ""
+
+
+@dataclass
+class EmotionDetector:
+    index: KBIndex
+    shift: float = 0.0           # profile sensitivity: negative = more sensitive
+
+    def __post_init__(self) -> None:
+        self.protos = prototypes(self.index, "emotion", EXAMPLES)
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+        self.vader = SentimentIntensityAnalyzer()
+        self.lead_sentiment: list[float] = []
+
+    def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
+        if u.speaker != Speaker.LEAD:
+            return []
+        sentiment = self.vader.polarity_scores(u.text)["compound"]
+        self.lead_sentiment.append(sentiment)
+        units = units_of(u.text)
+        scores = self.protos.scores(units)
+        voice = arousal(u)
+        label: Optional[str] = None
+        bar = 0.0
+        for name in ("escalation", "frustration", "confusion"):
+            bonus = AROUSAL_BONUS if voice and name != "confusion" else 0.0
+            bar = THRESHOLD[name] + self.shift - bonus
+            if scores.get(name, (0.0, ""))[0] >= bar:
+                label = name
+                break
+        if label and not voice and (sentiment >= 0.3 or self._said_kindly(units, label, bar)):
+            label = None          # "Yeah, that's me. Thanks for calling back." is not "Don't call me again"
+        why = [f"sounds like \"{scores[label][1]}\" ({scores[label][0]:.2f})"] if label else []
+        # the words themselves, where the meaning was diluted or found something milder: a
+        # frustrated reply that ends "... or I'm hanging up" is an escalation
+        cue = next(((name, m) for name, rx in CUES.items() if (m := rx.search(u.text))), None)
+        if cue and (label is None or _RANK[cue[0]] > _RANK[label]):
+            label, why = cue[0], [f"said \"{cue[1].group(0)}\""]
+        if label and voice and label != "confusion":
+            why.append(voice)
+        if label is None and sentiment <= -0.5 and self._aimed(units):
+            label, why = "frustration", [f"negative remark aimed at the rep (sentiment {sentiment:.2f})"]
+        if label is None and self._disengaging(call):
+            label, why = "disengagement", ["replies getting shorter and colder"]
+        if label is None:
+            return []
+        severity = SEVERITY.get(label, CUE_SEVERITY.get(label, Severity.MEDIUM))
+        repeated = self._rep_repeated_question(call, u)
+        if repeated:
+            why.append(f"the rep asked again: \"{repeated}\"")
+            if severity == Severity.LOW:
+                severity = Severity.MEDIUM
+        say = SAY[label]
+        return [Trigger(Category.EMOTION, f"lead-{label}", severity, u.index, now,
+                        f"Lead {label}: \"{u.text}\" - " + "; ".join(why), say,
+                        key=f"emotion:{label}:{u.index}")]
+
+    def _aimed(self, units: list[str]) -> bool:
+        """A negative part of the reply that is itself about the rep or the call:
+        "it's not great. Is that something you do?" is unhappy with the roof and
+        asks the rep a question; "you're wasting my time" is aimed."""
+        return any(_DIRECTED.search(t) and self.vader.polarity_scores(t)["compound"] <= -0.3 for t in units)
+
+    def _said_kindly(self, units: list[str], label: str, bar: float) -> bool:
+        """Every part of the reply that sounds like the label is itself friendly:
+        "Sure, no problem. Thanks for calling back." scores mixed as a whole
+        ("no problem" reads half negative), but the part that resembles "don't
+        call me again" is a thank-you."""
+        close = [t for t in units if self.protos.scores([t]).get(label, (0.0, ""))[0] >= bar]
+        return bool(close) and all(self.vader.polarity_scores(t)["compound"] >= 0.3 for t in close)
+
+    def _disengaging(self, call: CallState) -> bool:
+        """Three short replies in a row after the lead was talking freely,
+        with sentiment not warming up."""
+        lead = _replies(call)
+        if len(lead) < 5:
+            return False
+        lengths = [len(text.split()) for text in lead]
+        recent = lead[-3:]
+        short = all(len(text.split()) <= 3 and set(content_words(text)) <= _BACKCHANNEL
+                    for text in recent)
+        earlier = lengths[:-3]
+        engaged = sum(earlier) / len(earlier) >= 6
+        cooling = sum(self.lead_sentiment[-3:]) / 3 <= sum(self.lead_sentiment[:-3]) / max(1, len(self.lead_sentiment) - 3) + 0.05
+        return short and engaged and cooling
+
+    def _rep_repeated_question(self, call: CallState, u: Utterance) -> str:
+        """The rep question just before this reply, if it repeats an earlier one."""
+        reps = [r for r in call.utterances if r.speaker == Speaker.REP and r.end <= u.start]
+        qs = [r for r in reps if "?" in r.text]
+        if len(qs) < 2 or qs[-1] is not reps[-1]:
+            return ""
+        import numpy as np
+        last = [s for s in units_of(qs[-1].text) if s.endswith("?")][-1:] or [qs[-1].text]
+        prev = [s for r in qs[:-1] for s in units_of(r.text) if s.endswith("?")]
+        if not prev:
+            return ""
+        v = self.index.embed(last + prev)
+        sims = v[1:] @ v[0]
+        return last[0] if float(np.max(sims)) >= 0.75 else ""

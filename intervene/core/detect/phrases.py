@@ -1,0 +1,205 @@
+"""Matching KB signals and phrases against what was said, on meaning.
+
+Two ways to hit, because each misses what the other catches: the embedding of
+a clause close to the phrase ("we're opening a second branch" ~ "new branch"),
+or every content word of the phrase present in the utterance (robust for short
+phrases whose embeddings are noisy).
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Sequence
+
+from intervene.kb.index import KBIndex, embed_with_cache
+from intervene.nlp.lexicon import content_words, normalize_numbers
+from intervene.nlp.text import claim_units, negation_scopes, sentences
+
+
+def units_of(text: str) -> list[str]:
+    return claim_units(normalize_numbers(text))
+
+
+_TIME_WORDS = frozenset(content_words("""minute minutes hour hours day days week weeks month months quarter
+ year years today tonight tomorrow now weekend weekends morning afternoon evening next soon away asap later
+ upcoming time times"""))
+
+
+# Phrases are written about one example person ("he won't get sick"); the rep says
+# them about theirs ("she won't get sick")
+_PRONOUNS = ("he", "she", "they", "it", "him", "her", "them", "his", "hers", "their", "its")
+
+
+@lru_cache(maxsize=4096)
+def verbatim(phrase: str) -> re.Pattern[str]:
+    """The phrase's words in order, whatever the punctuation between them;
+    a third-person pronoun stands for any other, and an apostrophe may be
+    missing, as speech recognisers write "cant" and "youll"."""
+    parts = []
+    for w in phrase.lower().split():
+        if w in _PRONOUNS:
+            parts.append("(?:" + "|".join(_PRONOUNS) + ")")
+        else:
+            parts.append(re.sub(r"['’]", lambda _: "['’]?", re.escape(w)))
+    return re.compile(r"(?<![a-z0-9])" + r"\W+".join(parts) + r"(?![a-z0-9])")
+
+
+def lexical_hit(phrase: str, words: set[str], text: str = "") -> bool:
+    """The phrase verbatim, or all its (two or more) content words present. A
+    phrase whose only content is a time ("this month", "right away", "in the
+    next few weeks") names no need: said in words it is still only a time
+    ("maybe the week after next", "we'll review it next week"), so only its
+    meaning can match it."""
+    need = set(content_words(phrase))
+    if not need - _TIME_WORDS:
+        return False
+    if text and verbatim(phrase).search(text.lower()):
+        return True
+    if len(need) < 2 or not need <= words:      # one shared word ("site") is not a signal
+        return False
+    # a number counts the word after it: "away for 2 weeks" has the words of "we have two
+    # dogs", not its two dogs
+    low = text.lower()
+    return not text or all(re.search(rf"\b{n}[\s-]+(?:[\w']+[\s-]+)?{re.escape(w[:4])}", low)
+                           for n, w in re.findall(r"\b(\d+)[\s-]+([a-z]+)", phrase.lower()))
+
+
+@lru_cache(maxsize=8192)
+def _numbers(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"\d+(?:\.\d+)?", normalize_numbers(text)))
+
+
+@lru_cache(maxsize=8192)
+def _spans(text: str) -> frozenset[str]:
+    return frozenset(m.lower().rstrip("s") for m in _SPAN.findall(text))
+
+
+_SPAN = re.compile(r"\b(?:night|day|week|month|year|quarter|season|weekend)s?\b", re.I)
+
+
+def numbers_agree(phrase: str, said: str) -> bool:
+    """A signal with a number and words with another are different needs:
+    "3 days a week" is close to "five days a week" in meaning, not in fact."""
+    a, b = _numbers(phrase), _numbers(said)
+    return not (a and b and not a & b)
+
+
+def spans_agree(phrase: str, said: str) -> bool:
+    """So is a need with a span of time and words with another: "a month or
+    more" is not "a week in June"."""
+    c, d = _spans(phrase), _spans(said)
+    return not (c and d and not c & d)
+
+
+@lru_cache(maxsize=8192)
+def says_no(text: str) -> bool:
+    """Whether a text negates anything (phrases are read on every utterance: once each)."""
+    return bool(negation_scopes(text))
+
+
+PARTIAL_SIM = 0.55     # a window this close to a signal that shares most of its words is that signal
+
+
+def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
+                 units: Sequence[str] | None = None, partial: bool = False) -> dict[str, float]:
+    """owner id -> match strength (1.0 for a lexical hit) for owners whose
+    phrases were said; e.g. prefix "opportunity:" gives opportunity ids.
+    With `partial`, a signal of three or more content words also hits when
+    two thirds of them were said and the meaning is close: "my son jake wants
+    to do spanish too" is "my son also wants lessons", though a window of it
+    scores under the threshold; and a meaning match must name the same span
+    of time, if both name one (needs, unlike forbidden promises, are often
+    only a span: "a month or more")."""
+    units = list(units) if units is not None else units_of(text)
+    rows = [i for i, ph in enumerate(index.phrases) if ph.owner.startswith(prefix)]
+    if not units or not rows:
+        return {}
+    vecs = index.embed(units)
+    norm = normalize_numbers(text)
+    words = set(content_words(norm))
+    out: dict[str, float] = {}
+    sims = index.phrase_vecs[rows] @ vecs.T                 # (phrases, units)
+    near = sims.max(axis=1)
+    unit_denies = [says_no(u) for u in units]
+    text_denies = says_no(norm)
+    for n, i in enumerate(rows):
+        ph, ph_norm = index.phrases[i], index.phrase_norm[i]
+        owner = ph.owner.split(":", 1)[1]
+        denies = says_no(ph_norm)
+        # a phrase and what was said must say it the same way round: on meaning, "don't want
+        # to own a boat anymore" is close to "we just bought a boat"; in words, "you need
+        # your own insurance" has every word of "you don't need your own insurance"
+        agree = [float(x) for x, d, u in zip(sims[n], unit_denies, units) if d == denies and numbers_agree(ph_norm, u)
+                 and (not partial or spans_agree(ph_norm, u))]
+        if agree and max(agree) >= threshold:
+            out[owner] = max(out.get(owner, 0.0), max(agree))
+        if lexical_hit(ph_norm, words, norm) and (denies == text_denies or verbatim(ph_norm).search(norm.lower())):
+            out[owner] = 1.0
+        elif partial and float(near[n]) >= PARTIAL_SIM and denies == text_denies and numbers_agree(ph_norm, norm):
+            need = set(content_words(ph_norm))
+            if len(need) >= 3 and len(need & words) >= max(2, -(-2 * len(need) // 3)):
+                out[owner] = max(out.get(owner, 0.0), threshold)
+    return out
+
+
+def prototypes(index: KBIndex, name: str, examples: dict[str, Sequence[str]]) -> "Prototypes":
+    return index.shared(f"prototypes:{name}", lambda: Prototypes(index, examples))
+
+
+def told(text: str) -> list[str]:
+    """The sentences of what a lead tells, questions left out: asking what a plan
+    includes is not a need. A question the recogniser wrote without its mark
+    ("a year ok how long do springs last") ends the statement where it starts."""
+    out = []
+    for sent in sentences(text):
+        if not sent.rstrip().endswith("?"):
+            sent = _ASKS.split(sent, maxsplit=1)[0].strip()
+            if sent:
+                out.append(sent)
+    return out
+
+
+def signal_units(text: str, sizes: tuple[int, ...] = (4, 6), stride: int = 2) -> list[str]:
+    """Short word windows of the lead's statements (`told`). KB signals are short noun phrases
+    ("power outages"); a whole sentence dilutes them, a window of a few words
+    ("grid went down last winter") carries them."""
+    out: list[str] = []
+    for sent in told(normalize_numbers(text)):
+        w = re.findall(r"[\w'$%.-]+", sent)
+        if len(w) <= sizes[0]:
+            out.append(" ".join(w))
+            continue
+        for k in sizes:
+            out += [" ".join(w[i:i + k]) for i in range(0, max(1, len(w) - k + 1), stride)]
+    return list(dict.fromkeys(x for x in out if x))
+
+
+_ASKS = re.compile(r"\b(?:how (?:\w+ )?(?:long|much|many|often|does|do|is|are|would|will)|what (?:is|are|does|do|about|if)|"
+                   r"do you|does (?:it|that|this)|can you|could you|is there|are there|would (?:it|that|you))\b", re.I)
+
+
+class Prototypes:
+    """Embedded example sentences per label (frustration, hold-on, ...):
+    a tiny nearest-neighbour classifier that needs no training data."""
+
+    def __init__(self, index: KBIndex, examples: dict[str, Sequence[str]]) -> None:
+        self.index = index
+        self.labels: list[str] = []
+        texts: list[str] = []
+        for label, exs in examples.items():
+            self.labels += [label] * len(exs)
+            texts += list(exs)
+        self.texts = texts
+        self.vecs = embed_with_cache(index.embedder, texts, index.cache)
+
+    def scores(self, units: Sequence[str]) -> dict[str, tuple[float, str]]:
+        """label -> (best similarity, the example it was closest to)."""
+        if not units:
+            return {}
+        sims = self.vecs @ self.index.embed(list(units)).T     # (examples, units)
+        best = sims.max(axis=1)
+        out: dict[str, tuple[float, str]] = {}
+        for label, s, ex in zip(self.labels, best, self.texts):
+            if float(s) > out.get(label, (-1.0, ""))[0]:
+                out[label] = (float(s), ex)
+        return out

@@ -1,0 +1,329 @@
+"""`intervene serve`: the ARI controller.
+
+Connects the app's events websocket before any call can arrive, dispatches
+events to the live calls, and survives Asterisk: when the websocket drops it
+reconnects with backoff, then re-adopts the calls still in progress (their
+channels still exist: new taps if the old ones died) and ends the ones that
+vanished. At start-up it adopts calls a previous run left monitored, and
+removes its own leftover snoops, media channels and bridges.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Optional, Sequence
+
+import numpy as np
+
+from intervene.accounts.auth import User
+from intervene.config import Config
+from intervene.config.live import LiveOptions
+from intervene.core.engine import CallEngine
+from intervene.listen.pipeline import CallPipeline, ListenOptions
+from intervene.pbx.ari import Ari, AriError, AriUnavailable
+from intervene.pbx.briefing import briefing_text, parse_args, rep_name
+from intervene.pbx.call import LiveCall
+from intervene.pbx.media import MediaStore, WebServer
+from intervene.pbx.voice import Voice, announcement, intro_text, tone, wav_bytes
+from intervene.screen.hub import Hub
+from intervene.store.db import Store
+from intervene.vocab import KnowledgeBase, Utterance, new_call_id
+
+log = logging.getLogger("intervene.serve")
+
+BACKOFF_S = (0.2, 0.5, 1.0, 2.0)     # then every 2 s: a restarted Asterisk is back in seconds
+
+
+class Waiters:
+    """Futures for ARI events someone awaits: "start:<channel>", "played:<playback>"."""
+
+    def __init__(self) -> None:
+        self._w: dict[str, asyncio.Future] = {}
+
+    def expect(self, key: str) -> asyncio.Future:
+        fut = self._w.get(key)
+        if fut is None or fut.done():
+            fut = self._w[key] = asyncio.get_running_loop().create_future()
+        return fut
+
+    def resolve(self, key: str, value: Any = None) -> None:
+        fut = self._w.pop(key, None)
+        if fut is not None and not fut.done():
+            fut.set_result(value)
+
+    def fail_all(self, error: Exception) -> None:
+        for fut in self._w.values():
+            if not fut.done():
+                fut.set_exception(error)
+        self._w.clear()
+
+
+@dataclass
+class Services:
+    """What a live call needs from the service: one of each, shared."""
+    ari: Ari
+    store: Store
+    kb: KnowledgeBase
+    index: Any                     # KBIndex
+    config: Config
+    asr: Any                       # AsrPool
+    voice: Voice
+    media: MediaStore
+    public_url: str
+    options: LiveOptions = LiveOptions()
+    waiters: Waiters = field(default_factory=Waiters)
+    calls: dict[str, LiveCall] = field(default_factory=dict)
+    intro_key: str = "intro"
+    intro_line: str = ""                           # what the intro clip says (for the transcript)
+    screen: Hub = field(default_factory=Hub)       # what the reps' and supervisors' screens show
+    sip_from: str = "intervene"                    # sender of cards sent as SIP MESSAGE
+
+    def new_pipeline(self, args: dict[str, str], on_utterance: Callable[[Utterance], None],
+                     on_interim: Callable[[Utterance], None]):
+        a = self.config.resolve(rep=rep_name(args), team=args.get("team"), profile=args.get("profile"), mode=args.get("mode"))
+        engine = CallEngine(self.index, a.profile, a.modes)
+        return engine, CallPipeline(engine, self.asr, 16000, ListenOptions(vad=self.config.vad), on_utterance,
+                                    on_interim)
+
+    def account(self, args: dict[str, str]) -> Optional[User]:
+        """The rep's user account, by the dialplan's rep name or their phone."""
+        name, endpoint = rep_name(args), args.get("rep", "")
+        for row in self.store.users():
+            if row["role"] in ("rep", "admin") and (row["login"] == name or (endpoint and row["endpoint"] == endpoint)):
+                return User.from_row(row)
+        return None
+
+    def briefing(self, args: dict[str, str]) -> str:
+        return briefing_text(args, self.kb)
+
+    def media_uri(self, key: str) -> str:
+        return f"sound:{self.public_url}/media/{key}.wav"
+
+    async def synthesize(self, key: str, text: str, tone_first: bool = False) -> None:
+        """Render into the media store; a fetch that comes first waits for it."""
+        try:
+            pcm = await asyncio.to_thread(self.voice.speak, text)
+            if tone_first:
+                pcm = np.concatenate([tone(self.voice.rate), pcm])
+            self.media.put(key, wav_bytes(pcm, self.voice.rate))
+        except Exception as e:
+            self.media.fail(key, e)
+            raise
+
+    def store_call(self, call: LiveCall, state: str = "ringing") -> None:
+        self.calls[call.id] = call
+        self.store.start_call(call.id, source="live", rep=call.rep_name, team=call.args.get("team"),
+                              profile=call.engine.profile.name, mode="mixed", kb=self.kb.source,
+                              lead=call.args.get("lead"), rep_endpoint=call.args.get("rep"))
+        self.show_call(call, state)
+
+    def show_call(self, call: LiveCall, state: str) -> None:
+        acc = call.account
+        self.screen.call(call.id, rep=acc.login if acc else call.rep_name,
+                         rep_name=acc.name if acc else call.rep_name, team=call.args.get("team"),
+                         lead=call.args.get("lead"), lead_name=call.args.get("name") or call.args.get("lead"),
+                         profile=call.engine.profile.name, state=state, rep_endpoint=call.args.get("rep"),
+                         started=call.started_wall)
+
+    def forget(self, call: LiveCall) -> None:
+        self.calls.pop(call.id, None)
+
+
+class Controller:
+    def __init__(self, services: Services, web: WebServer, public_url: str = "",
+                 background: Sequence[Callable[[asyncio.Event], Awaitable[None]]] = ()) -> None:
+        self.s = services
+        self.web = web
+        self.public_url = public_url
+        self.background = list(background)      # the lead flow: runs until stop
+        self.on_started: list[Callable[[], None]] = []   # told once the HTTP server listens
+        self.leads: Any = None
+        self.connected = asyncio.Event()
+        self.connections = 0
+        self._stop = asyncio.Event()
+        self._ws = None
+
+    # ------------------------------------------------------------- life
+    async def run(self) -> None:
+        s = self.s
+        await self.web.start()
+        for fn in self.on_started:
+            fn()
+        s.public_url = (self.public_url or f"http://{self.web.host}:{self.web.port}").rstrip("/")
+        intro = intro_text(s.kb.assistant.name, s.kb.assistant.intro)
+        s.intro_line = intro
+        pcm = await asyncio.to_thread(announcement, s.voice, intro)
+        s.media.put(s.intro_key, wav_bytes(pcm, s.voice.rate))
+        tasks = [asyncio.create_task(job(self._stop)) for job in self.background]
+        attempt = 0
+        try:
+            while not self._stop.is_set():
+                try:
+                    ws = self._ws = await s.ari.connect_events()
+                except AriUnavailable as e:
+                    delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
+                    attempt += 1
+                    if attempt in (1, 5) or attempt % 30 == 0:
+                        log.warning("Asterisk not reachable (%s); retrying every %.1fs", e, delay)
+                    await self._sleep(delay)
+                    continue
+                attempt = 0
+                await self._connected()
+                async for ev in s.ari.events(ws):
+                    await self._dispatch(ev)
+                    if self._stop.is_set():
+                        break
+                self.connected.clear()
+                if not self._stop.is_set():
+                    log.warning("lost the ARI events connection; reconnecting")
+                    s.waiters.fail_all(AriUnavailable("ARI connection lost"))
+        finally:
+            self._stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for call in list(s.calls.values()):
+                await call.end("service stopping")
+            await self.web.stop()
+            await s.ari.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._ws is not None:
+            asyncio.get_running_loop().create_task(self._ws.close())
+
+    async def _sleep(self, s: float) -> None:
+        try:
+            await asyncio.wait_for(self._stop.wait(), s)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _connected(self) -> None:
+        self.connections += 1
+        log.info("ARI connected (%s, app %s)%s", self.s.ari.s.url, self.s.ari.s.app,
+                 "" if self.connections == 1 else f", reconnection {self.connections - 1}")
+        asyncio.create_task(self._readopt_then_ready())
+
+    async def _readopt_then_ready(self) -> None:
+        """In the background: adopting needs the events (StasisStart of new taps) to keep flowing."""
+        try:
+            await self.readopt()
+        except Exception as e:          # never let clean-up take the service down
+            log.warning("re-adopting calls failed: %r", e)
+        self.connected.set()
+
+    # ------------------------------------------------- adopt and clean
+    async def readopt(self) -> None:
+        """Match what Asterisk has against what we know: keep calls whose
+        parties are still there (new taps where the old ones died), end the
+        rest, adopt monitored calls of an earlier run, delete leftovers."""
+        ari = self.s.ari
+        channels = {c["id"]: c for c in await ari.call("GET", "/channels")}
+        bridges = {b["id"]: b for b in await ari.call("GET", "/bridges")}
+        for call in list(self.s.calls.values()):
+            if call.lead not in channels or (call.rep and call.rep not in channels):
+                await call.end("a party left while disconnected")
+        # leftovers: our helper channels and tap bridges that no call we know owns
+        keep = [f"iv-{c.id}-" for c in self.s.calls.values()]
+        for cid in channels:
+            if (cid.startswith("iv-") and not cid.endswith("-rep")
+                    and ("-whisper" in cid or not any(cid.startswith(k) for k in keep))):
+                await ari.quiet("DELETE", f"/channels/{cid}")
+        for bid in bridges:
+            if bid.endswith("-tap") and not any(bid.startswith(k) for k in keep):
+                await ari.quiet("DELETE", f"/bridges/{bid}")
+        # calls still in progress: ours get new taps where theirs died; an earlier run's are adopted
+        for call in list(self.s.calls.values()):
+            if call.rep and not call.ended:
+                await call.open_taps()
+        known = {f"iv-{c.id}" for c in self.s.calls.values()}
+        for bid, b in bridges.items():
+            if not bid.startswith("iv-") or bid in known or bid.endswith("-tap"):
+                continue
+            cid = bid[3:]
+            members = [c for c in b.get("channels", []) if c in channels]
+            leads = [c for c in members if not c.startswith("iv-")]
+            if f"iv-{cid}-rep" in members and leads:
+                await self._adopt(cid, leads[0], f"iv-{cid}-rep", channels[leads[0]])
+            else:
+                await ari.quiet("DELETE", f"/bridges/{bid}")
+
+    async def _adopt(self, cid: str, lead: str, rep: str, lead_info: dict) -> None:
+        """A call an earlier run monitored: new taps, the same call id and
+        clock, and what that run stored is kept (numbering goes on from it)."""
+        store = self.s.store
+        row = store.call(cid) or {}
+        args = {k: row[k] for k in ("lead", "team") if row.get(k)}
+        args.setdefault("lead", (lead_info.get("caller") or {}).get("number", ""))
+        if row.get("rep"):
+            args["rep"] = row["rep"]
+        call = LiveCall(self.s, cid, lead, args)
+        call.utt_offset = len(store.utterances(cid))
+        call.seq = len(store.interventions(cid))
+        call.t0_wall = row.get("conversation_started") or time.time()
+        self.s.calls[cid] = call
+        if not row:
+            self.s.store_call(call, state="live")
+        else:
+            self.s.show_call(call, "live")
+        log.info("adopting call %s still in progress (lead %s), %d utterances already stored",
+                 cid, lead, call.utt_offset)
+        await call.rep_joined(rep, adopted=True)
+
+    # --------------------------------------------------------- events
+    async def _dispatch(self, ev: dict) -> None:
+        kind = ev.get("type")
+        log.debug("event %s %s", kind, (ev.get("channel") or ev.get("playback") or ev.get("bridge") or {}).get("id"))
+        try:
+            if kind == "StasisStart":
+                await self._stasis_start(ev)
+            elif kind in ("StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"):
+                if kind == "ChannelDestroyed":       # the lead flow waits on its dialled channels
+                    self.s.waiters.resolve(f"gone:{ev['channel']['id']}", ev.get("cause_txt") or ev.get("cause"))
+                await self._gone(ev["channel"]["id"], kind)
+            elif kind == "PlaybackFinished":
+                self.s.waiters.resolve(f"played:{ev['playback']['id']}", ev["playback"].get("state"))
+        except (AriError, AriUnavailable, asyncio.TimeoutError) as e:
+            log.error("handling %s failed: %s", kind, e)
+        except Exception:               # a bug in one call's handling must not hang up everyone's
+            log.exception("handling %s failed", kind)
+
+    async def _stasis_start(self, ev: dict) -> None:
+        ch = ev["channel"]
+        cid = ch["id"]
+        args = ev.get("args") or []
+        self.s.waiters.resolve(f"start:{cid}", ch)
+        if args[:1] == ["iv-rep"] and len(args) > 1:
+            call = self.s.calls.get(args[1])
+            if call is None or call.ended:
+                await self.s.ari.quiet("DELETE", f"/channels/{cid}")
+                return
+            asyncio.create_task(self._guard(call, call.rep_joined(cid)))
+        elif not cid.startswith("iv-"):
+            call = LiveCall(self.s, new_call_id(), cid, parse_args(args))
+            log.info("call %s: lead %s (%s) arrived, args %s", call.id, cid,
+                     (ch.get("caller") or {}).get("number", ""), call.args)
+            asyncio.create_task(self._guard(call, call.start()))
+
+    async def _guard(self, call: LiveCall, step) -> None:
+        """A call whose set-up fails is ended cleanly, not left half-built."""
+        try:
+            await step
+        except (AriError, AriUnavailable, asyncio.TimeoutError) as e:
+            log.error("call %s: set-up failed: %s", call.id, e)
+            await call.end(f"set-up failed: {e}")
+
+    async def _gone(self, channel: str, why: str) -> None:
+        for call in list(self.s.calls.values()):
+            if call.ended:
+                continue
+            if channel == f"iv-{call.id}-rep" and call.rep is None:
+                if call.flow:                           # the lead flow rings reps itself
+                    continue
+                if why == "ChannelDestroyed":           # rang out, declined or unreachable
+                    log.info("call %s: the rep did not answer", call.id)
+                    call.spawn(call.rep_unavailable(), "no-rep")
+            elif channel in (call.lead, call.rep):
+                if channel == call.lead and call.t0 is None and call.flow:
+                    continue                            # the lead flow's callback not answered: it decides
+                await call.end(f"{channel} {why}")

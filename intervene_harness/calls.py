@@ -1,0 +1,172 @@
+"""Real calls through the local Asterisk, for the demo, the end-to-end tests
+and the live benchmark: two pjsua2 softphones per call speak a transcript's
+lines at their times, the service monitors the call live, and each phone
+records what it heard.
+
+    async with LiveHarness(db, kb="kb/", profile="standard", mode=None) as h:
+        result = await h.call(read_transcript("call.jsonl"), out_dir, pair=1)
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from intervene.app import Runtime, build_controller
+from intervene.config import load_config
+from intervene.vocab import Utterance
+from intervene_harness import localpbx
+from intervene_harness.phone import PhoneProcess
+from intervene_harness.voices import render_parties
+
+log = logging.getLogger("intervene_harness")
+
+SIP = "127.0.0.1:5060"
+LEAD_IN_S = 0.6       # after the briefing, the script starts this much later (the phones' play commands)
+
+
+@dataclass
+class CallResult:
+    call_id: str
+    out: Path
+    play_wall: float                      # wall clock of script time 0
+    offset_s: float                       # call time = script time + offset_s
+    lead_rec_wall: float                  # wall clock of lead-heard.wav sample 0
+    rep_rec_wall: float
+    spans: dict[str, Any]                 # render_parties(): where each party's speech really is
+    interventions: list[dict] = field(default_factory=list)   # format 4, `at` in script time
+    transcript: list[dict] = field(default_factory=list)      # format 2, script time
+    deliveries: list[dict] = field(default_factory=list)      # store rows: delivery status per intervention
+    rep_messages: list[dict] = field(default_factory=list)    # SIP MESSAGEs the rep's phone received
+
+    @property
+    def lead_heard(self) -> Path:
+        return self.out / "lead-heard.wav"
+
+    @property
+    def rep_heard(self) -> Path:
+        return self.out / "rep-heard.wav"
+
+
+class LiveHarness:
+    """The local Asterisk (started or reused) + `intervene serve` in this process."""
+
+    def __init__(self, db: str | Path, kb: Optional[str] = None, profile: Optional[str] = None,
+                 mode: Optional[str] = None, config: Optional[str] = None, briefing: bool = True,
+                 stop_pbx: bool = False) -> None:
+        self.db, self.kb, self.profile, self.mode = str(db), kb, profile, mode
+        self.config_path = config
+        self.briefing = briefing
+        self.stop_pbx = stop_pbx          # stop Asterisk on exit if this harness started it
+        self.started_pbx = False
+        self.controller = None
+        self._task: Optional[asyncio.Task] = None
+        self.env: dict[str, str] = {}
+
+    async def __aenter__(self) -> "LiveHarness":
+        from dataclasses import replace
+        self.started_pbx = not await asyncio.to_thread(localpbx.running)
+        self.env = await asyncio.to_thread(localpbx.start)
+        os.environ.update({k: v for k, v in self.env.items() if k.startswith("INTERVENE_ARI_")})
+        cfg = load_config(self.config_path)
+        cfg.defaults = {**cfg.defaults, **({"profile": self.profile} if self.profile else {}),
+                        **({"mode": self.mode} if self.mode else {})}
+        cfg.live = replace(cfg.live, briefing=self.briefing)
+        self.rt = Runtime(self.db, self.config_path)
+        self.controller = await build_controller(self.rt, cfg, self.kb, listen="127.0.0.1:0")
+        self.controller.on_started.clear()         # a throw-away service: no first-admin sign-in link
+        app = self.controller.s.ari.s.app
+        if app in [a["name"] for a in await self.controller.s.ari.call("GET", "/applications")]:
+            await self.controller.s.ari.close()
+            self.controller.s.asr.close()
+            self.controller = None
+            raise localpbx.PbxError(f"another intervene service is already connected to this Asterisk as Stasis "
+                                    f"app {app!r}; stop it first (one service per app)")
+        self._task = asyncio.create_task(self.controller.run())
+        await asyncio.wait_for(self.controller.connected.wait(), 20)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+        if self._task is not None:
+            await asyncio.wait_for(self._task, 30)
+        if self.controller is not None:
+            self.controller.s.asr.close()
+        if self.stop_pbx and self.started_pbx:
+            await asyncio.to_thread(localpbx.stop)
+
+    @property
+    def services(self):
+        return self.controller.s
+
+    async def call(self, utterances: list[Utterance], out: Path, pair: int = 1, tail_s: float = 4.0,
+                   hangup: str = "lead") -> CallResult:
+        """Lead phone `lead<pair>` dials 6<pair>; phone `rep<pair>` answers."""
+        out.mkdir(parents=True, exist_ok=True)
+        spans = await asyncio.to_thread(render_parties, utterances, out / "lead-says.wav", out / "rep-says.wav")
+        pw = self.env.get("INTERVENE_SIP_PASSWORD")
+        rep = await PhoneProcess(f"rep{pair}").start(user=f"rep{pair}", password=pw, registrar=SIP, register=True,
+                                                     play=out / "rep-says.wav", record=out / "rep-heard.wav")
+        lead = None
+        try:
+            await rep.wait_event("registered", 10)
+            lead = await PhoneProcess(f"lead{pair}").start(user=f"lead{pair}", password=pw, registrar=SIP,
+                                                           dial=f"6{pair:02d}", play=out / "lead-says.wav",
+                                                           record=out / "lead-heard.wav")
+            call = await self._wait_call(f"rep{pair}", 20)
+            play_at = call.t0_wall + LEAD_IN_S
+            for ph in (lead, rep):
+                await ph.send({"cmd": "play", "at": play_at})
+            await asyncio.gather(lead.wait_event("played", spans["duration"] + 30),
+                                 rep.wait_event("played", spans["duration"] + 30))
+            await asyncio.sleep(tail_s)
+            await (lead if hangup == "lead" else rep).send({"cmd": "hangup"})
+            await self._wait_ended(call.id, 20)
+            lead_rec = (await lead.wait_event("confirmed", 1))["t"]
+            rep_rec = (await rep.wait_event("confirmed", 1))["t"]
+        finally:
+            for ph in (lead, rep):
+                if ph is not None:
+                    await ph.close()
+        result = self.collect(call.id, out, play_at, play_at - call.t0_wall, lead_rec, rep_rec, spans)
+        result.rep_messages = [e for e in rep.events if e.get("event") == "message"]
+        return result
+
+    async def _wait_call(self, rep_name: str, timeout: float):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for c in list(self.services.calls.values()):
+                if c.rep_name == rep_name and c.t0_wall is not None and not c.ended:
+                    return c
+            await asyncio.sleep(0.02)
+        raise TimeoutError(f"no monitored call reached {rep_name} within {timeout}s")
+
+    async def _wait_ended(self, call_id: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while call_id in self.services.calls and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+    def collect(self, call_id: str, out: Path, play_wall: float, offset: float, lead_rec: float,
+                rep_rec: float, spans: dict) -> CallResult:
+        """Read the call back from the store (what was recorded live) and
+        write DIR/interventions.jsonl and DIR/transcript.jsonl in script time."""
+        store = self.services.store
+        ivs, transcript = [], []
+        rows = store.interventions(call_id)
+        for r in rows:
+            ivs.append({"at": round(r["at"] - offset, 2), "utterance": r["utterance"], "category": r["category"],
+                        "severity": r["severity"], "mode": r["mode"], "trigger": r["trigger"],
+                        "detected": r["detected"], "say": r["say"], "evidence": json.loads(r["evidence"])})
+        for u in sorted(store.utterances(call_id), key=lambda u: u["start"]):
+            transcript.append({"start": round(u["start"] - offset, 2), "end": round(u["end"] - offset, 2),
+                               "speaker": u["speaker"], "text": u["text"]})
+        (out / "interventions.jsonl").write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in ivs))
+        (out / "transcript.jsonl").write_text("".join(json.dumps(t, ensure_ascii=False) + "\n"
+                                                      for t in transcript))
+        return CallResult(call_id, out, play_wall, offset, lead_rec, rep_rec, spans, ivs, transcript, rows)
