@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +15,7 @@ import yaml
 
 from intervene.accounts.auth import User
 from intervene.config import Config, ConfigError
+from intervene.config.env import Env
 from intervene.errors import InterveneError
 from intervene.kb.index import KBIndex
 from intervene.kb.loader import load_kb, load_kb_text
@@ -23,7 +23,7 @@ from intervene.leads.service import LeadService
 from intervene.listen.asr import Transcriber
 from intervene.listen.pipeline import AsrPool, asr_prompt
 from intervene.nlp.embed import SentenceEmbedder
-from intervene.nlp.judge import CrossEncoderJudge, judge_enabled
+from intervene.nlp.judge import CrossEncoderJudge
 from intervene.pbx.ari import Ari, AriSettings
 from intervene.pbx.controller import Controller, Services
 from intervene.pbx.media import MediaStore, WebServer
@@ -37,9 +37,10 @@ class Runtime:
     """Lazily opened shared pieces: the store, the embedder, the judge, indexes.
     Lazy because most commands need only one of them, and the models take seconds."""
 
-    def __init__(self, db: Optional[str], config: Optional[str]) -> None:
-        self.db_path = Path(db) if db else default_db_path()
-        self.config_path = config
+    def __init__(self, db: Optional[str], config: Optional[str], env: Optional[Env] = None) -> None:
+        self.env = env if env is not None else Env.read()
+        self.db_path = default_db_path(db or self.env.db, self.env.state_directory)
+        self.config_path = config or self.env.config
         self._store: Optional[Store] = None
         self._embedder: Optional[SentenceEmbedder] = None
         self._judge: Optional[CrossEncoderJudge] = None
@@ -53,15 +54,17 @@ class Runtime:
     @property
     def embedder(self) -> SentenceEmbedder:
         if self._embedder is None:
-            self._embedder = SentenceEmbedder()
+            self._embedder = SentenceEmbedder(self.env.embed_model, backend=self.env.embed_backend,
+                                              cache_directory=self.env.cache_directory)
         return self._embedder
 
     @property
     def judge(self) -> Optional[CrossEncoderJudge]:
         """The claim checker's second opinion, unless `INTERVENE_JUDGE=off`
         (or its weights are missing: the rules then decide alone)."""
-        if self._judge is None and judge_enabled():
-            self._judge = CrossEncoderJudge()
+        if self._judge is None and self.env.judge:
+            weights = self.env.judge_weights
+            self._judge = CrossEncoderJudge(Path(weights) if weights else None)
         return self._judge if self._judge is not None and self._judge.available() else None
 
     def kb(self, path: Optional[str]) -> KnowledgeBase:
@@ -97,7 +100,7 @@ async def build_controller(rt: Runtime, cfg: Config, kb_path: Optional[str] = No
                            public_url: Optional[str] = None, app: Optional[str] = None) -> Controller:
     """Everything the service shares between calls: KB index, Whisper, voice, store."""
     so = cfg.serve
-    settings = AriSettings.from_env(url=so.ari_url, user=so.ari_user, password=so.ari_password,
+    settings = AriSettings.from_env(rt.env.ari, url=so.ari_url, user=so.ari_user, password=so.ari_password,
                                     app=app or so.app)
     try:
         host, port = split_listen(listen or so.listen)
@@ -114,19 +117,17 @@ async def build_controller(rt: Runtime, cfg: Config, kb_path: Optional[str] = No
     services = Services(ari=ari, store=rt.store, kb=kb, index=index, config=cfg, asr=asr, voice=voice,
                         media=media, public_url="", options=cfg.live,
                         sip_from=so.sip_from or "intervene")
-    leads = LeadService(services, cfg.leads, cfg.campaigns)
+    leads = LeadService(services, cfg.leads, cfg.campaigns, ready=services.connected.is_set)
     screen = build_screen(rt.store, services.screen, cfg, index, kb.source,
-                          api_token=os.environ.get("INTERVENE_API_TOKEN") or so.api_token,
-                          public_url=lambda: (public_url or so.public_url or services.public_url), secret=so.secret,
+                          api_token=rt.env.api_token or so.api_token,
+                          public_url=lambda: (public_url or so.public_url or services.public_url), secret=rt.env.secret or so.secret,
                           on_outcome=leads.outcome)
     web = WebServer(media, host, port, screen, live=lambda: [c.snapshot() for c in services.calls.values()],
                     more_routes=[leads.add_routes])
-    controller = Controller(services, web, public_url or so.public_url, background=[leads.run])
-    controller.leads = leads
-    if not rt.store.users():                       # once listening (the port may be chosen then)
-        controller.on_started.append(lambda: first_admin(rt.store, screen, public_url or so.public_url or web.url))
-    leads.flow.ready = controller.connected.is_set
-    return controller
+    on_started = [] if rt.store.users() else [     # once listening (the port may be chosen then)
+        lambda: first_admin(rt.store, screen, public_url or so.public_url or web.url)]
+    return Controller(services, web, public_url or so.public_url, background=[leads.run], on_started=on_started,
+                      leads=leads)
 
 
 def first_admin(store, screen, base_url: str) -> None:

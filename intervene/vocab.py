@@ -45,6 +45,36 @@ class Mode(str, Enum):
     WHISPER = "whisper"    # spoken to the rep only (whisper coaching)
 
 
+class Outcome(str, Enum):
+    """How a call ended for the sale. UNKNOWN is what a call carries until someone
+    (the rep, the CRM, `calls outcome`) records one; nobody sets it on purpose."""
+    WON = "won"
+    FOLLOW_UP = "follow-up"
+    LOST = "lost"
+    NO_DECISION = "no-decision"
+    UNKNOWN = "unknown"
+
+
+class Feedback(str, Enum):
+    """What the rep did with a card on their screen."""
+    USED = "used"
+    EDITED = "edited"
+    DISMISSED = "dismissed"
+
+    @property
+    def acted_on(self) -> bool:
+        """The rep took the card's advice, as written or in their own words."""
+        return self is not Feedback.DISMISSED
+
+
+# The same, as the strings stored and sent: every outcome, the ones a person or a
+# webhook may record, every feedback value, and those that count as acting on a card.
+OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome)
+RECORDABLE_OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome if o is not Outcome.UNKNOWN)
+FEEDBACK: tuple[str, ...] = tuple(f.value for f in Feedback)
+ACTED: tuple[str, ...] = tuple(f.value for f in Feedback if f.acted_on)
+
+
 # --------------------------------------------------------------------------- KB
 
 @dataclass(frozen=True)

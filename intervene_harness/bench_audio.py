@@ -19,7 +19,7 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import click
 import numpy as np
@@ -31,10 +31,10 @@ from intervene.kb.index import KBIndex
 from intervene.kb.loader import load_kb
 from intervene.listen.asr import AsrOptions, Transcriber
 from intervene.listen.pipeline import AsrPool, CallPipeline, asr_prompt, replay_audio
-from intervene.listen.wav import read_call
+from intervene.listen.wav import CallAudio, read_call
 from intervene.nlp.embed import SentenceEmbedder
 from intervene.nlp.lexicon import normalize_numbers
-from intervene.vocab import AudioChunk, Speaker
+from intervene.vocab import AudioChunk, Intervention, KnowledgeBase, Speaker
 
 
 def _words(text: str) -> list[str]:
@@ -63,7 +63,7 @@ def _pct(xs: list[float], q: float) -> Optional[float]:
 
 
 def _calls(root: Path) -> list[tuple[Path, Path, Optional[Path]]]:
-    out = []
+    out: list[tuple[Path, Path, Optional[Path]]] = []
     for wav in sorted(root.glob("*.wav")):
         ref = wav.with_suffix(".jsonl")
         exp = wav.with_name(wav.stem + ".expect.json")
@@ -72,7 +72,7 @@ def _calls(root: Path) -> list[tuple[Path, Path, Optional[Path]]]:
     return out
 
 
-def _kb_for(exp: Optional[Path], default: str):
+def _kb_for(exp: Optional[Path], default: str) -> KnowledgeBase:
     if exp is not None:
         return load_kb((exp.parent / json.loads(exp.read_text())["kb"]).resolve())
     return load_kb(default)
@@ -105,7 +105,7 @@ def bench_audio(calls_dir: Optional[str], kb_path: Optional[str], seconds: float
     pool = AsrPool(transcriber)
     indexes: dict[str, KBIndex] = {}
 
-    def engine_for(exp: Optional[Path]):
+    def engine_for(exp: Optional[Path]) -> tuple[KnowledgeBase, CallEngine]:
         kb = _kb_for(exp, kb_path or str(repo / "kb"))
         if kb.source not in indexes:
             indexes[kb.source] = KBIndex(kb, embedder)
@@ -140,13 +140,13 @@ def bench_audio(calls_dir: Optional[str], kb_path: Optional[str], seconds: float
                f"(compute / speech); replay {speed:.1f}x real time over {audio_total:.0f} s of calls")
 
     # ---------------------------------------------------------- 2. real-time feed
-    def level(n: int) -> dict:
+    def level(n: int) -> dict[str, Any]:
         if n == 1:      # one call at a time, every call of the set in turn: enough samples for a p95
             parts = [run(1, i, max(seconds, a.duration_s)) for i, a in enumerate(audios[:LEVEL1_CALLS])]
             return merge(parts)
         return merge([run(n, 0, seconds)])
 
-    def merge(parts: list[dict]) -> dict:
+    def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         keys = ("transcript", "ready", "hold", "final")
         data = {k: [x for p in parts for x in p[k]] for k in keys}
         return {"calls": parts[0]["calls"], "utterances": len(data["transcript"]), "interventions": len(data["ready"]),
@@ -156,8 +156,9 @@ def bench_audio(calls_dir: Optional[str], kb_path: Optional[str], seconds: float
                 "eos_to_intervention_p95_ms": _pct(data["ready"], 95),
                 "policy_hold_p50_ms": _pct(data["hold"], 50), "eos_to_final_p95_ms": _pct(data["final"], 95)}
 
-    def run(n: int, first: int, seconds: float) -> dict:
-        pipes, feeds = [], []
+    def run(n: int, first: int, seconds: float) -> dict[str, Any]:
+        pipes: list[CallPipeline] = []
+        feeds: list[tuple[CallAudio, int]] = []
         for i in range(n):
             audio = audios[(first + i) % len(audios)]
             engine = engine_for(calls[(first + i) % len(calls)][2])[1]
@@ -168,7 +169,7 @@ def bench_audio(calls_dir: Optional[str], kb_path: Optional[str], seconds: float
         # 20 ms frames, each fed when it would have arrived on a live call (as RTP does), so
         # "end of speech" on the wall clock is exact to a frame
         step_s = 0.02
-        emitted: list[tuple[CallPipeline, object, float]] = []
+        emitted: list[tuple[CallPipeline, Intervention, float]] = []
         start = time.perf_counter()
         k = 0
         while k * step_s < seconds:

@@ -13,6 +13,7 @@ from typing import Optional
 
 import click
 
+from intervene.app import Runtime
 from intervene.core.detect.claims import ClaimChecker
 from intervene.core.engine import CallEngine
 from intervene.core.policy import PROFILES
@@ -89,7 +90,7 @@ def bench() -> None:
 @click.option("--sizes", default="100,1000,10000", show_default=True)
 @click.option("--rounds", default=2, show_default=True, help="Replays of the call set per KB size.")
 @click.pass_obj
-def bench_engine(rt, kb_path: Optional[str], calls_dir: Optional[str], sizes: str, rounds: int) -> None:
+def bench_engine(rt: Runtime, kb_path: Optional[str], calls_dir: Optional[str], sizes: str, rounds: int) -> None:
     """Decision latency per final utterance (detectors + policy, excluding model
     load) with KBs of 100, 1,000 and 10,000 facts."""
 

@@ -15,10 +15,11 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import click
 
+from intervene.app import Runtime
 from intervene.cli._runtime import fail
 from intervene.store import leads as lead_store
 from intervene_harness.calls import SIP
@@ -34,7 +35,7 @@ PHONES = 24
 @click.option("--max-outbound", default=8, show_default=True, help="[leads] max_outbound for the run.")
 @click.option("--kb", "kb_path", type=click.Path(), default=None, help="KB (default: kb/ of the source tree).")
 @click.pass_obj
-def bench_lead(rt, bursts: str, max_outbound: int, kb_path: Optional[str]) -> None:
+def bench_lead(rt: Runtime, bursts: str, max_outbound: int, kb_path: Optional[str]) -> None:
     """Webhook -> lead's phone ringing (p50/p95 ms), leads called, held back, lost."""
     try:
         sizes = [int(x) for x in bursts.split(",") if x.strip()]
@@ -48,14 +49,14 @@ def bench_lead(rt, bursts: str, max_outbound: int, kb_path: Optional[str]) -> No
     click.echo(json.dumps(result))
 
 
-async def _run(sizes: list[int], max_outbound: int, kb: str) -> dict:
-    out: dict = {"bench": "lead", "max_outbound": max_outbound, "bursts": {}}
+async def _run(sizes: list[int], max_outbound: int, kb: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"bench": "lead", "max_outbound": max_outbound, "bursts": {}}
     all_lat: list[float] = []
     lost_total = 0
     with tempfile.TemporaryDirectory(prefix="intervene-bench-lead-") as tmp:
         async with FlowHarness(Path(tmp) / "bench.db", kb, Path(tmp), max_outbound=max_outbound,
                                stop_pbx=True) as h:
-            pw = h.live.env.get("INTERVENE_SIP_PASSWORD")
+            pw = h.env.get("INTERVENE_SIP_PASSWORD")
             phones = [await PhoneProcess(f"lead{n}").start(user=f"lead{n}", password=pw, registrar=SIP,
                                                            register=True, answer_delay=0.3)
                       for n in range(1, PHONES + 1)]
@@ -75,9 +76,9 @@ async def _run(sizes: list[int], max_outbound: int, kb: str) -> dict:
                 await asyncio.gather(*(ph.wait_event("registered", 15) for ph in phones))
                 seq = 0
                 for size in sizes:
-                    events: list[dict] = []
+                    events: list[dict[str, Any]] = []
                     h.flow.timeline.listeners.append(events.append)
-                    ids = []
+                    ids: list[str] = []
                     for _i in range(size):
                         seq += 1
                         leadgen = f"8{seq:014d}"
@@ -96,7 +97,7 @@ async def _run(sizes: list[int], max_outbound: int, kb: str) -> dict:
                     while h.flow.calls:                          # let the last calls end
                         await asyncio.sleep(0.2)
                     h.flow.timeline.listeners.remove(events.append)
-                    lat = []
+                    lat: list[float] = []
                     for lead_id, t_sent in sent.items():
                         for dial in (e for e in events if e["lead_id"] == lead_id and e["event"] == "lead-dialled"):
                             n = int(dial["endpoint"][-2:])
@@ -126,7 +127,7 @@ async def _run(sizes: list[int], max_outbound: int, kb: str) -> dict:
     return out
 
 
-def _pct(xs: list[float]) -> dict:
+def _pct(xs: list[float]) -> dict[str, float]:
     if not xs:
         return {}
     xs = sorted(xs)

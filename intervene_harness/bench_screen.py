@@ -14,7 +14,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import click
 
@@ -36,7 +36,7 @@ CALLS = sorted((ROOT / "kb" / "calls").glob("*.jsonl"))
 @click.option("--speed", default=6.0, show_default=True, help="Practice call speed (x real time).")
 @click.option("--kb", "kb_path", type=click.Path(), default=None, help="KB (default: kb/ of the source tree).")
 @click.pass_obj
-def bench_screen(rt, n_calls: int, reps: int, speed: float, kb_path: Optional[str]) -> None:
+def bench_screen(rt: Runtime, n_calls: int, reps: int, speed: float, kb_path: Optional[str]) -> None:
     """Card latency on the rep's screen (p50/p95, ms), as a JSON line."""
     if not CALLS:
         fail(f"no practice transcripts in {ROOT / 'kb' / 'calls'}")
@@ -47,7 +47,7 @@ def bench_screen(rt, n_calls: int, reps: int, speed: float, kb_path: Optional[st
     click.echo(json.dumps(result))
 
 
-async def _run(rt, n_calls: int, reps: int, speed: float, kb_path: str) -> dict:
+async def _run(rt: Runtime, n_calls: int, reps: int, speed: float, kb_path: str) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
 

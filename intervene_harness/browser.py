@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:                   # playwright is only needed where a browser runs
+    from playwright.async_api import Browser, BrowserContext, Page, Playwright
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -19,11 +23,12 @@ def chromium_path() -> str:
     return path
 
 
-async def launch(playwright):
+async def launch(playwright: Playwright) -> Browser:
     return await playwright.chromium.launch(executable_path=chromium_path(), args=FLAGS, headless=True)
 
 
-async def login(browser, base_url: str, login_name: str, password: str, viewport=(1280, 800)):
+async def login(browser: Browser, base_url: str, login_name: str, password: str,
+                viewport: tuple[int, int] = (1280, 800)) -> tuple[BrowserContext, Page]:
     """A fresh browser context logged in through the real login form; the page waits for the live stream."""
     ctx = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     page = await ctx.new_page()

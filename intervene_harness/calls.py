@@ -13,12 +13,14 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
 from intervene.app import Runtime, build_controller
 from intervene.config import load_config
+from intervene.pbx.call import LiveCall
+from intervene.pbx.controller import Controller, Services
 from intervene.vocab import Utterance
 from intervene_harness import localpbx
 from intervene_harness.phone import PhoneProcess
@@ -39,10 +41,10 @@ class CallResult:
     lead_rec_wall: float                  # wall clock of lead-heard.wav sample 0
     rep_rec_wall: float
     spans: dict[str, Any]                 # render_parties(): where each party's speech really is
-    interventions: list[dict] = field(default_factory=list)   # format 4, `at` in script time
-    transcript: list[dict] = field(default_factory=list)      # format 2, script time
-    deliveries: list[dict] = field(default_factory=list)      # store rows: delivery status per intervention
-    rep_messages: list[dict] = field(default_factory=list)    # SIP MESSAGEs the rep's phone received
+    interventions: list[dict[str, Any]] = field(default_factory=list)   # format 4, `at` in script time
+    transcript: list[dict[str, Any]] = field(default_factory=list)      # format 2, script time
+    deliveries: list[dict[str, Any]] = field(default_factory=list)      # store rows: delivery status per intervention
+    rep_messages: list[dict[str, Any]] = field(default_factory=list)    # SIP MESSAGEs the rep's phone received
 
     @property
     def lead_heard(self) -> Path:
@@ -64,12 +66,11 @@ class LiveHarness:
         self.briefing = briefing
         self.stop_pbx = stop_pbx          # stop Asterisk on exit if this harness started it
         self.started_pbx = False
-        self.controller = None
-        self._task: Optional[asyncio.Task] = None
+        self.controller: Optional[Controller] = None
+        self._task: Optional[asyncio.Task[None]] = None
         self.env: dict[str, str] = {}
 
     async def __aenter__(self) -> "LiveHarness":
-        from dataclasses import replace
         self.started_pbx = not await asyncio.to_thread(localpbx.running)
         self.env = await asyncio.to_thread(localpbx.start)
         os.environ.update({k: v for k, v in self.env.items() if k.startswith("INTERVENE_ARI_")})
@@ -78,20 +79,20 @@ class LiveHarness:
                         **({"mode": self.mode} if self.mode else {})}
         cfg.live = replace(cfg.live, briefing=self.briefing)
         self.rt = Runtime(self.db, self.config_path)
-        self.controller = await build_controller(self.rt, cfg, self.kb, listen="127.0.0.1:0")
-        self.controller.on_started.clear()         # a throw-away service: no first-admin sign-in link
-        app = self.controller.s.ari.s.app
-        if app in [a["name"] for a in await self.controller.s.ari.call("GET", "/applications")]:
-            await self.controller.s.ari.close()
-            self.controller.s.asr.close()
+        self.controller = controller = await build_controller(self.rt, cfg, self.kb, listen="127.0.0.1:0")
+        controller.on_started.clear()              # a throw-away service: no first-admin sign-in link
+        app = controller.s.ari.s.app
+        if app in [a["name"] for a in await controller.s.ari.call("GET", "/applications")]:
+            await controller.s.ari.close()
+            controller.s.asr.close()
             self.controller = None
             raise localpbx.PbxError(f"another intervene service is already connected to this Asterisk as Stasis "
                                     f"app {app!r}; stop it first (one service per app)")
-        self._task = asyncio.create_task(self.controller.run())
-        await asyncio.wait_for(self.controller.connected.wait(), 20)
+        self._task = asyncio.create_task(controller.run())
+        await asyncio.wait_for(controller.connected.wait(), 20)
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         if self.controller is not None:
             self.controller.stop()
         if self._task is not None:
@@ -102,8 +103,14 @@ class LiveHarness:
             await asyncio.to_thread(localpbx.stop)
 
     @property
-    def services(self):
-        return self.controller.s
+    def running(self) -> Controller:
+        """The service's controller: there is one only inside `async with`."""
+        assert self.controller is not None, "LiveHarness: use it in `async with`"
+        return self.controller
+
+    @property
+    def services(self) -> Services:
+        return self.running.s
 
     async def call(self, utterances: list[Utterance], out: Path, pair: int = 1, tail_s: float = 4.0,
                    hangup: str = "lead") -> CallResult:
@@ -113,13 +120,14 @@ class LiveHarness:
         pw = self.env.get("INTERVENE_SIP_PASSWORD")
         rep = await PhoneProcess(f"rep{pair}").start(user=f"rep{pair}", password=pw, registrar=SIP, register=True,
                                                      play=out / "rep-says.wav", record=out / "rep-heard.wav")
-        lead = None
+        lead: Optional[PhoneProcess] = None
         try:
             await rep.wait_event("registered", 10)
             lead = await PhoneProcess(f"lead{pair}").start(user=f"lead{pair}", password=pw, registrar=SIP,
                                                            dial=f"6{pair:02d}", play=out / "lead-says.wav",
                                                            record=out / "lead-heard.wav")
             call = await self._wait_call(f"rep{pair}", 20)
+            assert call.t0_wall is not None                  # _wait_call waited for it
             play_at = call.t0_wall + LEAD_IN_S
             for ph in (lead, rep):
                 await ph.send({"cmd": "play", "at": play_at})
@@ -131,14 +139,14 @@ class LiveHarness:
             lead_rec = (await lead.wait_event("confirmed", 1))["t"]
             rep_rec = (await rep.wait_event("confirmed", 1))["t"]
         finally:
-            for ph in (lead, rep):
-                if ph is not None:
-                    await ph.close()
+            for phone in (lead, rep):
+                if phone is not None:
+                    await phone.close()
         result = self.collect(call.id, out, play_at, play_at - call.t0_wall, lead_rec, rep_rec, spans)
         result.rep_messages = [e for e in rep.events if e.get("event") == "message"]
         return result
 
-    async def _wait_call(self, rep_name: str, timeout: float):
+    async def _wait_call(self, rep_name: str, timeout: float) -> LiveCall:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for c in list(self.services.calls.values()):
@@ -153,11 +161,12 @@ class LiveHarness:
             await asyncio.sleep(0.05)
 
     def collect(self, call_id: str, out: Path, play_wall: float, offset: float, lead_rec: float,
-                rep_rec: float, spans: dict) -> CallResult:
+                rep_rec: float, spans: dict[str, Any]) -> CallResult:
         """Read the call back from the store (what was recorded live) and
         write DIR/interventions.jsonl and DIR/transcript.jsonl in script time."""
         store = self.services.store
-        ivs, transcript = [], []
+        ivs: list[dict[str, Any]] = []
+        transcript: list[dict[str, Any]] = []
         rows = store.interventions(call_id)
         for r in rows:
             ivs.append({"at": round(r["at"] - offset, 2), "utterance": r["utterance"], "category": r["category"],

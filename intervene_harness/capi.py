@@ -102,7 +102,7 @@ class CapiStandIn:
         """Every accepted event, in order (a re-sent event appears again)."""
         return [ev for b in self.bodies for ev in b["data"]]
 
-    def event_ids(self) -> set[str]:
+    def event_ids(self) -> set[Optional[str]]:
         """What Facebook would count after deduplicating on event_id."""
         return {ev.get("event_id") for ev in self.events}
 

@@ -9,11 +9,12 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import click
 import numpy as np
 
+from intervene.app import Runtime
 from intervene.cli._runtime import fail
 from intervene.formats.transcript import TranscriptError, parse_transcript, read_transcript
 from intervene.pbx.voice import TONE_HZ
@@ -21,8 +22,8 @@ from intervene.vocab import Utterance
 from intervene_harness.bench_engine import _pct, bench
 from intervene_harness.bench_lead import bench_lead
 from intervene_harness.bench_screen import bench_screen
-from intervene_harness.calls import LiveHarness
-from intervene_harness.flow import DEFAULT_SCRIPT, FlowHarness
+from intervene_harness.calls import CallResult, LiveHarness
+from intervene_harness.flow import DEFAULT_SCRIPT, FlowHarness, FlowResult
 from intervene_harness.localpbx import PbxError
 from intervene_harness.voices import read_mono
 
@@ -30,16 +31,11 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO_CALL = ROOT / "kb" / "calls" / "live-demo.jsonl"
 
 
-def _fail(msg: str) -> None:
-    fail(msg)
-
-
 def _read(call: Path) -> list[Utterance]:
     try:
         return read_transcript(call)
     except TranscriptError as e:
-        _fail(str(e))
-    raise AssertionError
+        fail(str(e))
 
 
 @click.command(name="demo")
@@ -56,7 +52,7 @@ def _read(call: Path) -> list[Utterance]:
               help="--flow: JSON {lead: {name, email, answers: [...]}, conversation: [format-2 lines]}.")
 @click.option("-v", "--verbose", is_flag=True)
 @click.pass_obj
-def demo_cmd(rt, call: Optional[str], kb_path: Optional[str], profile: Optional[str], mode: Optional[str],
+def demo_cmd(rt: Runtime, call: Optional[str], kb_path: Optional[str], profile: Optional[str], mode: Optional[str],
              out_dir: str, no_briefing: bool, flow: bool, script_path: Optional[str], verbose: bool) -> None:
     """A real call through the local Asterisk that you can listen to.
 
@@ -75,14 +71,14 @@ def demo_cmd(rt, call: Optional[str], kb_path: Optional[str], profile: Optional[
     out = Path(out_dir)
     click.echo(f"demo: {path.name} through the local Asterisk (KB {kb}) ...")
 
-    async def run():
+    async def run() -> CallResult:
         async with LiveHarness(rt.db_path, kb=kb, profile=profile, mode=mode, config=rt.config_path,
                                briefing=not no_briefing, stop_pbx=True) as h:
             return await h.call(utterances, out)
     try:
         r = asyncio.run(run())
     except PbxError as e:
-        _fail(str(e))
+        fail(str(e))
     for iv, d in zip(r.interventions, r.deliveries):      # the same store rows, in the same order
         click.echo(f"{iv['at']:6.1f}s  {iv['category']:<11} {iv['mode']:<7} {d.get('delivery') or '':<11} {iv['say']}")
     click.echo(f"{len(r.transcript)} utterances heard, {len(r.interventions)} intervention(s); call {r.call_id}")
@@ -90,30 +86,30 @@ def demo_cmd(rt, call: Optional[str], kb_path: Optional[str], profile: Optional[
         click.echo(f"  {out / name}")
 
 
-def _demo_flow(rt, kb: str, out: Path, script_path: Optional[str]) -> None:
+def _demo_flow(rt: Runtime, kb: str, out: Path, script_path: Optional[str]) -> None:
     script = DEFAULT_SCRIPT
     if script_path:
         try:
             script = json.loads(Path(script_path).read_text())
             assert isinstance(script.get("lead", {}).get("answers"), list)
         except (OSError, ValueError, AssertionError, AttributeError) as e:
-            _fail(f"{script_path}: expected JSON {{lead: {{name, email, answers: [...]}}, conversation: [...]}} ({e})")
+            fail(f"{script_path}: expected JSON {{lead: {{name, email, answers: [...]}}, conversation: [...]}} ({e})")
     click.echo(f"demo --flow: a Lead Ads webhook -> callback -> qualification -> rep (KB {kb}) ...")
 
-    async def run():
+    async def run() -> FlowResult:
         with tempfile.TemporaryDirectory(prefix="intervene-flow-") as tmp:
             async with FlowHarness(Path(tmp) / "flow.db", kb, Path(tmp), stop_pbx=True) as h:
                 return await h.run(script, out)
     try:
         r = asyncio.run(run())
     except PbxError as e:
-        _fail(str(e))
+        fail(str(e))
     t0 = r.timeline[0]["t"] if r.timeline else 0.0
-    for e in r.timeline:
-        if e["event"] in ("ai-listening", "webhook-stored"):
+    for ev in r.timeline:
+        if ev["event"] in ("ai-listening", "webhook-stored"):
             continue
-        extra = {k: v for k, v in e.items() if k in ("text", "rep", "cause", "status", "reason", "say", "delivery")}
-        click.echo(f"{e['t'] - t0:7.2f}s  {e['event']:<22} {json.dumps(extra) if extra else ''}")
+        extra = {k: v for k, v in ev.items() if k in ("text", "rep", "cause", "status", "reason", "say", "delivery")}
+        click.echo(f"{ev['t'] - t0:7.2f}s  {ev['event']:<22} {json.dumps(extra) if extra else ''}")
     fields = (r.record.get("lead") or {}).get("fields", {})
     click.echo(f"captured: {json.dumps(fields)}")
     click.echo(f"score: {json.dumps(r.record.get('score', {}).get('total'))}; {len(r.capi_bodies)} Conversions API event(s)")
@@ -157,12 +153,12 @@ def tone_onset(pcm: np.ndarray, rate: int, after: int = 0, frame_s: float = 0.01
     return None
 
 
-def decided(r) -> bool:
+def decided(r: CallResult) -> bool:
     """The service decided a correction (a misheard claim is a quality miss, not a latency one)."""
     return any(d["category"] == "accuracy" for d in r.deliveries)
 
 
-def correction_latency(r) -> Optional[float]:
+def correction_latency(r: CallResult) -> Optional[float]:
     """End of the rep's claim (its real end in the audio the rep phone played)
     to the tone arriving at the lead's phone, in seconds."""
     claim_end_wall = r.play_wall + r.spans["rep"][1][1]
@@ -191,9 +187,9 @@ def bench_live(n_calls: int, max_concurrent: int, p95_limit_ms: float, stagger_s
     keep that p95 under the limit."""
     logging.basicConfig(level=logging.WARNING)
     work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="intervene-bench-live-"))
-    figures: dict = {}
+    figures: dict[str, Any] = {}
 
-    async def run():
+    async def run() -> None:
         async with LiveHarness(work / "bench.db", kb=str(ROOT / "kb"), briefing=False, stop_pbx=True) as h:
             single: list[float] = []
             undecided = 0
@@ -212,24 +208,24 @@ def bench_live(n_calls: int, max_concurrent: int, p95_limit_ms: float, stagger_s
                            live_correction_p95_ms=round(_pct(single, 95), 1) if single else None,
                            live_correction_mean_ms=round(statistics.mean(single), 1) if single else None)
             best = 1 if single and _pct(single, 95) <= p95_limit_ms else 0   # then: the most calls monitored at once
-            levels = {}
+            levels: dict[int, dict[str, Any]] = {}
             n = 2
             while max_concurrent and n <= max_concurrent:
-                async def one(i: int):
+                async def one(i: int) -> CallResult:
                     await asyncio.sleep(i * stagger_s)
                     return await h.call(claim_call(i), work / f"c{n}-{i}", pair=i + 1, tail_s=1.0)  # noqa: B023 (called within this iteration)
                 peak = [0]
 
-                async def sample():             # calls monitored at the same moment, at most
+                async def sample() -> None:             # calls monitored at the same moment, at most
                     while True:
                         peak[0] = max(peak[0], sum(c.t0 is not None for c in list(h.services.calls.values())))  # noqa: B023 (called within this iteration)
                         await asyncio.sleep(0.1)
                 sampler = asyncio.create_task(sample())
                 rs = await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
                 sampler.cancel()
-                for r in rs:
-                    if isinstance(r, BaseException):
-                        click.echo(f"a call failed: {r!r}")
+                for res in rs:
+                    if isinstance(res, BaseException):
+                        click.echo(f"a call failed: {res!r}")
                 done = [r for r in rs if not isinstance(r, BaseException)]
                 lats = [correction_latency(r) for r in done if decided(r)]
                 ok = [x * 1000 for x in lats if x is not None]

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from intervene.formats.transcript import parse_transcript
 from intervene.listen.wav import write_wav
+from intervene.pbx.controller import Services
 from intervene.report.record import call_record
 from intervene.screen.web import save_user
 from intervene_harness.calls import SIP, LiveHarness
@@ -105,7 +106,7 @@ class FacebookStandIn:
             await self._runner.cleanup()
 
 
-async def post_webhook(url: str, leads: list[dict[str, Any]]) -> tuple[float, dict]:
+async def post_webhook(url: str, leads: list[dict[str, Any]]) -> tuple[float, dict[str, Any]]:
     """A correctly signed Lead Ads webhook; (wall clock sent, the service's answer)."""
     body, headers = signed(APP_SECRET, leadgen_payload(leads))
     t = time.time()
@@ -144,22 +145,31 @@ class FlowHarness:
         self.live = await LiveHarness(self.db, kb=self.kb, config=str(cfg), stop_pbx=self.stop_pbx).__aenter__()
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         if self.live is not None:
             await self.live.__aexit__(*exc)
         await self.fb.stop()
 
-    @property
-    def services(self):
-        return self.live.services
+    def _live(self) -> LiveHarness:
+        assert self.live is not None, "FlowHarness: use it in `async with`"
+        return self.live
 
     @property
-    def flow(self):
-        return self.live.controller.leads.flow
+    def env(self) -> dict[str, str]:
+        """The local Asterisk's settings (INTERVENE_SIP_PASSWORD for the phones, ...)."""
+        return self._live().env
+
+    @property
+    def services(self) -> Services:
+        return self._live().services
+
+    @property
+    def flow(self) -> Any:
+        return self._live().running.leads.flow
 
     @property
     def url(self) -> str:
-        return self.live.controller.web.url
+        return self._live().running.web.url
 
     def add_rep(self, n: int, name: str = "Mark", team: str = "sales") -> None:
         save_user(self.services.store, {"login": f"rep{n}", "name": name, "role": "rep", "team": team,
@@ -172,7 +182,7 @@ class FlowHarness:
         lead = script["lead"]
         leadgen_id = leadgen_id or f"9{int(time.time() * 1000) % 10**12:012d}"
         # the lead's answers and the conversation after the hand-off, rendered once
-        answers = []
+        answers: list[Path] = []
         for i, text in enumerate(lead.get("answers") or []):
             pcm = await asyncio.to_thread(speak, text, "lead")
             path = out / f"lead-answer-{i}.wav"
@@ -181,13 +191,13 @@ class FlowHarness:
         conv = parse_transcript("\n".join(json.dumps(x) for x in script.get("conversation") or []), "script")
         spans = await asyncio.to_thread(render_parties, conv, out / "lead-conv.wav", out / "rep-conv.wav")
         self.add_rep(rep_n)
-        pw = self.live.env.get("INTERVENE_SIP_PASSWORD")
+        pw = self.env.get("INTERVENE_SIP_PASSWORD")
         rep = await PhoneProcess(f"rep{rep_n}").start(user=f"rep{rep_n}", password=pw, registrar=SIP, register=True,
                                                       record=out / "rep-heard.wav", answer_delay=0.8)
         lead_phone = await PhoneProcess(f"lead{lead_n}").start(user=f"lead{lead_n}", password=pw, registrar=SIP,
                                                                register=True, record=out / "lead-heard.wav",
                                                                answer_delay=1.0)
-        events: "asyncio.Queue[dict]" = asyncio.Queue()
+        events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         listener = events.put_nowait
         self.flow.timeline.listeners.append(listener)
         timeline: list[dict[str, Any]] = []
@@ -223,7 +233,7 @@ class FlowHarness:
                     await lead_phone.send({"cmd": "hangup"})
                 elif ev["event"] == "settled":
                     done = True
-            call_id = self.services.store.call(ev.get("call_id", "")) and ev.get("call_id")
+            call_id: Optional[str] = ev.get("call_id") if self.services.store.call(ev.get("call_id", "")) else None
             for ph, name in ((lead_phone, "lead"), (rep, "rep")):
                 for pe in ph.events:
                     if pe.get("event") in ("incoming", "confirmed", "disconnected"):
@@ -266,4 +276,4 @@ class FlowHarness:
                     raise RuntimeError(f"outcome refused: {r.status} {await r.text()}")
 
     def record(self, call_id: str) -> dict[str, Any]:
-        return call_record(self.services.store, call_id, self.live.controller.leads.lead_for_record(call_id))
+        return call_record(self.services.store, call_id, self._live().running.leads.lead_for_record(call_id))

@@ -42,8 +42,9 @@ from typing import Optional
 import numpy as np
 
 from intervene.report.score import score_call
+from intervene.vocab import ACTED, Category
 
-CATEGORIES = ("accuracy", "emotion", "momentum", "opportunity", "competitive", "compliance", "process")
+CATEGORIES = tuple(c.value for c in Category)       # plain strings, as records carry them
 
 # Chance a category fires in a call (process only where the profile looks for missed steps).
 FIRE_P: dict[str, float] = {"accuracy": 0.40, "emotion": 0.35, "momentum": 0.30, "opportunity": 0.35,
@@ -166,7 +167,7 @@ def synthetic_records(n_calls: int, seed: int = 0,
             interventions += cards
             logit += FIRE_EFFECT[cat]
             if cat in effects:
-                used = any(c["feedback"] in ("used", "edited") for c in cards)
+                used = any(c["feedback"] in ACTED for c in cards)
                 pu, pn = effects[cat]
                 logit += _logit(pu if used else pn) - _logit(BASE_MEAN)
         interventions.sort(key=lambda c: c["at"])

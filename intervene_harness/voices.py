@@ -41,7 +41,7 @@ _cache: dict[tuple[str, str, float, int], np.ndarray] = {}
 
 # --- voices -----------------------------------------------------------------
 
-def _hibari():
+def _hibari() -> Any:
     with _lock:
         if "lead" not in _engines:
             try:
@@ -52,7 +52,7 @@ def _hibari():
         return _engines["lead"]
 
 
-def _piper():
+def _piper() -> tuple[Any, Any]:
     with _lock:
         if "rep" not in _engines:
             try:

@@ -30,9 +30,10 @@ def embedder():
 def judge():
     """The shipped cross-encoder judge, as `intervene` builds it (None where
     INTERVENE_JUDGE=off or its weights are missing)."""
-    from intervene.nlp.judge import CrossEncoderJudge, judge_enabled
+    from intervene.config.env import Env
+    from intervene.nlp.judge import CrossEncoderJudge
     j = CrossEncoderJudge()
-    return j if judge_enabled() and j.available() else None
+    return j if Env.read().judge and j.available() else None
 
 
 @pytest.fixture(scope="session")

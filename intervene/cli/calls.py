@@ -15,21 +15,25 @@ import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 import click
 
+from intervene.app import Runtime
 from intervene.cli._runtime import fail
 from intervene.config import Config, ConfigError, load_config
+from intervene.formats.record import read_path, write_records
 from intervene.report import tune as t
 from intervene.report.html import write_report
-from intervene.report.record import call_record, import_records, read_path, write_records
+from intervene.report.record import call_record, import_records
+from intervene.store.db import Store
+from intervene.vocab import OUTCOMES
 
-SETTABLE = ("won", "follow-up", "lost", "no-decision", "unknown")
+SETTABLE = OUTCOMES     # `calls outcome` may also clear one back to "unknown"
 OUTCOME_BY = "cli"          # who the store says set an outcome from the command line
 
 
-def _weights(rt) -> dict[str, float]:
+def _weights(rt: Runtime) -> dict[str, float]:
     """The config's [score] weights (a bad config file is one error line, exit 2)."""
     try:
         return load_config(rt.config_path).score
@@ -46,7 +50,7 @@ def calls() -> None:
 @calls.command(name="list")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="The newest N calls.")
 @click.pass_obj
-def list_(rt, limit: int) -> None:
+def list_(rt: Runtime, limit: int) -> None:
     """The newest calls, oldest first: id, start, length, rep, outcome, score."""
     store = rt.store
     weights = _weights(rt)
@@ -60,7 +64,7 @@ def list_(rt, limit: int) -> None:
 @calls.command(name="show")
 @click.argument("call_id")
 @click.pass_obj
-def show(rt, call_id: str) -> None:
+def show(rt: Runtime, call_id: str) -> None:
     """One call's record, as JSON, with its score: the parts and, under
     `score.explain`, why each part is what it is."""
     weights = _weights(rt)
@@ -77,7 +81,7 @@ def show(rt, call_id: str) -> None:
 @click.option("--rep", default=None, help="Only this rep's calls.")
 @click.option("--team", default=None, help="Only this team's calls.")
 @click.pass_obj
-def export(rt, out: Optional[str], since: Optional[str], rep: Optional[str], team: Optional[str]) -> None:
+def export(rt: Runtime, out: Optional[str], since: Optional[str], rep: Optional[str], team: Optional[str]) -> None:
     """Calls as JSON Lines, one record (formats.md section 6) per line, oldest first."""
     cutoff = parse_since(since)
     store = rt.store
@@ -104,8 +108,8 @@ def parse_since(since: Optional[str]) -> Optional[datetime]:
     return cutoff
 
 
-def select_calls(store, cutoff: Optional[datetime] = None, rep: Optional[str] = None,
-                 team: Optional[str] = None) -> list[dict]:
+def select_calls(store: Store, cutoff: Optional[datetime] = None, rep: Optional[str] = None,
+                 team: Optional[str] = None) -> list[Mapping[str, Any]]:
     """The stored calls (rows) started at or after `cutoff`, of `rep` and of `team`, oldest first."""
     return [row for row in store.calls() if _after(row["started"], cutoff)
             and (rep is None or row.get("rep") == rep) and (team is None or row.get("team") == team)]
@@ -114,7 +118,7 @@ def select_calls(store, cutoff: Optional[datetime] = None, rep: Optional[str] = 
 @calls.command(name="import")
 @click.argument("path", metavar="FILE|DIR", type=click.Path())
 @click.pass_obj
-def import_(rt, path: str) -> None:
+def import_(rt: Runtime, path: str) -> None:
     """Call records from FILE (one JSON object, a JSON list, or JSON Lines), or
     from every *.json and *.jsonl file in DIR.
 
@@ -147,7 +151,7 @@ def import_(rt, path: str) -> None:
 @click.option("--value", type=float, default=None, help="The deal's value, e.g. 12400 (0 or more).")
 @click.option("--note", default=None, help="A note stored with the outcome.")
 @click.pass_obj
-def outcome_cmd(rt, call_id: str, outcome: str, value: Optional[float], note: Optional[str]) -> None:
+def outcome_cmd(rt: Runtime, call_id: str, outcome: str, value: Optional[float], note: Optional[str]) -> None:
     """Set a call's OUTCOME (won, follow-up, lost, no-decision; unknown clears
     it) and, with --value, the deal value."""
     import math
@@ -199,7 +203,7 @@ def _after(started: Optional[str], cutoff: Optional[datetime]) -> bool:
 @click.option("--apply", "apply_", is_flag=True, help="Write the change into the config file (shows the diff).")
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
 @click.pass_obj
-def tune_cmd(rt, profile: str, settings: tuple[str, ...], since: Optional[str], rep: Optional[str],
+def tune_cmd(rt: Runtime, profile: str, settings: tuple[str, ...], since: Optional[str], rep: Optional[str],
              team: Optional[str], any_profile: bool, kb_path: Optional[str], config_file: Optional[str],
              apply_: bool, as_json: bool) -> None:
     """What new thresholds would have done to past calls.
@@ -230,6 +234,7 @@ def tune_cmd(rt, profile: str, settings: tuple[str, ...], since: Optional[str], 
         fail("--apply needs a config file to write: --config FILE (or the global --config / INTERVENE_CONFIG)")
     old_text = new_text = ""
     if apply_:
+        assert path                        # --apply without a config file failed above
         try:
             old_text = Path(path).read_text(encoding="utf-8") if Path(path).exists() else ""
         except (OSError, UnicodeDecodeError) as e:
@@ -251,6 +256,7 @@ def tune_cmd(rt, profile: str, settings: tuple[str, ...], since: Optional[str], 
         report = t.tune_calls(store, None, cfg, profile, over, [])
     report["other_profiles"] = others
     if apply_:
+        assert path                        # as above
         diff = t.unified_diff(old_text, new_text, str(path))
         try:
             Path(path).write_text(new_text, encoding="utf-8")
@@ -295,7 +301,7 @@ def tune_cmd(rt, profile: str, settings: tuple[str, ...], since: Optional[str], 
 @click.option("--min-calls", type=click.IntRange(min=5), default=30, show_default=True,
               help="Fewer calls than this behind a figure: 'not enough calls' instead of a number.")
 @click.pass_obj
-def report_cmd(rt, out_dir: str, since: Optional[str], team: Optional[str], rep: Optional[str],
+def report_cmd(rt: Runtime, out_dir: str, since: Optional[str], team: Optional[str], rep: Optional[str],
                min_calls: int) -> None:
     """Which interventions go with better outcomes (adjusted for the rep, Holm-corrected),
     outcome rates by category, mode and profile, score trends, dismiss rates: HTML + JSON + PNG."""

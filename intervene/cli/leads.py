@@ -9,14 +9,15 @@ from typing import Optional
 
 import click
 
+from intervene.app import Runtime
 from intervene.cli._runtime import fail
-from intervene.config import ConfigError, load_config
+from intervene.config import Config, ConfigError, load_config
 from intervene.leads.intake import normalize_phone
 from intervene.leads.webhooks import settle
 from intervene.store import leads as db
 
 
-def _config(rt):
+def _config(rt: Runtime) -> Config:
     try:
         return load_config(rt.config_path)
     except ConfigError as e:
@@ -36,7 +37,8 @@ def leads() -> None:
 @click.option("--campaign", default=None, help="A [campaigns.<id>] of the config (default: \"default\").")
 @click.option("--field", "field_", multiple=True, metavar="KEY=VALUE", help="A form answer; repeatable.")
 @click.pass_obj
-def add(rt, name: str, phone: str, email: Optional[str], campaign: Optional[str], field_: tuple[str, ...]) -> None:
+def add(rt: Runtime, name: str, phone: str, email: Optional[str], campaign: Optional[str],
+        field_: tuple[str, ...]) -> None:
     """Store a lead (source cli) and put it through intake. A number we
     cannot dial is kept, with status no-phone and the reason."""
     cfg = _config(rt)
@@ -66,7 +68,7 @@ def add(rt, name: str, phone: str, email: Optional[str], campaign: Optional[str]
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (without the raw payload).")
 @click.pass_obj
-def list_(rt, status: Optional[str], limit: int, as_json: bool) -> None:
+def list_(rt: Runtime, status: Optional[str], limit: int, as_json: bool) -> None:
     """Newest first: id, status, phone, name, campaign, attempts, reason."""
     for row in db.list_leads(rt.store, status=status, limit=limit):
         if as_json:
@@ -81,7 +83,7 @@ def dnc() -> None:
     """The do-not-call list: numbers intervene never dials."""
 
 
-def _number(rt, phone: str) -> str:
+def _number(rt: Runtime, phone: str) -> str:
     e164, why = normalize_phone(phone, _config(rt).leads.default_region)
     if e164 is None:
         fail(why)
@@ -92,7 +94,7 @@ def _number(rt, phone: str) -> str:
 @click.argument("phone")
 @click.option("--reason", default="", help="Why (kept with the number).")
 @click.pass_obj
-def dnc_add(rt, phone: str, reason: str) -> None:
+def dnc_add(rt: Runtime, phone: str, reason: str) -> None:
     """Add PHONE; leads with it that were not called yet are stopped."""
     e164 = _number(rt, phone)
     stopped = db.dnc_add(rt.store, e164, reason)
@@ -102,7 +104,7 @@ def dnc_add(rt, phone: str, reason: str) -> None:
 @dnc.command(name="remove")
 @click.argument("phone")
 @click.pass_obj
-def dnc_remove(rt, phone: str) -> None:
+def dnc_remove(rt: Runtime, phone: str) -> None:
     e164 = _number(rt, phone)
     if not db.dnc_remove(rt.store, e164):
         fail(f"{e164} is not on the do-not-call list")
@@ -111,7 +113,7 @@ def dnc_remove(rt, phone: str) -> None:
 
 @dnc.command(name="list")
 @click.pass_obj
-def dnc_list(rt) -> None:
+def dnc_list(rt: Runtime) -> None:
     for row in db.dnc_list(rt.store):
         added = time.strftime("%Y-%m-%d %H:%M", time.localtime(row["added"]))
         click.echo(f"{row['phone']}\t{added}\t{row['reason']}")

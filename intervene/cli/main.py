@@ -137,7 +137,9 @@ def replay_cmd(rt: Runtime, call: Optional[str], lead_wav: Optional[str], rep_wa
         interventions = replay(engine, utterances)
     if not no_store:
         store = rt.store
-        stem = Path(call).stem if call else Path(lead_wav).stem
+        named = call or lead_wav
+        assert named is not None            # without CALL, --lead and --rep were both given
+        stem = Path(named).stem
         call_id = f"replay-{stem}-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**6:06d}"
         store.start_call(call_id, source=str(source), rep=rep, team=team, profile=assignment.profile.name,
                          mode=mode or "mixed", kb=kb.source)

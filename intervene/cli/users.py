@@ -66,7 +66,7 @@ def link(rt, login: str, days: int, base: Optional[str]) -> None:
     except ConfigError as e:
         fail(str(e))
     base = base or so.public_url or f"http://{so.listen}"
-    url, _ = signed_link(service_secret(rt.store, so.secret), User.from_row(row), base, days)
+    url, _ = signed_link(service_secret(rt.store, rt.env.secret or so.secret), User.from_row(row), base, days)
     click.echo(url)
 
 

@@ -1,8 +1,8 @@
 """The admin's config file (TOML): profile thresholds, and which profile and
 delivery mode each team and rep gets.
 
-    [profiles.standard]            # override any threshold of a built-in profile
-    dead_air_s = 7
+    [profiles.standard]            # override any threshold of a built-in profile (core/policy.py
+    dead_air_s = 7                 # Profile: policy and every detector's, e.g. signal_sim = 0.75)
     [profiles.standard.cooldown_s]
     emotion = 30
 
@@ -41,15 +41,16 @@ A rep's settings override their team's, which override the defaults.
 """
 from __future__ import annotations
 
-import os
+import math
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Optional
 
+from intervene.config.env import Env
 from intervene.config.leads import Campaign, LeadOptions, campaign_options, lead_options
 from intervene.config.live import LiveOptions, ServeOptions
-from intervene.core.policy import DEFAULT_MODES, PROFILES, Profile
+from intervene.core.policy import DEFAULT_MODES, PROFILES, SETTINGS, WHOLE, Profile, out_of_range
 from intervene.errors import InterveneError
 from intervene.listen.asr import AsrOptions
 from intervene.listen.vad import VadOptions
@@ -110,11 +111,13 @@ class Config:
         return Assignment(self.profiles[name], modes)
 
 
-def load_config(path: Optional[str | Path] = None) -> Config:
-    """--config, else INTERVENE_CONFIG, else none (built-in defaults)."""
-    path = path or os.environ.get("INTERVENE_CONFIG")
+def load_config(path: Optional[str | Path] = None, env: Optional[Env] = None) -> Config:
+    """--config, else INTERVENE_CONFIG, else none (built-in defaults). The environment's
+    secrets and INTERVENE_ASR_MODEL count either way (`env`, read here unless given)."""
+    env = env if env is not None else Env.read()
+    path = path or env.config
     if not path:
-        return Config(leads=lead_options({}, os.environ))   # the environment's secrets still count
+        return Config(leads=lead_options({}, env.raw), asr=AsrOptions(model=env.asr_model or ""))
     p = Path(path)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -149,11 +152,11 @@ def load_config(path: Optional[str | Path] = None) -> Config:
     cfg.teams = {k: _layer(v, f"{p}: [teams.{k}]") for k, v in (data.get("teams") or {}).items()}
     cfg.reps = {k: _layer(v, f"{p}: [reps.{k}]") for k, v in (data.get("reps") or {}).items()}
     cfg.vad = _options(VadOptions(), data.get("vad") or {}, f"{p}: [vad]")
-    cfg.asr = _options(AsrOptions(), data.get("asr") or {}, f"{p}: [asr]")
+    cfg.asr = _options(AsrOptions(model=env.asr_model or ""), data.get("asr") or {}, f"{p}: [asr]")
     cfg.serve = _options(ServeOptions(), data.get("serve") or {}, f"{p}: [serve]")
     cfg.live = _options(LiveOptions(), data.get("live") or {}, f"{p}: [live]")
     try:
-        cfg.leads = lead_options(data.get("leads") or {}, os.environ)
+        cfg.leads = lead_options(data.get("leads") or {}, env.raw)
     except ValueError as e:
         raise ConfigError(f"{p}: [leads]: {e}")
     for cid, raw in (data.get("campaigns") or {}).items():
@@ -234,20 +237,38 @@ def _layer(raw: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def _tune(base: Profile, name: str, over: dict[str, Any], where: str) -> Profile:
-    known = {f.name for f in fields(Profile)} - {"name", "gap_exempt"}
+    """`base` with a [profiles.X] table's settings: any Profile setting - the
+    policy's and every detector's threshold."""
+    known = set(SETTINGS)
     changes: dict[str, Any] = {"name": name}
     for k, v in over.items():
         if k == "base":
             continue
         if k not in known:
             raise ConfigError(f"{where}: unknown threshold `{k}` (expected one of {', '.join(sorted(known))})")
-        try:
-            if k == "min_severity":
-                changes[k] = {**base.min_severity, **{Category(c): Severity(s) for c, s in v.items()}}
-            elif k == "cooldown_s":
-                changes[k] = {**base.cooldown_s, **{Category(c): float(s) for c, s in v.items()}}
-            else:
-                changes[k] = float(v)
-        except (ValueError, TypeError, AttributeError) as e:
-            raise ConfigError(f"{where}: bad value for `{k}`: {e}")
+        changes[k] = _setting(base, k, v, where)
     return replace(base, **changes)
+
+
+def _setting(base: Profile, k: str, v: Any, where: str) -> Any:
+    """One setting's new value, checked against its range (policy.out_of_range):
+    a typo such as 70 for a similarity of 0.70 is an error naming the setting,
+    not a detector silently switched off."""
+    try:
+        if k == "min_severity":
+            return {**base.min_severity, **{Category(c): Severity(s) for c, s in v.items()}}
+        if k == "cooldown_s":
+            cooldowns = {Category(c): float(s) for c, s in v.items()}
+        else:
+            x = float(v)
+    except (ValueError, TypeError, AttributeError) as e:
+        raise ConfigError(f"{where}: bad value for `{k}`: {e}")
+    if k == "cooldown_s":
+        for c, s in cooldowns.items():
+            if not (math.isfinite(s) and s >= 0):
+                raise ConfigError(f"{where}: `cooldown_s.{c.value}` must be a number of 0 or more, got {s!r}")
+        return {**base.cooldown_s, **cooldowns}
+    need = out_of_range(k, x)
+    if need:
+        raise ConfigError(f"{where}: `{k}` must be {need}, got {v!r}")
+    return int(x) if k in WHOLE else x

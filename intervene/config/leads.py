@@ -34,9 +34,10 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from intervene.vocab import RECORDABLE_OUTCOMES
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 QUESTION_KINDS = ("budget", "timeline", "yesno", "text")
-OUTCOMES = ("won", "follow-up", "lost", "no-decision")
 ENV = {"verify_token": "INTERVENE_FB_VERIFY_TOKEN", "app_secret": "INTERVENE_FB_APP_SECRET",
        "page_token": "INTERVENE_FB_PAGE_TOKEN", "graph_url": "INTERVENE_GRAPH_URL",
        "leads_secret": "INTERVENE_LEADS_SECRET", "capi_token": "INTERVENE_FB_CAPI_TOKEN"}
@@ -175,9 +176,9 @@ def lead_options(raw: Mapping[str, Any], env: Mapping[str, str] = {}) -> LeadOpt
         elif k == "capi_events":
             if not isinstance(v, dict) or not all(isinstance(x, str) for x in v.values()):
                 raise ValueError(f"`capi_events` must be a table of outcome = \"EventName\", got {v!r}")
-            bad = [o for o in v if o not in OUTCOMES]
+            bad = [o for o in v if o not in RECORDABLE_OUTCOMES]
             if bad:
-                raise ValueError(f"`capi_events`: unknown outcome {bad[0]!r} (outcomes: {', '.join(OUTCOMES)})")
+                raise ValueError(f"`capi_events`: unknown outcome {bad[0]!r} (outcomes: {', '.join(RECORDABLE_OUTCOMES)})")
             v = dict(v)
         elif isinstance(want, bool) or not isinstance(want, (int, float, str)):
             raise AssertionError(k)

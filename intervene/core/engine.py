@@ -24,10 +24,6 @@ from intervene.kb.index import KBIndex
 from intervene.nlp.text import is_backchannel
 from intervene.vocab import Category, Intervention, Mode, Speaker, Trigger, Utterance
 
-# A lead who has been talking this long has taken the floor; shorter is
-# probably "mm-hm" - and a rep pausing for it has not finished their turn.
-BACKCHANNEL_S = 0.6
-
 
 class CallEngine:
     def __init__(self, index: KBIndex, profile: Profile,
@@ -55,7 +51,8 @@ class CallEngine:
     # --------------------------------------------------------------- events
     def speech_started(self, speaker: Speaker, now: float) -> list[Intervention]:
         """Someone started talking (VAD). The lead taking the floor ends the
-        rep's turn - once it is clear it is not just "mm-hm" (BACKCHANNEL_S)."""
+        rep's turn - once it is clear it is not just "mm-hm" (the profile's
+        backchannel_s: a rep pausing for "mm-hm" has not finished their turn)."""
         out = self.advance(now)
         self.call.speaking[speaker] = now
         return out
@@ -152,13 +149,13 @@ class CallEngine:
 
     def _rep_turn_due(self) -> Optional[float]:
         """When the rep's turn counts as over: the lead has held the floor for
-        BACKCHANNEL_S, or the rep has been quiet for accuracy_hold_s (a lead's
+        backchannel_s, or the rep has been quiet for accuracy_hold_s (a lead's
         "mm-hm" restarts that wait) - whichever comes first."""
         if not self.rep_turn_open or Speaker.REP in self.call.speaking:
             return None
         quiet = max(self.last_rep_end, self.last_backchannel_end) + self.profile.accuracy_hold_s
         if Speaker.LEAD in self.call.speaking:
-            return min(quiet, self.call.speaking[Speaker.LEAD] + BACKCHANNEL_S)
+            return min(quiet, self.call.speaking[Speaker.LEAD] + self.profile.backchannel_s)
         return quiet
 
     def _end_rep_turn(self, now: float) -> list[Trigger]:
@@ -180,14 +177,13 @@ class Detectors:
 
     @classmethod
     def build(cls, index: KBIndex, profile: Profile, checker: Optional[ClaimChecker] = None) -> "Detectors":
+        """Every detector reads its thresholds from the call's profile."""
         return cls(
-            accuracy=AccuracyDetector(checker or index.shared("claims", lambda: ClaimChecker(index)),
-                                      max_hold_s=profile.accuracy_max_hold_s),
-            compliance=ComplianceDetector(index),
-            emotion=EmotionDetector(index, shift=profile.emotion_shift),
-            competitor=CompetitorDetector(index),
-            opportunity=OpportunityDetector(index, wait_s=profile.opportunity_wait_s),
-            required=RequiredDetector(index),
-            momentum=MomentumDetector(index, dead_air_s=profile.dead_air_s,
-                                      productive_factor=profile.productive_pause_factor),
+            accuracy=AccuracyDetector(checker or index.shared("claims", lambda: ClaimChecker(index)), profile),
+            compliance=ComplianceDetector(index, profile),
+            emotion=EmotionDetector(index, profile),
+            competitor=CompetitorDetector(index, profile),
+            opportunity=OpportunityDetector(index, profile),
+            required=RequiredDetector(index, profile),
+            momentum=MomentumDetector(index, profile),
         )

@@ -4,16 +4,44 @@ Detectors say what they noticed; the policy decides whether the rep should be
 interrupted by it: the profile's categories and severities, cooldowns, one
 correction per fact, no interventions stacked on top of each other, accuracy
 first, and the delivery mode configured for this rep/team and category.
+
+The profile also carries every detector's sensitivity threshold, so one
+place - `[profiles.X]` in the config file, or `intervene tune --set` - reaches
+all of them; the engine builds each call's detectors from the call's profile.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Mapping, Optional
+import math
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Mapping, Optional, TypeVar
 
 from intervene.vocab import Category, Intervention, Mode, Severity, Trigger
 
 C = Category
 S = Severity
+_T = TypeVar("_T", int, float)
+
+
+def _bounded(default: _T, lo: float, hi: float = math.inf) -> _T:
+    """A threshold outside [lo, hi] is a typo or a misunderstanding (70 for a
+    similarity of 0.70), and the config file says so rather than silently
+    switching a detector off. Unmarked fields are numbers of 0 or more."""
+    return field(default=default, metadata={"range": (lo, hi)})
+
+
+def _share(default: float) -> float:
+    """A similarity, probability or fraction: 0 to 1."""
+    return _bounded(default, 0.0, 1.0)
+
+
+def _signed(default: float) -> float:
+    """A sentiment score or a shift of similarities: -1 to 1."""
+    return _bounded(default, -1.0, 1.0)
+
+
+def _count(default: int, lo: int = 1) -> int:
+    """A whole number of turns, replies or words."""
+    return _bounded(default, lo)
 
 
 @dataclass(frozen=True)
@@ -23,7 +51,7 @@ class Profile:
     min_severity: Mapping[Category, Severity]
     dead_air_s: float = 6.0                 # both parties silent this long = dead air
     productive_pause_factor: float = 3.0    # "let me pull that up" stretches the allowance
-    emotion_shift: float = 0.0              # added to emotion thresholds: <0 more sensitive
+    emotion_shift: float = _signed(0.0)     # added to emotion thresholds: <0 more sensitive
     cooldown_s: Mapping[Category, float] = field(default_factory=dict)
     min_gap_s: float = 3.0                  # no two interventions closer than this ...
     gap_exempt: frozenset[Category] = frozenset({C.ACCURACY, C.COMPLIANCE})  # ... except these
@@ -36,6 +64,56 @@ class Profile:
     # silent "check this" card; below, it is held back (counted, never shown)
     accuracy_voice_min: float = 0.9          # 0.95 is a contradiction with no doubt at all
     accuracy_card_min: float = 0.6
+
+    # --- turn-taking (engine)
+    backchannel_s: float = 0.6              # a lead talking this long has taken the floor; shorter is "mm-hm"
+    # --- accuracy: what speech recognition may have misheard (audio only), and the rep's turn
+    asr_number_sure: float = _share(0.5)    # a number's word probability below which it was a guess
+    asr_teen_ty_sure: float = _share(0.7)   # ... for "fourteen"/"forty" pairs, the classic confusion
+    asr_garbled: float = _share(0.6)        # mean word probability below which the line is likely misheard
+    asr_unsure_share: float = _share(1 / 3)  # ... or more than this share of words under asr_number_sure
+    noisy_line_db: float = 25.0             # rep's speech over the line's noise floor below which none is spoken
+    continues_s: float = 1.0                # longest pause inside one sentence split across two utterances
+    claim_context_turns: int = _count(3)    # utterances before a claim read for who "they" are
+    # --- emotion: closeness to each label's examples that counts (emotion_shift is added)
+    emotion_escalation_sim: float = _share(0.60)
+    emotion_frustration_sim: float = _share(0.60)
+    emotion_confusion_sim: float = _share(0.66)
+    arousal_bonus: float = _share(0.06)     # how far an agitated voice lowers escalation/frustration
+    arousal_louder_db: float = 4.0          # louder than the lead's own median by this = agitated
+    arousal_pitch_rise: float = 0.15        # higher than the lead's own median by this share = agitated
+    emotion_kind_sentiment: float = _signed(0.3)         # words that sound upset, said this warmly, are not
+    emotion_aimed_sentiment: float = _signed(-0.5)       # a reply this negative, with a part aimed at the rep ...
+    emotion_aimed_part_sentiment: float = _signed(-0.3)  # ... that part this negative: frustration
+    repeated_question_sim: float = _share(0.75)  # a rep question this close to an earlier one asks it again
+    overheard_overlap: float = _share(0.5)  # a lead utterance this much over the rep is listening, not a reply
+    disengaged_replies: int = _count(3)     # this many short replies in a row ...
+    disengaged_words: int = _count(3, 0)    # ... of at most this many words ...
+    engaged_replies: int = _count(2)        # ... after at least this many earlier replies ...
+    engaged_words: float = 6.0              # ... of this many words on average ...
+    cooling_margin: float = _signed(0.05)   # ... with sentiment no warmer than before by more than this
+    # --- momentum
+    hold_sim: float = _share(0.55)          # rep words this close to "let me pull that up" announce a pause
+    stall_turns: int = _count(4)            # this many turns in a row ...
+    stall_words: int = _count(3, 0)         # ... with at most this many content words: the talk has stalled
+    # --- opportunities, promotions, competitors
+    signal_sim: float = _share(0.70)        # lead's words this close to an opportunity/promotion signal
+    signal_window_gate: float = _share(0.50)  # below this for every sentence, word windows are not tried
+    signal_partial_sim: float = _share(0.55)  # a window this close sharing 2/3 of the signal's words hits
+    signal_window_short: int = _count(4)    # word windows of the lead's statements: the short size ...
+    signal_window_long: int = _count(6)     # ... the long size ...
+    signal_window_stride: int = _count(2)   # ... and the step between them
+    pickup_sim: float = _share(0.55)        # a rep reply this close to the suggested words picked it up
+    opportunity_turns: int = _count(1)      # rep turns to pick an opportunity up before its card
+    competitor_turns: int = _count(1)       # ... and a competitor mention
+    competitor_wait_s: float = 10.0         # ... or this long while the rep is silent
+    competitor_generic_sim: float = _share(0.62)  # close to "another company quoted me less"
+    # --- compliance and required phrases
+    forbidden_sim: float = _share(0.70)     # rep's words this close to a forbidden statement
+    forbidden_assured_sim: float = _share(0.38)    # ... when the rep explicitly promises something
+    forbidden_reassured_sim: float = _share(0.55)  # ... or reassures ("no need to worry about damage")
+    kb_promise_sim: float = _share(0.55)    # a KB guarantee this close is the company's, not an over-promise
+    required_sim: float = _share(0.70)      # rep's words this close to a required phrase cover it
 
     def fires(self, category: Category, severity: Severity) -> bool:
         need = self.min_severity.get(category)
@@ -106,9 +184,10 @@ class Policy:
             return None
         mode = self.modes.get(t.category, Mode.SILENT)
         if t.confidence is not None:
-            t, mode = self._grade(t, mode)
-            if mode is None:
+            t, graded = self._grade(t, mode)
+            if graded is None:
                 return None
+            mode = graded
         if t.key and t.key in self.fired_keys:
             return None                                   # never the same correction twice
         last = self.last_at.get(t.category)
@@ -146,6 +225,32 @@ class Policy:
         return t, None
 
 
-def tuned(profile: Profile, **overrides) -> Profile:
+def tuned(profile: Profile, **overrides: Any) -> Profile:
     """A profile with some thresholds changed (from the config file)."""
     return replace(profile, **overrides)
+
+
+# ---------------------------------------------------------------- settings
+
+PER_CATEGORY = ("min_severity", "cooldown_s")
+# every setting a config file or `tune --set` may change, by name: the rest are one number each
+SETTINGS = tuple(f.name for f in fields(Profile) if f.name not in ("name", "gap_exempt"))
+WHOLE = frozenset(f.name for f in fields(Profile) if f.type in ("int", int))
+
+
+def setting_range(name: str) -> tuple[float, float]:
+    """The values a numeric setting may take (inclusive)."""
+    f = next(f for f in fields(Profile) if f.name == name)
+    lo, hi = f.metadata.get("range", (0.0, math.inf))
+    return float(lo), float(hi)
+
+
+def out_of_range(name: str, value: float) -> str:
+    """What the setting must be if `value` is not allowed ("a number from 0
+    to 1"), else "": one rule for the config file and `tune --set`."""
+    lo, hi = setting_range(name)
+    whole = name in WHOLE
+    if math.isfinite(value) and lo <= value <= hi and (not whole or float(value).is_integer()):
+        return ""
+    kind = "a whole number" if whole else "a number"
+    return f"{kind} of {lo:g} or more" if hi == math.inf else f"{kind} from {lo:g} to {hi:g}"

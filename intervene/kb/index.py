@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional, Protocol, Sequence
+from typing import Iterable, Optional, Protocol, Sequence
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -18,10 +18,10 @@ from threadpoolctl import threadpool_limits
 # one thread does in about a millisecond even at 10,000 facts.
 threadpool_limits(limits=1, user_api="blas")
 
-from intervene.nlp.embed import Embedder
-from intervene.nlp.judge import Judge
-from intervene.nlp.lexicon import content_words, normalize_numbers
-from intervene.vocab import Fact, KnowledgeBase, Product
+from intervene.nlp.embed import Embedder  # noqa: E402 (deliberately after the BLAS limit above)
+from intervene.nlp.judge import Judge  # noqa: E402
+from intervene.nlp.lexicon import content_words, normalize_numbers  # noqa: E402
+from intervene.vocab import Fact, KnowledgeBase, Product  # noqa: E402
 
 
 class VectorCache(Protocol):
@@ -82,7 +82,7 @@ _NAME_VERB = re.compile(r"(includes?|is|has|comes|costs?|covers?|does|gives|gets
 _GAP = r"[\s-]*"
 
 
-def _trie_regex(names: Sequence[str]) -> str:
+def _trie_regex(names: Iterable[str]) -> str:
     r"""One pattern for many names, shaped as their prefix tree: "plan 1",
     "plan 12" and "plan 2" become `plan[\s-]*(?:1(?:2)?|2)`. A flat alternation
     of thousands of names makes the regex engine try each at every position

@@ -19,8 +19,17 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from intervene.errors import InterveneError
-from intervene.vocab import (Assistant, Competitor, Fact, Forbidden, KnowledgeBase,
-                             Opportunity, Product, Promotion, Required)
+from intervene.vocab import (
+    Assistant,
+    Competitor,
+    Fact,
+    Forbidden,
+    KnowledgeBase,
+    Opportunity,
+    Product,
+    Promotion,
+    Required,
+)
 
 __all__ = ["KBError", "load_kb", "load_kb_text", "dump_kb"]
 

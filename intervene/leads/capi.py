@@ -44,7 +44,6 @@ from intervene.store.db import Store
 log = logging.getLogger("intervene.capi")
 
 GRAPH_URL = "https://graph.facebook.com"
-OUTCOMES = ("won", "follow-up", "lost", "no-decision", "unknown")
 DEFAULT_EVENT_NAMES = {"won": "Purchase", "follow-up": "Lead"}
 # Facebook discards events whose event_time is more than 7 days before they are sent.
 MAX_AGE_S = 7 * 86400

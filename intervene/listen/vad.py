@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Optional, Protocol, Union
 
 import numpy as np
 
@@ -85,21 +85,27 @@ MIN_QUIET_FRAMES = 25      # half a second of them before the floor means anythi
 VadEvent = Union[SpeechStart, SpeechEnd, InterimAudio]
 
 
+class _Vad(Protocol):
+    """What the segmenter uses of webrtcvad.Vad (which ships no type information)."""
+
+    def is_speech(self, buf: bytes, sample_rate: int) -> bool: ...
+
+
 @dataclass
 class Segmenter:
     speaker: Speaker
     rate: int
     options: VadOptions = VadOptions()
-    _vad: object = field(init=False, repr=False)
+    _vad: _Vad = field(init=False, repr=False)
     _buf: bytes = b""
-    _t: float = 0.0                                   # call time of the next sample to frame
-    _recent: deque = field(init=False)               # (t, bytes, voiced) before a start: pre-roll + window
-    _frames: list = field(default_factory=list)       # frame bytes of the open utterance
+    _t: float = 0.0                                     # call time of the next sample to frame
+    _recent: deque[tuple[float, bytes, bool]] = field(init=False)  # (t, frame, voiced) before a start: pre-roll+window
+    _frames: list[bytes] = field(default_factory=list)  # frame bytes of the open utterance
     _start: Optional[float] = None
     _last_voiced_end: float = 0.0
     _voiced: int = 0
     _next_interim: float = 0.0
-    _quiet: deque = field(init=False)                # levels (dBFS) of recent frames between utterances
+    _quiet: deque[float] = field(init=False)            # levels (dBFS) of recent frames between utterances
 
     def __post_init__(self) -> None:
         import webrtcvad
@@ -197,6 +203,7 @@ class Segmenter:
         return pcm
 
     def _close(self, decided: float) -> SpeechEnd:
+        assert self._start is not None          # only an open utterance is closed (flush and _frame check)
         o = self.options
         voiced_s = self._voiced * self._frame_s
         pcm = self._pcm(self._last_voiced_end + o.tail_ms / 1000)

@@ -66,9 +66,10 @@ class SentenceEmbedder:
     """
 
     def __init__(self, model: Optional[str] = None, cache_size: int = 4096,
-                 backend: Optional[str] = None) -> None:
-        self.model_ref = model or os.environ.get("INTERVENE_EMBED_MODEL") or ""
-        self.backend = (backend or os.environ.get("INTERVENE_EMBED_BACKEND") or "auto").lower()
+                 backend: Optional[str] = None, cache_directory: Optional[str] = None) -> None:
+        self.model_ref = model or ""
+        self.backend = (backend or "auto").lower()
+        self.cache_directory = cache_directory
         if self.backend not in BACKENDS:
             raise ValueError(f"embedding backend {self.backend!r}: expected one of {', '.join(BACKENDS)}")
         self._onnx = None           # onnxruntime session once exported and checked
@@ -111,7 +112,7 @@ class SentenceEmbedder:
                 and not getattr(pooling, "pooling_mode_cls_token", False))
             self._direct = names[:2] == ["Transformer", "Pooling"] and bool(mean)
             if self._direct and self.backend != "torch":
-                self._onnx = _onnx_session(model[0], self._cache_key())
+                self._onnx = _onnx_session(model[0], self._cache_key(), self.cache_directory)
         if self._onnx is not None:
             tr = model[0]
             out = np.zeros((len(texts), 0), np.float32)
@@ -160,17 +161,18 @@ class SentenceEmbedder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
-            out: list[Optional[np.ndarray]] = [self._cache.get(t) for t in texts]
-            missing = sorted({t for t, v in zip(texts, out) if v is None}, key=len)
+            cached: list[Optional[np.ndarray]] = [self._cache.get(t) for t in texts]
+            missing = sorted({t for t, v in zip(texts, cached) if v is None}, key=len)
+            fresh: dict[str, np.ndarray] = {}
             if missing:
                 t0 = time.perf_counter()
                 vecs = np.vstack([self._encode(missing[i:i + 64]) for i in range(0, len(missing), 64)])
                 self.model_ms += (time.perf_counter() - t0) * 1000
                 self.calls += len(missing)
                 fresh = dict(zip(missing, vecs.astype(np.float32)))
-                out = [fresh[t] if v is None else v for t, v in zip(texts, out)]
                 for t, v in fresh.items():
                     self._cache[t] = v
+            out = [fresh[t] if v is None else v for t, v in zip(texts, cached)]     # every text has one now
             for t in texts:
                 if t in self._cache:
                     self._cache.move_to_end(t)
@@ -197,16 +199,15 @@ def _by_length(texts: Sequence[str], tokenize) -> list[list[int]]:
     return groups
 
 
-def _cache_dir() -> Path:
+def _cache_dir(cache_directory: Optional[str]) -> Path:
     """systemd's CacheDirectory, else the user's cache directory (unwritable: the model stays on PyTorch)."""
-    env = os.environ.get("CACHE_DIRECTORY")
-    if env:
-        return Path(env.split(":")[0])
+    if cache_directory:
+        return Path(cache_directory.split(":")[0])
     from platformdirs import user_cache_dir
     return Path(user_cache_dir("intervene"))
 
 
-def _onnx_session(tr, key: str):
+def _onnx_session(tr, key: str, cache_directory: Optional[str]):
     """The transformer plus mean pooling as an ONNX Runtime session, exported
     once per model and kept in the cache directory. None (stay on PyTorch)
     when onnxruntime or the exporter is missing or the check fails."""
@@ -216,7 +217,7 @@ def _onnx_session(tr, key: str):
     except ImportError as e:
         log.info("embeddings stay on PyTorch: %s", e)
         return None
-    path = _cache_dir() / "embed" / f"{key}.onnx"
+    path = _cache_dir(cache_directory) / "embed" / f"{key}.onnx"
     try:
         if not path.exists():
             _export(tr, path)

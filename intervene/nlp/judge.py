@@ -20,12 +20,14 @@ alone, as with `INTERVENE_JUDGE=off`, and no call loses its checks.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
-from typing import Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Optional, Protocol, Sequence
 
 from intervene.nlp.embed import default_model_path
+
+if TYPE_CHECKING:                  # torch and transformers load on first use, not on import
+    from transformers import BertForSequenceClassification, PreTrainedTokenizerBase
 
 WEIGHTS = Path(__file__).with_name("judge.safetensors")
 log = logging.getLogger(__name__)
@@ -45,11 +47,11 @@ class CrossEncoderJudge:
     already loaded for the embedder); thread-safe, batched per call."""
 
     def __init__(self, weights: Optional[Path] = None, base: Optional[str] = None) -> None:
-        self.weights = Path(weights or os.environ.get("INTERVENE_JUDGE_WEIGHTS") or WEIGHTS)
+        self.weights = Path(weights or WEIGHTS)
         self.base = base or default_model_path()
         self._lock = threading.Lock()
-        self._model = None
-        self._tok = None
+        self._model: Optional[BertForSequenceClassification] = None
+        self._tok: Optional[PreTrainedTokenizerBase] = None
         self._broken = ""            # why the model could not be loaded, once it failed
 
     def available(self) -> bool:
@@ -95,14 +97,10 @@ class CrossEncoderJudge:
                                 self.weights, self._broken)
             if self._broken:
                 return [1.0] * len(pairs)
+            assert self._model is not None and self._tok is not None     # loaded: not broken
             torch = self._torch
             enc = self._tok([c for c, _ in pairs], [f for _, f in pairs], padding=True, truncation=True,
                             max_length=128, return_tensors="pt")
             with torch.inference_mode():
                 return torch.sigmoid(self._model(**enc).logits[:, 0]).tolist()
 
-
-def judge_enabled() -> bool:
-    """`INTERVENE_JUDGE=off` runs the rules alone (to compare, or on a box
-    short of memory); anything else, or unset, uses the judge."""
-    return os.environ.get("INTERVENE_JUDGE", "on").strip().lower() not in ("off", "0", "false", "no")

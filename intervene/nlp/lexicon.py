@@ -12,9 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import TypeGuard
 
-__all__ = ["Quantity", "CONTENT_STOPWORDS", "days", "content_words", "parse_number_words",
-           "normalize_numbers", "extract_quantities", "same_quantity", "comparable"]
+from intervene.nlp import currency
+
+__all__ = ["Quantity", "CONTENT_STOPWORDS", "UNITS", "TEENS", "TENS", "MONTHS", "days", "content_words",
+           "parse_number_words", "normalize_numbers", "extract_quantities", "same_quantity", "comparable"]
 
 
 @dataclass(frozen=True)
@@ -37,20 +40,23 @@ def _seq(words: str, first: int, step: int = 1) -> dict[str, int]:
     return {w: first + k * step for k, w in enumerate(words.split())}
 
 
-_UNITS = _seq("zero one two three four five six seven eight nine", 0)
-_TEENS = _seq("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen", 10)
-_TENS = _seq("twenty thirty forty fifty sixty seventy eighty ninety", 20, 10)
+UNITS = _seq("zero one two three four five six seven eight nine", 0)
+TEENS = _seq("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen", 10)
+TENS = _seq("twenty thirty forty fifty sixty seventy eighty ninety", 20, 10)
 _SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
 _ORD_UNITS = _seq("first second third fourth fifth sixth seventh eighth ninth", 1)
 _ORD_TEENS = _seq("tenth eleventh twelfth thirteenth fourteenth fifteenth sixteenth seventeenth "
                   "eighteenth nineteenth", 10)
 _ORD_TENS = _seq("twentieth thirtieth fortieth fiftieth sixtieth seventieth eightieth ninetieth", 20, 10)
-_NUMBER_WORDS = frozenset([*_UNITS, *_TEENS, *_TENS, *_SCALES, "hundred", "dozen", "half"])
+_NUMBER_WORDS = frozenset([*UNITS, *TEENS, *TENS, *_SCALES, "hundred", "dozen", "half"])
 _NUMBER_START = _NUMBER_WORDS | set(_ORD_UNITS) | set(_ORD_TEENS) | set(_ORD_TENS) | {"a", "an"}
 
-_MONTHS = {m: m for m in "january february march april may june july august september october "
-           "november december".split()}
-_MONTHS.update({m[:3]: m for m in _MONTHS if m != "may"}, sept="september")
+_MONTH_NAMES = tuple("january february march april may june july august september october november "
+                     "december".split())
+# Month names and their short forms -> month number (1-12): "march", "mar", "sept".
+MONTHS: dict[str, int] = {**{m: k for k, m in enumerate(_MONTH_NAMES, 1)},
+                          **{m[:3]: k for k, m in enumerate(_MONTH_NAMES, 1)}, "sept": 9}
+_MONTHS = {w: _MONTH_NAMES[k - 1] for w, k in MONTHS.items()}
 _AMBIGUOUS_MONTHS = {"may", "march", "mar"}        # also verbs: need a capital unless "of May"
 _MONTH_DAYS = dict(zip("january february march april may june july august september october november "
                        "december".split(), (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)))
@@ -60,12 +66,16 @@ _DATE_BEFORE = frozenset("by before until till through thru after on since from"
 _DEADLINE = re.compile(r"\b(?:by|before|until|till|til|through|thru|ends?|ending|expires?|no later than|"
                        r"up to|runs? to|valid to|deadline)\s+(?:the\s+)?$", re.I)
 
-_CURRENCY_SYM = {"$": "USD", "€": "EUR", "£": "GBP"}
-_CURRENCY_CODES = {"usd": "USD", "eur": "EUR", "gbp": "GBP", "cad": "CAD", "aud": "AUD"}
-_MONEY_WORDS = {"dollar": "USD", "dollars": "USD", "buck": "USD", "bucks": "USD", "euro": "EUR",
-                "euros": "EUR", "pound": "GBP", "pounds": "GBP", "quid": "GBP", "grand": "",
-                "cent": "", "cents": "", **_CURRENCY_CODES}
-_CURRENCY_ADJ = {"us": "USD", "american": "USD", "canadian": "CAD", "australian": "AUD"}
+# Currencies come from the shared table, each name read as its usual code ("$" is USD,
+# "pound" GBP): a KB fact and a rep's sentence name one market. Names that are also
+# everyday English ("won", "try") are not read as money here: a rep's sentence has
+# no "budget" question around it to say they are.
+_CURRENCY_SYM = {s: codes[0] for s, codes in currency.SYMBOLS.items()}
+_CURRENCY_CODES = {w: c for w, c in currency.CODES.items() if w not in currency.HOMOGRAPHS}
+_CURRENCY_BEFORE = {**_CURRENCY_CODES, **{w: currency.WORDS[w][0] for w in currency.WRITTEN_BEFORE}}
+_MONEY_WORDS = {**{w: codes[0] for w, codes in currency.WORDS.items() if w not in currency.HOMOGRAPHS},
+                "grand": "", "cent": "", "cents": "", **_CURRENCY_CODES}
+_CURRENCY_ADJ = currency.DOLLAR_ADJECTIVES
 _DURATIONS = {"second": "second", "sec": "second", "minute": "minute", "min": "minute",
               "hour": "hour", "hr": "hour", "day": "day", "week": "week", "wk": "week",
               "month": "month", "mo": "month", "mth": "month", "quarter": "quarter", "qtr": "quarter",
@@ -118,7 +128,8 @@ _NOT_NOUN = CONTENT_STOPWORDS | _NUMBER_START | set(_MONTHS) | set(_PERIOD_ADVER
 _IRREGULAR = {"people": "person", "children": "child", "men": "man", "women": "woman", "feet": "foot"}
 
 _TOKEN_RE = re.compile(r"(\d{1,2}:\d{2})|(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
-                       r"|([^\W\d_]+(?:['’][^\W\d_]+)*)|([$€£%/+])|([.,;:!?])|([-–])")
+                       r"|([^\W\d_]+(?:['’][^\W\d_]+)*)|([" + re.escape("".join(_CURRENCY_SYM)) + r"%/+])"
+                       r"|([.,;:!?])|([-–])")
 _PHONE_RE = re.compile(r"\+?\(?\b\d{3}\)?[-. ]\d{3}[-. ]\d{4}\b|\b\d{3}[-.]\d{4}\b")
 _WORD_RE = re.compile(r"[^\W_]+")
 _POSSESSIVE_RE = re.compile(r"['’]s\b")
@@ -140,6 +151,7 @@ def _tokenize(text: str) -> list[_Tok]:
     toks: list[_Tok] = []
     prev_end, hyphen = -1, False
     for m in _TOKEN_RE.finditer(text):
+        assert m.lastindex is not None           # every alternative is a group
         s, kind = m.start(), "tnwsph"[m.lastindex - 1]
         if kind == "h":       # "3-year": hyphen glues; " - " is a dash
             hyphen = s == prev_end and text[s + 1:s + 2].isalnum()
@@ -172,18 +184,18 @@ def _parse(words: list[str], hy: list[bool], i: int = 0, date: bool = False
         if w == "and" and last:
             if nxt == "half" or (nxt in ("a", "an") and j + 2 < n and words[j + 2] == "half"):
                 return total + cur + 0.5, j + (2 if nxt == "half" else 3) - i, False
-            if last in ("hundred", "scale") and (nxt in _UNITS or nxt in _TEENS or nxt in _TENS):
+            if last in ("hundred", "scale") and (nxt in UNITS or nxt in TEENS or nxt in TENS):
                 j += 1
                 continue
             break
         if not last and w in ("half", "zero"):
             return (0.5 if w == "half" else 0.0), j + 1 - i, False
-        if w in _UNITS and w != "zero" and last in ("", "tens", "hundred", "scale"):
-            cur, last = cur + _UNITS[w], "unit"
-        elif w in _TEENS and last in ("", "hundred", "scale"):
-            cur, last = cur + _TEENS[w], "teen"
-        elif w in _TENS and last in ("", "hundred", "scale"):
-            cur, last = cur + _TENS[w], "tens"
+        if w in UNITS and w != "zero" and last in ("", "tens", "hundred", "scale"):
+            cur, last = cur + UNITS[w], "unit"
+        elif w in TEENS and last in ("", "hundred", "scale"):
+            cur, last = cur + TEENS[w], "teen"
+        elif w in TENS and last in ("", "hundred", "scale"):
+            cur, last = cur + TENS[w], "tens"
         elif w == "hundred" and last in ("unit", "teen", "a") and cur < 100:
             cur, last = cur * 100, "hundred"
         elif w == "dozen" and last in ("unit", "a"):
@@ -286,10 +298,10 @@ def _number_at(toks: list[_Tok], i: int, date: bool = False) -> _Num | None:
         return None
     num = _Num(got[0], i, i + got[1], got[2], True)
     j = num.end
-    if not num.ordinal and j + 1 < n and toks[j].low == "point" and toks[j + 1].low in _UNITS:
+    if not num.ordinal and j + 1 < n and toks[j].low == "point" and toks[j + 1].low in UNITS:
         k, digits = j + 1, ""
-        while k < n and toks[k].low in _UNITS:
-            digits, k = digits + str(_UNITS[toks[k].low]), k + 1
+        while k < n and toks[k].low in UNITS:
+            digits, k = digits + str(UNITS[toks[k].low]), k + 1
         num.value, num.end = float(f"{int(num.value)}.{digits}"), k
     return num
 
@@ -493,7 +505,8 @@ _ADJECTIVES = frozenset("""deep free extra full new big small large short long q
 def _noun(toks: list[_Tok], j: int, value: float) -> int:
     """Index of the noun a number counts ("two coffee shops" -> shops), or -1:
     up to three content words, the first plural one wins (singular: first non-adjective)."""
-    run, k = [], j
+    run: list[int] = []
+    k = j
     while k < len(toks) and len(run) < 3 and toks[k].kind == "w":
         w = toks[k].low
         if not run and w in _LEAD_SKIP and k == j:
@@ -549,7 +562,7 @@ def _date_end(toks: list[_Tok], k: int) -> int:
     return y + 1 if t is not None and t.kind == "n" and t.text.isdigit() and 1900 <= int(t.text) <= 2100 else k
 
 
-def _is_day(num: _Num | None) -> bool:
+def _is_day(num: _Num | None) -> TypeGuard[_Num]:
     return num is not None and not num.time and 1 <= num.value <= 31 and num.value == int(num.value)
 
 
@@ -611,8 +624,11 @@ def _at(toks: list[_Tok], i: int) -> tuple[list[Quantity], int]:
                 _make(toks, "duration", 7, "day", i, end, per="week")], end
     lo, kind, unit, last = i, "", "", j       # last: end of number + unit tokens
     prev = _tok(toks, i - 1)
-    if prev is not None and (prev.text in _CURRENCY_SYM or prev.low in _CURRENCY_CODES):
-        lo, kind, unit = i - 1, "money", _CURRENCY_SYM.get(prev.text) or _CURRENCY_CODES[prev.low]
+    if prev is not None and (prev.text in _CURRENCY_SYM or prev.low in _CURRENCY_BEFORE):
+        lo, kind, unit = i - 1, "money", _CURRENCY_SYM.get(prev.text) or _CURRENCY_BEFORE[prev.low]
+        pre = _tok(toks, i - 2)
+        if prev.text == "$" and prev.att and pre is not None and pre.low in currency.SYMBOL_PREFIXES:
+            lo, unit = i - 2, currency.SYMBOL_PREFIXES[pre.low]          # "C$49", "US$49"
     elif num.time:
         kind = "bare"
     elif nxt is not None:

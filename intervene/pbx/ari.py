@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Optional
+from typing import Any, AsyncIterator, Mapping, Optional
 
 import aiohttp
 
@@ -41,10 +40,11 @@ class AriSettings:
     app: str = "intervene"
 
     @classmethod
-    def from_env(cls, env: Optional[dict[str, str]] = None, **over: Any) -> "AriSettings":
-        """INTERVENE_ARI_URL / _USER / _PASSWORD / _APP; explicit values win.
-        The password never has a default in code."""
-        e = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str], **over: Any) -> "AriSettings":
+        """INTERVENE_ARI_URL / _USER / _PASSWORD / _APP from `env` (the config's
+        reading of the environment); explicit values win. The password never has
+        a default in code."""
+        e = env
         vals = {"url": e.get("INTERVENE_ARI_URL", cls.url), "user": e.get("INTERVENE_ARI_USER", cls.user),
                 "password": e.get("INTERVENE_ARI_PASSWORD", ""), "app": e.get("INTERVENE_ARI_APP", cls.app)}
         vals.update({k: v for k, v in over.items() if v})

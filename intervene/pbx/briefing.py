@@ -1,18 +1,26 @@
 """What the rep hears privately as they join: who the lead is and what they want.
 
-Pure: built from the key=value arguments the dialplan (or the lead flow)
-passed with the call, and the KB. Short on purpose - the lead is waiting.
+Pure: built from the key=value arguments the dialplan passed with the call
+and the KB, or from what the lead flow's assistant learnt on the call. Short
+on purpose - the lead is waiting. Both briefings are worded here, so the rep
+hears one voice whichever way the call came in.
 """
 from __future__ import annotations
 
 import re
 from typing import Mapping, Optional
 
-from intervene.vocab import KnowledgeBase
+from intervene.vocab import KnowledgeBase, Product
 
 # keys the dialplan may pass, beyond rep/team/lead (anything else is read out as "key: value")
 _KNOWN = ("name", "source", "campaign", "interest", "budget", "timeline", "notes")
 _SKIP = {"rep", "team", "lead", "profile", "mode", "kb"}
+_OPENING = "Here's your briefing."
+_WRITTEN_DATE = re.compile(r"\s*\(\d{4}-\d{2}-\d{2}[^)]*\)")     # an ISO date in brackets, for the eye
+
+
+def _about_to_speak(who: str) -> str:
+    return f"You're about to speak with {who}."
 
 
 def _spoken_number(s: str) -> str:
@@ -24,7 +32,7 @@ def _spoken_number(s: str) -> str:
 def briefing_text(args: Mapping[str, str], kb: Optional[KnowledgeBase] = None, heard: str = "") -> str:
     """`heard`: what the lead already said on this call (the AI flow), if any."""
     who = args.get("name") or (f"caller {_spoken_number(args['lead'])}" if args.get("lead") else "a new lead")
-    parts = [f"Here's your briefing. You're about to speak with {who}."]
+    parts = [f"{_OPENING} {_about_to_speak(who)}"]
     src = args.get("campaign") or args.get("source")
     if src:
         parts.append(f"They came from {src}.")
@@ -48,7 +56,15 @@ def briefing_text(args: Mapping[str, str], kb: Optional[KnowledgeBase] = None, h
     return " ".join(parts)
 
 
-def _product(kb: Optional[KnowledgeBase], interest: str):
+def handoff_briefing(name: str, summary: str) -> tuple[str, str]:
+    """The lead flow's briefing, from what the assistant learnt on the call
+    (`summary`): (written, for the rep's screen as their phone rings;
+    spoken, for the rep alone before they join - dates are for reading, not hearing)."""
+    written = f"{_about_to_speak(name)} {summary}"
+    return written, f"{_OPENING} {_WRITTEN_DATE.sub('', written)}"
+
+
+def _product(kb: Optional[KnowledgeBase], interest: str) -> Optional[Product]:
     if kb is None:
         return None
     want = interest.lower()

@@ -15,23 +15,24 @@ import asyncio
 import logging
 import time
 import uuid
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Optional
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Optional, TypeVar
 
-import aiohttp
-
+from intervene.accounts.auth import User
 from intervene.pbx.ari import AriError, AriUnavailable
-from intervene.pbx.briefing import rep_name
+from intervene.pbx.briefing import briefing_text, rep_name
 from intervene.pbx.sipmsg import card_text, send_message
-from intervene.vocab import AudioChunk, Intervention, Mode, Speaker, Utterance
+from intervene.pbx.tap import START_TIMEOUT_S, Tap
+from intervene.screen.record import record_intervention
+from intervene.vocab import Intervention, Mode, Speaker, Utterance
 
 if TYPE_CHECKING:
     from intervene.pbx.controller import Services
 
 log = logging.getLogger("intervene.call")
 
-MEDIA_RATE = 16000           # slin16 from the taps
-START_TIMEOUT_S = 5.0        # a channel we created must reach our Stasis app by then
+T = TypeVar("T")
 
 
 def when_to_speak(decided: float, now: float, someone_speaking: bool, max_wait_s: float) -> str:
@@ -42,104 +43,93 @@ def when_to_speak(decided: float, now: float, someone_speaking: bool, max_wait_s
     return "wait" if someone_speaking else "now"
 
 
-class Tap:
-    """One party's voice, alone: snoop (spy=in) + chan_websocket media channel
-    in a two-channel bridge. PCM arrives as binary websocket frames."""
+def _nobody_listens(u: Utterance) -> None:
+    return None
 
-    def __init__(self, call: "LiveCall", speaker: Speaker, channel: str) -> None:
-        self.call, self.speaker, self.channel = call, speaker, channel
-        base = f"iv-{call.id}-{speaker.value}"
-        self.snoop_id, self.media_id, self.bridge_id = f"{base}-snoop", f"{base}-media", f"{base}-tap"
-        self.ws: Optional[aiohttp.ClientWebSocketResponse] = None
-        self.task: Optional[asyncio.Task] = None
-        self.frames = 0
-        self._t_first: Optional[float] = None
-        self._samples = 0
 
-    async def open(self) -> None:
-        s = self.call.s
-        ari = s.ari
-        started = [s.waiters.expect(f"start:{self.snoop_id}"), s.waiters.expect(f"start:{self.media_id}")]
-        await ari.call("POST", f"/channels/{self.channel}/snoop", spy="in", whisper="none",
-                       app=ari.s.app, snoopId=self.snoop_id)
-        media = await ari.call("POST", "/channels/externalMedia", channelId=self.media_id, app=ari.s.app,
-                               external_host="INCOMING", transport="websocket", encapsulation="none",
-                               connection_type="server", format="slin16")
-        conn = (media.get("channelvars") or {}).get("MEDIA_WEBSOCKET_CONNECTION_ID") or self.media_id
-        self.ws = await ari.media_socket(conn)
-        self.task = asyncio.create_task(self._read(), name=f"tap-{self.media_id}")
-        await asyncio.wait_for(asyncio.gather(*started), START_TIMEOUT_S)
-        await ari.call("POST", "/bridges", type="mixing", bridgeId=self.bridge_id, name=self.bridge_id)
-        await ari.call("POST", f"/bridges/{self.bridge_id}/addChannel", channel=f"{self.snoop_id},{self.media_id}")
+def _no_briefing() -> Optional[str]:
+    return None
 
-    @property
-    def alive(self) -> bool:
-        return self.ws is not None and not self.ws.closed and self.task is not None and not self.task.done()
 
-    async def _read(self) -> None:
-        assert self.ws is not None
-        async for msg in self.ws:
-            if msg.type == aiohttp.WSMsgType.BINARY:
-                self.frames += 1
-                self._audio(msg.data)
-            elif msg.type == aiohttp.WSMsgType.TEXT:
-                log.debug("%s media: %s", self.speaker.value, msg.data[:120])
-            elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
-                break
+@dataclass(frozen=True)
+class CallHooks:
+    """How a call someone above pbx/ runs (the lead flow) differs from one the
+    dialplan brought in. Given when the call is built, so nothing from outside
+    flips the call's behaviour halfway; the defaults are the dialplan's call."""
+    # The assistant talks with the lead before any rep is there: whoever runs
+    # the call dials both parties and decides what a miss means, and what the
+    # engine decides is for nobody until a rep joins (nobody to coach yet).
+    assistant_first: bool = False
+    heard: Callable[[Utterance], None] = _nobody_listens     # each final utterance, as it is stored
+    rep_briefing: Callable[[], Optional[str]] = _no_briefing  # what the rep hears alone before joining
 
-    def _audio(self, pcm: bytes) -> None:
-        """Stamp frames by counting samples from the first one after the
-        conversation started: drift-free, and the same clock VAD uses."""
-        call = self.call
-        if call.t0 is None or call.ended:
-            return
-        if self._t_first is None:
-            self._t_first = max(0.0, call.now() - len(pcm) / 2 / MEDIA_RATE)
-        t = self._t_first + self._samples / MEDIA_RATE
-        self._samples += len(pcm) // 2
-        call.pipeline.feed(AudioChunk(self.speaker, t, pcm))
 
-    async def close(self) -> None:
-        ari = self.call.s.ari
-        if self.ws is not None:
-            await self.ws.close()
-        if self.task is not None:
-            self.task.cancel()
-        for cid in (self.snoop_id, self.media_id):
-            await ari.quiet("DELETE", f"/channels/{cid}")
-        await ari.quiet("DELETE", f"/bridges/{self.bridge_id}")
+@dataclass(frozen=True)
+class Earlier:
+    """What an earlier run of the service stored of a call it was monitoring:
+    the adopted call goes on from it instead of overwriting it."""
+    utterances: int              # numbering goes on after these
+    interventions: int
+    t0_wall: float               # the conversation's start: the call keeps its clock
+
+
+@dataclass(frozen=True)
+class Playing:
+    """How one spoken thing is played. A correction, a whisper, a briefing
+    and the assistant's lines differ only in these; the way they are played
+    is one path (LiveCall._play), so a fix to it reaches them all."""
+    clip: str                          # media key prefix (the key itself is random: the URL needs no login)
+    tone: bool = False                 # the announcement tone rendered before the words
+    intro: bool = False                # the assistant's intro clip first: nobody mistakes it for a person
+    rendered_first: bool = False       # post the playback once the audio exists (else Asterisk's fetch waits)
+    aloud: bool = False                # the assistant talking in the bridge: the engine hears it
+    barge_in: bool = False             # a person talking over it for barge_in_s stops it
+    timeout_s: Optional[float] = None  # TimeoutError when the playback takes longer
+
+
+CORRECTION = Playing("say", intro=True, aloud=True, barge_in=True)     # into the bridge, in a gap
+SAY = Playing("say", aloud=True, barge_in=True)                       # the assistant with the lead
+SAY_THROUGH = Playing("say", aloud=True)                              # ... words the lead must hear out
+BRIEF_ALONE = Playing("brief", tone=True, timeout_s=120)              # the rep, in no bridge yet
+WHISPER = Playing("whisper", tone=True, rendered_first=True, timeout_s=120)
+NO_REP = Playing("norep", rendered_first=True, timeout_s=30)
+
+
+@dataclass(frozen=True)
+class Played:
+    status: str                        # spoken, interrupted, failed or call-ended
+    started: float                     # call time the first clip was posted
+    rendering: "asyncio.Task[None]"    # the synthesis (a playback that ended early may outrun it)
 
 
 class LiveCall:
     """A sales call from the lead's arrival to the last hang-up."""
 
-    def __init__(self, services: "Services", call_id: str, lead_channel: str, args: dict[str, str]) -> None:
+    def __init__(self, services: "Services", call_id: str, lead_channel: str, args: dict[str, str],
+                 hooks: CallHooks = CallHooks(), earlier: Optional[Earlier] = None) -> None:
         self.s = services
         self.id = call_id
         self.lead = lead_channel
         self.rep: Optional[str] = None
         self.args = args
+        self.hooks = hooks
         self.rep_name = rep_name(args)
         self.account = services.account(args)       # the rep's login on the screens, if they have one
         self.bridge = f"iv-{call_id}"
         self.started_wall = time.time()
         self.t0: Optional[float] = None             # monotonic clock at call time 0 (conversation start)
-        self.t0_wall: Optional[float] = None
+        self.t0_wall: Optional[float] = earlier.t0_wall if earlier else None
         self.ended = False
         self.taps: dict[Speaker, Tap] = {}
         self.engine, self.pipeline = services.new_pipeline(args, self._on_utterance, self._on_interim)
-        self.seq = 0                                # interventions so far (store key)
-        self.utt_offset = 0                         # utterances an earlier run already stored (adopted call)
+        self.seq = earlier.interventions if earlier else 0      # interventions so far (store key)
+        self.utt_offset = earlier.utterances if earlier else 0  # utterances an earlier run already stored
         self.delivered: list[dict[str, Any]] = []   # what happened to each intervention, for /api/calls
         self._voice_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._whispers = 0
         self.spoke_at: dict[int, float] = {}     # seq -> call time its spoken delivery began
-        # the lead flow (leads/flow.py): the assistant talks with the lead before any rep is there
-        self.flow = False                        # the flow dials both parties and decides what a miss means
-        self.listeners: list = []                # flow: called with each final utterance
-        self.qualifying = False                  # interventions are not for anyone yet: not delivered
-        self.rep_briefing: Optional[str] = None  # what the rep hears alone before joining (flow)
+        self._for_nobody = hooks.assistant_first   # no rep yet: interventions are not delivered
         self.rep_ready = asyncio.Event()         # the rep is in the bridge, briefed
         self._polling = False
 
@@ -147,24 +137,30 @@ class LiveCall:
     def now(self) -> float:
         return time.monotonic() - self.t0 if self.t0 is not None else 0.0
 
-    def spawn(self, coro, name: str) -> asyncio.Task:
+    def spawn(self, coro: Coroutine[Any, Any, T], name: str) -> "asyncio.Task[T]":
         task = asyncio.create_task(coro, name=f"{self.id}-{name}")
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
 
-    def _done(self, task: asyncio.Task) -> None:
+    def _done(self, task: "asyncio.Task[Any]") -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("call %s: %s failed: %r", self.id, task.get_name(), task.exception())
 
     # ----------------------------------------------------------- set-up
+    @cached_property
+    def briefing(self) -> str:
+        """The dialplan's call: what the rep sees while their phone rings and
+        hears as they join, from the call's arguments and the KB (once)."""
+        return briefing_text(self.args, self.s.kb)
+
     async def start(self) -> None:
         """The lead is in our app: bridge them, hold music, ring the rep."""
         ari, app = self.s.ari, self.s.ari.s.app
         self.s.store_call(self)
         if self.s.options.briefing:                 # on the rep's screen while their phone rings
-            self.s.screen.briefing(self.id, self.s.briefing(self.args))
+            self.s.screen.briefing(self.id, self.briefing)
         await ari.quiet("POST", f"/channels/{self.lead}/answer")
         await ari.call("POST", "/bridges", type="mixing", bridgeId=self.bridge, name=self.bridge)
         await ari.call("POST", f"/bridges/{self.bridge}/addChannel", channel=self.lead)
@@ -193,17 +189,21 @@ class LiveCall:
         self.s.store.update_call(self.id, outcome="rep-unavailable")
         self.s.screen.call(self.id, outcome="rep-unavailable")
         await ari.quiet("DELETE", f"/channels/{self.lead}/moh")
-        key = f"norep-{uuid.uuid4().hex}"
-        self.s.media.promise(key)
         try:
-            await self.s.synthesize(key, self.s.options.no_rep_message)
-            pb = f"iv-pb-{uuid.uuid4().hex[:12]}"
-            done = self.s.waiters.expect(f"played:{pb}")
-            await ari.call("POST", f"/channels/{self.lead}/play", media=self.s.media_uri(key), playbackId=pb)
-            await asyncio.wait_for(done, 30)
+            await self._play(f"/channels/{self.lead}", self.s.options.no_rep_message, NO_REP)
         except (AriError, AriUnavailable, asyncio.TimeoutError) as e:
             log.warning("call %s: could not tell the lead: %s", self.id, e)
         await self.end("the rep did not answer")
+
+    def ringing(self, rep: User) -> None:
+        """The lead flow rings this rep: from now on the call is theirs (its
+        records, who may see it on the screens)."""
+        self.args["rep"] = rep.endpoint
+        self.rep_name, self.account = rep.login, rep
+
+    def rep_missed(self) -> None:
+        """The rep rung did not join: the next one may."""
+        self.rep = None
 
     async def rep_joined(self, channel: str, adopted: bool = False) -> None:
         """The rep answered: into the bridge, taps on both parties, the
@@ -212,20 +212,20 @@ class LiveCall:
         the rep is briefed alone first and joins after."""
         ari = self.s.ari
         self.rep = channel
-        if self.rep_briefing is not None and not adopted:
-            status = await self._play_to(channel, self.rep_briefing)
-            log.info("call %s: rep briefed alone (%s, %d chars)", self.id, status, len(self.rep_briefing))
+        alone = None if adopted else self.hooks.rep_briefing()
+        if alone is not None:
+            status = await self._brief_alone(channel, alone)
+            log.info("call %s: rep briefed alone (%s, %d chars)", self.id, status, len(alone))
             await ari.call("POST", f"/bridges/{self.bridge}/addChannel", channel=channel)
             await self.open_taps()
-            self.qualifying = False
+            self._for_nobody = False
         else:
             if not adopted:
                 await ari.call("POST", f"/bridges/{self.bridge}/addChannel", channel=channel)
             await self.open_taps()
             if self.s.options.briefing and not adopted:
-                text = self.s.briefing(self.args)
-                status = await self._whisper(text, tone=True, wait=False)
-                log.info("call %s: briefing %s (%d chars)", self.id, status, len(text))
+                status = await self._whisper(self.briefing, wait=False)
+                log.info("call %s: briefing %s (%d chars)", self.id, status, len(self.briefing))
             await ari.quiet("DELETE", f"/channels/{self.lead}/moh")
         self.start_clock()
         self.s.screen.call(self.id, state="live")
@@ -258,7 +258,7 @@ class LiveCall:
         for sp, _ in todo:
             if sp in self.taps:
                 await self.taps[sp].close()
-        taps = [Tap(self, sp, ch) for sp, ch in todo]
+        taps = [Tap(self, sp, ch) for sp, ch in todo if ch]
         await asyncio.gather(*(t.open() for t in taps))
         self.taps.update({t.speaker: t for t in taps})
 
@@ -275,21 +275,19 @@ class LiveCall:
         u = replace(u, index=u.index + self.utt_offset)
         self.s.screen.line(self.id, u)
         self.s.store.add_utterance(self.id, u)
-        for listener in self.listeners:
-            listener(u)
+        self.hooks.heard(u)
 
     def _on_interim(self, u: Utterance) -> None:
         if not self.ended:
             self.s.screen.line(self.id, u)
 
     def _decided(self, iv: Intervention, live: bool = True) -> None:
-        if self.qualifying:                          # the assistant and the lead only: nobody to coach
+        if self._for_nobody:                         # the assistant and the lead only: nobody to coach
             log.debug("call %s: %s while qualifying, not for anyone", self.id, iv.trigger)
             return
         seq = self.seq
         self.seq += 1
-        card = self.s.screen.card(self.id, seq, iv, time.time())     # the screen first: latency
-        self.s.store.add_intervention(self.id, seq, iv)
+        card = record_intervention(self.s.store, self.s.screen, self.id, seq, iv)
         if live and iv.mode is Mode.SILENT and self.account and self.account.sip_message and self.args.get("rep"):
             self.spawn(self._sip_message(card), f"sip-{seq}")
         entry = {"seq": seq, **iv.to_json(), "delivery": "pending"}
@@ -299,24 +297,24 @@ class LiveCall:
         else:
             self._mark(seq, entry, "call-ended", None)
 
-    def _mark(self, seq: int, entry: dict, status: str, at: Optional[float]) -> None:
+    def _mark(self, seq: int, entry: dict[str, Any], status: str, at: Optional[float]) -> None:
         entry["delivery"], entry["delivered_at"] = status, at
         self.s.screen.update_card(self.id, seq, delivery=status, delivered_at=at)
         self.s.store.set_delivery(self.id, seq, status, at)
 
-    async def _sip_message(self, card: dict) -> None:
+    async def _sip_message(self, card: dict[str, Any]) -> None:
         """The card's short text to the rep's softphone too (their option)."""
         try:
             await send_message(self.s.ari, self.args["rep"], card_text(card), self.s.sip_from)
         except (AriError, AriUnavailable, ValueError) as e:
             log.info("call %s: card %d not sent as SIP MESSAGE: %s", self.id, card["seq"], e)
 
-    async def _deliver(self, seq: int, iv: Intervention, entry: dict) -> None:
+    async def _deliver(self, seq: int, iv: Intervention, entry: dict[str, Any]) -> None:
         try:
             if iv.mode is Mode.VOICE:
                 status = await self._speak(iv, seq)
             elif iv.mode is Mode.WHISPER:
-                status = await self._whisper(iv.say, tone=True, wait=True, seq=seq)
+                status = await self._whisper(iv.say, wait=True, seq=seq)
             else:
                 status = "shown"
         except (AriError, AriUnavailable, asyncio.TimeoutError) as e:
@@ -329,6 +327,44 @@ class LiveCall:
 
     def someone_speaking(self) -> bool:
         return any(p.segmenter.speaking for p in self.pipeline.parties.values())
+
+    # ------------------------------------------------------- speaking
+    async def _play(self, target: str, text: str, how: Playing, seq: Optional[int] = None,
+                    setup: Optional[Callable[[], Awaitable[None]]] = None) -> Played:
+        """Every spoken thing goes this way. The clip is promised before it is
+        rendered, so Asterisk's fetch waits for the audio instead of a 404,
+        and the rendering runs while the playback is set up; `target` is the
+        ARI channel or bridge (`/channels/X`, `/bridges/X`) that plays it,
+        `setup` what must exist before it can (a whisper's snoop)."""
+        s = self.s
+        key = f"{how.clip}-{uuid.uuid4().hex}"
+        s.media.promise(key)
+        rendering = self.spawn(s.synthesize(key, text, tone_first=how.tone), "tts")
+        if setup is not None:
+            await setup()
+        if how.rendered_first:
+            await rendering
+        clips = ([s.intro_key] if how.intro else []) + [key]
+        playbacks = [f"iv-pb-{uuid.uuid4().hex[:12]}" for _ in clips]
+        done = s.waiters.expect(f"played:{playbacks[-1]}")
+        await s.ari.call("POST", f"{target}/play", media=s.media_uri(clips[0]), playbackId=playbacks[0])
+        started = self.now()
+        if seq is not None:
+            self.spoke_at[seq] = round(started, 2)
+        if how.aloud:
+            self._assistant(speaking=True)
+        try:
+            for clip, pb in zip(clips[1:], playbacks[1:]):
+                await s.ari.call("POST", f"{target}/play", media=s.media_uri(clip), playbackId=pb)
+            if how.barge_in:
+                status = await self._watch_barge_in(done, playbacks)
+            else:
+                state = await (asyncio.wait_for(done, how.timeout_s) if how.timeout_s is not None else done)
+                status = "failed" if state == "failed" else "spoken"
+        finally:
+            if how.aloud:
+                self._assistant(speaking=False)
+        return Played(status, started, rendering)
 
     async def _speak(self, iv: Intervention, seq: int) -> str:
         """Tone + the assistant's intro, then the words, into the bridge -
@@ -343,24 +379,10 @@ class LiveCall:
                 if verdict == "now":
                     break
                 await asyncio.sleep(0.02)
-            body = f"say-{uuid.uuid4().hex}"        # unguessable: the media URL needs no login
-            self.s.media.promise(body)
-            self.spawn(self.s.synthesize(body, iv.say), "tts")
-            intro_pb, body_pb = f"iv-pb-{uuid.uuid4().hex[:12]}", f"iv-pb-{uuid.uuid4().hex[:12]}"
-            done = self.s.waiters.expect(f"played:{body_pb}")
-            await self.s.ari.call("POST", f"/bridges/{self.bridge}/play", media=self.s.media_uri(self.s.intro_key),
-                                  playbackId=intro_pb)
-            self.spoke_at[seq] = round(self.now(), 2)
-            self._assistant(speaking=True)
-            try:
-                await self.s.ari.call("POST", f"/bridges/{self.bridge}/play", media=self.s.media_uri(body),
-                                      playbackId=body_pb)
-                status = await self._watch_barge_in(done, [intro_pb, body_pb])
-            finally:
-                self._assistant(speaking=False)
-            if not self.ended and status in ("spoken", "interrupted"):
+            played = await self._play(f"/bridges/{self.bridge}", iv.say, CORRECTION, seq=seq)
+            if not self.ended and played.status in ("spoken", "interrupted"):
                 self.pipeline.ai_said(self.spoke_at[seq], self.now(), f"{self.s.intro_line} {iv.say}".strip())
-            return status
+            return played.status
 
     def _assistant(self, speaking: bool) -> None:
         """The assistant talking is not dead air, and its end is where the
@@ -381,40 +403,21 @@ class LiveCall:
         async with self._voice_lock:
             if self.ended:
                 return "call-ended"
-            key = f"say-{uuid.uuid4().hex}"
-            self.s.media.promise(key)
-            synth = self.spawn(self.s.synthesize(key, text), "tts")
-            pb = f"iv-pb-{uuid.uuid4().hex[:12]}"
-            done = self.s.waiters.expect(f"played:{pb}")
-            await self.s.ari.call("POST", f"/bridges/{self.bridge}/play", media=self.s.media_uri(key), playbackId=pb)
-            start = self.now()
-            self._assistant(speaking=True)
-            try:
-                if barge_in:
-                    status = await self._watch_barge_in(done, [pb])
-                else:
-                    status = "failed" if await done == "failed" else "spoken"
-            finally:
-                self._assistant(speaking=False)
-            if synth.done() and not synth.cancelled() and synth.exception() is not None:
+            played = await self._play(f"/bridges/{self.bridge}", text, SAY if barge_in else SAY_THROUGH)
+            status, rendering = played.status, played.rendering
+            if rendering.done() and not rendering.cancelled() and rendering.exception() is not None:
                 status = "failed"
             if not self.ended:
-                self.pipeline.ai_said(start, self.now(), text)
+                self.pipeline.ai_said(played.started, self.now(), text)
             return status
 
-    async def _play_to(self, channel: str, text: str) -> str:
+    async def _brief_alone(self, channel: str, text: str) -> str:
         """Speech to one channel that is in no bridge yet (the rep, before joining)."""
-        key = f"brief-{uuid.uuid4().hex}"
-        self.s.media.promise(key)
-        synth = self.spawn(self.s.synthesize(key, text, tone_first=True), "tts")
-        pb = f"iv-pb-{uuid.uuid4().hex[:12]}"
-        done = self.s.waiters.expect(f"played:{pb}")
-        await self.s.ari.call("POST", f"/channels/{channel}/play", media=self.s.media_uri(key), playbackId=pb)
-        state = await asyncio.wait_for(done, 120)
-        await asyncio.gather(synth, return_exceptions=True)
-        return "failed" if state == "failed" else "played"
+        played = await self._play(f"/channels/{channel}", text, BRIEF_ALONE)
+        await asyncio.gather(played.rendering, return_exceptions=True)
+        return "failed" if played.status == "failed" else "played"
 
-    async def _watch_barge_in(self, done: "asyncio.Future", playbacks: list[str]) -> str:
+    async def _watch_barge_in(self, done: "asyncio.Future[Any]", playbacks: list[str]) -> str:
         """A person who starts talking over the assistant wins: stop it."""
         talking_since: Optional[float] = None
         while not done.done():
@@ -431,7 +434,7 @@ class LiveCall:
             await asyncio.sleep(0.02)
         return "failed" if done.result() == "failed" else "spoken"     # e.g. Asterisk could not fetch the audio
 
-    async def _whisper(self, text: str, tone: bool, wait: bool, seq: Optional[int] = None) -> str:
+    async def _whisper(self, text: str, wait: bool, seq: Optional[int] = None) -> str:
         """Only the rep hears it: a snoop with whisper=out on the rep's channel."""
         if not self.rep:
             return "failed"
@@ -442,24 +445,18 @@ class LiveCall:
                 await asyncio.sleep(0.02)
         self._whispers += 1
         snoop = f"iv-{self.id}-whisper{self._whispers}"
-        key = f"whisper-{uuid.uuid4().hex}"
-        self.s.media.promise(key)
-        synth = self.spawn(self.s.synthesize(key, text, tone_first=tone), "tts")
-        started = self.s.waiters.expect(f"start:{snoop}")
-        await self.s.ari.call("POST", f"/channels/{self.rep}/snoop", spy="none", whisper="out",
-                              app=self.s.ari.s.app, snoopId=snoop)
-        try:
+
+        async def open_snoop() -> None:
+            started = self.s.waiters.expect(f"start:{snoop}")
+            await self.s.ari.call("POST", f"/channels/{self.rep}/snoop", spy="none", whisper="out",
+                                  app=self.s.ari.s.app, snoopId=snoop)
             await asyncio.wait_for(started, START_TIMEOUT_S)
-            await synth
-            pb = f"iv-pb-{uuid.uuid4().hex[:12]}"
-            done = self.s.waiters.expect(f"played:{pb}")
-            await self.s.ari.call("POST", f"/channels/{snoop}/play", media=self.s.media_uri(key), playbackId=pb)
-            if seq is not None:
-                self.spoke_at[seq] = round(self.now(), 2)
-            state = await asyncio.wait_for(done, 120)
+
+        try:
+            played = await self._play(f"/channels/{snoop}", text, WHISPER, seq=seq, setup=open_snoop)
         finally:
             await self.s.ari.quiet("DELETE", f"/channels/{snoop}")
-        return "failed" if state == "failed" else "whispered"
+        return "failed" if played.status == "failed" else "whispered"
 
     # --------------------------------------------------------- the end
     async def end(self, reason: str) -> None:

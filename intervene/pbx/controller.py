@@ -13,8 +13,9 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Optional, Sequence
+from typing import Any, Awaitable, Callable, Coroutine, Optional, Sequence
 
+import aiohttp
 import numpy as np
 
 from intervene.accounts.auth import User
@@ -23,8 +24,8 @@ from intervene.config.live import LiveOptions
 from intervene.core.engine import CallEngine
 from intervene.listen.pipeline import CallPipeline, ListenOptions
 from intervene.pbx.ari import Ari, AriError, AriUnavailable
-from intervene.pbx.briefing import briefing_text, parse_args, rep_name
-from intervene.pbx.call import LiveCall
+from intervene.pbx.briefing import parse_args, rep_name
+from intervene.pbx.call import Earlier, LiveCall
 from intervene.pbx.media import MediaStore, WebServer
 from intervene.pbx.voice import Voice, announcement, intro_text, tone, wav_bytes
 from intervene.screen.hub import Hub
@@ -40,9 +41,9 @@ class Waiters:
     """Futures for ARI events someone awaits: "start:<channel>", "played:<playback>"."""
 
     def __init__(self) -> None:
-        self._w: dict[str, asyncio.Future] = {}
+        self._w: dict[str, asyncio.Future[Any]] = {}
 
-    def expect(self, key: str) -> asyncio.Future:
+    def expect(self, key: str) -> asyncio.Future[Any]:
         fut = self._w.get(key)
         if fut is None or fut.done():
             fut = self._w[key] = asyncio.get_running_loop().create_future()
@@ -79,9 +80,11 @@ class Services:
     intro_line: str = ""                           # what the intro clip says (for the transcript)
     screen: Hub = field(default_factory=Hub)       # what the reps' and supervisors' screens show
     sip_from: str = "intervene"                    # sender of cards sent as SIP MESSAGE
+    # ARI's events flow and the calls of before are re-adopted: until then nothing may be dialled
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
 
     def new_pipeline(self, args: dict[str, str], on_utterance: Callable[[Utterance], None],
-                     on_interim: Callable[[Utterance], None]):
+                     on_interim: Callable[[Utterance], None]) -> tuple[CallEngine, CallPipeline]:
         a = self.config.resolve(rep=rep_name(args), team=args.get("team"), profile=args.get("profile"), mode=args.get("mode"))
         engine = CallEngine(self.index, a.profile, a.modes)
         return engine, CallPipeline(engine, self.asr, 16000, ListenOptions(vad=self.config.vad), on_utterance,
@@ -94,9 +97,6 @@ class Services:
             if row["role"] in ("rep", "admin") and (row["login"] == name or (endpoint and row["endpoint"] == endpoint)):
                 return User.from_row(row)
         return None
-
-    def briefing(self, args: dict[str, str]) -> str:
-        return briefing_text(args, self.kb)
 
     def media_uri(self, key: str) -> str:
         return f"sound:{self.public_url}/media/{key}.wav"
@@ -133,17 +133,23 @@ class Services:
 
 class Controller:
     def __init__(self, services: Services, web: WebServer, public_url: str = "",
-                 background: Sequence[Callable[[asyncio.Event], Awaitable[None]]] = ()) -> None:
+                 background: Sequence[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = (),
+                 on_started: Sequence[Callable[[], None]] = (), leads: Any = None) -> None:
         self.s = services
         self.web = web
         self.public_url = public_url
         self.background = list(background)      # the lead flow: runs until stop
-        self.on_started: list[Callable[[], None]] = []   # told once the HTTP server listens
-        self.leads: Any = None
-        self.connected = asyncio.Event()
+        self.on_started = list(on_started)      # told once the HTTP server listens
+        # The lead service, for whoever holds the controller (the harness reaches the
+        # flow through it). Opaque here: leads/ sits above pbx/, and nothing here uses it.
+        self.leads = leads
         self.connections = 0
         self._stop = asyncio.Event()
-        self._ws = None
+        self._ws: Optional[aiohttp.ClientWebSocketResponse] = None
+
+    @property
+    def connected(self) -> asyncio.Event:
+        return self.s.connected
 
     # ------------------------------------------------------------- life
     async def run(self) -> None:
@@ -248,7 +254,7 @@ class Controller:
             else:
                 await ari.quiet("DELETE", f"/bridges/{bid}")
 
-    async def _adopt(self, cid: str, lead: str, rep: str, lead_info: dict) -> None:
+    async def _adopt(self, cid: str, lead: str, rep: str, lead_info: dict[str, Any]) -> None:
         """A call an earlier run monitored: new taps, the same call id and
         clock, and what that run stored is kept (numbering goes on from it)."""
         store = self.s.store
@@ -257,10 +263,9 @@ class Controller:
         args.setdefault("lead", (lead_info.get("caller") or {}).get("number", ""))
         if row.get("rep"):
             args["rep"] = row["rep"]
-        call = LiveCall(self.s, cid, lead, args)
-        call.utt_offset = len(store.utterances(cid))
-        call.seq = len(store.interventions(cid))
-        call.t0_wall = row.get("conversation_started") or time.time()
+        earlier = Earlier(utterances=len(store.utterances(cid)), interventions=len(store.interventions(cid)),
+                          t0_wall=row.get("conversation_started") or time.time())
+        call = LiveCall(self.s, cid, lead, args, earlier=earlier)
         self.s.calls[cid] = call
         if not row:
             self.s.store_call(call, state="live")
@@ -271,7 +276,7 @@ class Controller:
         await call.rep_joined(rep, adopted=True)
 
     # --------------------------------------------------------- events
-    async def _dispatch(self, ev: dict) -> None:
+    async def _dispatch(self, ev: dict[str, Any]) -> None:
         kind = ev.get("type")
         log.debug("event %s %s", kind, (ev.get("channel") or ev.get("playback") or ev.get("bridge") or {}).get("id"))
         try:
@@ -288,7 +293,7 @@ class Controller:
         except Exception:               # a bug in one call's handling must not hang up everyone's
             log.exception("handling %s failed", kind)
 
-    async def _stasis_start(self, ev: dict) -> None:
+    async def _stasis_start(self, ev: dict[str, Any]) -> None:
         ch = ev["channel"]
         cid = ch["id"]
         args = ev.get("args") or []
@@ -305,7 +310,7 @@ class Controller:
                      (ch.get("caller") or {}).get("number", ""), call.args)
             asyncio.create_task(self._guard(call, call.start()))
 
-    async def _guard(self, call: LiveCall, step) -> None:
+    async def _guard(self, call: LiveCall, step: Awaitable[None]) -> None:
         """A call whose set-up fails is ended cleanly, not left half-built."""
         try:
             await step
@@ -318,12 +323,12 @@ class Controller:
             if call.ended:
                 continue
             if channel == f"iv-{call.id}-rep" and call.rep is None:
-                if call.flow:                           # the lead flow rings reps itself
+                if call.hooks.assistant_first:          # the lead flow rings reps itself
                     continue
                 if why == "ChannelDestroyed":           # rang out, declined or unreachable
                     log.info("call %s: the rep did not answer", call.id)
                     call.spawn(call.rep_unavailable(), "no-rep")
             elif channel in (call.lead, call.rep):
-                if channel == call.lead and call.t0 is None and call.flow:
+                if channel == call.lead and call.t0 is None and call.hooks.assistant_first:
                     continue                            # the lead flow's callback not answered: it decides
                 await call.end(f"{channel} {why}")

@@ -3,7 +3,7 @@
 Asterisk fetches what the assistant says from here (`sound:http://…/media/X.wav`:
 works the same when Asterisk runs on another host, and nothing has to be
 written into Asterisk's file system); the same server carries the reps'
-and supervisors' screens (screen/web.py).
+and supervisors' screens (screen/web/).
 """
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ class MediaStore:
 class WebServer:
     """`/media/<clip>` is open (Asterisk fetches it; clip names are random),
     `/healthz` is open (monitoring; says nothing but ok), everything else is
-    the screens' app (screen/web.py), behind a login or the API token."""
+    the screens' app (screen/web/), behind a login or the API token."""
 
     def __init__(self, media: MediaStore, host: str, port: int, screen: "ScreenApp",
                  live: Callable[[], list[dict]] = list,

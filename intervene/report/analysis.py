@@ -65,12 +65,12 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from intervene.report.score import score_call
+from intervene.vocab import ACTED, Category
 
 NOT_ENOUGH = "not enough calls"
-ACTED = ("used", "edited")
 CORRECTION = "holm"
 BOOTSTRAP_RESAMPLES = 2000
-CATEGORY_ORDER = ("accuracy", "emotion", "momentum", "opportunity", "competitive", "compliance", "process")
+CATEGORY_ORDER = tuple(c.value for c in Category)
 
 
 def analyse(records: Iterable[dict], min_calls: int = 30, alpha: float = 0.05,
@@ -249,7 +249,7 @@ def _effect(cat: str, trig: Optional[str], units: pd.DataFrame, min_calls: int, 
     return entry
 
 
-def _mh_risk_difference(*cells: np.ndarray, axis: int = -1) -> np.ndarray:
+def _mh_risk_difference(*cells: np.ndarray, axis: int = -1) -> float:
     """Mantel-Haenszel risk difference from (used, not used) outcome arrays per rep, in that order."""
     num = den = 0.0
     for a, b in zip(cells[0::2], cells[1::2]):
@@ -276,12 +276,12 @@ def _bootstrap_ci(cells: list[np.ndarray], rng: np.random.Generator) -> Optional
     return _pair(np.percentile(diffs, [2.5, 97.5]))
 
 
-def _finding(e: dict) -> str:
+def _finding(e: dict[str, Any]) -> str:
     what = f"{e['category']} cards" + (f" ({e['trigger']})" if e["trigger"] else "")
     d = e["difference"]
-    lo, hi = e["ci95"] or (None, None)
+    ci: Optional[list[float]] = e["ci95"]       # _bootstrap_ci: both ends, or None
     direction = "more" if d > 0 else "less"
-    span = f" (95% CI {_pp(lo)} to {_pp(hi)})" if lo is not None else ""
+    span = f" (95% CI {_pp(ci[0])} to {_pp(ci[1])})" if ci else ""
     return (f"When reps used {what}, the lead was won {abs(d) * 100:.0f} percentage points {direction} often"
             f"{span} than in the same reps' calls where the card fired but was not used "
             f"({e['calls']} calls, Holm-corrected p = {e['p_adjusted']:.3g}).")
@@ -337,7 +337,7 @@ def _dismiss_rates(cards: pd.DataFrame, min_group: int) -> list[dict]:
 
 def _score_trends(calls: pd.DataFrame, min_group: int) -> list[dict]:
     dated = calls[calls["started"].notna()].copy()
-    out = []
+    out: list[dict[str, Any]] = []
     if dated.empty:
         return out
     dated["week"] = dated["started"].map(lambda t: (t - timedelta(days=t.weekday())).date().isoformat())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -142,7 +143,7 @@ def plot_dismiss_rates(result: dict, out_dir: str | Path) -> Path:
 
 # ------------------------------------------------------------------ helpers
 
-def _figure(width: float, height: float = 4.6) -> tuple[Figure, object]:
+def _figure(width: float, height: float = 4.6) -> tuple[Figure, Axes]:
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -152,7 +153,7 @@ def _figure(width: float, height: float = 4.6) -> tuple[Figure, object]:
     return fig, ax
 
 
-def _bars(ax, xs: list[float], rates: list[dict], color: str, label: Optional[str], width: float) -> None:
+def _bars(ax: Axes, xs: list[float], rates: list[dict], color: str, label: Optional[str], width: float) -> None:
     labelled = False
     for x, r in zip(xs, rates):
         if r["rate"] is None:
@@ -172,7 +173,7 @@ def _pct(x: float, _pos: object = None) -> str:
     return f"{x:.0%}"
 
 
-def _percent_axis(ax) -> None:
+def _percent_axis(ax: Axes) -> None:
     ax.set_ylim(0, 1)
     ax.yaxis.set_major_formatter(_pct)
     ax.set_ylabel("leads won")
@@ -180,7 +181,7 @@ def _percent_axis(ax) -> None:
     ax.set_axisbelow(True)
 
 
-def _empty(ax) -> None:
+def _empty(ax: Axes) -> None:
     ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="#777777")
 
 

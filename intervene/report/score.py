@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping, Optional
 
+from intervene.vocab import ACTED
 from intervene.vocab import SCORE_WEIGHTS as WEIGHTS
 
 PROCESS_PROFILES = ("training",)   # profiles whose calls get a separate `process` part
@@ -242,7 +243,7 @@ def _cost(ivs: Iterable[dict], per_item: float, credit: Mapping[str, float]) -> 
 
 
 def _acted(ivs: Iterable[dict]) -> int:
-    return sum(1 for iv in ivs if iv.get("feedback") in ("used", "edited"))
+    return sum(1 for iv in ivs if iv.get("feedback") in ACTED)
 
 
 def _talk(utterances: list[dict], speaker: str) -> float:

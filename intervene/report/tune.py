@@ -29,20 +29,17 @@ import math
 import re
 import tomllib
 from collections import Counter
-from dataclasses import fields
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from intervene.config import ConfigError, _tune
 from intervene.core.engine import CallEngine
-from intervene.core.policy import Profile
+from intervene.core.policy import PER_CATEGORY, SETTINGS, WHOLE, Profile, out_of_range
 from intervene.core.replay import replay
 from intervene.errors import InterveneError
-from intervene.vocab import Category, Severity, Speaker, Utterance
+from intervene.vocab import ACTED, Category, Severity, Speaker, Utterance
 
-PER_CATEGORY = ("min_severity", "cooldown_s")          # KEY.CATEGORY=VALUE
-SIGNED = ("emotion_shift",)                            # may be negative; every other threshold is >= 0
-SCALARS = tuple(sorted({f.name for f in fields(Profile)} - {"name", "gap_exempt", *PER_CATEGORY}))
-ACTED = ("used", "edited")
+# PER_CATEGORY ones are written KEY.CATEGORY=VALUE; every other setting is one number
+SCALARS = tuple(sorted(set(SETTINGS) - set(PER_CATEGORY)))
 COUNTS = ("before", "now", "new", "gone", "stored", "dismissed", "dismissed_gone", "acted", "acted_lost",
           "not_reproduced")
 
@@ -57,7 +54,8 @@ def parse_settings(items: Iterable[str]) -> dict[str, Any]:
     """`KEY=VALUE` strings -> the [profiles.P] table they mean, in the config
     file's shape: {"dead_air_s": 12.0, "cooldown_s": {"emotion": 60.0},
     "min_severity": {"emotion": "high"}}. KEY is any threshold config.py
-    accepts; per-category ones are written KEY.CATEGORY."""
+    accepts (every Profile setting, the detectors' included); per-category
+    ones are written KEY.CATEGORY."""
     over: dict[str, Any] = {}
     cats = [c.value for c in Category]
     for item in items:
@@ -78,25 +76,31 @@ def parse_settings(items: Iterable[str]) -> dict[str, Any]:
                     raise TuneError(f"--set {item}: expected a severity ({', '.join(sevs)}), got {value!r}")
                 over.setdefault(head, {})[cat] = value
             else:
-                over.setdefault(head, {})[cat] = _seconds(value, item, signed=False)
+                over.setdefault(head, {})[cat] = _number(head, value, item)
         elif dot or head not in SCALARS:
             known = list(SCALARS) + [f"{k}.CATEGORY" for k in PER_CATEGORY]
             raise TuneError(f"--set {item}: unknown threshold `{key}` (expected one of {', '.join(known)})")
         else:
-            over[head] = _seconds(value, item, signed=head in SIGNED)
+            over[head] = _number(head, value, item)
     if not over:
         raise TuneError("nothing to try: give at least one --set KEY=VALUE")
     return over
 
 
-def _seconds(value: str, item: str, signed: bool) -> float:
+def _number(key: str, value: str, item: str) -> float:
+    """The value of setting `key`, within its range (the config file's rule);
+    a whole number for counts. A cooldown is seconds: 0 or more."""
     try:
         v = float(value)
     except ValueError:
         raise TuneError(f"--set {item}: expected a number, got {value!r}")
-    if not math.isfinite(v) or (v < 0 and not signed):
-        raise TuneError(f"--set {item}: expected a number of 0 or more, got {value}")
-    return v
+    if key == "cooldown_s":
+        need = "" if math.isfinite(v) and v >= 0 else "a number of 0 or more"
+    else:
+        need = out_of_range(key, v)
+    if need:
+        raise TuneError(f"--set {item}: expected {need}, got {value}")
+    return int(v) if key in WHOLE else v
 
 
 def changed_profile(base: Profile, over: Mapping[str, Any]) -> Profile:
@@ -125,7 +129,7 @@ def key(iv: Mapping[str, Any]) -> tuple[str, str, int]:
     return (str(iv.get("category")), str(iv.get("trigger")), int(iv.get("utterance") or 0))
 
 
-def _matched(items: list[Mapping], others: list[Mapping]) -> list[bool]:
+def _matched(items: Sequence[Mapping], others: Sequence[Mapping]) -> list[bool]:
     """For each item, whether it has its own partner with the same key in `others`."""
     pool = Counter(key(o) for o in others)
     out = []
@@ -137,7 +141,7 @@ def _matched(items: list[Mapping], others: list[Mapping]) -> list[bool]:
     return out
 
 
-def compare(stored: list[Mapping], before: list[Mapping], now: list[Mapping]) -> dict[str, dict[str, int]]:
+def compare(stored: Sequence[Mapping], before: Sequence[Mapping], now: Sequence[Mapping]) -> dict[str, dict[str, int]]:
     """Per category, for one call: fired `before` (current settings) and `now`
     (changed), `new` (now, not before), `gone` (before, not now); of the
     `stored` ones (with `feedback`), the `dismissed` and how many of those are

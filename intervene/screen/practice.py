@@ -18,6 +18,7 @@ from intervene.core.engine import CallEngine
 from intervene.core.replay import events
 from intervene.formats.transcript import parse_transcript
 from intervene.screen.hub import Hub
+from intervene.screen.record import record_intervention
 from intervene.store.db import Store
 from intervene.vocab import Category, Intervention, Mode, Speaker, Utterance, new_call_id
 
@@ -28,7 +29,7 @@ class Practice:
     def __init__(self, store: Store, hub: Hub, index: Any, config: Any, kb_source: str = "") -> None:
         self.store, self.hub, self.index, self.config = store, hub, index, config
         self.kb_source = kb_source
-        self.tasks: set[asyncio.Task] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, rep: User, transcript: str, speed: float = 1.0) -> str:
         """Parse (TranscriptError names the line), then run in the background."""
@@ -47,15 +48,13 @@ class Practice:
         task.add_done_callback(self.tasks.discard)
         return call_id
 
-    async def _run(self, call_id: str, engine, utterances: list[Utterance], speed: float) -> None:
+    async def _run(self, call_id: str, engine: CallEngine, utterances: list[Utterance], speed: float) -> None:
         seq = 0
 
         def decided(ivs: list[Intervention]) -> None:
             nonlocal seq
             for iv in ivs:
-                wall = time.time()
-                self.store.add_intervention(call_id, seq, iv)
-                self.hub.card(call_id, seq, iv, wall, delivery="shown")
+                record_intervention(self.store, self.hub, call_id, seq, iv, delivery="shown")
                 self.store.set_delivery(call_id, seq, "shown", round(iv.at, 2))
                 seq += 1
 

@@ -9,20 +9,21 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
 
 from intervene.accounts.auth import User, can_see
 from intervene.report.html import write_report
 from intervene.report.record import call_record
+from intervene.store.db import Store
 
 FRESH_S = 60.0          # a report is remade at most this often per scope (it reads every stored call)
 _NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_-.")
 
 
 class Reports:
-    def __init__(self, store, need) -> None:
+    def __init__(self, store: Store, need: Callable[..., User]) -> None:
         self.store, self.need = store, need
         self._cache: dict[str, tuple[float, Path]] = {}
         self._lock = asyncio.Lock()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import time
 from pathlib import Path
@@ -24,15 +23,13 @@ KB_SECTIONS = ("products", "facts", "competitors", "opportunities", "promotions"
                "compliance.forbidden", "compliance.required", "process")
 
 
-def default_db_path() -> Path:
-    """--db, else INTERVENE_DB, else the user's data directory (the service's
-    StateDirectory under systemd, which sets STATE_DIRECTORY)."""
-    env = os.environ.get("INTERVENE_DB")
-    if env:
-        return Path(env)
-    state = os.environ.get("STATE_DIRECTORY")
-    if state:
-        return Path(state.split(":")[0]) / "intervene.db"
+def default_db_path(db: Optional[str] = None, state_directory: Optional[str] = None) -> Path:
+    """--db or INTERVENE_DB (`db`), else the service's StateDirectory under systemd
+    (`state_directory`, from STATE_DIRECTORY), else the user's data directory."""
+    if db:
+        return Path(db)
+    if state_directory:
+        return Path(state_directory.split(":")[0]) / "intervene.db"
     from platformdirs import user_data_dir
     return Path(user_data_dir("intervene")) / "intervene.db"
 
@@ -62,39 +59,39 @@ class Store:
     def _schema(self) -> None:
         db = self.db
         if "kb_meta" not in db.table_names():
-            db["kb_meta"].create({"key": str, "value": str}, pk="key")
+            db.table("kb_meta").create({"key": str, "value": str}, pk="key")
         if "kb_items" not in db.table_names():
-            db["kb_items"].create({"section": str, "id": str, "position": int, "data": str,
-                                   "text_hash": str, "source": str, "updated": float},
-                                  pk=("section", "id"))
+            db.table("kb_items").create({"section": str, "id": str, "position": int, "data": str,
+                                         "text_hash": str, "source": str, "updated": float},
+                                        pk=("section", "id"))
         if "embeddings" not in db.table_names():
-            db["embeddings"].create({"model": str, "hash": str, "text": str, "dim": int, "vec": bytes},
-                                    pk=("model", "hash"))
+            db.table("embeddings").create({"model": str, "hash": str, "text": str, "dim": int, "vec": bytes},
+                                          pk=("model", "hash"))
         if "calls" not in db.table_names():
-            db["calls"].create({"id": str, "started": str, "source": str, "rep": str, "team": str,
-                                "profile": str, "mode": str, "kb": str, "duration_s": float,
-                                "outcome": str, "value": float, "lead": str}, pk="id")
+            db.table("calls").create({"id": str, "started": str, "source": str, "rep": str, "team": str,
+                                      "profile": str, "mode": str, "kb": str, "duration_s": float,
+                                      "outcome": str, "value": float, "lead": str}, pk="id")
         if "utterances" not in db.table_names():
-            db["utterances"].create({"call_id": str, "idx": int, "speaker": str, "start": float,
-                                     "end": float, "text": str}, pk=("call_id", "idx"),
-                                    foreign_keys=[("call_id", "calls", "id")])
+            db.table("utterances").create({"call_id": str, "idx": int, "speaker": str, "start": float,
+                                           "end": float, "text": str}, pk=("call_id", "idx"),
+                                          foreign_keys=[("call_id", "calls", "id")])
         if "interventions" not in db.table_names():
-            db["interventions"].create({"call_id": str, "seq": int, "at": float, "utterance": int,
-                                        "category": str, "severity": str, "mode": str, "trigger": str,
-                                        "detected": str, "say": str, "evidence": str, "feedback": str},
-                                       pk=("call_id", "seq"), foreign_keys=[("call_id", "calls", "id")])
+            db.table("interventions").create({"call_id": str, "seq": int, "at": float, "utterance": int,
+                                              "category": str, "severity": str, "mode": str, "trigger": str,
+                                              "detected": str, "say": str, "evidence": str, "feedback": str},
+                                             pk=("call_id", "seq"), foreign_keys=[("call_id", "calls", "id")])
         for col, typ in (("feedback_text", str), ("feedback_at", float), ("feedback_by", str),
                          ("delivery", str), ("delivered_at", float)):
-            if col not in db["interventions"].columns_dict:
-                db["interventions"].add_column(col, typ)
+            if col not in db.table("interventions").columns_dict:
+                db.table("interventions").add_column(col, typ)
         for col, typ in (("outcome_note", str), ("outcome_by", str), ("outcome_at", float)):
-            if col not in db["calls"].columns_dict:
-                db["calls"].add_column(col, typ)
+            if col not in db.table("calls").columns_dict:
+                db.table("calls").add_column(col, typ)
         if "users" not in db.table_names():
-            db["users"].create({"login": str, "name": str, "role": str, "team": str, "endpoint": str,
-                                "sip_message": int, "pw": str, "epoch": int, "created": float}, pk="login")
+            db.table("users").create({"login": str, "name": str, "role": str, "team": str, "endpoint": str,
+                                      "sip_message": int, "pw": str, "epoch": int, "created": float}, pk="login")
         if "settings" not in db.table_names():
-            db["settings"].create({"key": str, "value": str}, pk="key")
+            db.table("settings").create({"key": str, "value": str}, pk="key")
 
     # ------------------------------------------------------------- embeddings
     def get_vectors(self, model: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
@@ -114,7 +111,7 @@ class Store:
         rows = [{"model": model, "hash": text_hash(t), "text": t, "dim": int(v.shape[0]),
                  "vec": np.asarray(v, dtype=np.float32).tobytes()} for t, v in vectors.items()]
         with self.db.conn:
-            self.db["embeddings"].upsert_all(rows, pk=("model", "hash"))
+            self.db.table("embeddings").upsert_all(rows, pk=("model", "hash"))
 
     # --------------------------------------------------------------------- kb
     def kb_import(self, doc: dict[str, Any], source: str) -> dict[str, int]:
@@ -125,7 +122,7 @@ class Store:
         with self.db.conn:
             for key in ("company", "assistant"):
                 if key in doc and doc[key] is not None:
-                    self.db["kb_meta"].upsert({"key": key, "value": json.dumps(doc[key])}, pk="key")
+                    self.db.table("kb_meta").upsert({"key": key, "value": json.dumps(doc[key])}, pk="key")
             for section in KB_SECTIONS:
                 for pos, item in enumerate(_section(doc, section)):
                     data = json.dumps(item, sort_keys=True)
@@ -134,9 +131,9 @@ class Store:
                                           [section, item["id"]]).fetchone()
                     counts["added" if old is None else "unchanged" if old[0] == h else "changed"] += 1
                     if old is None or old[0] != h:
-                        self.db["kb_items"].upsert({"section": section, "id": item["id"], "position": pos,
-                                                    "data": data, "text_hash": h, "source": source,
-                                                    "updated": now}, pk=("section", "id"))
+                        self.db.table("kb_items").upsert({"section": section, "id": item["id"], "position": pos,
+                                                          "data": data, "text_hash": h, "source": source,
+                                                          "updated": now}, pk=("section", "id"))
         return counts
 
     def kb_items(self) -> list[dict[str, Any]]:
@@ -172,11 +169,11 @@ class Store:
         row = {"id": call_id, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                "outcome": "unknown", **fields}
         with self.db.conn:
-            self.db["calls"].upsert(row, pk="id", alter=True)
+            self.db.table("calls").upsert(row, pk="id", alter=True)
 
     def update_call(self, call_id: str, **fields: Any) -> None:
         with self.db.conn:
-            self.db["calls"].update(call_id, fields, alter=True)
+            self.db.table("calls").update(call_id, fields, alter=True)
 
     def call(self, call_id: str) -> Optional[dict[str, Any]]:
         rows = list(self.db.query("select * from calls where id=?", [call_id]))
@@ -184,14 +181,14 @@ class Store:
 
     def add_utterance(self, call_id: str, u: Utterance) -> None:
         with self.db.conn:
-            self.db["utterances"].upsert({"call_id": call_id, "idx": u.index, "speaker": u.speaker.value,
-                                          "start": u.start, "end": u.end, "text": u.text},
-                                         pk=("call_id", "idx"))
+            self.db.table("utterances").upsert({"call_id": call_id, "idx": u.index, "speaker": u.speaker.value,
+                                                "start": u.start, "end": u.end, "text": u.text},
+                                               pk=("call_id", "idx"))
 
     def add_intervention(self, call_id: str, seq: int, iv: Intervention) -> None:
         j = iv.to_json()
         with self.db.conn:
-            self.db["interventions"].upsert({"call_id": call_id, "seq": seq, **{k: j[k] for k in (
+            self.db.table("interventions").upsert({"call_id": call_id, "seq": seq, **{k: j[k] for k in (
                 "at", "utterance", "category", "severity", "mode", "trigger", "detected", "say")},
                 "evidence": json.dumps(j["evidence"]), "feedback": None}, pk=("call_id", "seq"))
 
@@ -199,19 +196,19 @@ class Store:
         """What became of a live intervention: spoken / whispered / shown,
         expired (the moment passed before a gap), interrupted, failed."""
         with self.db.conn:
-            self.db["interventions"].update((call_id, seq), {"delivery": status, "delivered_at": delivered_at},
-                                            alter=True)
+            self.db.table("interventions").update((call_id, seq), {"delivery": status, "delivered_at": delivered_at},
+                                                  alter=True)
 
     def set_feedback(self, call_id: str, seq: int, action: str, text: Optional[str], by: str) -> None:
         """The rep's verdict on a card: used / edited (with the words they used) / dismissed."""
         with self.db.conn:
-            self.db["interventions"].update((call_id, seq), {"feedback": action, "feedback_text": text,
-                                                             "feedback_at": time.time(), "feedback_by": by})
+            self.db.table("interventions").update((call_id, seq), {"feedback": action, "feedback_text": text,
+                                                                   "feedback_at": time.time(), "feedback_by": by})
 
     def set_outcome(self, call_id: str, outcome: str, note: Optional[str], by: str) -> None:
         with self.db.conn:
-            self.db["calls"].update(call_id, {"outcome": outcome, "outcome_note": note, "outcome_by": by,
-                                              "outcome_at": time.time()})
+            self.db.table("calls").update(call_id, {"outcome": outcome, "outcome_note": note, "outcome_by": by,
+                                                    "outcome_at": time.time()})
 
     def intervention(self, call_id: str, seq: int) -> Optional[dict[str, Any]]:
         rows = list(self.db.query("select * from interventions where call_id=? and seq=?", [call_id, seq]))
@@ -231,7 +228,7 @@ class Store:
         row = {"login": login, "epoch": 1, "created": time.time(), "sip_message": 0, "pw": None,
                **(old or {}), **fields}
         with self.db.conn:
-            self.db["users"].upsert(row, pk="login")
+            self.db.table("users").upsert(row, pk="login")
         return self.user(login) or row
 
     def remove_user(self, login: str) -> bool:
@@ -244,14 +241,14 @@ class Store:
 
     def put_setting(self, key: str, value: str) -> None:
         with self.db.conn:
-            self.db["settings"].upsert({"key": key, "value": value}, pk="key")
+            self.db.table("settings").upsert({"key": key, "value": value}, pk="key")
 
     def utterances(self, call_id: str) -> list[dict[str, Any]]:
         return list(self.db.query("select * from utterances where call_id=? order by idx", [call_id]))
 
     def finish_call(self, call_id: str, duration_s: float) -> None:
         with self.db.conn:
-            self.db["calls"].update(call_id, {"duration_s": duration_s})
+            self.db.table("calls").update(call_id, {"duration_s": duration_s})
 
     def calls(self, limit: Optional[int] = None) -> list[dict[str, Any]]:
         """Oldest first; with `limit`, the newest `limit` calls (still oldest first)."""

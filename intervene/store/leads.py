@@ -24,6 +24,7 @@ it has not seen (as sqlite-utils' alter=True does).
 """
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import time
@@ -32,6 +33,7 @@ from typing import Any, Iterable, NamedTuple, Optional
 from intervene.store.db import Store
 
 _list = list                                  # `list` below is this module's (leads.list), not the builtin
+_Rows = builtins.list[dict[str, Any]]         # ... and so annotations name the builtin through `builtins`
 
 STATUSES = ("received", "ready", "calling", "done", "no-phone", "dnc", "unknown-campaign", "paused",
             "failed", "fetch-failed")
@@ -108,7 +110,8 @@ def add_lead(store: Store, *, source: str, status: str = "received", leadgen_id:
         cur = store.db.execute(f"insert into leads ({cols}) values ({marks}) on conflict(leadgen_id) do nothing",
                                _list(row.values()))
         if cur.rowcount == 1:
-            return Added(int(cur.lastrowid), False)
+            assert cur.lastrowid is not None          # an insert that added a row has its rowid
+            return Added(cur.lastrowid, False)
         got = store.db.execute("select id from leads where leadgen_id = ?", [leadgen_id]).fetchone()
     return Added(int(got[0]), True)
 
@@ -121,10 +124,11 @@ def get_lead(store: Store, lead_id: int) -> Optional[dict[str, Any]]:
 
 def list_leads(store: Store, status: Optional[str | Iterable[str]] = None, campaign: Optional[str] = None,
                source: Optional[str] = None, phone: Optional[str] = None,
-               limit: Optional[int] = None) -> list[dict[str, Any]]:
+               limit: Optional[int] = None) -> _Rows:
     """Newest first, filtered by any of the arguments given."""
     ensure(store)
-    where, args = [], []
+    where: builtins.list[str] = []
+    args: builtins.list[str | int] = []
     if status is not None:
         statuses = [status] if isinstance(status, str) else _list(status)
         where.append(f"status in ({', '.join('?' * len(statuses))})")
@@ -162,14 +166,14 @@ def update_lead(store: Store, lead_id: int, only_if: Optional[str | Iterable[str
         return store.db.execute(sql, args).rowcount == 1
 
 
-def due(store: Store, now: float, limit: int = 10) -> list[dict[str, Any]]:
+def due(store: Store, now: float, limit: int = 10) -> _Rows:
     """Ready leads whose time has come, the longest-waiting first."""
     ensure(store)
     return [_decode(r) for r in store.db.query(
         "select * from leads where status = 'ready' and next_at <= ? order by next_at, id limit ?", [now, limit])]
 
 
-def pending_intake(store: Store, now: float, limit: int = 50) -> list[dict[str, Any]]:
+def pending_intake(store: Store, now: float, limit: int = 50) -> _Rows:
     """Leads intake still owes a look: fetch-failed ones whose retry time has
     come, and received ones left behind (a restart between the webhook's
     commit and the fetch) once their next_at passes."""
@@ -233,7 +237,7 @@ def dnc_remove(store: Store, phone: str) -> bool:
         return store.db.execute("delete from dnc where phone = ?", [phone]).rowcount == 1
 
 
-def dnc_list(store: Store) -> list[dict[str, Any]]:
+def dnc_list(store: Store) -> _Rows:
     ensure(store)
     return _list(store.db.query("select * from dnc order by added, phone"))
 
@@ -254,7 +258,7 @@ update = update_lead
 # ------------------------------------------------------------------ helpers
 def _columns(store: Store, vals: dict[str, Any]) -> None:
     """Add a column for a key the table does not have yet (the dialler's own fields)."""
-    have = store.db["leads"].columns_dict
+    have = store.db.table("leads").columns_dict
     for k, v in vals.items():
         if k in have:
             continue
@@ -262,7 +266,7 @@ def _columns(store: Store, vals: dict[str, Any]) -> None:
             raise ValueError(f"not a column name: {k!r}")
         typ = float if isinstance(v, float) else int if isinstance(v, (int, bool)) else str
         with store.db.conn:
-            store.db["leads"].add_column(k, typ)
+            store.db.table("leads").add_column(k, typ)
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:

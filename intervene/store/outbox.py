@@ -31,12 +31,12 @@ def _table(store: Store) -> None:
     db = store.db
     if TABLE not in db.table_names():
         with db.conn:
-            db[TABLE].create({"event_id": str, "lead_id": str, "call_id": str, "payload": str,
-                              "status": str, "attempts": int, "next_at": float, "last_error": str,
-                              "created": float, "sent_at": float, "response": str},
-                             pk="event_id", not_null={"payload", "status"},
-                             defaults={"status": "pending", "attempts": 0}, if_not_exists=True)
-            db[TABLE].create_index(["status", "next_at"], if_not_exists=True)
+            db.table(TABLE).create({"event_id": str, "lead_id": str, "call_id": str, "payload": str,
+                                    "status": str, "attempts": int, "next_at": float, "last_error": str,
+                                    "created": float, "sent_at": float, "response": str},
+                                   pk="event_id", not_null={"payload", "status"},
+                                   defaults={"status": "pending", "attempts": 0}, if_not_exists=True)
+            db.table(TABLE).create_index(["status", "next_at"], if_not_exists=True)
 
 
 def _row(r: dict[str, Any]) -> dict[str, Any]:

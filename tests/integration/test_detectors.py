@@ -526,21 +526,28 @@ def test_missed_process_step_fires_at_its_deadline(run_call, kb_index) -> None:
 def test_agitated_voice_lowers_the_bar_only_for_words_that_lean_that_way(acme_index) -> None:
     """Acoustic cues: words just short of the frustration bar count when the
     lead is much louder than their own baseline; calm words stay calm however loud."""
-    from intervene.core.detect.emotion import AROUSAL_BONUS, THRESHOLD, EmotionDetector
+    from dataclasses import replace
+
+    from intervene.core.detect.emotion import EmotionDetector
     from intervene.core.detect.phrases import units_of
     from intervene.core.detect.state import CallState
     from intervene.vocab import Cues, Speaker, Utterance
     text = "Can we speed this up?"
+    std = PROFILES["standard"]
     score = EmotionDetector(acme_index).protos.scores(units_of(text))["frustration"][0]
     # a profile shift that puts this sentence just below the bar (by half the voice bonus)
-    shift = score - THRESHOLD["frustration"] + AROUSAL_BONUS / 2
+    profile = replace(std, emotion_shift=score - std.emotion_frustration_sim + std.arousal_bonus / 2)
     loud = Cues(loudness_db=-10, loudness_rise_db=8.0, pitch_rise=0.2)
-    calm = EmotionDetector(acme_index, shift=shift).on_utterance(
+    calm = EmotionDetector(acme_index, profile).on_utterance(
         Utterance(0, Speaker.LEAD, 0, 2, text), CallState(), 2)
-    agitated = EmotionDetector(acme_index, shift=shift).on_utterance(
+    agitated = EmotionDetector(acme_index, profile).on_utterance(
         Utterance(0, Speaker.LEAD, 0, 2, text, cues=loud), CallState(), 2)
     assert not calm and agitated and "louder" in agitated[0].detected
-    happy = EmotionDetector(acme_index, shift=shift).on_utterance(
+    # a louder-voice threshold above this lead's rise: the voice no longer lowers the bar
+    deaf = EmotionDetector(acme_index, replace(profile, arousal_louder_db=9.0, arousal_pitch_rise=0.3)).on_utterance(
+        Utterance(0, Speaker.LEAD, 0, 2, text, cues=loud), CallState(), 2)
+    assert not deaf
+    happy = EmotionDetector(acme_index, profile).on_utterance(
         Utterance(0, Speaker.LEAD, 0, 2, "That sounds great, let's do it!", cues=loud), CallState(), 2)
     assert not happy
 
@@ -615,6 +622,38 @@ def test_a_noisy_line_never_speaks_a_correction(kb_index) -> None:
     assert "noisy-line" in doubts and (noisy or 0) < PROFILES["standard"].accuracy_voice_min
 
 
+def test_the_noisy_line_bar_and_the_emotion_bars_are_the_profiles(kb_index, tmp_path) -> None:
+    """[profiles.X] reaches the detectors the engine builds for a call: a line
+    15 dB over its noise is noisy at the built-in 25 dB, not at 10 dB; and
+    "you asked me that earlier" (0.77 from "you already asked me that") is
+    frustration at the built-in 0.60, not at a bar of 0.90."""
+    from intervene.config import load_config
+    from intervene.core.detect.state import CallState
+    from intervene.core.engine import CallEngine
+    from intervene.vocab import Cues, Speaker, Utterance, Word
+    f = tmp_path / "intervene.toml"
+    f.write_text('[profiles.quiet]\nbase = "standard"\nnoisy_line_db = 10\nemotion_frustration_sim = 0.9\n')
+    quiet = load_config(f).profiles["quiet"]
+    text = "The Standard plan is 89 dollars a month."
+    words = tuple(Word(w, i * .2, i * .2 + .2, .97) for i, w in enumerate(text.split()))
+
+    def doubts(profile):
+        det = CallEngine(kb_index("acme"), profile).d.accuracy
+        call = CallState(product="standard")
+        u = Utterance(0, Speaker.REP, 0, 2, text, words=words, cues=Cues(-20.0, snr_db=15.0))
+        call.utterances.append(u)
+        det.on_utterance(u, call, 2.0)
+        [fired] = det.turn_ended(4.0)
+        return fired.doubts
+    assert "noisy-line" in doubts(PROFILES["standard"])
+    assert "noisy-line" not in doubts(quiet)
+
+    def emotion(profile):
+        det = CallEngine(kb_index("acme"), profile).d.emotion
+        return det.on_utterance(Utterance(0, Speaker.LEAD, 0, 2, "You asked me that earlier."), CallState(), 2)
+    assert emotion(PROFILES["standard"]) and not emotion(quiet)
+
+
 def test_a_later_true_detail_is_not_a_self_correction(kb_index) -> None:
     """"24 panels ..." then "400 watts each" (true, same fact) does not fix the count."""
     from intervene.core.detect.state import CallState
@@ -667,12 +706,15 @@ promotions:
     signals: [a coworker wants to learn, my friend is interested too]
 """)
     index = KBIndex(load_kb(kb), embedder)
+    p = PROFILES["standard"]
     for said in ["oh okay and honestly my son jake wants to do spanish too so it'd be two kids",
                  "and my wife, she really wants to join in on the lessons as well"]:
-        units = units_of(said) + signal_units(said)
-        assert "family" in match_owners(index, said, "opportunity:", 0.7, units, partial=True), said
-        assert "family" not in match_owners(index, "my son plays football on sundays", "opportunity:", 0.7,
-                                            partial=True)
+        units = units_of(said) + signal_units(said, (p.signal_window_short, p.signal_window_long),
+                                              p.signal_window_stride)
+        assert "family" in match_owners(index, said, "opportunity:", p.signal_sim, units,
+                                        partial_sim=p.signal_partial_sim), said
+        assert "family" not in match_owners(index, "my son plays football on sundays", "opportunity:", p.signal_sim,
+                                            partial_sim=p.signal_partial_sim)
     d = OpportunityDetector(index)
     said = "By the way, a coworker of mine wants to learn Spanish too, maybe we could do it together."
     u = Utterance(0, Speaker.LEAD, 0, 4, said)

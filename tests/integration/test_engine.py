@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from intervene.core.engine import BACKCHANNEL_S, CallEngine
+from intervene.core.engine import CallEngine
 from intervene.core.policy import PROFILES
 from intervene.core.replay import events
 from intervene.formats.transcript import parse_transcript
@@ -14,6 +14,7 @@ from intervene.vocab import Category, Intervention, Mode, Speaker, Utterance
 
 C = Category
 HOLD = PROFILES["standard"].accuracy_hold_s
+BACKCHANNEL_S = PROFILES["standard"].backchannel_s
 WRONG = "The Standard package includes two years of support."
 CORRECTION = "Quick clarification - the Standard package includes three years of support."
 
@@ -259,4 +260,6 @@ def test_audio_split_turns_are_still_one_turn(acme_index) -> None:
     for i, (who, text) in enumerate(rows):
         over = Cues(overlap_s=0.5) if text == "Mm-hm." else None
         call.utterances.append(Utterance(i, who, i * 2.0, i * 2.0 + 1.0, text, cues=over))
-    assert _replies(call) == [rows[0][1], "And the router is old."]
+    assert _replies(call, PROFILES["standard"].overheard_overlap) == [rows[0][1], "And the router is old."]
+    # ("mm-hm" over the rep for half its length; counted as a reply if only more overlap is listening)
+    assert _replies(call, 0.6) == [rows[0][1], "Mm-hm. And the router is old."]

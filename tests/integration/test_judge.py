@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from intervene.nlp.judge import WEIGHTS, CrossEncoderJudge, judge_enabled
+from intervene.app import Runtime
+from intervene.config.env import Env
+from intervene.nlp.judge import WEIGHTS, CrossEncoderJudge
 
 pytestmark = pytest.mark.skipif(not WEIGHTS.exists(), reason="judge weights not shipped")
 
@@ -77,4 +79,5 @@ def test_damaged_weights_leave_the_rules_alone(tmp_path, caplog):
 @pytest.mark.parametrize("value, on", [("off", False), ("0", False), ("no", False), ("on", True), ("", True)])
 def test_judge_can_be_turned_off(monkeypatch, value, on):
     monkeypatch.setenv("INTERVENE_JUDGE", value)
-    assert judge_enabled() is on
+    assert Env.read().judge is on
+    assert (Runtime(None, None).judge is not None) is (on and WEIGHTS.exists())

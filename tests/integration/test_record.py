@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from intervene.cli.main import main
-from intervene.report.record import OUTCOMES, call_record, import_records, parse_records, read_record, write_records
+from intervene.formats.record import parse_records, read_record, write_records
+from intervene.report.record import call_record, import_records
 from intervene.report.score import WEIGHTS, score_call
 from intervene.store.db import Store
-from intervene.vocab import Category, Evidence, Intervention, Mode, Severity, Speaker, Utterance
+from intervene.vocab import OUTCOMES, Category, Evidence, Intervention, Mode, Severity, Speaker, Utterance
 
 # ------------------------------------------------------------------ helpers
 

@@ -14,10 +14,10 @@ import pytest
 from statsmodels.stats.contingency_tables import Table2x2
 from statsmodels.stats.multitest import multipletests
 
+from intervene.formats.record import parse_records, read_record
 from intervene.report.analysis import NOT_ENOUGH, analyse
 from intervene.report.html import write_report
 from intervene.report.plots import FILES
-from intervene.report.record import parse_records, read_record
 from intervene_harness.synth import CATEGORIES, synthetic_records
 
 PLANTED = {"accuracy": (0.55, 0.30), "emotion": (0.15, 0.45)}

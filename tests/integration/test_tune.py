@@ -102,6 +102,19 @@ def test_lowering_dead_air_adds_momentum_interventions(store: Store, acme_index,
     assert momentum(more)["now"] > momentum(more)["before"]
 
 
+def test_a_detector_threshold_is_tried_like_any_other(store: Store, acme_index) -> None:
+    """`--set pickup_sim=0`: any reply of the rep counts as picking the lead's
+    signal up, so the opportunity and competitor cards go and nothing else moves."""
+    report = t.tune_calls(store, acme_index, Config(), "standard", t.parse_settings(["pickup_sim=0"]),
+                          store.calls())
+    cats = report["categories"]
+    waiting = [c for c in ("opportunity", "competitive") if c in cats]
+    assert waiting and all(cats[c]["before"] > 0 == cats[c]["now"] for c in waiting), cats
+    for cat, c in cats.items():
+        if cat not in waiting:
+            assert c["before"] == c["now"], cat
+
+
 def test_dismissed_and_used_cards_that_disappear(store: Store, acme_index) -> None:
     momentum_ivs = [(row["id"], iv["seq"]) for row in store.calls() for iv in store.interventions(row["id"])
                     if iv["category"] == "momentum"]
@@ -173,6 +186,11 @@ def test_parse_settings() -> None:
                              "emotion_shift=-0.05", "dead_air_s = 14"]) == {
         "dead_air_s": 14.0, "cooldown_s": {"emotion": 60.0}, "min_severity": {"emotion": "high"},
         "emotion_shift": -0.05}
+    # the detectors' thresholds too; counts are whole numbers, sentiments may be negative
+    over = t.parse_settings(["signal_sim=0.8", "stall_turns=5", "emotion_aimed_sentiment=-0.6"])
+    assert over == {"signal_sim": 0.8, "stall_turns": 5, "emotion_aimed_sentiment": -0.6}
+    assert isinstance(over["stall_turns"], int)
+    assert t.changed_profile(PROFILES["training"], over).stall_turns == 5
 
 
 @pytest.mark.parametrize("item, message", [
@@ -187,6 +205,9 @@ def test_parse_settings() -> None:
     ("min_severity.emotion=huge", "expected a severity"),
     ("name=x", "unknown threshold `name`"),
     ("dead_air_s.x=1", "unknown threshold"),
+    ("signal_sim=70", "expected a number from 0 to 1, got 70"),
+    ("stall_turns=0", "expected a whole number of 1 or more"),
+    ("cooldown_s.emotion=-5", "0 or more"),
 ])
 def test_bad_settings(item: str, message: str) -> None:
     with pytest.raises(t.TuneError, match=message.replace("[", r"\[")):

@@ -10,18 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from intervene.leads.understand.answers import (
-    clean_text,
-    declines,
-    describe_budget,
-    describe_when,
-    parse_answer,
-    parse_budget,
-    parse_intent,
-    parse_timeline,
-    parse_when,
-    parse_yes_no,
-)
+from intervene.leads.understand.answers import parse_answer
+from intervene.leads.understand.budget import describe_budget, parse_budget
+from intervene.leads.understand.clock import describe_when, parse_when
+from intervene.leads.understand.dates import parse_timeline
+from intervene.leads.understand.intent import declines, parse_intent, parse_yes_no
+from intervene.leads.understand.spoken import clean_text
 
 UTC = ZoneInfo("UTC")
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC).timestamp()       # a Thursday
@@ -338,3 +332,12 @@ def test_timeline_strict_skips_bare_durations():
 ])
 def test_intent_more(text, kind):
     assert parse_intent(text, NOW).kind == kind
+
+
+@pytest.mark.parametrize("text, currency", [
+    ("we have a $5,000 budget", "USD"),          # "a" before "$" is the article, not A$
+    ("a $300 a month plan", "USD"),
+    ("A$5000", "AUD"), ("about C$ 49 a month", "CAD"), ("US$2k", "USD"), ("NZ$ 1,200 a year", "NZD"),
+])
+def test_a_currency_prefix_only_where_it_touches_the_dollar_sign(text, currency):
+    assert parse_budget(text).currency == currency

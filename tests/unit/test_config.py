@@ -3,14 +3,20 @@ rep > team > defaults resolution; every malformed file is one ConfigError that
 names the file and what is wrong."""
 from __future__ import annotations
 
+import math
 import pathlib
 import textwrap
+from types import SimpleNamespace
 
 import pytest
 
 from intervene.config import Config, ConfigError, load_config
-from intervene.core.policy import PROFILES
-from intervene.vocab import Category, Mode, Severity
+from intervene.core.detect.accuracy import AccuracyDetector
+from intervene.core.detect.emotion import arousal
+from intervene.core.detect.state import CallState
+from intervene.core.policy import PER_CATEGORY, PROFILES, SETTINGS, WHOLE, Profile, setting_range
+from intervene.report import tune
+from intervene.vocab import Category, Cues, Mode, Severity, Speaker, Utterance
 
 C = Category
 
@@ -320,3 +326,112 @@ def test_listening_options(tmp_path: pathlib.Path) -> None:
                         ('[vad]\nhangover = 3\n', "unknown key `hangover`"),
                         ('[asr]\nbeam_size = true\n', "`beam_size` must be int")]:
         assert needle in config_error(tmp_path, bad)
+
+
+# ------------------------------------------------- the detectors' thresholds
+
+NUMERIC = [n for n in SETTINGS if n not in PER_CATEGORY]
+
+
+def other_value(name: str) -> float:
+    """A valid value of the setting that is not the standard profile's."""
+    now = getattr(PROFILES["standard"], name)
+    _, hi = setting_range(name)
+    if name in WHOLE:
+        return now + 1
+    return (now + hi) / 2 if hi < math.inf else now + 1.5
+
+
+def test_every_setting_can_be_set_in_the_file(tmp_path: pathlib.Path) -> None:
+    """Every threshold of the profile - the policy's and each detector's - is
+    reachable from [profiles.X], counts as whole numbers."""
+    assert {"signal_sim", "asr_number_sure", "emotion_frustration_sim", "stall_turns"} <= set(NUMERIC)
+    body = "".join(f"{n} = {other_value(n)!r}\n" for n in NUMERIC)
+    got = load_config(write(tmp_path, "[profiles.standard]\n" + body)).profiles["standard"]
+    for n in NUMERIC:
+        assert getattr(got, n) == other_value(n) != getattr(PROFILES["standard"], n), n
+        assert isinstance(getattr(got, n), int if n in WHOLE else float), n
+
+
+def test_every_setting_can_be_tried_with_tune_set() -> None:
+    over = tune.parse_settings([f"{n}={other_value(n)!r}" for n in NUMERIC])
+    got = tune.changed_profile(PROFILES["standard"], over)
+    for n in NUMERIC:
+        assert getattr(got, n) == other_value(n), n
+
+
+LOUDER = Utterance(0, Speaker.LEAD, 0.0, 2.0, "What do you mean?", cues=Cues(loudness_rise_db=5.0))
+
+
+def test_a_profile_setting_reaches_the_detector(tmp_path: pathlib.Path) -> None:
+    """A lead 5 dB louder than their own median sounds agitated at the built-in
+    4 dB; a team whose profile asks for 6 dB does not hear it."""
+    cfg = load_config(write(tmp_path, """\
+        [profiles.calm]
+        base = "standard"
+        arousal_louder_db = 6
+        """))
+    assert "5 dB louder" in arousal(LOUDER, cfg.profiles["standard"])
+    assert arousal(LOUDER, cfg.profiles["calm"]) == ""
+
+
+class Recorder:
+    """A claim checker that only records what it was asked to check."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def check(self, text: str, *context: object) -> SimpleNamespace:
+        self.texts.append(text)
+        return SimpleNamespace(verdicts=[])
+
+
+def checked(profile: Profile) -> str:
+    """What the accuracy detector checks for the second half of a sentence
+    the rep split with a 1.5 s pause."""
+    rec = Recorder()
+    det = AccuracyDetector(rec, profile)  # type: ignore[arg-type]
+    call = CallState()
+    for u in (Utterance(0, Speaker.REP, 0.0, 2.0, "It includes a thirty minute lesson"),
+              Utterance(1, Speaker.REP, 3.5, 4.5, "right before the test.")):
+        call.utterances.append(u)
+        det.on_utterance(u, call, u.end)
+    return rec.texts[-1]
+
+
+def test_a_tune_setting_reaches_the_detector() -> None:
+    """`tune --set continues_s=2`: a pause of 1.5 s inside a sentence no longer
+    splits it, so the claim is checked whole."""
+    assert checked(PROFILES["standard"]) == "right before the test."
+    tuned = tune.changed_profile(PROFILES["standard"], tune.parse_settings(["continues_s=2"]))
+    assert checked(tuned) == "It includes a thirty minute lesson right before the test."
+
+
+@pytest.mark.parametrize("body, needle", [
+    ("signal_sim = 70", "`signal_sim` must be a number from 0 to 1, got 70"),
+    ("asr_number_sure = 1.5", "`asr_number_sure` must be a number from 0 to 1"),
+    ("emotion_kind_sentiment = -3", "`emotion_kind_sentiment` must be a number from -1 to 1"),
+    ("stall_turns = 0", "`stall_turns` must be a whole number of 1 or more, got 0"),
+    ("stall_turns = 2.5", "`stall_turns` must be a whole number of 1 or more, got 2.5"),
+    ("noisy_line_db = -5", "`noisy_line_db` must be a number of 0 or more"),
+    ("dead_air_s = -1", "`dead_air_s` must be a number of 0 or more"),
+    ("continues_s = inf", "`continues_s` must be a number of 0 or more"),
+    ('hold_sim = "high"', "bad value for `hold_sim`"),
+    ("[profiles.standard.cooldown_s]\nemotion = -3", "`cooldown_s.emotion` must be a number of 0 or more"),
+])
+def test_a_setting_out_of_its_range_is_an_error_naming_it(tmp_path: pathlib.Path, body: str, needle: str) -> None:
+    text = body if body.startswith("[") else f"[profiles.standard]\n{body}"
+    msg = config_error(tmp_path, text + "\n")
+    assert "[profiles.standard]" in msg and needle in msg, msg
+
+
+@pytest.mark.parametrize("item, needle", [
+    ("signal_sim=70", "--set signal_sim=70: expected a number from 0 to 1, got 70"),
+    ("stall_turns=2.5", "expected a whole number of 1 or more, got 2.5"),
+    ("emotion_aimed_sentiment=-2", "expected a number from -1 to 1"),
+    ("noisy_line_db=-5", "expected a number of 0 or more"),
+])
+def test_a_tune_setting_out_of_its_range_is_an_error_naming_it(item: str, needle: str) -> None:
+    with pytest.raises(tune.TuneError) as info:
+        tune.parse_settings([item])
+    assert needle in str(info.value)

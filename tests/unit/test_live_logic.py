@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
 
 from intervene.config import ConfigError, load_config
 from intervene.kb.loader import load_kb
 from intervene.pbx.ari import Ari, AriSettings, AriUnavailable
-from intervene.pbx.briefing import briefing_text, parse_args
+from intervene.pbx.briefing import briefing_text, handoff_briefing, parse_args
 from intervene.pbx.call import when_to_speak
 from intervene.pbx.media import MediaStore
+from intervene.vocab import Category, Intervention, Mode, Severity, Speaker, Utterance
 
 
 def test_speaks_only_into_a_gap_and_gives_up_when_the_moment_passed():
@@ -136,3 +138,148 @@ def test_the_api_needs_a_token_and_is_off_without_one(tmp_path):
     assert out[""]["wrong"][0] == 403                                           # no token configured: tokens off
     assert out["s3cret"]["api"][0] == 401 and out["s3cret"]["wrong"][0] == 401
     assert out["s3cret"]["right"] == (200, b'[{"id": "c1"}]')
+
+
+# --------------------------------------------------------------- the play path
+class _FakeAri:
+    """Asterisk as far as playing goes: a playback fetches its clip from the
+    media store (waiting for a promised one, failing on an unknown one) and
+    reports PlaybackFinished; a snoop reports StasisStart."""
+
+    def __init__(self, waiters, media) -> None:
+        self.waiters, self.media = waiters, media
+        self.s = SimpleNamespace(app="iv-test")
+        self.log: list[tuple[str, str, dict]] = []
+
+    async def call(self, method, path, **params):
+        self.log.append((method, path, params))
+        if path.endswith("/play"):
+            key = params["media"].rsplit("/", 1)[-1].removesuffix(".wav")
+            asyncio.get_running_loop().create_task(self._fetch(key, params["playbackId"]))
+        elif path.endswith("/snoop"):
+            asyncio.get_running_loop().call_soon(self.waiters.resolve, f"start:{params['snoopId']}", {})
+        return {}
+
+    async def quiet(self, method, path, **params):
+        return await self.call(method, path, **params)
+
+    async def _fetch(self, key: str, playback: str) -> None:
+        data = await self.media.get(key)
+        self.waiters.resolve(f"played:{playback}", "done" if data else "failed")
+
+
+def _live_call(fail_tts: bool = False, hooks=None):
+    from intervene.config.live import LiveOptions
+    from intervene.pbx.call import CallHooks, LiveCall
+    from intervene.pbx.controller import Waiters
+
+    media, waiters = MediaStore(), Waiters()
+    said: list[tuple[float, float, str]] = []
+    ai: list[str] = []
+    quiet = SimpleNamespace(speaking=False)
+    engine = SimpleNamespace(speech_started=lambda sp, now: ai.append("started") or [],
+                             speech_ended=lambda sp, end, now: ai.append("ended") or [])
+    pipeline = SimpleNamespace(parties={Speaker.LEAD: SimpleNamespace(segmenter=quiet),
+                                        Speaker.REP: SimpleNamespace(segmenter=quiet)},
+                               ai_said=lambda start, end, text: said.append((start, end, text)))
+
+    async def synthesize(key, text, tone_first=False):
+        await asyncio.sleep(0.01)
+        if fail_tts:
+            media.fail(key, RuntimeError("no voice"))
+            raise RuntimeError("no voice")
+        media.put(key, b"RIFF" + (b"T" if tone_first else b"") + text.encode())
+
+    services = SimpleNamespace(media=media, waiters=waiters, options=LiveOptions(), intro_key="intro",
+                               intro_line="This is the assistant.", synthesize=synthesize,
+                               media_uri=lambda key: f"sound:http://svc/media/{key}.wav",
+                               account=lambda args: None, new_pipeline=lambda args, on_u, on_i: (engine, pipeline))
+    services.ari = _FakeAri(waiters, media)
+    services.screen = SimpleNamespace(line=lambda call_id, u: None)
+    services.store = SimpleNamespace(add_utterance=lambda call_id, u: None)
+    media.put("intro", b"RIFFintro")
+    return LiveCall(services, "c1", "lead-ch", {"rep": "PJSIP/rep1"}, hooks=hooks or CallHooks()), said, ai
+
+
+def _plays(call) -> list[tuple[str, str]]:
+    return [(p, params["media"].rsplit("/", 1)[-1].removesuffix(".wav").split("-")[0])
+            for m, p, params in call.s.ari.log if p.endswith("/play")]
+
+
+def test_the_assistant_says_a_line_into_the_bridge_and_the_transcript():
+    async def go():
+        call, said, ai = _live_call()
+        status = await call.say("What is your budget?", barge_in=False)
+        return status, call, said, ai
+    status, call, said, ai = asyncio.run(go())
+    assert status == "spoken"
+    assert _plays(call) == [("/bridges/iv-c1/play", "say")]
+    assert [t for _, _, t in said] == ["What is your budget?"] and ai == ["started", "ended"]
+
+
+def test_a_correction_plays_the_intro_then_the_words_and_records_when_it_began():
+    iv = Intervention(0.0, 3, Category.ACCURACY, Severity.HIGH, Mode.VOICE, "claim", "two years of support",
+                      "Standard includes three years of support.")
+
+    async def go():
+        call, said, ai = _live_call()
+        status = await call._speak(iv, 4)
+        return status, call, said, ai
+    status, call, said, ai = asyncio.run(go())
+    assert status == "spoken" and call.spoke_at == {4: 0.0}
+    assert _plays(call) == [("/bridges/iv-c1/play", "intro"), ("/bridges/iv-c1/play", "say")]
+    assert said == [(0.0, 0.0, "This is the assistant. Standard includes three years of support.")]
+    assert ai == ["started", "ended"]
+
+
+def test_a_whisper_goes_through_its_own_snoop_which_is_removed_after():
+    async def go():
+        call, said, ai = _live_call()
+        call.rep = "rep-ch"
+        status = await call._whisper("Mention the annual discount.", wait=False, seq=2)
+        return status, call, said, ai
+    status, call, said, ai = asyncio.run(go())
+    assert status == "whispered" and 2 in call.spoke_at
+    log = [(m, p) for m, p, _ in call.s.ari.log]
+    assert log == [("POST", "/channels/rep-ch/snoop"), ("POST", "/channels/iv-c1-whisper1/play"),
+                   ("DELETE", "/channels/iv-c1-whisper1")]
+    assert said == [] and ai == []                        # only the rep heard it: not the assistant's line
+
+
+def test_the_rep_is_briefed_alone_with_the_tone_first():
+    async def go():
+        call, said, ai = _live_call()
+        status = await call._brief_alone("rep-ch", "Here's your briefing.")
+        return status, call
+    status, call = asyncio.run(go())
+    assert status == "played" and _plays(call) == [("/channels/rep-ch/play", "brief")]
+
+
+def test_speech_that_cannot_be_rendered_is_a_failed_line_not_a_hang():
+    async def go():
+        call, said, ai = _live_call(fail_tts=True)
+        return await call.say("Hello?"), call
+    status, call = asyncio.run(go())
+    assert status == "failed"
+
+
+def test_a_call_the_lead_flow_runs_hears_for_it_and_coaches_nobody_before_a_rep_joins():
+    from intervene.pbx.call import CallHooks
+    heard: list[str] = []
+    hooks = CallHooks(assistant_first=True, heard=lambda u: heard.append(u.text))
+    iv = Intervention(1.0, 0, Category.ACCURACY, Severity.HIGH, Mode.VOICE, "claim", "x", "y")
+
+    async def go():
+        call, said, ai = _live_call(hooks=hooks)
+        call._on_utterance(Utterance(0, Speaker.LEAD, 0.0, 1.0, "Yes, I am."))
+        call._decided(iv)                                   # nobody to coach: not recorded, not delivered
+        return call
+    call = asyncio.run(go())
+    assert heard == ["Yes, I am."] and call.seq == 0 and call.delivered == []
+
+
+def test_the_lead_flow_briefing_is_written_for_the_screen_and_spoken_without_dates():
+    written, spoken = handoff_briefing("Dana Whitfield", "Lead: Dana. Timeline: next month (2025-04-01 to 2025-04-30).")
+    assert written == "You're about to speak with Dana Whitfield. Lead: Dana. Timeline: next month (2025-04-01 to 2025-04-30)."
+    assert spoken == "Here's your briefing. You're about to speak with Dana Whitfield. Lead: Dana. Timeline: next month."
+    assert briefing_text({"name": "Dana Whitfield"}).startswith("Here's your briefing. You're about to speak with Dana")

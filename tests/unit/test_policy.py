@@ -6,7 +6,18 @@ import itertools
 
 import pytest
 
-from intervene.core.policy import DEFAULT_MODES, PROFILES, Policy, Profile, priority, tuned
+from intervene.core.policy import (
+    DEFAULT_MODES,
+    PER_CATEGORY,
+    PROFILES,
+    SETTINGS,
+    WHOLE,
+    Policy,
+    Profile,
+    out_of_range,
+    priority,
+    tuned,
+)
 from intervene.vocab import Category, Evidence, Intervention, Mode, Severity, Trigger
 
 C, S = Category, Severity
@@ -76,6 +87,38 @@ def test_tuned_changes_only_what_is_asked_and_keeps_builtin() -> None:
     t = tuned(base, dead_air_s=9.0)
     assert t.dead_air_s == 9.0 and t.min_severity == base.min_severity
     assert PROFILES["standard"].dead_air_s == 6.0
+
+
+def test_every_builtin_setting_is_within_its_range() -> None:
+    for p in PROFILES.values():
+        for name in SETTINGS:
+            if name not in PER_CATEGORY:
+                assert out_of_range(name, getattr(p, name)) == "", (p.name, name)
+                assert isinstance(getattr(p, name), int if name in WHOLE else float), (p.name, name)
+
+
+def test_detector_thresholds_are_the_same_in_every_builtin_profile() -> None:
+    """The profiles differ in what fires, how often and emotion_shift; the
+    detectors' own thresholds are calibrated once, so a profile only differs
+    there when a config file says so."""
+    differ = {"name", "min_severity", "dead_air_s", "emotion_shift", "min_gap_s"}
+    for name in set(SETTINGS) - differ:
+        assert len({repr(getattr(p, name)) for p in PROFILES.values()}) == 1, name
+
+
+@pytest.mark.parametrize("name, value, need", [
+    ("signal_sim", 0.7, ""),
+    ("signal_sim", 70, "a number from 0 to 1"),
+    ("emotion_shift", -0.05, ""),
+    ("emotion_shift", -2, "a number from -1 to 1"),
+    ("stall_turns", 4, ""),
+    ("stall_turns", 4.5, "a whole number of 1 or more"),
+    ("stall_words", 0, ""),
+    ("dead_air_s", -1, "a number of 0 or more"),
+    ("dead_air_s", float("nan"), "a number of 0 or more"),
+])
+def test_out_of_range_says_what_a_setting_must_be(name: str, value: float, need: str) -> None:
+    assert out_of_range(name, value) == need
 
 
 # -------------------------------------------------------------- the policy

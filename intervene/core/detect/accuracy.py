@@ -6,7 +6,7 @@ or the rep has been quiet for `hold_s` - because reps often correct themselves
 in the next sentence ("sorry, scratch that, it's five years"), and correcting
 a rep who already fixed it destroys their trust in the tool. The cost is
 `hold_s` of latency (1 s by default) or less when the lead answers sooner;
-`max_hold_s` bounds it during a long monologue (checked as each of the
+the profile's `accuracy_max_hold_s` bounds it during a long monologue (checked as each of the
 rep's utterances becomes final, so a correction in that utterance still counts).
 
 Lead misstatements are not the rep's error and are not flagged: the rep
@@ -20,15 +20,10 @@ from typing import Optional
 
 from intervene.core.detect.claims import ClaimChecker, doubted
 from intervene.core.detect.state import CallState
+from intervene.core.policy import PROFILES, Profile
 from intervene.nlp.lexicon import Quantity, comparable, extract_quantities, normalize_numbers, same_quantity
 from intervene.nlp.text import SELF_REPAIR, ends_sentence, sentences
 from intervene.vocab import Category, Severity, Speaker, Trigger, Utterance, Verdict
-
-NUMBER_SURE = 0.5      # Whisper's word probability below which a number was a guess
-TEEN_TY_SURE = 0.7     # "fourteen"/"forty" is the classic confusion: it needs more certainty
-GARBLED = 0.6          # mean word probability below which the transcript is likely mis-heard
-NOISY_LINE_DB = 25.0   # the rep's speech over their line's noise floor below which no correction is spoken
-CONTINUES_S = 1.0      # the longest pause inside one sentence split across two utterances
 
 
 def _digits(value: float) -> str:
@@ -74,8 +69,9 @@ class _Held:
 
 @dataclass
 class AccuracyDetector:
+    """Thresholds (how sure Whisper must be, the line's SNR, the holds) are the profile's."""
     checker: ClaimChecker
-    max_hold_s: float = 8.0
+    profile: Profile = field(default_factory=lambda: PROFILES["standard"])
     held: list[_Held] = field(default_factory=list)
     later_ok: set[str] = field(default_factory=set)    # facts the rep got right after a held error
 
@@ -106,10 +102,10 @@ class AccuracyDetector:
         lead_before = [x for x in call.utterances if x.speaker == Speaker.LEAD and x.end <= u.start]
         return extract_quantities(normalize_numbers(lead_before[-1].text)) if lead_before else []
 
-    @staticmethod
-    def _prior(u: Utterance, call: CallState, turns: int = 3) -> str:
+    def _prior(self, u: Utterance, call: CallState) -> str:
         """What was said just before (either party): a competitor named there is
         who "they" and "their" in the rep's words most likely are."""
+        turns = self.profile.claim_context_turns
         return " ".join(x.text for x in [x for x in call.utterances if x.index < u.index][-turns:])
 
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
@@ -136,15 +132,15 @@ class AccuracyDetector:
                     continue
                 v = self._heard_doubt(u, v, wrong)
             if v.ok:
-                if any(h.verdict.fact and h.verdict.fact.key == v.fact.key and _restates(h.verdict, v)
-                       for h in self.held):
-                    self.later_ok.add(v.fact.key)
+                key = v.fact.key if v.fact else None
+                if key is not None and any(h.verdict.fact and h.verdict.fact.key == key
+                                           and _restates(h.verdict, v) for h in self.held):
+                    self.later_ok.add(key)
             else:
                 self.held.append(_Held(u, v))
         return self._expired(now)
 
-    @staticmethod
-    def _continued(u: Utterance, call: CallState) -> Optional[Utterance]:
+    def _continued(self, u: Utterance, call: CallState) -> Optional[Utterance]:
         """The rep's previous utterance when this one goes on with its sentence:
         it stopped mid-sentence, and this one starts in lower case straight after
         (speech recognition cuts a turn at a breath, not at a full stop)."""
@@ -152,7 +148,7 @@ class AccuracyDetector:
         if not before or not u.text[:1].islower():
             return None
         prev = before[-1]
-        if prev.speaker != Speaker.REP or ends_sentence(prev.text) or u.start - prev.end > CONTINUES_S:
+        if prev.speaker != Speaker.REP or ends_sentence(prev.text) or u.start - prev.end > self.profile.continues_s:
             return None
         return prev
 
@@ -169,7 +165,7 @@ class AccuracyDetector:
                 continue
             heard = [w.probability for w in u.words
                      if said and said in re.sub(r"\D", "", normalize_numbers(w.text))]
-            sure = TEEN_TY_SURE if _teen_ty(said, kb) else NUMBER_SURE
+            sure = self.profile.asr_teen_ty_sure if _teen_ty(said, kb) else self.profile.asr_number_sure
             if not (heard and min(heard) < sure and sounds_alike(said, kb)):
                 return False
         return True
@@ -193,14 +189,16 @@ class AccuracyDetector:
         "eighty months" for 18), however sure Whisper was: on the tuning calls'
         audio it wrote such pairs wrongly at word probabilities of 0.6-0.8, and
         a rep's slip and our mishearing look the same from here."""
+        p = self.profile
         probs = [w.probability for w in u.words]
         numbers = [w.probability for w in u.words if re.search(r"\d", normalize_numbers(w.text))]
         doubts = []
-        if numbers and min(numbers) < NUMBER_SURE:
+        if numbers and min(numbers) < p.asr_number_sure:
             doubts.append("asr-number")
-        elif sum(probs) / len(probs) < GARBLED or sum(p < NUMBER_SURE for p in probs) > len(probs) / 3:
+        elif (sum(probs) / len(probs) < p.asr_garbled
+              or sum(x < p.asr_number_sure for x in probs) > len(probs) * p.asr_unsure_share):
             doubts.append("asr")
-        if u.cues is not None and u.cues.snr_db is not None and u.cues.snr_db < NOISY_LINE_DB:
+        if u.cues is not None and u.cues.snr_db is not None and u.cues.snr_db < p.noisy_line_db:
             doubts.append("noisy-line")
         if any(sounds_alike(_digits(q.value), _digits(fq.value)) for q, fq in wrong):
             doubts.append("sounds-alike")
@@ -234,6 +232,6 @@ class AccuracyDetector:
         return out
 
     def _expired(self, now: float) -> list[Trigger]:
-        if self.held and now >= self.held[0].utterance.end + self.max_hold_s:
+        if self.held and now >= self.held[0].utterance.end + self.profile.accuracy_max_hold_s:
             return self.turn_ended(now)
         return []

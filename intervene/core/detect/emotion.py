@@ -17,11 +17,12 @@ Three kinds of evidence, because each alone misfires on sales calls:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from intervene.core.detect.phrases import prototypes, units_of
 from intervene.core.detect.state import CallState
+from intervene.core.policy import PROFILES, Profile
 from intervene.kb.index import KBIndex
 from intervene.nlp.lexicon import content_words
 from intervene.vocab import Category, Severity, Speaker, Trigger, Utterance
@@ -64,11 +65,6 @@ EXAMPLES = {
         "I'm not following you.",
     ],
 }
-THRESHOLD = {"escalation": 0.60, "frustration": 0.60, "confusion": 0.66}
-# how far an agitated voice lowers the bar for escalation / frustration
-AROUSAL_BONUS = 0.06
-LOUDER_DB = 4.0          # vs the lead's own median
-HIGHER_PITCH = 0.15      # +15% vs the lead's own median
 SEVERITY = {"escalation": Severity.HIGH, "frustration": Severity.MEDIUM, "confusion": Severity.LOW}
 
 SAY = {
@@ -135,29 +131,31 @@ _BACKCHANNEL = {"ok", "okay", "yeah", "yes", "yep", "sure", "fine", "right", "mm
                 "alright", "no", "not", "really", "nope", "mhm"}
 
 
-def _replies(call: CallState) -> list[str]:
+def _replies(call: CallState, overheard: float) -> list[str]:
     """The lead's turns, as text. Consecutive lead utterances are one reply
-    (audio splits a reply at every pause), and "mm-hm" said over the rep is
-    listening, not a reply - it must not read as a cold, short answer."""
+    (audio splits a reply at every pause), and "mm-hm" said over the rep (at
+    least `overheard` of it) is listening, not a reply - it must not read as a
+    cold, short answer."""
     out: list[str] = []
     for turn in call.turns():
         if turn[0].speaker != Speaker.LEAD:
             continue
-        said = [u.text for u in turn if not (u.cues and u.cues.overlap_s >= 0.5 * (u.end - u.start))]
+        said = [u.text for u in turn if not (u.cues and u.cues.overlap_s >= overheard * (u.end - u.start))]
         if said:
             out.append(" ".join(said))
     return out
 
 
-def arousal(u: Utterance) -> str:
-    """What in the lead's voice says they are agitated ("" if nothing)."""
+def arousal(u: Utterance, profile: Profile) -> str:
+    """What in the lead's voice says they are agitated ("" if nothing), against
+    the lead's own median loudness and pitch."""
     c = u.cues
     if c is None:
         return ""
     signs = []
-    if c.loudness_rise_db >= LOUDER_DB:
+    if c.loudness_rise_db >= profile.arousal_louder_db:
         signs.append(f"{c.loudness_rise_db:+.0f} dB louder than earlier")
-    if c.pitch_rise >= HIGHER_PITCH:
+    if c.pitch_rise >= profile.arousal_pitch_rise:
         signs.append(f"pitch {c.pitch_rise:+.0%}")
     if c.interrupted:
         signs.append("talked over the rep")
@@ -166,32 +164,38 @@ def arousal(u: Utterance) -> str:
 
 @dataclass
 class EmotionDetector:
+    """Each label's bar is the profile's similarity for it plus its
+    emotion_shift (negative = more sensitive)."""
     index: KBIndex
-    shift: float = 0.0           # profile sensitivity: negative = more sensitive
+    profile: Profile = field(default_factory=lambda: PROFILES["standard"])
 
     def __post_init__(self) -> None:
         self.protos = prototypes(self.index, "emotion", EXAMPLES)
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
         self.vader = SentimentIntensityAnalyzer()
         self.lead_sentiment: list[float] = []
+        p = self.profile
+        self.bars = {"escalation": p.emotion_escalation_sim, "frustration": p.emotion_frustration_sim,
+                     "confusion": p.emotion_confusion_sim}
 
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
         if u.speaker != Speaker.LEAD:
             return []
+        p = self.profile
         sentiment = self.vader.polarity_scores(u.text)["compound"]
         self.lead_sentiment.append(sentiment)
         units = units_of(u.text)
         scores = self.protos.scores(units)
-        voice = arousal(u)
+        voice = arousal(u, p)
         label: Optional[str] = None
         bar = 0.0
         for name in ("escalation", "frustration", "confusion"):
-            bonus = AROUSAL_BONUS if voice and name != "confusion" else 0.0
-            bar = THRESHOLD[name] + self.shift - bonus
+            bonus = p.arousal_bonus if voice and name != "confusion" else 0.0
+            bar = self.bars[name] + p.emotion_shift - bonus
             if scores.get(name, (0.0, ""))[0] >= bar:
                 label = name
                 break
-        if label and not voice and (sentiment >= 0.3 or self._said_kindly(units, label, bar)):
+        if label and not voice and (sentiment >= p.emotion_kind_sentiment or self._said_kindly(units, label, bar)):
             label = None          # "Yeah, that's me. Thanks for calling back." is not "Don't call me again"
         why = [f"sounds like \"{scores[label][1]}\" ({scores[label][0]:.2f})"] if label else []
         # the words themselves, where the meaning was diluted or found something milder: a
@@ -201,7 +205,7 @@ class EmotionDetector:
             label, why = cue[0], [f"said \"{cue[1].group(0)}\""]
         if label and voice and label != "confusion":
             why.append(voice)
-        if label is None and sentiment <= -0.5 and self._aimed(units):
+        if label is None and sentiment <= p.emotion_aimed_sentiment and self._aimed(units):
             label, why = "frustration", [f"negative remark aimed at the rep (sentiment {sentiment:.2f})"]
         if label is None and self._disengaging(call):
             label, why = "disengagement", ["replies getting shorter and colder"]
@@ -222,7 +226,8 @@ class EmotionDetector:
         """A negative part of the reply that is itself about the rep or the call:
         "it's not great. Is that something you do?" is unhappy with the roof and
         asks the rep a question; "you're wasting my time" is aimed."""
-        return any(_DIRECTED.search(t) and self.vader.polarity_scores(t)["compound"] <= -0.3 for t in units)
+        bar = self.profile.emotion_aimed_part_sentiment
+        return any(_DIRECTED.search(t) and self.vader.polarity_scores(t)["compound"] <= bar for t in units)
 
     def _said_kindly(self, units: list[str], label: str, bar: float) -> bool:
         """Every part of the reply that sounds like the label is itself friendly:
@@ -230,21 +235,26 @@ class EmotionDetector:
         ("no problem" reads half negative), but the part that resembles "don't
         call me again" is a thank-you."""
         close = [t for t in units if self.protos.scores([t]).get(label, (0.0, ""))[0] >= bar]
-        return bool(close) and all(self.vader.polarity_scores(t)["compound"] >= 0.3 for t in close)
+        kind = self.profile.emotion_kind_sentiment
+        return bool(close) and all(self.vader.polarity_scores(t)["compound"] >= kind for t in close)
 
     def _disengaging(self, call: CallState) -> bool:
-        """Three short replies in a row after the lead was talking freely,
-        with sentiment not warming up."""
-        lead = _replies(call)
-        if len(lead) < 5:
+        """A few short replies in a row (three by default) after the lead was
+        talking freely, with sentiment not warming up."""
+        p = self.profile
+        n = p.disengaged_replies
+        lead = _replies(call, p.overheard_overlap)
+        if len(lead) < n + p.engaged_replies:
             return False
         lengths = [len(text.split()) for text in lead]
-        recent = lead[-3:]
-        short = all(len(text.split()) <= 3 and set(content_words(text)) <= _BACKCHANNEL
+        recent = lead[-n:]
+        short = all(len(text.split()) <= p.disengaged_words and set(content_words(text)) <= _BACKCHANNEL
                     for text in recent)
-        earlier = lengths[:-3]
-        engaged = sum(earlier) / len(earlier) >= 6
-        cooling = sum(self.lead_sentiment[-3:]) / 3 <= sum(self.lead_sentiment[:-3]) / max(1, len(self.lead_sentiment) - 3) + 0.05
+        earlier = lengths[:-n]
+        engaged = sum(earlier) / len(earlier) >= p.engaged_words
+        before = self.lead_sentiment[:-n]
+        cooling = (sum(self.lead_sentiment[-n:]) / n
+                   <= sum(before) / max(1, len(self.lead_sentiment) - n) + p.cooling_margin)
         return short and engaged and cooling
 
     def _rep_repeated_question(self, call: CallState, u: Utterance) -> str:
@@ -260,4 +270,4 @@ class EmotionDetector:
             return ""
         v = self.index.embed(last + prev)
         sims = v[1:] @ v[0]
-        return last[0] if float(np.max(sims)) >= 0.75 else ""
+        return last[0] if float(np.max(sims)) >= self.profile.repeated_question_sim else ""

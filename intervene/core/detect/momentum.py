@@ -13,6 +13,7 @@ from typing import Optional
 
 from intervene.core.detect.phrases import Prototypes, prototypes, units_of
 from intervene.core.detect.state import CallState
+from intervene.core.policy import PROFILES, Profile
 from intervene.kb.index import KBIndex
 from intervene.nlp.lexicon import content_words
 from intervene.vocab import Category, Severity, Speaker, Trigger, Utterance
@@ -26,21 +27,22 @@ HOLD_ON = {"hold": [
     "Let me check the coverage for your address.",
     "I'm just looking at your account now.",
 ]}
-HOLD_THRESHOLD = 0.55
 # the short fixed expressions people use for "I'm working on it, stay with me"
 HOLD_WORDS = re.compile(
     r"\b(?:one|a|just a) (?:sec|second|moment|minute|mo)\b|\bbear with me\b|\bhold on\b|\bhang on\b|"
     r"\blet me (?:just )?(?:pull|check|look|see|find|bring|grab|get|open|run|calculate|work)\b|"
     r"\bgive me a (?:sec|second|moment|minute)\b|\bi'?m (?:just )?(?:pulling|checking|looking|loading)\b", re.I)
+_COUNTS = ("One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten")
 _FILLER = {"um", "uh", "yeah", "okay", "ok", "so", "well", "sure", "right", "hmm", "mm", "question",
            "really", "guess", "fine", "alright", "yes", "no", "not", "thing", "anything", "else"}
 
 
 @dataclass
 class MomentumDetector:
+    """The profile says how long a silence is dead air (dead_air_s, times
+    productive_pause_factor after "one sec"), and how little talk is a stall."""
     index: KBIndex
-    dead_air_s: float = 6.0
-    productive_factor: float = 3.0
+    profile: Profile = field(default_factory=lambda: PROFILES["standard"])
     next_step: str = ""          # a process phrase not yet covered, filled in by the engine
     _fired_for: Optional[float] = None   # silence (by its start time) already reported
     _holding: bool = False
@@ -55,12 +57,13 @@ class MomentumDetector:
         return self._holding
 
     def allowance(self) -> float:
-        return self.dead_air_s * (self.productive_factor if self._holding else 1.0)
+        p = self.profile
+        return p.dead_air_s * (p.productive_pause_factor if self._holding else 1.0)
 
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
         self._holding = u.speaker == Speaker.REP and (
             bool(HOLD_WORDS.search(u.text))
-            or self.protos.scores(units_of(u.text)).get("hold", (0.0, ""))[0] >= HOLD_THRESHOLD)
+            or self.protos.scores(units_of(u.text)).get("hold", (0.0, ""))[0] >= self.profile.hold_sim)
         return self._stall(call, now)
 
     def next_deadline(self, call: CallState) -> Optional[float]:
@@ -74,6 +77,8 @@ class MomentumDetector:
         if due is None or now < due:
             return []
         since = call.silent_since()
+        if since is None:
+            return []
         self._fired_for = since
         last = call.last
         gap = now - since
@@ -89,17 +94,19 @@ class MomentumDetector:
                         key=f"dead-air:{since:.2f}")]
 
     def _stall(self, call: CallState, now: float) -> list[Trigger]:
-        """Four turns in a row that carry almost nothing: the talk has stalled."""
-        turns = call.turns()[-4:]
-        if len(turns) < 4:
+        """A few turns in a row (four by default) that carry almost nothing: the talk has stalled."""
+        n = self.profile.stall_turns
+        turns = call.turns()[-n:]
+        if len(turns) < n:
             return []
         window = [u for t in turns for u in t]
         words = [w for u in window for w in content_words(u.text) if w not in _FILLER]
-        if len(words) > 3:
+        if len(words) > self.profile.stall_words:
             return []
+        count = _COUNTS[n - 1] if n <= len(_COUNTS) else str(n)
+        said = " / ".join(" ".join(x.text for x in t) for t in turns)
         return [Trigger(Category.MOMENTUM, "low-content", Severity.LOW, window[-1].index, now,
-                        "Four low-content turns in a row: " + " / ".join(" ".join(x.text for x in t)
-                                                                       for t in turns),
+                        f"{count} low-content turns in a row: {said}",
                         "Ask an open question about their situation, e.g. \"What's the one thing "
                         "you'd most like to fix about your current setup?\"",
                         key=f"stall:{window[0].index}")]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Sequence
+from typing import Mapping, Optional, Sequence
 
 from intervene.kb.index import KBIndex, embed_with_cache
 from intervene.nlp.lexicon import content_words, normalize_numbers
@@ -97,19 +97,18 @@ def says_no(text: str) -> bool:
     return bool(negation_scopes(text))
 
 
-PARTIAL_SIM = 0.55     # a window this close to a signal that shares most of its words is that signal
-
-
 def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
-                 units: Sequence[str] | None = None, partial: bool = False) -> dict[str, float]:
+                 units: Sequence[str] | None = None, partial_sim: Optional[float] = None) -> dict[str, float]:
     """owner id -> match strength (1.0 for a lexical hit) for owners whose
     phrases were said; e.g. prefix "opportunity:" gives opportunity ids.
-    With `partial`, a signal of three or more content words also hits when
-    two thirds of them were said and the meaning is close: "my son jake wants
-    to do spanish too" is "my son also wants lessons", though a window of it
-    scores under the threshold; and a meaning match must name the same span
-    of time, if both name one (needs, unlike forbidden promises, are often
-    only a span: "a month or more")."""
+    With `partial_sim` (the profile's signal_partial_sim), a signal of three or
+    more content words also hits when two thirds of them were said and the
+    meaning is at least that close: "my son jake wants to do spanish too" is
+    "my son also wants lessons", though a window of it scores under the
+    threshold; and a meaning match must name the same span of time, if both
+    name one (needs, unlike forbidden promises, are often only a span: "a
+    month or more")."""
+    partial = partial_sim is not None
     units = list(units) if units is not None else units_of(text)
     rows = [i for i, ph in enumerate(index.phrases) if ph.owner.startswith(prefix)]
     if not units or not rows:
@@ -135,14 +134,15 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
             out[owner] = max(out.get(owner, 0.0), max(agree))
         if lexical_hit(ph_norm, words, norm) and (denies == text_denies or verbatim(ph_norm).search(norm.lower())):
             out[owner] = 1.0
-        elif partial and float(near[n]) >= PARTIAL_SIM and denies == text_denies and numbers_agree(ph_norm, norm):
+        elif (partial_sim is not None and float(near[n]) >= partial_sim and denies == text_denies
+              and numbers_agree(ph_norm, norm)):
             need = set(content_words(ph_norm))
             if len(need) >= 3 and len(need & words) >= max(2, -(-2 * len(need) // 3)):
                 out[owner] = max(out.get(owner, 0.0), threshold)
     return out
 
 
-def prototypes(index: KBIndex, name: str, examples: dict[str, Sequence[str]]) -> "Prototypes":
+def prototypes(index: KBIndex, name: str, examples: Mapping[str, Sequence[str]]) -> "Prototypes":
     return index.shared(f"prototypes:{name}", lambda: Prototypes(index, examples))
 
 
@@ -159,10 +159,11 @@ def told(text: str) -> list[str]:
     return out
 
 
-def signal_units(text: str, sizes: tuple[int, ...] = (4, 6), stride: int = 2) -> list[str]:
-    """Short word windows of the lead's statements (`told`). KB signals are short noun phrases
-    ("power outages"); a whole sentence dilutes them, a window of a few words
-    ("grid went down last winter") carries them."""
+def signal_units(text: str, sizes: tuple[int, ...], stride: int) -> list[str]:
+    """Short word windows of the lead's statements (`told`), of each of `sizes`
+    words, `stride` words apart (the profile's signal_window_*). KB signals are
+    short noun phrases ("power outages"); a whole sentence dilutes them, a
+    window of a few words ("grid went down last winter") carries them."""
     out: list[str] = []
     for sent in told(normalize_numbers(text)):
         w = re.findall(r"[\w'$%.-]+", sent)
@@ -182,7 +183,7 @@ class Prototypes:
     """Embedded example sentences per label (frustration, hold-on, ...):
     a tiny nearest-neighbour classifier that needs no training data."""
 
-    def __init__(self, index: KBIndex, examples: dict[str, Sequence[str]]) -> None:
+    def __init__(self, index: KBIndex, examples: Mapping[str, Sequence[str]]) -> None:
         self.index = index
         self.labels: list[str] = []
         texts: list[str] = []

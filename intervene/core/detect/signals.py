@@ -9,24 +9,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 from intervene.core.detect.phrases import match_owners, prototypes, signal_units, told, units_of, verbatim
 from intervene.core.detect.state import CallState
+from intervene.core.policy import PROFILES, Profile
 from intervene.kb.index import KBIndex, product_names
 from intervene.nlp.lexicon import content_words, extract_quantities, normalize_numbers
 from intervene.nlp.text import NEGATION_CUES, negation_scopes, split_by_scope
-from intervene.vocab import Category, Evidence, Forbidden, Severity, Speaker, Trigger, Utterance
+from intervene.vocab import Category, Evidence, Forbidden, Required, Severity, Speaker, Trigger, Utterance
 
-SIGNAL_THRESHOLD = 0.70      # lead word window vs opportunity/promotion signal
-WINDOW_GATE = 0.50           # below this for every sentence, windows are not worth embedding
-PICKUP_THRESHOLD = 0.55      # rep reply vs the opportunity's suggested words
-FORBIDDEN_THRESHOLD = 0.70
-ASSURED_THRESHOLD = 0.38     # ... when the rep is explicitly promising something
-REASSURED_THRESHOLD = 0.55   # ... or reassuring ("you don't need to worry about damage")
 ASSURANCE = re.compile(r"\b(?:i |we )?(?:promise|guarantee[ds]?|guaranteed|definitely|for sure|certainly|"
                        r"a hundred percent|100 ?%|100 percent|no doubt|trust me|without fail)\b", re.I)
-REQUIRED_THRESHOLD = 0.70
 GENERIC_COMPETITOR = {"other": [
     "Another company quoted me a lower price.",
     "I got a better quote from someone else.",
@@ -34,7 +28,6 @@ GENERIC_COMPETITOR = {"other": [
     "Your competitor offered me a better deal.",
     "I'm comparing a few companies.",
 ]}
-GENERIC_THRESHOLD = 0.62
 
 
 @dataclass
@@ -91,10 +84,12 @@ class AnswerWatch:
     themselves (names the offered product, or says what the KB would say),
     nothing fires - a card for what the rep already did is noise. Otherwise it
     fires once the rep has had `turns` turns, or `wait_s` passed while the rep
-    was not talking."""
+    was not talking. A reply at least `pickup_sim` close to the suggested
+    words picks the point up."""
     index: KBIndex
     turns: int
     wait_s: float
+    pickup_sim: float
     pending: list[_Pending] = field(default_factory=list)
 
     def add(self, p: _Pending) -> None:
@@ -119,7 +114,7 @@ class AnswerWatch:
             return False
         vecs = self.index.embed(units + list(p.pickup_texts))
         sims = vecs[len(units):] @ vecs[: len(units)].T
-        return float(sims.max()) >= PICKUP_THRESHOLD
+        return float(sims.max()) >= self.pickup_sim
 
     def rep_turn_ended(self, now: float, holding: bool = False) -> list[Trigger]:
         """`holding`: the rep's turn ended on "let me pull up the sizes, one sec" -
@@ -145,7 +140,7 @@ class AnswerWatch:
             return []
         return self._release(lambda p: not p.rep_spoke and now >= p.at + self.wait_s, now)
 
-    def _release(self, due, now: float) -> list[Trigger]:
+    def _release(self, due: Callable[[_Pending], bool], now: float) -> list[Trigger]:
         out = []
         for p in [p for p in self.pending if due(p)]:
             self.pending.remove(p)
@@ -180,15 +175,18 @@ class OpportunityDetector(_WaitsForRep):
     next turn to pick them up; waiting two turns was measured to put the card
     after the moment had passed (on audio, several seconds late)."""
     index: KBIndex
-    wait_s: float = 20.0
+    profile: Profile = field(default_factory=lambda: PROFILES["standard"])
 
     def __post_init__(self) -> None:
-        self.watch = AnswerWatch(self.index, turns=1, wait_s=self.wait_s)
+        p = self.profile
+        self.watch = AnswerWatch(self.index, turns=p.opportunity_turns, wait_s=p.opportunity_wait_s,
+                                 pickup_sim=p.pickup_sim)
 
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
         if not self._from_lead(u):
             return []
         kb = self.index.kb
+        p = self.profile
         # a question asks about an offer ("does it include the car on test day?"): the rep
         # answers it; a need the rep may miss is told, not asked
         text = " ".join(told(u.text))
@@ -198,10 +196,11 @@ class OpportunityDetector(_WaitsForRep):
         vecs = self.index.embed(units)
         hint = max([*self.index.phrase_sims(vecs, "opportunity:").values(),
                     *self.index.phrase_sims(vecs, "promotion:").values()], default=0.0)
-        if hint >= WINDOW_GATE:
-            units = units + signal_units(text)   # a hint in the sentence: look closer, word window by window
-        opp = match_owners(self.index, text, "opportunity:", SIGNAL_THRESHOLD, units, partial=True)
-        promo = match_owners(self.index, text, "promotion:", SIGNAL_THRESHOLD, units, partial=True)
+        if hint >= p.signal_window_gate:     # a hint in the sentence: look closer, word window by window
+            units = units + signal_units(text, (p.signal_window_short, p.signal_window_long),
+                                         p.signal_window_stride)
+        opp = match_owners(self.index, text, "opportunity:", p.signal_sim, units, partial_sim=p.signal_partial_sim)
+        promo = match_owners(self.index, text, "promotion:", p.signal_sim, units, partial_sim=p.signal_partial_sim)
         # one need per sentence: the signal said outright beats one a word window only resembles
         best = max([*opp.values(), *promo.values()], default=0.0)
         opp = {k: v for k, v in opp.items() if v >= best}
@@ -227,11 +226,13 @@ class CompetitorDetector(_WaitsForRep):
     """A competitor named by the lead (or "another company quoted me"): the
     battlecard, unless the rep's answer already uses it."""
     index: KBIndex
-    wait_s: float = 10.0
+    profile: Profile = field(default_factory=lambda: PROFILES["standard"])
 
     def __post_init__(self) -> None:
+        p = self.profile
         self.protos = prototypes(self.index, "competitor", GENERIC_COMPETITOR)
-        self.watch = AnswerWatch(self.index, turns=1, wait_s=self.wait_s)
+        self.watch = AnswerWatch(self.index, turns=p.competitor_turns, wait_s=p.competitor_wait_s,
+                                 pickup_sim=p.pickup_sim)
 
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
         if not self._from_lead(u):
@@ -247,7 +248,7 @@ class CompetitorDetector(_WaitsForRep):
                                     (c.positioning,) if c.positioning else (), ()))
         if not named:
             score, _ = self.protos.scores(units_of(u.text)).get("other", (0.0, ""))
-            if score >= GENERIC_THRESHOLD:
+            if score >= self.profile.competitor_generic_sim:
                 self.watch.add(_Pending(Category.COMPETITIVE, "competitor-generic", "competitor:generic", u.index,
                                         now, f"Lead is comparing with another provider: \"{u.text}\"",
                                         "Ask who they're comparing with and what the quote includes, "
@@ -300,6 +301,7 @@ class ComplianceDetector:
     """Forbidden statements by the rep, on meaning; a negated use
     ("I can't guarantee savings") is the compliant version and passes."""
     index: KBIndex
+    profile: Profile = field(default_factory=lambda: PROFILES["standard"])
     kb_terms: frozenset[str] = field(init=False, default=frozenset())
     forbidden: dict[str, Forbidden] = field(init=False, default_factory=dict)
 
@@ -323,7 +325,7 @@ class ComplianceDetector:
             reassures = bool(_REASSURES.search(unit))
             neg_words = set() if reassures else set(content_words(negated))
             unit_negated = bool(negation_scopes(unit))
-            hits = match_owners(self.index, unit, "forbidden:", FORBIDDEN_THRESHOLD, [unit])
+            hits = match_owners(self.index, unit, "forbidden:", self.profile.forbidden_sim, [unit])
             if any(v < 1.0 for v in hits.values()) and self._kb_says(unit) >= max(hits.values()):
                 # closer to something the KB itself says than to the forbidden phrase:
                 # "at least 3 days before the test" is the booking rule, not "an earlier test date"
@@ -339,7 +341,7 @@ class ComplianceDetector:
                 # damage at all": a promise on the topic of a forbidden statement is one,
                 # however it is worded
                 near = self.index.phrase_sims(self.index.embed([unit]), "forbidden:")
-                bar = ASSURED_THRESHOLD if promises else REASSURED_THRESHOLD
+                bar = self.profile.forbidden_assured_sim if promises else self.profile.forbidden_reassured_sim
                 hits.update({k: v for k, v in near.items() if v >= bar and k not in hits})
             for fid, s in hits.items():
                 f = self.forbidden[fid]
@@ -368,7 +370,7 @@ class ComplianceDetector:
     def _kb_promises(self, unit: str) -> bool:
         """The company itself guarantees this ("Ledgerly guarantees 99.9% uptime"):
         repeating a KB guarantee is not an over-promise."""
-        hits = self.index.search_facts(self.index.embed([unit])[0], k=3, floor=0.55)
+        hits = self.index.search_facts(self.index.embed([unit])[0], k=3, floor=self.profile.kb_promise_sim)
         return any(ASSURANCE.search(f.text) for f, _ in hits)
 
     def _nearest_phrase(self, unit: str, fid: str) -> str:
@@ -401,12 +403,13 @@ class ComplianceDetector:
 class RequiredDetector:
     """Required phrases and process steps, decided when their deadline passes."""
     index: KBIndex
+    profile: Profile = field(default_factory=lambda: PROFILES["standard"])
     covered: set[str] = field(default_factory=set)
     decided: set[str] = field(default_factory=set)
 
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
         if u.speaker in (Speaker.REP, Speaker.AI):     # the assistant may give the disclosure itself
-            self.covered |= set(match_owners(self.index, u.text, "required:", REQUIRED_THRESHOLD))
+            self.covered |= set(match_owners(self.index, u.text, "required:", self.profile.required_sim))
         return []
 
     def open_steps(self) -> list[str]:
@@ -434,5 +437,5 @@ class RequiredDetector:
         return out
 
 
-def _rid(r) -> str:
+def _rid(r: Required) -> str:
     return f"{r.section}/{r.id}"

@@ -93,8 +93,8 @@ class ClaimReader:
                 at = sent.find(part.split(",")[0], pos)
                 at = pos if at < 0 else at
                 inside = [pid for p, pid in mentions if at <= p < at + len(part)]
-                before = [pid for p, pid in mentions if p < at]
-                bound = inside[0] if inside else (before[-1] if before else start_product)
+                earlier = [pid for p, pid in mentions if p < at]
+                bound = inside[0] if inside else (earlier[-1] if earlier else start_product)
                 out.append(Unit(part, si, False, bound, tuple(dict.fromkeys(inside)),
                                 context=start_product, sent_named=named_all, question=question,
                                 theirs=self.theirs(part, rival or rival_here, False) or (

@@ -19,19 +19,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Union
 
-from intervene.leads.understand.answers import (
-    Answer,
-    Budget,
-    Timeline,
-    declines,
-    describe_budget,
-    describe_timeline,
-    describe_when,
-    parse_answer,
-    parse_budget,
-    parse_intent,
-    parse_timeline,
-)
+from intervene.leads.understand.answers import Answer, parse_answer
+from intervene.leads.understand.budget import Budget, describe_budget, parse_budget
+from intervene.leads.understand.clock import describe_when
+from intervene.leads.understand.dates import Timeline, describe_timeline, parse_timeline
+from intervene.leads.understand.intent import declines, parse_intent
 
 __all__ = ["Question", "Say", "Handoff", "End", "Action", "Qualifier", "DEFAULT_QUESTIONS"]
 

@@ -1,0 +1,380 @@
+"""The quantity check: every number the rep says (prices, durations, counts,
+percentages, dates) against the KB value it is bound to. The one check that
+can prove a contradiction on its own, so most of its work is ruling out what
+is not a claim (the customer's own numbers, the rep's arithmetic, repairs)
+and finding the doubts that keep a conflict from being spoken."""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Optional, Sequence
+
+from intervene.core.detect.claims.binding import (
+    configured,
+    hinted,
+    names_apart,
+    other_product,
+    same_slot,
+    same_value,
+    says,
+)
+from intervene.core.detect.claims.facts import FactBook
+from intervene.core.detect.claims.patterns import (
+    APPROX,
+    BALANCE,
+    DERIVED,
+    EXEMPTS,
+    MAGNITUDE,
+    QUANTITY_MARGIN,
+    SAVE,
+    SIM_BARE,
+    SIM_QUANTITY,
+    SURCHARGE,
+    THEY_SELL,
+    TOPIC_MARGIN,
+    YOURS,
+    YOURS_AFTER,
+)
+from intervene.core.detect.claims.policy import made_universal
+from intervene.core.detect.claims.retrieve import may_apply
+from intervene.core.detect.claims.verdict import BASE, confidence, correction
+from intervene.core.detect.numbers import (
+    EVERY,
+    OFF,
+    bound_value,
+    cents_pairs,
+    comparable_pair,
+    computed,
+    consistent,
+    days,
+    echoes,
+    head_word,
+    num_text,
+    per_things,
+    period,
+    q_text,
+    readings,
+    retracted,
+    same_rate_basis,
+    value_parts,
+)
+from intervene.core.detect.subjects import WE, Unit
+from intervene.nlp.lexicon import Quantity, comparable, content_words, extract_quantities
+from intervene.vocab import Evidence, Fact, Verdict
+
+
+def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed: Sequence[Quantity],
+               own: dict[str, float]) -> list[Verdict]:
+    out: list[Verdict] = []
+    mentions = book.reader.subject_mentions(u.text)
+    qs = extract_quantities(book.index.products.mask(u.text))
+    # "one sixty-nine for the visit", left as "1 69": the 1 is the first digit of the
+    # 69's readings (169, 1.69), not a number of its own
+    leads = {id(a) for a, b in zip(qs, qs[1:]) if a.kind in ("bare", "money") and a.value == int(a.value)
+             and 1 <= a.value <= 9 and u.text[a.end:b.start] == " " and 10 <= b.value < 100
+             and b.value == int(b.value)}
+    qs = [q for q in qs if id(q) not in leads]
+    qs, paired = cents_pairs(u.text, qs)
+    numbers = [q for q in qs if q.kind != "date"]
+    # the clause with the rest of its sentence (where a repair may go on), and the whole
+    # sentence's numbers (where the fact's own number may be said): read once per unit
+    with_rest = book.index.products.mask(f"{u.text}{u.rest}") if u.rest else ""
+    rest_qs = [o for o in extract_quantities(with_rest) if o.start >= len(u.text)] if with_rest else []
+    sentence = u.lead_in + u.text + u.rest
+    read: list[list[Quantity]] = []
+    parts: list[list[set[str]]] = []
+
+    def beside(q: Quantity) -> list[Quantity]:
+        """The sentence's other numbers (the sentence is read on first need, once per unit)."""
+        if not read:
+            read.append(extract_quantities(book.index.products.mask(sentence)))
+        at = len(u.lead_in) + q.start
+        return [o for o in read[0] if not at <= o.start < at + q.end - q.start]
+
+    def said_with(q: Quantity) -> set[str]:
+        """The words the rep says this number with (see value_parts; read once per unit)."""
+        beside(q)
+        if not parts:
+            parts.append(value_parts(sentence, read[0]))
+        at = len(u.lead_in) + q.start
+        return next((p for o, p in zip(read[0], parts[0]) if at <= o.start < at + q.end - q.start), set())
+    prev_end = 0
+    for qi, q in enumerate(qs):
+        before = [pid for p, pid in mentions if p <= q.start]
+        # "Bronze, Silver and Gold are 19, 29 and 49": several products named since the
+        # last number and none right before this one - any of them may own it
+        since = list(dict.fromkeys(pid for p, pid in mentions if prev_end <= p <= q.start))
+        prev_end = q.end
+        if book.reader.whose(u.lead_in + u.text, len(u.lead_in) + q.start, u.rival) == "them":
+            continue          # "Pawfect is 54.99 ... but there's a 99 dollar sign-up fee": theirs
+        if retracted(u.text, q, qs[qi + 1:]) or (with_rest and retracted(with_rest, q, rest_qs)):
+            continue          # "2 exams a year, sorry, 3 exams a year" (the repair may be the next clause)
+        if computed(q, qs):
+            continue          # "4 meals at 4 servings is 16 servings": the rep's arithmetic
+        if YOURS.search(u.text[:q.start]) or YOURS_AFTER.match(u.text, q.end) or BALANCE.match(u.text, q.end):
+            continue          # "that's Essential for your 23 squares": the customer's own number
+        prod = before[-1] if before else u.product
+        owners = since if len(since) > 1 else [prod]
+        allowed = [(f, s) for f, s in cands
+                   if any(may_apply(f, o, () if before else u.named) for o in owners)]
+        head = head_word(u.text, q)
+        words = set(content_words(u.text))
+        have = {f.key for f, _ in allowed}
+        for f in book.by_slot.get(head, []) if head and len(book.by_slot.get(head, [])) <= 12 else []:
+            if any(may_apply(f, o, () if before else u.named) for o in owners) \
+                    and len(words & book.fact_words[f.key]) >= 2:
+                # found by the number's noun, at the minimum similarity (also when retrieval
+                # found it just below it)
+                allowed = [(g, max(s, SIM_QUANTITY) if g.key == f.key else s) for g, s in allowed] \
+                    if f.key in have else allowed + [(f, SIM_QUANTITY)]
+                have.add(f.key)
+        price = book.price.get(prod or "")
+        surcharge = q.kind == "money" and bool(SURCHARGE.match(u.text, q.end))
+        if surcharge:
+            # "on Total Protect that's 6.99 a month extra": what something costs on top of
+            # the plan, never the plan's own price
+            allowed = [(f, s) for f, s in allowed if f.kind != "price" or f.product != prod]
+        elif price and q.kind == "money" and period(q) and period(q) in {
+                period(fq) for fq in book.fact_q[price.key] if fq.kind == "money"}:
+            # "it's 49 a month" is about the price of the plan under discussion, however short
+            # (and "it's 139 a quarter" about its quarterly price)
+            allowed = [(price, max(SIM_QUANTITY, dict((f.key, s) for f, s in allowed).get(price.key, 0.0)))] + \
+                      [(f, s) for f, s in allowed if f.key != price.key]
+        if len(owners) > 1:
+            allowed += [(book.price[o], SIM_QUANTITY) for o in owners if o in book.price
+                        and all(f.key != book.price[o].key for f, _ in allowed)]
+        # a clearly closer fact with no such number is what the sentence is about
+        # ("a two-year contract" is about the contract policy, not the support years)
+        # (for a fact the clause finds by its own words, judged by the clause's own words: "two
+        # movers are 139 an hour, | and there's only a 2-hour minimum" - the clause with the
+        # minimum is not about the movers' rate)
+        unrelated = [(f, s) for f, s in allowed if not any(comparable_pair(q, fq, f) for fq in book.fact_q[f.key])]
+        top = max((s for f, s in unrelated), default=0.0)
+        top_own = max((min(s, own.get(f.key, 0.0)) for f, s in unrelated), default=0.0)
+        interval = bool(EVERY.search(u.text[:q.start]))
+        discount = bool(OFF.match(u.text, q.end) or SAVE.search(u.text[:q.start]))
+        pct_off = q.kind == "percent" and bool(OFF.match(u.text, q.end))     # "15 percent off", said as such
+        pairs = []
+        for fact, sim in allowed:
+            if sim < max(SIM_QUANTITY, (top_own if fact.key in own else top) - TOPIC_MARGIN):
+                continue
+            for fq, owner, every, off in zip(book.fact_q[fact.key], book.fq_owner[fact.key],
+                                             book.fq_every[fact.key], book.fq_off[fact.key]):
+                if owner and prod and before and prod not in owner:
+                    continue      # that number is another product's, named beside it in the fact
+                if every != interval:
+                    continue      # "check-ins every 6 to 8 weeks" is not a treatment time
+                if fq.kind == "money" and off != discount:
+                    continue      # "$750 off" is not the price "$11,900"
+                if fq.kind == "percent" and pct_off and not off:
+                    continue      # "15 percent off" is not the 15% weekend surcharge
+                if comparable_pair(q, fq, fact) and same_rate_basis(q, fq, qs):
+                    ctx = set(q.context) & set(fq.context)
+                    # "a 500 dollar deductible": the noun the number belongs to decides the slot
+                    slot = (0.2 if head and head in fq.context else 0.0) + 0.15 * len(ctx) / max(1, len(fq.context)) \
+                        + (0.05 if period(q) and period(q) == period(fq) else 0.0)   # "a quarter": the quarterly price
+                    pairs.append((sim + slot, fact, sim, fq, slot, owner))
+        # "20 percent off aligner treatment" against "15% off aligner treatment and 20% off
+        # whitening": the item named binds the value, the whitening's 20% excuses nothing
+        unbound: set[int] = set()
+        item_said: Optional[set[str]] = None
+        for key in {p[1].key for p in pairs}:
+            fqs = book.fact_q[key]
+            rivals = [i for i, fq in enumerate(fqs) if any(p[3] is fq for p in pairs)]
+            if len(rivals) < 2:
+                continue
+            item_said = said_with(q) if item_said is None else item_said
+            if (b := bound_value(item_said, book.fq_parts[key], rivals, book.common)) is not None:
+                unbound |= {id(fqs[i]) for i in rivals if i != b}
+        pairs = [p for p in pairs if id(p[3]) not in unbound]
+        if not pairs:
+            continue
+        # the slot words pick among facts about the same thing, never a fact clearly further
+        # from the sentence ("the minimum rental is 2 months": the rental's 3-month minimum
+        # at 0.73, not the ramp prepay's "6 months or more of ramp rental" at 0.50)
+        # (a value any of them states is still no error: "$4 per guest" for the dessert add-on)
+        closest = max(p[2] for p in pairs)
+        # (and of one fact's values, one the rep said beside this number is not what this one is:
+        # "49.99 a month for the first term, then it renews at 69.99" is about the renewal price)
+        said_beside = beside(q)       # (also what the fact's own number is checked against below)
+        pairs.sort(key=lambda p: (p[2] < closest - TOPIC_MARGIN, -p[0],
+                                  any(same_value(o, p[3]) for o in said_beside)))
+        best = pairs[0]
+        # (read with the clause's lead-in: "36, | 99 a month" is one price split at its comma)
+        n = len(u.lead_in)
+        said_as = [replace(r, start=r.start - n, end=r.end - n) for r in
+                   readings(replace(q, start=q.start + n, end=q.end + n), u.lead_in + u.text + u.rest)]
+        # every plausible reading of what was said must conflict ("three forty-nine" may be
+        # $349 or $3.49) with the best fact, with any other value the same fact states
+        # ("$349 up to two bedrooms, $499 for three"), and with equally plausible facts
+        # (once the rep's words bind the value to one item of a fact, another fact's "from $68"
+        # floor says nothing of that item's price)
+        item_bound = any(id(fq) in unbound for fq in book.fact_q[best[1].key])
+
+        def floor_only(f2: Fact, fq2: Quantity) -> bool:
+            return item_bound and f2.key != best[1].key and fq2.bound == "min"  # noqa: B023 (called within this iteration)
+        ok = any(consistent(r, p[3], qs) for r in said_as for p in pairs
+                 if (p[0] >= best[0] - QUANTITY_MARGIN or p[4] >= best[4] or p[1].key == best[1].key)
+                 and not floor_only(p[1], p[3]))
+        if not ok and q.kind == "money":
+            # "you save $250 on the kit": the difference (or sum) of two prices the fact gives
+            vals = [fq.value for fq in book.fact_q[best[1].key] if fq.kind == "money"]
+            ok = any(abs(r.value - v) < 0.01 for r in said_as for i, a in enumerate(vals) for b in vals[i + 1:]
+                     for v in (a + b, abs(a - b)))
+        if not ok and q.kind == "money":
+            # "manual is $5 more per lesson, so $67 for a single lesson": the KB's $62 plus
+            # the $5 said beside it - the rep's arithmetic on the fact, not a claim of its own
+            at = len(u.lead_in) + q.start
+            others = [o.value for o in beside(q) if o.end <= at and o.value
+                      and o.kind in ("money", "percent", "bare", "count") and DERIVED.search(sentence, o.end, at)]
+            base = [fq.value for p in pairs for fq in (p[3],) if fq.kind == "money"]
+            ok = any(abs(r.value - v) < 0.01 for r in said_as for b in base for o in others
+                     for v in (b + o, b - o, b * o, b * (1 - o / 100) if o < 100 else -1))
+        if not ok:
+            # "3 nights, that's 450 miles": the fact's amount per night times the nights said
+            counts = [o for o in beside(q) if o.kind in ("count", "bare", "duration") and o.value > 1
+                      and not same_value(o, q)]
+            ok = any(per_things(p[3]) | {period(p[3])} - {""} and abs(r.value - p[3].value * o.value) < 0.01
+                     for r in said_as for p in pairs for o in counts if p[3].kind == q.kind)
+        if not ok and q.kind == "duration" and not q.bound and u.text[q.end:q.end + 4] == " of ":
+            # "the 10 months of backlog" against "up to 12 months of backlog": an amount of
+            # something within the limit, not the limit
+            ok = any(p[3].bound == "max" and comparable(q, p[3]) and days(q) <= days(p[3]) for p in pairs)
+        if not ok and head:
+            # "one 50-minute one-on-one lesson per week": the fact says the number with its
+            # noun even where the quantity parser could not pair them
+            ok = any(says(best[1], r.value, head) for r in said_as)
+        said = u.text[q.start:q.end]
+        rebound = None
+        if ok and q.kind in ("money", "bare"):
+            # "10.99 a serving at 2 or 3 meals a week" where the KB gives $10.99 at 4 meals and
+            # $11.99 at 2 or 3: the counts said bind the price to another line of the fact
+            bound = [(p, configured(book, p[1], p[3], qs)) for p in pairs
+                     if any(consistent(r, p[3], qs) for r in said_as)]
+            if not any(b is p[3] for p, b in bound):
+                match, rebound = next(((p, b) for p, b in bound if b is not None), (None, None))
+                if match and rebound:
+                    ok, best = False, (match[0], match[1], match[2], rebound, match[4], match[5])
+        if ok and not item_bound and (w := made_universal(book, u, q, said_as, pairs, qs)) is not None:
+            out.append(w)
+            continue
+        if ok:
+            out.append(Verdict(True, u.text, best[1], f"{said} matches", score=best[2], product=prod))
+            continue
+        fact, fq = best[1], best[3]
+        if fq.value == 0:
+            continue          # "$0 upfront" is what polarity checks ("no upfront cost")
+        others_said = said_beside
+        if any(same_value(o, fq) for o in others_said):
+            continue          # "30 days' notice once the 6 months are up": the fact's number is
+                              # said beside this one, which is about something else
+        fqs, exempt = book.fact_q[fact.key], book.fq_exempt[fact.key]
+        if exempt[next(i for i, x in enumerate(fqs) if x is fq)] and not EXEMPTS.search(u.text) and any(
+                same_value(o, fq2) for o in others_said for fq2, ex in zip(fqs, exempt) if not ex):
+            continue          # "on the 12-month agreement installation is $199" against "$199, free with
+                              # any 36-month agreement": the fee on other terms, said right
+        if q.value == 0 or APPROX.search(u.text[:q.start]) or (echoes(q, echoed) and not q.bound):
+            continue          # "zero" is polarity's job; "around 50" and echoes aren't KB claims
+        if q.kind == "bare" and not (fq.kind == "money" and (
+                (fact.kind == "price" and len(numbers) == 1)
+                or (fact.kind != "price" and fq.value >= 1000 and set(q.context) & set(fq.context))
+                # ("each extra state return is a hundred and twenty-five": the only number, on the
+                # noun the fact prices, in a sentence close to the fact's)
+                or (fact.kind != "price" and len(numbers) == 1 and head and head in fq.context
+                    and best[2] >= SIM_BARE))) \
+                and not (fq.kind == "count" and not fq.per and set(q.context) & set(fq.context)):
+            continue          # a bare number contradicts only a price said on its own, a large
+                              # amount about the same thing ("covers the dwelling up to 500,000")
+                              # or a count of the same thing
+        say = correction(book, fact)
+        count = next((c for c in qs if per_things(fq) and not per_things(q) and c is not q
+                      and c.kind in ("count", "bare") and c.value > 1), None)
+        if fq.kind != "money":
+            count = None
+        if count:
+            say = say.rstrip(".") + f" - for {num_text(count.value)} that's {q_text(replace(fq, value=fq.value * count.value, per=period(fq)))}."
+        doubts = []
+        # a price said of a plan, or a limit said as a limit ("a 2-hour minimum" vs "a three-hour
+        # minimum") are about the fact's number, whatever noun is near it
+        # (and a discount said as one, "15% off", is about the fact's discount: which discount is
+        # the retrieval's and value-elsewhere's question, not the noun's)
+        price_claim = (fact.kind == "price" and (q.kind == "money" or len(numbers) == 1)) or (
+            bool(q.bound) and q.bound == fq.bound) or pct_off
+        fq_owner = best[5]
+        if head and not same_slot(book, u.text, q, fq) and not (prod in fq_owner and before) \
+                and not price_claim and not item_bound:
+            doubts.append("slot")          # the number is about something the fact's number is not
+        elif not (head or set(q.context) & set(fq.context) or price_claim or item_bound):
+            doubts.append("slot")
+        if len(owners) > 1 or rebound:
+            doubts.append("enumeration")
+        fact_counts = {(c.unit, c.value) for c in book.fact_q[fact.key] if c.kind == "count"}
+        # (the counts as said, names included: an alias like "5-lesson pack" carries one)
+        if not rebound and q.kind == "money" and fact_counts and any(c.kind == "count" and any(
+                unit == c.unit and value != c.value for unit, value in fact_counts)
+                for c in extract_quantities(u.text)):
+            doubts.append("configuration")     # "a 5-lesson pack for $229" vs "$429 for 10 lessons"
+        if q.kind == "bare" or id(q) in paired:
+            doubts.append("bare")          # (or read as a price only from the sentence's other price)
+        if q.kind == "date":
+            doubts.append("date")          # which offer a deadline is for is read from words only
+        if THEY_SELL.search(u.lead_in + u.text[:q.start]) and not WE.search(u.lead_in + u.text[:q.start]):
+            doubts.append("they")          # "they're at 54.99": someone sells it - a competitor the
+                                           # recogniser misheard ("SecureWay" as "Q-Way") is likelier than us
+        if fq.value and min(max(r.value / fq.value, fq.value / r.value) if r.value else math.inf
+                            for r in said_as) >= MAGNITUDE:
+            doubts.append("magnitude")     # "$9 an hour" for $219: a rep's slip is rarely so far
+                                           # off - a misheard or misread number is
+        if prod not in u.sent_named and fact.product and other_product(book, q, said_as, qs, head, fact.product):
+            doubts.append("other-product")
+        # (another product's fact counts when it is close: "on care plus it's 48 hours and on
+        # basic 5 business days" names the second plan by a word the KB doesn't list)
+        elsewhere = [(f2, s2) for f2, s2 in allowed if s2 >= 0.35] + \
+                    [(f2, s2) for f2, s2 in cands if s2 >= 0.45 and f2.key not in have
+                     and hinted(book, f2.product, u.lead_in + " " + u.text[:q.start], prod)]
+        near = [] if rebound else [
+            (f2, fq2) for f2, s2 in allowed if s2 >= best[2] - TOPIC_MARGIN and f2.key != fact.key
+            for fq2, off2 in zip(book.fact_q[f2.key], book.fq_off[f2.key])
+            if not (fq2.kind in ("money", "percent") and off2 != discount) and not floor_only(f2, fq2)
+            and any(consistent(r, fq2, qs) and comparable_pair(r, fq2, f2) for r in said_as)]
+        if any(not head or head in fq2.context or head == fq2.unit or head in book.fact_words[f2.key]
+               for f2, fq2 in near):
+            continue          # "members get 10% off" between "members get 10% off repairs" and "members get
+                              # 15% off parts", equally close: a fact about as close says it - not proven
+        said_words = set(content_words(sentence))
+        if near:
+            doubts.append("value-elsewhere")   # ... on another noun ("a 25-year workmanship warranty" beside
+                                               # the 25-year performance warranty): a slip between two of
+                                               # our terms is possible, proof of one is not
+        elif discount and any(off2 and consistent(r, fq2, qs) and comparable_pair(r, fq2, f2)
+                            and not names_apart(book, said_words, fact, f2)
+                            for r in said_as for f2 in book.offers if f2.key != fact.key
+                            for fq2, off2 in zip(book.fact_q[f2.key], book.fq_off[f2.key])):
+            doubts.append("other-offer")       # "you get 15% off the nightly rate" checked against the 20%
+                                               # snowbird offer while the early-bird offer is 15% off, and
+                                               # nothing said is the snowbird's own: most likely that offer
+        elif any(consistent(r, fq2, qs) for r in said_as for f2, s2 in elsewhere
+               if not (rebound and f2.key == fact.key)
+               for fq2, owner, off2 in zip(book.fact_q[f2.key], book.fq_owner[f2.key], book.fq_off[f2.key])
+               if comparable_pair(r, fq2, f2) and id(fq2) not in unbound and not floor_only(f2, fq2)
+               and not (owner and prod and before and prod not in owner)
+               and not (rebound and fq2.bound == "min")       # ("from $10.99" says nothing of which line)
+               and not (fq2.kind == "percent" and pct_off and not off2)
+               and (not head or head in fq2.context or head == fq2.unit or head in book.fact_words[f2.key])):
+            doubts.append("value-elsewhere")   # the KB states this very value for something near
+        elif q.kind == "money" and not rebound and not (fact.kind == "price" and fact.product in u.sent_named) and any(
+                k != fact.key for r in said_as for k in book.money_at.get((round(r.value, 2), discount), ())):
+            doubts.append("value-elsewhere")   # "a single day is $42" checked against the 10-day pack: the KB
+                                               # has this very amount for something - a slip between two of
+                                               # our prices is possible, proof of one is not (a discount
+                                               # is only ever a slip for another discount: "$50 off" is
+                                               # not the $50 late fee)
+        elif surcharge and any(f2.key != fact.key and consistent(r, fq2, qs) and set(q.context) & set(fq2.context)
+                               for f2, fq2 in book.extras for r in said_as):
+            doubts.append("value-elsewhere")   # "the same $5 extra per lesson": a surcharge the KB has,
+                                               # said of something else - which one is the rep's slip
+        conf, why = confidence(book, BASE["quantity"], u, fact, best[2], doubts, q.kind == "date")
+        out.append(Verdict(False, u.text, fact, f"said {said!r}, KB says {q_text(fq)}",
+                           correction=say, score=best[2], product=prod,
+                           evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why))
+    return out

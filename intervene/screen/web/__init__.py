@@ -1,0 +1,26 @@
+"""The screens' HTTP side: login, the pages, the JSON API and the live push.
+
+    /login, /l/<signed link>     the only ways in (everything else needs a session)
+    /            the rep's screen        /supervisor  live calls, read-only
+    /admin       users and teams         /static/*    the pages' JS and CSS
+    /api/...     JSON (session cookie, or the bearer API token: read-only)
+    /api/events  Server-Sent Events: calls, briefings, transcript lines, cards
+
+Mutating requests must be JSON with an `X-Intervene: 1` header: a browser
+will not send that cross-site without a CORS preflight we never answer, so
+another site cannot make a logged-in rep's browser click "used".
+
+By topic: session.py (who asks, login, tokens), pages.py, calls.py,
+users.py, events.py (the push), app.py (the route table), shared.py.
+"""
+from __future__ import annotations
+
+from intervene.screen.web.app import SECURITY_HEADERS, ScreenApp, build_screen
+from intervene.screen.web.calls import FEEDBACK, OUTCOMES
+from intervene.screen.web.events import PING_S
+from intervene.screen.web.session import COOKIE, service_secret
+from intervene.screen.web.shared import LOGIN_RE, STATIC, ScreenState
+from intervene.screen.web.users import save_user, signed_link
+
+__all__ = ["COOKIE", "FEEDBACK", "LOGIN_RE", "OUTCOMES", "PING_S", "SECURITY_HEADERS", "STATIC", "ScreenApp",
+           "ScreenState", "build_screen", "save_user", "service_secret", "signed_link"]
