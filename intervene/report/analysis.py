@@ -55,14 +55,12 @@ from __future__ import annotations
 import math
 import warnings
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 import numpy as np
-import pandas as pd
-from scipy import stats
-from statsmodels.stats.contingency_tables import StratifiedTable
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import proportion_confint
+
+if TYPE_CHECKING:   # pandas, SciPy and statsmodels load on first use (a second of start-up for every command)
+    import pandas as pd
 
 from intervene.report.score import score_call
 from intervene.vocab import ACTED, Category
@@ -81,6 +79,7 @@ def analyse(records: Iterable[dict], min_calls: int = 30, alpha: float = 0.05,
     (default max(5, min_calls // 3)): calls each arm of a comparison, and each
     descriptive rate, needs. `seed` fixes the bootstrap, so the same records
     always give the same report."""
+    from statsmodels.stats.multitest import multipletests
     records = list(records)
     min_group = max(5, min_calls // 3) if min_group is None else int(min_group)
     calls = _calls_frame(records)
@@ -137,6 +136,7 @@ METHOD = {
 # ---------------------------------------------------------------- the frames
 
 def _calls_frame(records: list[dict]) -> pd.DataFrame:
+    import pandas as pd
     rows = []
     for i, r in enumerate(records):
         outcome = r.get("outcome", "unknown")
@@ -157,6 +157,7 @@ def _calls_frame(records: list[dict]) -> pd.DataFrame:
 
 
 def _cards_frame(records: list[dict]) -> pd.DataFrame:
+    import pandas as pd
     rows = [{"i": i, "category": str(iv.get("category")), "trigger": str(iv.get("trigger")),
              "feedback": iv.get("feedback") or "none"}
             for i, r in enumerate(records) for iv in (r.get("interventions") or [])]
@@ -184,6 +185,7 @@ def _groups(cards: pd.DataFrame, known: pd.DataFrame, min_calls: int) -> list[tu
 
 def _units(cards: pd.DataFrame, known: pd.DataFrame, cat: str, trig: Optional[str]) -> pd.DataFrame:
     """One row per call with a known outcome in which the group fired: rep, won, used, dismissed."""
+    import pandas as pd
     sub = cards[cards["category"] == cat]
     if trig is not None:
         sub = sub[sub["trigger"] == trig]
@@ -199,6 +201,7 @@ def _units(cards: pd.DataFrame, known: pd.DataFrame, cat: str, trig: Optional[st
 
 def _effect(cat: str, trig: Optional[str], units: pd.DataFrame, min_calls: int, min_group: int,
             rng: np.random.Generator) -> dict:
+    from statsmodels.stats.contingency_tables import StratifiedTable
     used = units[units["used"]]
     not_used = units[~units["used"]]
     entry: dict[str, Any] = {
@@ -290,6 +293,7 @@ def _finding(e: dict[str, Any]) -> str:
 # ------------------------------------------------------------- descriptive
 
 def _rate(won: pd.Series, min_group: int) -> dict:
+    from statsmodels.stats.proportion import proportion_confint
     n, k = int(won.count()), int(won.sum())
     out: dict[str, Any] = {"calls": n, "won": k, "rate": None, "ci95": None, "note": None}
     if n < min_group:
@@ -317,6 +321,7 @@ def _rates(known: pd.DataFrame, column: str, min_group: int) -> list[dict]:
 
 
 def _dismiss_rates(cards: pd.DataFrame, min_group: int) -> list[dict]:
+    from statsmodels.stats.proportion import proportion_confint
     out = []
     for (cat, trig), g in cards.groupby(["category", "trigger"], sort=True):
         fb = g["feedback"]
@@ -336,6 +341,7 @@ def _dismiss_rates(cards: pd.DataFrame, min_group: int) -> list[dict]:
 
 
 def _score_trends(calls: pd.DataFrame, min_group: int) -> list[dict]:
+    from scipy import stats
     dated = calls[calls["started"].notna()].copy()
     out: list[dict[str, Any]] = []
     if dated.empty:

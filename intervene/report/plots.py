@@ -8,11 +8,11 @@ group with "not enough calls" is drawn as an empty slot labelled so.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+if TYPE_CHECKING:   # matplotlib itself loads on the first chart: every command imports this module
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 USED = "#1f77b4"
 NOT_USED = "#c7c7c7"
@@ -144,6 +144,8 @@ def plot_dismiss_rates(result: dict, out_dir: str | Path) -> Path:
 # ------------------------------------------------------------------ helpers
 
 def _figure(width: float, height: float = 4.6) -> tuple[Figure, Axes]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
