@@ -100,7 +100,7 @@ async def build_controller(rt: Runtime, cfg: Config, kb_path: Optional[str] = No
                            public_url: Optional[str] = None, app: Optional[str] = None) -> Controller:
     """Everything the service shares between calls: KB index, Whisper, voice, store."""
     so = cfg.serve
-    settings = AriSettings.from_env(rt.env.ari, url=so.ari_url, user=so.ari_user, password=so.ari_password,
+    settings = AriSettings.from_env(rt.env.raw, url=so.ari_url, user=so.ari_user, password=so.ari_password,
                                     app=app or so.app)
     try:
         host, port = split_listen(listen or so.listen)

@@ -12,14 +12,15 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
-ARI_KEYS = ("INTERVENE_ARI_URL", "INTERVENE_ARI_USER", "INTERVENE_ARI_PASSWORD", "INTERVENE_ARI_APP")
 OFF = ("off", "0", "false", "no")
 
 
 @dataclass(frozen=True)
 class Env:
-    """Every environment variable the product reads (the lead flow's secrets are
-    read with the [leads] section, config/leads.py `ENV`, from the same mapping)."""
+    """Every environment variable the product reads. Two groups are parsed where their
+    settings are, from `raw`: the lead flow's secrets with the [leads] section
+    (config/leads.py `ENV`) and INTERVENE_ARI_URL / _USER / _PASSWORD / _APP by
+    `AriSettings.from_env`."""
     config: Optional[str] = None            # INTERVENE_CONFIG: the TOML config file
     db: Optional[str] = None                # INTERVENE_DB: the SQLite database
     state_directory: Optional[str] = None   # STATE_DIRECTORY: systemd's StateDirectory (the database)
@@ -31,8 +32,7 @@ class Env:
     judge_weights: Optional[str] = None     # INTERVENE_JUDGE_WEIGHTS: other fine-tuned judge weights
     secret: Optional[str] = None            # INTERVENE_SECRET: signs sessions and links
     api_token: Optional[str] = None         # INTERVENE_API_TOKEN: the dialplan's and the CRM's bearer token
-    ari: Mapping[str, str] = field(default_factory=dict)   # INTERVENE_ARI_URL / _USER / _PASSWORD / _APP
-    raw: Mapping[str, str] = field(default_factory=dict, repr=False)   # for the [leads] secrets
+    raw: Mapping[str, str] = field(default_factory=dict, repr=False)   # the whole environment, as read
 
     @classmethod
     def read(cls, environ: Optional[Mapping[str, str]] = None) -> Env:
@@ -46,4 +46,4 @@ class Env:
                    embed_backend=get("INTERVENE_EMBED_BACKEND"),
                    judge=e.get("INTERVENE_JUDGE", "on").strip().lower() not in OFF,
                    judge_weights=get("INTERVENE_JUDGE_WEIGHTS"), secret=get("INTERVENE_SECRET"),
-                   api_token=get("INTERVENE_API_TOKEN"), ari={k: e[k] for k in ARI_KEYS if k in e}, raw=e)
+                   api_token=get("INTERVENE_API_TOKEN"), raw=e)

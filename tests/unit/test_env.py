@@ -7,6 +7,7 @@ import pathlib
 from intervene.app import Runtime
 from intervene.config import load_config
 from intervene.config.env import Env
+from intervene.pbx.ari import AriSettings
 
 
 def test_every_variable_is_read() -> None:
@@ -18,7 +19,8 @@ def test_every_variable_is_read() -> None:
     assert (env.config, env.db, env.state_directory, env.cache_directory) == ("/etc/iv.toml", "/var/iv.db", "/s", "/c")
     assert (env.asr_model, env.embed_model, env.embed_backend) == ("base.en", "/m", "torch")
     assert env.judge is False and env.judge_weights == "/w"
-    assert (env.secret, env.api_token, dict(env.ari)) == ("s3", "t0", {"INTERVENE_ARI_PASSWORD": "pw"})
+    assert (env.secret, env.api_token) == ("s3", "t0")
+    assert AriSettings.from_env(env.raw).password == "pw"
 
 
 def test_empty_values_count_as_unset() -> None:
