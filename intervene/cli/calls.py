@@ -29,7 +29,6 @@ from intervene.report.record import call_record, import_records
 from intervene.store.db import Store
 from intervene.vocab import OUTCOMES
 
-SETTABLE = OUTCOMES     # `calls outcome` may also clear one back to "unknown"
 OUTCOME_BY = "cli"          # who the store says set an outcome from the command line
 
 
@@ -147,7 +146,7 @@ def import_(rt: Runtime, path: str) -> None:
 
 @calls.command(name="outcome")
 @click.argument("call_id")
-@click.argument("outcome", type=click.Choice(SETTABLE))
+@click.argument("outcome", type=click.Choice(OUTCOMES))   # "unknown" clears one
 @click.option("--value", type=float, default=None, help="The deal's value, e.g. 12400 (0 or more).")
 @click.option("--note", default=None, help="A note stored with the outcome.")
 @click.pass_obj

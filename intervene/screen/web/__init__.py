@@ -15,12 +15,8 @@ users.py, events.py (the push), app.py (the route table), shared.py.
 """
 from __future__ import annotations
 
-from intervene.screen.web.app import SECURITY_HEADERS, ScreenApp, build_screen
-from intervene.screen.web.calls import FEEDBACK, OUTCOMES
-from intervene.screen.web.events import PING_S
-from intervene.screen.web.session import COOKIE, service_secret
-from intervene.screen.web.shared import LOGIN_RE, STATIC, ScreenState
+from intervene.screen.web.app import ScreenApp, build_screen
+from intervene.screen.web.session import service_secret
 from intervene.screen.web.users import save_user, signed_link
 
-__all__ = ["COOKIE", "FEEDBACK", "LOGIN_RE", "OUTCOMES", "PING_S", "SECURITY_HEADERS", "STATIC", "ScreenApp",
-           "ScreenState", "build_screen", "save_user", "service_secret", "signed_link"]
+__all__ = ["ScreenApp", "build_screen", "save_user", "service_secret", "signed_link"]

@@ -17,8 +17,6 @@ from intervene.screen.web.session import Access
 from intervene.screen.web.shared import ScreenState, error, log, parse_int, read_json
 from intervene.vocab import FEEDBACK, RECORDABLE_OUTCOMES
 
-OUTCOMES = RECORDABLE_OUTCOMES     # what a rep may record (never "unknown")
-
 
 class Calls:
     def __init__(self, state: ScreenState, access: Access) -> None:
@@ -93,8 +91,8 @@ class Calls:
         call_id = request.match_info["id"]
         body = await read_json(request)
         outcome, note = body.get("outcome"), body.get("note") or None
-        if outcome not in OUTCOMES:
-            raise error(web.HTTPBadRequest, f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
+        if outcome not in RECORDABLE_OUTCOMES:      # a rep records an outcome, never "unknown"
+            raise error(web.HTTPBadRequest, f"outcome must be one of {', '.join(RECORDABLE_OUTCOMES)}, got {outcome!r}")
         if note is not None and not isinstance(note, str):
             raise error(web.HTTPBadRequest, "note must be text")
         self._owned_call(user, call_id)
