@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Optional
@@ -29,7 +30,9 @@ from intervene.pbx.controller import Controller, Services
 from intervene.pbx.media import MediaStore, WebServer
 from intervene.pbx.voice import Voice, VoiceError, VoiceOptions
 from intervene.screen.web import build_screen, save_user, signed_link
+from intervene.screen.web.session import write_private
 from intervene.store.db import Store, default_db_path
+from intervene.store.privacy import daily as daily_purge
 from intervene.vocab import KnowledgeBase
 
 
@@ -121,24 +124,31 @@ async def build_controller(rt: Runtime, cfg: Config, kb_path: Optional[str] = No
     screen = build_screen(rt.store, services.screen, cfg, index, kb.source,
                           api_token=rt.env.api_token or so.api_token,
                           public_url=lambda: (public_url or so.public_url or services.public_url), secret=rt.env.secret or so.secret,
-                          on_outcome=leads.outcome)
+                          on_outcome=leads.outcome, db=services.db)
     web = WebServer(media, host, port, screen, live=lambda: [c.snapshot() for c in services.calls.values()],
                     more_routes=[leads.add_routes])
     on_started = [] if rt.store.users() else [     # once listening (the port may be chosen then)
         lambda: first_admin(rt.store, screen, public_url or so.public_url or web.url)]
-    return Controller(services, web, public_url or so.public_url, background=[leads.run], on_started=on_started,
+    purge = daily_purge(services.db, rt.store, cfg.retention)     # [retention], daily, on the store's thread
+    return Controller(services, web, public_url or so.public_url, background=[leads.run, purge], on_started=on_started,
                       leads=leads)
 
 
 def first_admin(store, screen, base_url: str) -> None:
     """A new installation has no users, so nobody could open the screens:
-    make an `admin` without a password and log a one-day link that signs in
-    as them (then: set a password or add users on /admin)."""
+    make an `admin` without a password and a one-day, one-use link that signs
+    in as them (then: set a password or add users on /admin). The link goes to
+    a file only the service's user can read, beside the database, and to the
+    terminal if there is one; never to the journal, which others may read."""
     row = save_user(store, {"login": "admin", "name": "Administrator", "role": "admin"})
     url, _ = signed_link(screen.secret, User.from_row(row), base_url, 1)
+    path = store.path.with_name(f"{store.path.stem}.first-admin-link")
+    write_private(path, url + "\n")
     logging.getLogger("intervene.serve").warning(
-        "no users yet: sign in as the first admin within a day with %s (or: intervene users add NAME "
-        "--role admin --password-stdin)", url)
+        "no users yet: a one-day sign-in link for the first admin is in %s (or: intervene users add NAME "
+        "--role admin --password-stdin)", path)
+    if sys.stderr.isatty():
+        print(f"Sign in as the first admin within a day: {url}", file=sys.stderr)
 
 
 async def serve(controller: Controller) -> None:

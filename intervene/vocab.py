@@ -75,6 +75,25 @@ FEEDBACK: tuple[str, ...] = tuple(f.value for f in Feedback)
 ACTED: tuple[str, ...] = tuple(f.value for f in Feedback if f.acted_on)
 
 
+class Redact(str, Enum):
+    """The kinds of personal data taken out of what people say before it is
+    stored, shown or sent (nlp/redact.py); the values are the [redaction] keys."""
+    CARD = "card"
+    SECURITY_CODE = "security_code"
+    EXPIRY = "expiry"
+    SSN = "ssn"
+    BANK_ACCOUNT = "bank_account"
+
+    @property
+    def tag(self) -> str:
+        """What stands in the text where the data was."""
+        return {"card": "[card number]", "security_code": "[security code]", "expiry": "[expiry date]",
+                "ssn": "[ssn]", "bank_account": "[bank account]"}[self.value]
+
+
+REDACT_ALL: frozenset[Redact] = frozenset(Redact)
+
+
 # --------------------------------------------------------------------------- KB
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ async def _run(sizes: list[int], max_outbound: int, kb: str) -> dict[str, Any]:
     lost_total = 0
     with tempfile.TemporaryDirectory(prefix="intervene-bench-lead-") as tmp:
         async with FlowHarness(Path(tmp) / "bench.db", kb, Path(tmp), max_outbound=max_outbound,
-                               stop_pbx=True) as h:
+                               stop_pbx=True, redial_window_s=0) as h:     # its numbers repeat on purpose
             pw = h.env.get("INTERVENE_SIP_PASSWORD")
             phones = [await PhoneProcess(f"lead{n}").start(user=f"lead{n}", password=pw, registrar=SIP,
                                                            register=True, answer_delay=0.3)

@@ -13,6 +13,7 @@ import json
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -54,6 +55,9 @@ async def _run(rt: Runtime, n_calls: int, reps: int, speed: float, kb_path: str)
     tmp = tempfile.TemporaryDirectory(prefix="intervene-bench-screen-")
     brt = Runtime(str(Path(tmp.name) / "bench.db"), rt.config_path)
     cfg = load_config(rt.config_path)
+    # every call at once, however many: the bench measures the screen, not the service's practice caps
+    cfg.serve = replace(cfg.serve, practice_total=max(cfg.serve.practice_total, n_calls),
+                        practice_per_user=max(cfg.serve.practice_per_user, n_calls))
     kb = brt.kb(kb_path)
     index = await asyncio.to_thread(brt.index, kb)
     hub = Hub()

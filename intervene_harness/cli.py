@@ -22,6 +22,7 @@ from intervene.vocab import Utterance
 from intervene_harness.bench_engine import _pct, bench
 from intervene_harness.bench_lead import bench_lead
 from intervene_harness.bench_screen import bench_screen
+from intervene_harness.bench_soak import bench_soak
 from intervene_harness.calls import CallResult, LiveHarness
 from intervene_harness.flow import DEFAULT_SCRIPT, FlowHarness, FlowResult
 from intervene_harness.localpbx import PbxError
@@ -254,4 +255,5 @@ def commands() -> list[click.Command]:
     bench.add_command(bench_live)
     bench.add_command(bench_screen)
     bench.add_command(bench_lead)
+    bench.add_command(bench_soak)
     return [demo_cmd, bench]

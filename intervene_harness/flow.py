@@ -48,7 +48,7 @@ DEFAULT_SCRIPT: dict[str, Any] = {
 
 
 def flow_config(path: Path, graph_url: str, team: str = "sales", hours: str = "00:00-24:00",
-                max_outbound: int = 4) -> Path:
+                max_outbound: int = 4, redial_window_s: int = 86400) -> Path:
     """The [leads] and [campaigns] a local run needs: the stand-in's URL and
     tokens, the dev rig's outbound context, calling hours open all day."""
     path.write_text(f"""
@@ -61,6 +61,7 @@ dial = "PJSIP/{{number}}"
 call_hours = "{hours}"
 call_days = "mon-sun"
 max_outbound = {max_outbound}
+redial_window_s = {redial_window_s}
 retry_s = [5, 10]
 rep_answer_s = 25
 team = "{team}"
@@ -132,8 +133,9 @@ class FlowHarness:
     """The stand-in Facebook + the local Asterisk + the service with the flow."""
 
     def __init__(self, db: Path, kb: str, workdir: Path, hours: str = "00:00-24:00", max_outbound: int = 4,
-                 stop_pbx: bool = False) -> None:
+                 stop_pbx: bool = False, redial_window_s: int = 86400) -> None:
         self.db, self.kb, self.workdir = db, kb, workdir
+        self.redial_window_s = redial_window_s
         self.hours, self.max_outbound, self.stop_pbx = hours, max_outbound, stop_pbx
         self.fb = FacebookStandIn()
         self.live: Optional[LiveHarness] = None
@@ -141,7 +143,8 @@ class FlowHarness:
     async def __aenter__(self) -> "FlowHarness":
         await self.fb.start()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        cfg = flow_config(self.workdir / "flow.toml", self.fb.url, hours=self.hours, max_outbound=self.max_outbound)
+        cfg = flow_config(self.workdir / "flow.toml", self.fb.url, hours=self.hours, max_outbound=self.max_outbound,
+                          redial_window_s=self.redial_window_s)
         self.live = await LiveHarness(self.db, kb=self.kb, config=str(cfg), stop_pbx=self.stop_pbx).__aenter__()
         return self
 

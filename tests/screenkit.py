@@ -95,6 +95,17 @@ class Client:
             except json.JSONDecodeError:
                 return r.status, body
 
+    async def follow_link(self, url: str) -> int:
+        """A signed link as a browser uses it: the page (which spends nothing),
+        then its "Sign in" button. The status of the sign-in (303: signed in),
+        or of the page when it refused (403)."""
+        async with self.http.get(url, allow_redirects=False) as r:
+            if r.status != 200:
+                return r.status
+            assert 'method="post"' in await r.text()
+        async with self.http.post(url, allow_redirects=False) as r:
+            return r.status
+
     async def post(self, path: str, body: Optional[dict] = None, csrf: bool = True) -> tuple[int, Any]:
         headers = {"X-Intervene": "1"} if csrf else {}
         async with self.http.post(self.base + path, json=body or {}, headers=headers, allow_redirects=False) as r:

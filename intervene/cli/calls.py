@@ -22,12 +22,12 @@ import click
 from intervene.app import Runtime
 from intervene.cli._runtime import fail
 from intervene.config import Config, ConfigError, load_config
-from intervene.formats.record import read_path, write_records
+from intervene.formats.record import read_path, redact_record, write_records
 from intervene.report import tune as t
 from intervene.report.html import write_report
-from intervene.report.record import call_record, import_records
+from intervene.report.record import call_record, import_records, reported
 from intervene.store.db import Store
-from intervene.vocab import OUTCOMES
+from intervene.vocab import OUTCOMES, Redact
 
 OUTCOME_BY = "cli"          # who the store says set an outcome from the command line
 
@@ -36,6 +36,15 @@ def _weights(rt: Runtime) -> dict[str, float]:
     """The config's [score] weights (a bad config file is one error line, exit 2)."""
     try:
         return load_config(rt.config_path).score
+    except ConfigError as e:
+        fail(str(e))
+    raise AssertionError
+
+
+def _redaction(rt: Runtime) -> frozenset[Redact]:
+    """The config's [redaction] kinds: what is taken out of records coming in and going out."""
+    try:
+        return load_config(rt.config_path).redaction
     except ConfigError as e:
         fail(str(e))
     raise AssertionError
@@ -50,10 +59,11 @@ def calls() -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="The newest N calls.")
 @click.pass_obj
 def list_(rt: Runtime, limit: int) -> None:
-    """The newest calls, oldest first: id, start, length, rep, outcome, score."""
+    """The newest calls, oldest first: id, start, length, rep, outcome, score
+    (practice calls left out: they are training, not selling)."""
     store = rt.store
     weights = _weights(rt)
-    for row in store.calls(limit=limit):
+    for row in [r for r in store.calls() if reported(r)][-limit:]:
         rec = call_record(store, row["id"], weights=weights)
         click.echo(f"{rec['call_id']}  {rec['started']}  {rec['duration_s']:7.1f}s  {rec['rep'] or '-':<10}  "
                    f"{rec.get('outcome_detail') or rec['outcome']:<12}  {len(rec['transcript']):4d} utt  "
@@ -71,7 +81,7 @@ def show(rt: Runtime, call_id: str) -> None:
         rec = call_record(rt.store, call_id, weights=weights)
     except KeyError:
         fail(f"no call {call_id!r} (intervene calls list)")
-    click.echo(json.dumps(rec, ensure_ascii=False, indent=2))
+    click.echo(json.dumps(redact_record(rec, _redaction(rt)), ensure_ascii=False, indent=2))
 
 
 @calls.command(name="export")
@@ -81,11 +91,14 @@ def show(rt: Runtime, call_id: str) -> None:
 @click.option("--team", default=None, help="Only this team's calls.")
 @click.pass_obj
 def export(rt: Runtime, out: Optional[str], since: Optional[str], rep: Optional[str], team: Optional[str]) -> None:
-    """Calls as JSON Lines, one record (formats.md section 6) per line, oldest first."""
+    """Calls as JSON Lines, one record (formats.md section 6) per line, oldest first.
+    Card numbers, SSNs and the like are replaced by tags as [redaction] says."""
     cutoff = parse_since(since)
     store = rt.store
     weights = _weights(rt)
-    records = (call_record(store, row["id"], weights=weights) for row in select_calls(store, cutoff, rep, team))
+    kinds = _redaction(rt)
+    records = (redact_record(call_record(store, row["id"], weights=weights), kinds)
+               for row in select_calls(store, cutoff, rep, team))
     if out:
         try:
             n = write_records(out, records)
@@ -109,8 +122,9 @@ def parse_since(since: Optional[str]) -> Optional[datetime]:
 
 def select_calls(store: Store, cutoff: Optional[datetime] = None, rep: Optional[str] = None,
                  team: Optional[str] = None) -> list[Mapping[str, Any]]:
-    """The stored calls (rows) started at or after `cutoff`, of `rep` and of `team`, oldest first."""
-    return [row for row in store.calls() if _after(row["started"], cutoff)
+    """The stored calls (rows) started at or after `cutoff`, of `rep` and of `team`, oldest first;
+    never practice calls (report/record.py `reported`): exports, reports and tuning count real calls."""
+    return [row for row in store.calls() if reported(row) and _after(row["started"], cutoff)
             and (rep is None or row.get("rep") == rep) and (team is None or row.get("team") == team)]
 
 
@@ -126,11 +140,12 @@ def import_(rt: Runtime, path: str) -> None:
     and reported, never overwritten. Exit code 0 when nothing was bad, 2 when
     any record or file was (the good records are imported all the same)."""
     files, errors = read_path(path)
+    kinds = _redaction(rt)
     for message in errors:
         click.echo(f"error: {message} (skipped)", err=True)
     imported = skipped = 0
     for _file, records in files:
-        done = import_records(rt.store, records)
+        done = import_records(rt.store, [redact_record(r, kinds) for r in records])
         for call_id in done["skipped"]:
             click.echo(f"skipped {call_id}: already stored (not overwritten)", err=True)
         imported += len(done["imported"])

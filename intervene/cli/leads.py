@@ -59,8 +59,30 @@ def add(rt: Runtime, name: str, phone: str, email: Optional[str], campaign: Opti
     row = settle(rt.store, cfg.leads, cfg.campaigns, added.id, name.strip(), phone, email, fields, now) or {}
     click.echo(f"{added.id}\t{row.get('status')}\t{row.get('phone') or '-'}"
                + (f"\t{row['reason']}" if row.get("reason") else ""))
-    if row.get("status") == "no-phone":
+    if row.get("status") in ("no-phone", "duplicate-number"):
         click.echo(f"warning: lead {added.id} kept but will not be called: {row.get('reason')}", err=True)
+
+
+@leads.command(name="inbox")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--show", "show_id", type=int, default=None, metavar="ID", help="Print that body as it arrived.")
+@click.pass_obj
+def inbox(rt: Runtime, limit: int, show_id: Optional[int]) -> None:
+    """Signed webhook bodies that were refused (400), newest first: id, time,
+    path, status, size, error. The last {keep} are kept, each cut to {cut} KB."""
+    if show_id is not None:
+        row = next((r for r in db.inbox_list(rt.store, limit=db.INBOX_KEEP) if r["id"] == show_id), None)
+        if row is None:
+            fail(f"no webhook_inbox entry {show_id} (see `intervene leads inbox`)")
+        click.echo(bytes(row["body"]).decode("utf-8", errors="replace"))
+        return
+    for row in db.inbox_list(rt.store, limit=limit):
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["received_at"]))
+        click.echo(f"{row['id']}\t{when}\t{row['path']}\t{row['status']}\t{row['size']}\t{row['error']}")
+
+
+if inbox.help:
+    inbox.help = inbox.help.format(keep=db.INBOX_KEEP, cut=db.INBOX_BODY_MAX // 1024)
 
 
 @leads.command(name="list")

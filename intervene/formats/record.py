@@ -8,13 +8,17 @@ it live in `intervene.report.record`."""
 from __future__ import annotations
 
 import json
+import math
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from intervene.vocab import FEEDBACK, OUTCOMES, Category, Mode, Severity, Speaker
+from intervene.nlp.redact import redact, redact_lines
+from intervene.vocab import FEEDBACK, OUTCOMES, REDACT_ALL, Category, Mode, Redact, Severity, Speaker
 
 LEAD_KEYS = ("id", "source", "campaign", "fields")
+MAX_INDEX = 2**31       # an utterance index past this is no transcript's (and no SQLite integer's)
 REQUIRED = ("call_id", "started", "duration_s", "rep", "profile", "mode", "outcome",
             "transcript", "interventions")
 
@@ -29,12 +33,38 @@ def write_records(path: str | Path, records: Iterable[dict]) -> int:
     return n
 
 
+def redact_record(rec: dict, kinds: frozenset[Redact] = REDACT_ALL) -> dict:
+    """A copy of a (valid) record with card numbers, SSNs and the like taken
+    out of what was said and of the cards' text: for records coming in
+    (`calls import`) and going out (`calls export`, `calls show`), so a store
+    or a file written before redaction was on does not pass them on."""
+    if not kinds:
+        return rec
+    out = dict(rec)
+    said = [str(u.get("text", "")) for u in rec.get("transcript") or []]
+    texts = redact_lines([(str(u.get("speaker")), str(u.get("text", ""))) for u in rec.get("transcript") or []], kinds)
+    out["transcript"] = [dict(u, text=t) for u, t in zip(rec.get("transcript") or [], texts)]
+    # a card quotes what was said: the quoted words go as they went in the transcript
+    changed = sorted(((a, b) for a, b in zip(said, texts) if a != b and a.strip()), key=lambda ab: -len(ab[0]))
+
+    def clean(text: str) -> str:
+        for before, after in changed:
+            text = text.replace(before, after)
+        return redact(text, kinds)
+
+    out["interventions"] = [dict(iv, **{k: clean(iv[k]) for k in ("detected", "say", "feedback_text")
+                                        if isinstance(iv.get(k), str)})
+                            for iv in rec.get("interventions") or []]
+    return out
+
+
 def read_record(obj: Any) -> dict:
     """Validate one record and return it (a copy, numbers as floats where the
     spec has seconds). ValueError names the key, e.g. `interventions[2].feedback`.
     Extra keys are allowed (the spec lets a reader accept more)."""
     if not isinstance(obj, dict):
         raise ValueError(f"expected a JSON object, got {_kind(obj)}")
+    _check_unicode(obj)
     for key in REQUIRED:
         if key not in obj:
             raise ValueError(f"`{key}`: missing (a call record needs {', '.join(REQUIRED)})")
@@ -103,7 +133,7 @@ def _read_intervention(iv: Any, where: str, n_utterances: int) -> dict:
             raise ValueError(f"`{where}.{key}`: missing")
     out = dict(iv, at=_seconds(iv["at"], f"{where}.at"))
     u = iv["utterance"]
-    if isinstance(u, bool) or not isinstance(u, int) or u < 0:
+    if isinstance(u, bool) or not isinstance(u, int) or not 0 <= u < MAX_INDEX:
         raise ValueError(f"`{where}.utterance`: expected a 0-based utterance index, got {u!r}")
     if n_utterances and u >= n_utterances:
         raise ValueError(f"`{where}.utterance`: {u} is past the transcript's {n_utterances} utterances")
@@ -150,7 +180,41 @@ def _text(x: Any, key: str, empty: bool = True) -> str:
 def _number(x: Any, key: str) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         raise ValueError(f"`{key}`: expected a number, got {_kind(x)}")
-    return float(x)
+    try:
+        v = float(x)
+    except OverflowError:
+        raise ValueError(f"`{key}`: expected a number, got one too large ({len(str(abs(x)))} digits)") from None
+    if not math.isfinite(v):    # JSON has no NaN or Infinity; Python's reader lets them through
+        raise ValueError(f"`{key}`: expected a finite number, got {x}")
+    return v
+
+
+def _check_unicode(obj: dict[str, Any]) -> None:
+    """Every text in the record, keys included, must be Unicode that has a
+    UTF-8 form: JSON's "\\ud800" (a lone surrogate) would pass every other
+    check and then fail in the store or on output, far from the record."""
+    todo: list[tuple[str, Any]] = [("", obj)]
+    while todo:
+        where, x = todo.pop()
+        items: Iterable[tuple[Any, Any]] = (x.items() if isinstance(x, dict) else enumerate(x)
+                                            if isinstance(x, list) else [])
+        for k, v in items:
+            if isinstance(k, str) and not _encodable(k):
+                raise ValueError(f"`{where or 'record'}`: a key holds a lone surrogate (\\ud800-\\udfff), "
+                                 "not Unicode text")
+            path = f"{where}[{k}]" if isinstance(k, int) else f"{where}.{k}" if where else k
+            if isinstance(v, str) and not _encodable(v):
+                raise ValueError(f"`{path}`: holds a lone surrogate (\\ud800-\\udfff), not Unicode text")
+            if isinstance(v, (dict, list)):
+                todo.append((path, v))
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _seconds(x: Any, key: str) -> float:
@@ -186,33 +250,30 @@ def parse_records(text: str, source: str) -> tuple[list[dict], list[str]]:
     valid records and one message per bad one, naming source, line (or list
     position) and key: a bad record - not JSON, or failing read_record - costs
     only itself, the others come back (`calls import` imports them)."""
-    if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
+    if not any(line.strip() and not line.lstrip().startswith("#") for line in _lines(text)):
         return [], [f"{source}: no call records in it"]
-    whole_error: Optional[json.JSONDecodeError] = None
-    try:
-        whole = json.loads(text)
-    except json.JSONDecodeError as e:      # the only ValueError json.loads raises for text
-        whole, whole_error = None, e
+    whole, whole_error = _loads(text)
     errors: list[str] = []
     if isinstance(whole, dict):           # one record: named by the line it starts on
-        first = next(n for n, line in enumerate(text.splitlines(), 1)
+        first = next(n for n, line in enumerate(_lines(text), 1)
                      if line.strip() and not line.lstrip().startswith("#"))
         items = [(f"{source}:{first}", whole)]
     elif isinstance(whole, list):
         items = [(f"{source}: [{i}]", obj) for i, obj in enumerate(whole)]
     elif whole_error is not None and not _looks_like_lines(text):
-        return [], [f"{source}:{whole_error.lineno}: not JSON ({whole_error.msg})"]
+        return [], [f"{source}:{whole_error[0]}: not JSON ({whole_error[1]})"]
     elif whole_error is None:
         return [], [f"{source}: expected call records (JSON objects), got {_kind(whole)}"]
     else:
         items = []
-        for n, line in enumerate(text.splitlines(), 1):
+        for n, line in enumerate(_lines(text), 1):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
-            try:
-                items.append((f"{source}:{n}", json.loads(line)))
-            except json.JSONDecodeError as e:
-                errors.append(f"{source}:{n}: not JSON ({e.msg})")
+            obj, error = _loads(line)
+            if error is None:
+                items.append((f"{source}:{n}", obj))
+            else:
+                errors.append(f"{source}:{n}: not JSON ({error[1]})")
     records = []
     for where, obj in items:
         try:
@@ -224,28 +285,38 @@ def parse_records(text: str, source: str) -> tuple[list[dict], list[str]]:
     return records, errors
 
 
+def _loads(text: str) -> tuple[Any, Optional[tuple[int, str]]]:
+    """(value, None), or (None, (line, what is wrong)) for text that is not JSON
+    - or is JSON Python will not read: nested too deeply, a 5000-digit number."""
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as e:
+        return None, (e.lineno, e.msg)
+    except ValueError:          # Python's limit on integer digits
+        return None, (1, "a number of more than 4300 digits")
+    except RecursionError:
+        return None, (1, "nested too deeply")
+
+
+def _lines(text: str) -> list[str]:
+    """Lines at CR, LF or CRLF, the line ends JSON cannot hold inside a string:
+    str.splitlines() also splits at U+2028 and U+0085, which a JSON string may
+    hold as they are (write_records writes them so)."""
+    return re.split(r"\r\n|\r|\n", text)
+
+
 def _looks_like_lines(text: str) -> bool:
     """JSON Lines if the first record-bearing line is a complete JSON value by
     itself, or (that line being broken) another unindented line is a whole JSON
     object - a pretty-printed document indents everything inside its brackets."""
-    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    lines = [line for line in _lines(text) if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
         return False
-    try:
-        json.loads(lines[0])
+    if _loads(lines[0])[1] is None:
         return True
-    except ValueError:
-        pass
     if not lines[0].startswith("{"):
         return False
-    for line in lines[1:]:
-        if line.startswith("{"):
-            try:
-                if isinstance(json.loads(line), dict):
-                    return True
-            except ValueError:
-                continue
-    return False
+    return any(line.startswith("{") and isinstance(_loads(line)[0], dict) for line in lines[1:])
 
 
 def read_path(path: str | Path) -> tuple[list[tuple[str, list[dict]]], list[str]]:

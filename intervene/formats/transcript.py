@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from intervene.errors import InterveneError
 from intervene.vocab import Speaker, Utterance
+
+_LINE_END = re.compile(r"\r\n|\r|\n")     # the only line ends JSON cannot hold inside a string
 
 
 class TranscriptError(InterveneError):
@@ -35,7 +38,9 @@ def read_transcript(path: str | Path) -> list[Utterance]:
 def parse_transcript(raw: str, name: str = "<transcript>") -> list[Utterance]:
     out: list[Utterance] = []
     prev_start = -math.inf
-    for no, line in enumerate(raw.splitlines(), 1):
+    # not str.splitlines(): it also splits at U+2028 and U+0085, which a JSON
+    # string may hold as they are (write_transcript writes them so)
+    for no, line in enumerate(_LINE_END.split(raw), 1):
         s = line.strip()
         if not s or s.startswith("#"):
             continue
@@ -43,15 +48,16 @@ def parse_transcript(raw: str, name: str = "<transcript>") -> list[Utterance]:
             obj = json.loads(s)
         except json.JSONDecodeError as e:
             raise TranscriptError(name, no, f"not valid JSON ({e.msg} at column {e.colno})")
+        except ValueError:      # Python's limit on integer digits
+            raise TranscriptError(name, no, "not valid JSON (a number of more than 4300 digits)")
+        except RecursionError:
+            raise TranscriptError(name, no, "not valid JSON (nested too deeply)")
         if not isinstance(obj, dict):
             raise TranscriptError(name, no, "expected a JSON object with start, end, speaker, text")
         for key in ("start", "end", "speaker", "text"):
             if key not in obj:
                 raise TranscriptError(name, no, f"missing `{key}`")
-        start, end = obj["start"], obj["end"]
-        for key, val in (("start", start), ("end", end)):
-            if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val) or val < 0:
-                raise TranscriptError(name, no, f"`{key}` must be a non-negative number of seconds, got {val!r}")
+        start, end = _seconds(obj, "start", name, no), _seconds(obj, "end", name, no)
         if end < start:
             raise TranscriptError(name, no, f"`end` ({end}) is before `start` ({start})")
         if start < prev_start:
@@ -59,12 +65,38 @@ def parse_transcript(raw: str, name: str = "<transcript>") -> list[Utterance]:
         try:
             speaker = Speaker(obj["speaker"])
         except ValueError:
-            raise TranscriptError(name, no, f"`speaker` must be lead, rep or ai, got {obj['speaker']!r}")
+            raise TranscriptError(name, no, f"`speaker` must be lead, rep or ai, got {obj['speaker']!r:.80}")
         if not isinstance(obj["text"], str):
             raise TranscriptError(name, no, "`text` must be a string")
+        if not _encodable(obj["text"]):
+            raise TranscriptError(name, no, "`text` holds a lone surrogate (\\ud800-\\udfff), not Unicode text")
         prev_start = start
         out.append(Utterance(len(out), speaker, float(start), float(end), obj["text"]))
     return out
+
+
+def _seconds(obj: dict[str, Any], key: str, name: str, no: int) -> float:
+    """A time in seconds as a float; an integer too big for one is refused like any bad time."""
+    val = obj[key]
+    try:
+        ok = not isinstance(val, bool) and isinstance(val, (int, float)) and math.isfinite(val) and val >= 0
+        seconds = float(val) if ok else math.nan
+    except OverflowError:
+        ok = False
+    if not ok:
+        shown = repr(val) if not isinstance(val, int) or val.bit_length() < 128 else "a number too large"
+        raise TranscriptError(name, no, f"`{key}` must be a non-negative number of seconds, got {shown[:80]}")
+    return seconds
+
+
+def _encodable(text: str) -> bool:
+    """False for text with a lone surrogate (JSON's "\\ud800"): it has no UTF-8 form,
+    so storing, printing or writing it out would fail later and far away."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def write_transcript(path: str | Path, utterances: Iterable[Utterance]) -> None:

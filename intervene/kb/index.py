@@ -7,6 +7,7 @@ re-embeds it; only new or edited text reaches the model.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Iterable, Optional, Protocol, Sequence
 
@@ -228,6 +229,7 @@ class KBIndex:
                                      weak=_weak_aliases(kb, strong))
         self.competitors = AliasMatcher({c.id: [c.name, *c.aliases, c.id] for c in kb.competitors})
         self._shared: dict[str, object] = {}
+        self._shared_lock = threading.RLock()
         self._phrase_rows: dict[str, list[int]] = {}
         for i, p in enumerate(self.phrases):
             self._phrase_rows.setdefault(p.owner, []).append(i)
@@ -274,6 +276,7 @@ class KBIndex:
     def shared(self, name: str, build):
         """Per-KB objects that every call can share (claim checker, prototypes):
         built once, not per call."""
-        if name not in self._shared:
-            self._shared[name] = build()
-        return self._shared[name]
+        with self._shared_lock:           # calls build engines on their own threads, at the same time
+            if name not in self._shared:
+                self._shared[name] = build()
+            return self._shared[name]

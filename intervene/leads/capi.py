@@ -38,6 +38,7 @@ from typing import Any, Callable, Optional, Sequence
 import aiohttp
 
 from intervene.errors import InterveneError
+from intervene.leads.dbrun import DbRunner, Inline
 from intervene.store import outbox
 from intervene.store.db import Store
 
@@ -228,8 +229,9 @@ class OutboxSender:
 
     def __init__(self, store: Store, client: CapiClient, backoff: Sequence[float] = (1, 5, 30, 120, 600),
                  clock: Callable[[], float] = time.time, poll_s: float = 0.5,
-                 max_age_s: float = MAX_AGE_S) -> None:
+                 max_age_s: float = MAX_AGE_S, worker: Optional[DbRunner] = None) -> None:
         self.store, self.client = store, client
+        self.db: DbRunner = worker or Inline()         # the service's StoreWorker: never SQLite on the loop
         self.backoff = tuple(backoff) or (1.0,)
         self.clock = clock
         self.poll_s = poll_s
@@ -247,42 +249,45 @@ class OutboxSender:
     async def run_once(self, now: float) -> int:
         """Try every row due at `now`; returns how many Facebook accepted."""
         sent = 0
-        for row in outbox.due(self.store, now):
+        db, store = self.db, self.store
+        for row in await db.run(outbox.due, store, now):
             eid = row["event_id"]
-            if not outbox.claim(self.store, eid):
+            if not await db.run(outbox.claim, store, eid):
                 continue                                     # another sender has it
             attempts = row["attempts"] + 1
             event_time = row["payload"].get("event_time", now)
             if now - event_time > self.max_age_s:
-                outbox.mark_failed(self.store, eid, "too old: Facebook takes events up to 7 days after event_time")
+                await db.run(outbox.mark_failed, store, eid,
+                             "too old: Facebook takes events up to 7 days after event_time")
                 log.warning("CAPI %s: given up, older than %.0f s", eid, self.max_age_s)
                 continue
             try:
                 answer = await self.client.send(row["payload"])
             except CapiError as e:
                 if e.retryable:
-                    outbox.mark_retry(self.store, eid, e.message, now + self.delay(attempts))
+                    await db.run(outbox.mark_retry, store, eid, e.message, now + self.delay(attempts))
                     log.info("CAPI %s: attempt %d failed, retry in %.3g s: %s", eid, attempts,
                              self.delay(attempts), e.message)
                 else:
-                    outbox.mark_failed(self.store, eid, e.message)
+                    await db.run(outbox.mark_failed, store, eid, e.message)
                     log.warning("CAPI %s: refused: %s", eid, e.message)
                 continue
             except asyncio.CancelledError:
-                # shutting down mid-send: maybe delivered, maybe not; re-sending is safe (event_id)
-                outbox.mark_retry(self.store, eid, "interrupted", now)
+                # shutting down mid-send: maybe delivered, maybe not; re-sending is safe (event_id).
+                # Handed over without waiting (we are being cancelled); run()'s reset_sending covers a loss
+                db.write(outbox.mark_retry, store, eid, "interrupted", now)
                 raise
             except Exception as e:                           # a bug of ours: keep the row, try later
                 log.exception("CAPI %s: unexpected error", eid)
-                outbox.mark_retry(self.store, eid, f"{type(e).__name__}: {e}", now + self.delay(attempts))
+                await db.run(outbox.mark_retry, store, eid, f"{type(e).__name__}: {e}", now + self.delay(attempts))
                 continue
-            outbox.mark_sent(self.store, eid, answer, self.clock())
+            await db.run(outbox.mark_sent, store, eid, answer, self.clock())
             sent += 1
         return sent
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until stop is set: recover crashed sends, then send what is due every poll_s (or on wake())."""
-        n = outbox.reset_sending(self.store)
+        n = await self.db.run(outbox.reset_sending, self.store)
         if n:
             log.info("CAPI: %d event(s) interrupted mid-send, sending again (Facebook dedups on event_id)", n)
         while not stop.is_set():

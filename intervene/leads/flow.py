@@ -8,9 +8,11 @@ and from then on it is a monitored call like any other.
            the lead company ─> rep answers: briefed alone, joins ─> introduction ─> LiveCall
 
 The lead's row is claimed (ready -> calling) in SQLite before the phone is
-dialled, so a restarted service never calls a lead twice; everything a call
+dialled, so a restarted service never calls a lead twice, and the claim
+refuses a number called within [leads] redial_window_s; everything a call
 does is recorded on the call (transcript, captured fields) and the lead
-(status, reason, attempts).
+(status, reason, attempts). Every database call goes through the service's
+StoreWorker (`self.s.db`), never on the event loop.
 """
 from __future__ import annotations
 
@@ -24,9 +26,12 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from intervene.accounts.auth import User
 from intervene.config.leads import DEFAULT_QUESTIONS, lead_campaign
+from intervene.leads.erasure import erase
+from intervene.leads.intake import caller_name
 from intervene.leads.understand import dialogue
 from intervene.leads.understand.dialogue import Action, End, Handoff, Qualifier, Question, Say
 from intervene.leads.understand.rules import decide, lead_zones
+from intervene.nlp.redact import mask_phone
 from intervene.pbx.ari import AriError, AriUnavailable
 from intervene.pbx.briefing import handoff_briefing
 from intervene.pbx.call import CallHooks, LiveCall
@@ -89,7 +94,7 @@ class LeadFlow:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        recovered = lead_store.recover_calling(self.s.store)
+        recovered = await self.s.db.run(lead_store.recover_calling, self.s.store)
         if recovered:
             log.warning("%d lead(s) were being called when the service stopped: marked, not called again", recovered)
         while not stop.is_set():
@@ -108,23 +113,25 @@ class LeadFlow:
     async def tick(self, now: float) -> None:
         if not self.ready():                            # no Asterisk: nothing can be dialled, nothing is claimed
             return
-        for lead in lead_store.due(self.s.store, now, limit=100):
+        db, store = self.s.db, self.s.store
+        for lead in await db.run(lead_store.due, store, now, limit=100):
             campaign = lead_campaign(lead, self.campaigns)
             d = decide(lead.get("phone"), campaign, self.options,
-                       lead_store.dnc_contains(self.s.store, lead.get("phone") or ""), len(self.calls), now)
+                       await db.run(lead_store.dnc_contains, store, lead.get("phone") or ""), len(self.calls), now)
             if d.kind == "later":
                 if "outbound" in d.reason and lead["id"] not in self._held:
                     self._held.add(lead["id"])
                     self.timeline.add(lead["id"], "held-back", reason=d.reason)
                 if d.at > (lead.get("next_at") or 0) + 0.5:
-                    lead_store.update(self.s.store, lead["id"], next_at=d.at, reason=d.reason)
+                    await db.run(lead_store.update, store, lead["id"], next_at=d.at, reason=d.reason)
                 continue
             if d.kind == "never":
-                lead_store.update(self.s.store, lead["id"], status=d.status, reason=d.reason)
+                await db.run(lead_store.update, store, lead["id"], status=d.status, reason=d.reason)
                 continue
-            if not lead_store.claim(self.s.store, lead["id"]):
-                continue                                # another worker (or a double tick) has it
-            claimed = lead_store.get(self.s.store, lead["id"])
+            if not await db.run(lead_store.claim, store, lead["id"], now=time.time(),
+                                redial_window_s=self.options.redial_window_s):
+                continue                                # another worker (or a double tick) has it, or a duplicate
+            claimed = await db.run(lead_store.get, store, lead["id"])
             if claimed is None:                         # deleted the moment after it was claimed
                 continue
             call = LeadCall(self, claimed, campaign)
@@ -135,7 +142,7 @@ class LeadFlow:
     async def pick_reps(self, team: str) -> list[User]:
         """Reps of the team whose phone is registered and in no call,
         starting after the one picked last (round-robin)."""
-        rows = self._team_reps(team)
+        rows = await self.s.db.run(self._team_reps, team)
         if not rows:
             return []
         start = self._rr.get(team, -1) + 1
@@ -151,13 +158,13 @@ class LeadFlow:
                 free.append(u)
         return free
 
-    def picked(self, team: str, rep: User) -> None:
-        logins = [u.login for u in self._team_reps(team)]
+    async def picked(self, team: str, rep: User) -> None:
+        logins = [u.login for u in await self.s.db.run(self._team_reps, team)]
         if rep.login in logins:
             self._rr[team] = logins.index(rep.login)
 
     def _team_reps(self, team: str) -> list[User]:
-        """The team's reps with a phone (every rep's, without a team), by login."""
+        """The team's reps with a phone (every rep's, without a team), by login. (On the store's thread.)"""
         return sorted((User.from_row(r) for r in self.s.store.users()
                        if r["role"] == "rep" and r.get("endpoint") and (not team or r.get("team") == team)),
                       key=lambda u: u.login)
@@ -196,17 +203,23 @@ class LeadCall:
             outcome = ("interrupted", "the service stopped during the call")
             raise
         except (AriError, AriUnavailable, asyncio.TimeoutError) as e:
-            log.warning("lead %s: call failed: %s", lead_id, e)
+            log.warning("lead %s: call failed: %s", lead_id, mask_phone(e))
             outcome = ("retry", f"call failed: {e}")
         finally:
             self.flow.calls.pop(lead_id, None)
             if self.live is not None and not self.live.ended:
                 await self.live.end("lead flow finished")
-        self._settle(*outcome)
+        await self.s.db.run(self._settle, *outcome)
+        self.mark("settled", status=outcome[0], reason=outcome[1])
+        if outcome[0] == "erase":           # after everything the call handed over: it is erased too
+            try:
+                await self.s.db.run(erase, self.s.store, lead_id, time.time())
+            except Exception as e:              # forget failed: the lead stays erase-requested, the sweep retries
+                log.warning("lead %s: erasure deferred (%s: %s)", lead_id, type(e).__name__, e)
         self.flow.poke()
 
     def _settle(self, what: str, reason: str, at: Optional[float] = None) -> None:
-        """The lead's row after this attempt."""
+        """The lead's row after this attempt. (On the store's thread.)"""
         store, lead_id = self.s.store, self.lead["id"]
         attempts = int(self.lead.get("attempts") or 0) + 1
         if what == "retry":
@@ -222,20 +235,22 @@ class LeadCall:
         elif what == "dnc":
             lead_store.dnc_add(store, self.lead["phone"], reason)
             lead_store.update(store, lead_id, status="dnc", reason=reason, attempts=attempts)
+        elif what == "erase":
+            lead_store.update(store, lead_id, status="erase-requested", reason=reason, attempts=attempts)
         else:                                            # done / not-interested / interrupted
             lead_store.update(store, lead_id, status="done" if what == "done" else what, reason=reason,
                               attempts=attempts)
-        self.mark("settled", status=what, reason=reason)
 
     async def _run(self) -> Outcome:
         s, lead = self.s, self.lead
-        args = {"lead": lead["phone"], "name": lead.get("name") or "", "team": self.team,
-                "source": lead.get("source") or "", "campaign": lead.get("campaign") or ""}
+        # the name as a caller ID may carry it: nothing SIP or Asterisk would parse (quotes, <, >, CR/LF)
+        args = {"lead": lead["phone"], "name": caller_name(lead.get("name"), "") if lead.get("name") else "",
+                "team": self.team, "source": lead.get("source") or "", "campaign": lead.get("campaign") or ""}
         hooks = CallHooks(assistant_first=True, heard=self._heard, rep_briefing=self._rep_briefing)
         live = self.live = LiveCall(s, self.id, f"iv-{self.id}-lead", args, hooks=hooks)
         s.store_call(live)
-        s.store.update_call(self.id, source="lead-flow", lead_id=lead["id"])
-        lead_store.update(s.store, lead["id"], call_id=self.id)
+        await s.db.run(s.store.update_call, self.id, source="lead-flow", lead_id=lead["id"])
+        await s.db.run(lead_store.update, s.store, lead["id"], call_id=self.id)
         # ring the lead
         answered = s.waiters.expect(f"start:{live.lead}")
         gone = s.waiters.expect(f"gone:{live.lead}")
@@ -252,7 +267,7 @@ class LeadCall:
         if answered not in done:
             cause = gone.result() if gone in done else "no answer"
             self.mark("lead-not-answered", cause=str(cause))
-            s.store.update_call(self.id, outcome="no-answer", outcome_note=str(cause))
+            await s.db.run(s.store.update_call, self.id, outcome="no-answer", outcome_note=str(cause))
             return ("retry", f"the lead did not answer ({cause})")
         self.mark("lead-answered")
         await live.begin_with_lead()
@@ -290,15 +305,18 @@ class LeadCall:
                 return ("done", "the lead hung up during qualification")
             if isinstance(action, Handoff):
                 self.fields = dict(action.fields)
-                self._save_fields()
+                await self._save_fields()
                 self.mark("qualified", fields=self.fields, reason=action.reason)
                 return action
             if isinstance(action, End):
-                self.fields = dict(getattr(q, "fields", {}) or {})
-                self._save_fields()
+                if action.reason != "erase":                # what they answered is kept, unless it is to go
+                    self.fields = dict(getattr(q, "fields", {}) or {})
+                    await self._save_fields()
                 await live.say(action.say, barge_in=False)
                 self.mark("ended-by-lead", reason=action.reason)
                 await asyncio.sleep(0.5)
+                if action.reason == "erase":
+                    return ("erase", "the lead asked for their data to be deleted")
                 if action.reason == "stop":
                     return ("dnc", "the lead asked not to be called again")
                 if action.reason == "later":
@@ -334,9 +352,10 @@ class LeadCall:
             await asyncio.sleep(0.05)
         return None
 
-    def _save_fields(self) -> None:
-        lead_store.update(self.s.store, self.lead["id"], captured=json.dumps(self.fields, ensure_ascii=False))
-        self.s.store.update_call(self.id, captured=json.dumps(self.fields, ensure_ascii=False))
+    async def _save_fields(self) -> None:
+        captured = json.dumps(self.fields, ensure_ascii=False)
+        await self.s.db.run(lead_store.update, self.s.store, self.lead["id"], captured=captured)
+        await self.s.db.run(self.s.store.update_call, self.id, captured=captured)
 
     # ------------------------------------------------------------- hand-off
     async def _handoff(self, live: LiveCall, handoff: Handoff) -> Outcome:
@@ -353,19 +372,19 @@ class LeadCall:
                 break
             rep = reps[0]
             tried.add(rep.login)
-            self.flow.picked(self.team, rep)
+            await self.flow.picked(self.team, rep)
             live.ringing(rep)
             s.show_call(live, "live")
             s.screen.briefing(self.id, written)              # on the rep's screen as their phone rings
             s.screen.republish(self.id)                      # and the qualification so far
-            s.store.update_call(self.id, rep=rep.login, rep_endpoint=rep.endpoint)
+            await s.db.run(s.store.update_call, self.id, rep=rep.login, rep_endpoint=rep.endpoint)
             gone = s.waiters.expect(f"gone:iv-{self.id}-rep")
             try:
                 await s.ari.call("POST", "/channels", endpoint=rep.endpoint, app=s.ari.s.app,
                                  appArgs=f"iv-rep,{self.id}", channelId=f"iv-{self.id}-rep",
-                                 callerId=name, timeout=max(1, int(deadline - time.monotonic())))
+                                 callerId=caller_name(name), timeout=max(1, int(deadline - time.monotonic())))
             except AriError as e:
-                log.info("lead %s: cannot ring %s: %s", self.lead["id"], rep.endpoint, e)
+                log.info("lead %s: cannot ring %s: %s", self.lead["id"], rep.endpoint, mask_phone(e))
                 continue
             self.mark("rep-dialled", rep=rep.login)
             last_spoke = -FILLER_EVERY_S

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import math
+import re
+import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Optional
 
 import phonenumbers
@@ -19,6 +24,8 @@ from intervene.errors import InterveneError
 NAME_KEYS = ("full_name", "name")
 PHONE_KEYS = ("phone_number", "phone", "mobile_phone", "work_phone_number")
 EMAIL_KEYS = ("email", "work_email")
+MAX_DEPTH = 32            # Facebook's notifications nest 5 deep; a body nested deeper is refused before parsing
+CALLER_NAME_MAX = 40      # characters of a lead's name put in a caller ID
 
 
 class IntakeError(InterveneError, ValueError):
@@ -45,6 +52,7 @@ class PlainLead:
     campaign: Optional[str] = None
     fields: Optional[dict[str, str]] = None
     id: Optional[str] = None                   # the sender's own id: a resend is recognised
+    timestamp: Optional[float] = None          # when the sender signed it (epoch s): required without `id`
 
 
 # ------------------------------------------------------------- signatures
@@ -64,6 +72,59 @@ def verify_signature(secret: str, raw: bytes, header: Optional[str]) -> bool:
         return False
     want = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
     return hmac.compare_digest(want, got)
+
+
+# ------------------------------------------------------------------- json
+def loads(raw: bytes) -> Any:
+    """JSON from a webhook body, or an IntakeError saying what is wrong.
+    Stricter than json.loads where a signed but hostile body could hurt:
+    nesting deeper than MAX_DEPTH (json.loads would recurse until
+    RecursionError), NaN, Infinity and numbers that overflow to infinity
+    (1e999: nothing can store or compare them), and lone surrogates
+    (SQLite cannot store them)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise IntakeError(f"not valid JSON: not UTF-8 ({e.reason} at byte {e.start})")
+    depth = _depth(text)
+    if depth > MAX_DEPTH:
+        raise IntakeError(f"not valid JSON: nested {depth} deep (at most {MAX_DEPTH})")
+    try:
+        obj = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")       # lone surrogates raise here
+    except IntakeError:
+        raise
+    except UnicodeEncodeError:
+        raise IntakeError("not valid JSON: a string holds a lone surrogate (\\ud800-\\udfff)")
+    except (ValueError, RecursionError) as e:          # huge integers are a ValueError too
+        raise IntakeError(f"not valid JSON: {e}")
+    return obj
+
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[^\[\]{}]+")
+
+
+def _depth(text: str) -> int:
+    """How deep brackets nest outside strings (a wrong count only lets
+    json.loads name the error)."""
+    bare = _BRACKETS.sub("", _STRINGS.sub("", text))
+    depth = deepest = 0
+    for c in bare:
+        depth += 1 if c in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _no_constant(name: str) -> Any:
+    raise IntakeError(f"not valid JSON: {name} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    x = float(text)
+    if not math.isfinite(x):
+        raise IntakeError(f"not valid JSON: the number {text[:40]} is too large")
+    return x
 
 
 # ---------------------------------------------------------------- webhook
@@ -97,6 +158,8 @@ def parse_leadgen(payload: Any) -> list[LeadgenChange]:
             if not lid:
                 raise IntakeError(f"{where}.value: missing leadgen_id")
             created = v.get("created_time")
+            if isinstance(created, float) and not math.isfinite(created):
+                created = None
             out.append(LeadgenChange(
                 leadgen_id=lid, page_id=_id(v.get("page_id")) or _id(entry.get("id")),
                 form_id=_id(v.get("form_id")), ad_id=_id(v.get("ad_id")), adgroup_id=_id(v.get("adgroup_id")),
@@ -176,13 +239,37 @@ def _region(num: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.region_code_for_number(num) or f"+{num.country_code}"
 
 
+# ------------------------------------------------------------- caller id
+_SIP_SPECIAL = set('"<>\\;,:@=&%?[]{}|^`\'')
+
+
+def caller_name(name: Any, fallback: str = "Lead") -> str:
+    """A lead's name as it may go into a caller ID (ARI's callerId, the SIP
+    display name): letters, digits, spaces, '.', '-' and an apostrophe only.
+    Control characters, line breaks and everything SIP or Asterisk's
+    caller-ID parser reads (quotes, <, >, backslash, ;, :, @ ...) are taken
+    out, whitespace collapsed, and the result cut to CALLER_NAME_MAX."""
+    out = []
+    for ch in unicodedata.normalize("NFKC", "" if name is None else str(name)):
+        cat = unicodedata.category(ch)
+        if ch in "'.-" or (cat[0] in "LNM" and ch not in _SIP_SPECIAL):
+            out.append(ch)
+        elif cat[0] == "Z" or ch in "\t\r\n_":
+            out.append(" ")
+    text = " ".join("".join(out).split())[:CALLER_NAME_MAX].strip(" .-'")
+    return text or fallback
+
+
 # ------------------------------------------------------------------ plain
 def parse_plain(payload: Any) -> PlainLead:
     """Our own lead format, for forms and tools that are not Facebook:
-    {"name", "phone", "email"?, "campaign"?, "fields"?: {question: answer}, "id"?}."""
+    {"name", "phone", "email"?, "campaign"?, "fields"?: {question: answer}, "id"?, "timestamp"?}.
+    A lead without `id` must carry `timestamp` (when it was sent: epoch
+    seconds, or ISO 8601 with a zone), which the signature covers, so a
+    captured body cannot be posted again later (the webhook checks the window)."""
     if not isinstance(payload, dict):
         raise IntakeError("expected a JSON object")
-    allowed = {"name", "phone", "email", "campaign", "fields", "id"}
+    allowed = {"name", "phone", "email", "campaign", "fields", "id", "timestamp"}
     extra = sorted(set(payload) - allowed)
     if extra:
         raise IntakeError(f"unknown key `{extra[0]}` (expected {', '.join(sorted(allowed))})")
@@ -208,7 +295,26 @@ def parse_plain(payload: Any) -> PlainLead:
             if not isinstance(v, (str, int, float)) or isinstance(v, bool):
                 raise IntakeError(f"fields.{k}: the answer must be text or a number")
         fields = {str(k): str(v) for k, v in fields.items()}
+    ts = _timestamp(payload.get("timestamp"))
+    if lid is None and ts is None:
+        raise IntakeError("a lead without `id` needs `timestamp` (when you sent it: epoch seconds or an ISO date): "
+                          "without either, a copy of the request could be sent again")
     return PlainLead(name=payload["name"].strip(), phone=payload["phone"].strip(),
                      email=(payload.get("email") or "").strip() or None,
                      campaign=(payload.get("campaign") or "").strip() or None, fields=fields or None,
-                     id=str(lid).strip() if lid is not None else None)
+                     id=str(lid).strip() if lid is not None else None, timestamp=ts)
+
+
+def _timestamp(v: Any) -> Optional[float]:
+    if v is None:
+        return None
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0:
+        return float(v)
+    if isinstance(v, str) and len(v) <= 40:
+        try:
+            when = datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
+        except ValueError:
+            when = None
+        if when is not None and when.tzinfo is not None:
+            return when.timestamp()
+    raise IntakeError("`timestamp` must be epoch seconds or ISO 8601 with a zone, e.g. \"2025-06-04T15:00:00Z\"")

@@ -36,8 +36,9 @@ from intervene.listen.cues import CueTracker
 from intervene.listen.dsp import to_16k
 from intervene.listen.vad import InterimAudio, Segmenter, SpeechEnd, SpeechStart, VadEvent, VadOptions
 from intervene.listen.wav import CallAudio
+from intervene.nlp.redact import redact
 from intervene.nlp.text import ends_sentence
-from intervene.vocab import AudioChunk, Intervention, KnowledgeBase, Speaker, Utterance, Word
+from intervene.vocab import REDACT_ALL, AudioChunk, Intervention, KnowledgeBase, Redact, Speaker, Utterance, Word
 
 # A fragment whose transcript does not end a sentence ("so the Standard plan
 # is, uh") is held this long after its last word, in case the speaker goes
@@ -51,6 +52,9 @@ class ListenOptions:
     vad: VadOptions = VadOptions()
     join_gap_s: float = JOIN_GAP_S
     interims: bool = True
+    # Personal data taken out of Whisper's text before anything sees it (the
+    # engine, the screens, the store): the config's [redaction].
+    redact: frozenset[Redact] = REDACT_ALL
 
 
 def asr_prompt(kb: KnowledgeBase) -> str:
@@ -161,6 +165,12 @@ class CallPipeline:
         self.dropped: list[tuple[Speaker, float, str]] = []     # (who, when, why) Whisper output discarded
         # utterance index -> (wall clock at its end of speech, wall clock when the engine had decided on it)
         self.timing: dict[int, tuple[float, float]] = {}
+        self._said: dict[Speaker, str] = {}      # each party's last final text: context for redaction
+
+    def _clean(self, speaker: Speaker, text: str) -> str:
+        """What Whisper heard, with card numbers, SSNs and the like replaced by
+        tags; the party's previous utterance carries a number said in two breaths."""
+        return redact(text, self.options.redact, self._said.get(speaker, "")) if self.options.redact else text
 
     # ------------------------------------------------------------ frames in
     def feed(self, chunk: AudioChunk) -> None:
@@ -251,7 +261,7 @@ class CallPipeline:
                 return []
             prefix = party.held.text + " " if party.held else ""
             u = Utterance(len(self.transcript), ev.speaker, party.held.start if party.held else ev.start,
-                          ev.decided, prefix + result.text, final=False)
+                          ev.decided, self._clean(ev.speaker, prefix + result.text), final=False)
             if self.on_interim:
                 self.on_interim(u)
             return self.engine.interim(u, t)
@@ -281,7 +291,8 @@ class CallPipeline:
             return self._emit(party, t)
         if self.on_interim:                   # held for the join gap: show it, not yet final
             h = party.held
-            self.on_interim(Utterance(len(self.transcript), ev.speaker, h.start, h.end, h.text, final=False))
+            self.on_interim(Utterance(len(self.transcript), ev.speaker, h.start, h.end,
+                                      self._clean(ev.speaker, h.text), final=False))
         return []
 
     def _release_held(self, t: float, at_due: bool) -> list[Intervention]:
@@ -303,7 +314,9 @@ class CallPipeline:
         assert h is not None                  # only a party holding a fragment is emitted
         party.held = None
         pcm = np.concatenate(h.pcm)
-        u = Utterance(len(self.transcript), party.speaker, round(h.start, 2), round(h.end, 2), h.text.strip(),
+        text = self._clean(party.speaker, h.text.strip())
+        self._said[party.speaker] = text
+        u = Utterance(len(self.transcript), party.speaker, round(h.start, 2), round(h.end, 2), text,
                       words=h.words, cues=self.cues.measure(party.speaker, h.start, h.end, pcm, h.voiced_s,
                                                             len(h.text.split()), party.segmenter.noise_db))
         self.transcript.append(u)

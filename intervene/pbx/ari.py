@@ -16,6 +16,7 @@ from typing import Any, AsyncIterator, Mapping, Optional
 import aiohttp
 
 from intervene.errors import InterveneError
+from intervene.nlp.redact import mask_phone
 
 log = logging.getLogger("intervene.ari")
 
@@ -126,7 +127,7 @@ class Ari:
                     try:
                         yield json.loads(msg.data)
                     except ValueError:
-                        log.warning("ARI sent a frame that is not JSON: %.80s", msg.data)
+                        log.warning("ARI sent a frame that is not JSON: %s", mask_phone(msg.data[:80]))
                 elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
                     break
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Mapping, Optional
 
+from intervene.nlp.redact import mask_phone
 from intervene.vocab import KnowledgeBase, Product
 
 # keys the dialplan may pass, beyond rep/team/lead (anything else is read out as "key: value")
@@ -91,3 +92,13 @@ def parse_args(raw: list[str]) -> dict[str, str]:
         elif item.strip() and positional:
             out[positional.pop(0)] = item.strip()
     return out
+
+
+# what a log line may show of the dialplan's arguments: these, with their digits masked; the rest
+# (names, notes, what the lead wants) by key only - personal data stays out of the logs
+_LOGGABLE = ("rep", "team", "lead", "profile", "mode", "kb")
+
+
+def args_for_log(args: Mapping[str, str]) -> str:
+    """The call's arguments for a log line: `rep=PJSIP/rep7, lead=+*********67, name`."""
+    return ", ".join(f"{k}={mask_phone(v)}" if k in _LOGGABLE else k for k, v in args.items())

@@ -20,19 +20,28 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Optional, TypeVar
 
 from intervene.accounts.auth import User
+from intervene.nlp.redact import mask_phone
 from intervene.pbx.ari import AriError, AriUnavailable
 from intervene.pbx.briefing import briefing_text, rep_name
+from intervene.pbx.listening import CallThread, ListeningFailed
 from intervene.pbx.sipmsg import card_text, send_message
 from intervene.pbx.tap import START_TIMEOUT_S, Tap
 from intervene.screen.record import record_intervention
-from intervene.vocab import Intervention, Mode, Speaker, Utterance
+from intervene.store.db import StoreError
+from intervene.vocab import AudioChunk, Intervention, Mode, Speaker, Utterance
 
 if TYPE_CHECKING:
+    from intervene.core.engine import CallEngine
+    from intervene.listen.pipeline import CallPipeline
     from intervene.pbx.controller import Services
 
 log = logging.getLogger("intervene.call")
 
 T = TypeVar("T")
+
+# An ended call leaves the service's list once its last writes are in (what
+# reads the store after it sees the whole call), or after this long.
+WRITTEN_WAIT_S = 10.0
 
 
 def when_to_speak(decided: float, now: float, someone_speaking: bool, max_wait_s: float) -> str:
@@ -49,6 +58,10 @@ def _nobody_listens(u: Utterance) -> None:
 
 def _no_briefing() -> Optional[str]:
     return None
+
+
+def _nothing() -> None:
+    """A store job that only waits its turn: everything handed over before it is done."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,7 @@ class Earlier:
     utterances: int              # numbering goes on after these
     interventions: int
     t0_wall: float               # the conversation's start: the call keeps its clock
+    rep: Optional[str] = None    # whose call it was recorded as (the owner's login)
 
 
 @dataclass(frozen=True)
@@ -106,22 +120,31 @@ class LiveCall:
     """A sales call from the lead's arrival to the last hang-up."""
 
     def __init__(self, services: "Services", call_id: str, lead_channel: str, args: dict[str, str],
-                 hooks: CallHooks = CallHooks(), earlier: Optional[Earlier] = None) -> None:
+                 hooks: CallHooks = CallHooks(), earlier: Optional[Earlier] = None,
+                 account: Optional[User] = None) -> None:
         self.s = services
         self.id = call_id
         self.lead = lead_channel
         self.rep: Optional[str] = None
         self.args = args
         self.hooks = hooks
-        self.rep_name = rep_name(args)
-        self.account = services.account(args)       # the rep's login on the screens, if they have one
+        self.rep_name = rep_name(args)              # the phone's name: config ([reps.NAME]), a fallback owner
+        self.account = account                      # the rep's account, if they have one (found in start)
+        self._recorded_as = earlier.rep if earlier else None
         self.bridge = f"iv-{call_id}"
         self.started_wall = time.time()
         self.t0: Optional[float] = None             # monotonic clock at call time 0 (conversation start)
         self.t0_wall: Optional[float] = earlier.t0_wall if earlier else None
         self.ended = False
         self.taps: dict[Speaker, Tap] = {}
-        self.engine, self.pipeline = services.new_pipeline(args, self._on_utterance, self._on_interim)
+        # The pipeline and engine live on the call's own thread (listening.py), built there as its first
+        # job: the loop only reads a party's VAD state and the transcript's length, never runs them.
+        self.listening = CallThread(f"call-{call_id}", asyncio.get_running_loop(), self._trouble)
+        self.profile_name, build = services.new_pipeline(args, self.listening.to_loop(self._on_utterance),
+                                                         self.listening.to_loop(self._on_interim))
+        self.engine: CallEngine
+        self.pipeline: CallPipeline
+        self._built = self.listening.ask("build", self._build, build)
         self.seq = earlier.interventions if earlier else 0      # interventions so far (store key)
         self.utt_offset = earlier.utterances if earlier else 0  # utterances an earlier run already stored
         self.delivered: list[dict[str, Any]] = []   # what happened to each intervention, for /api/calls
@@ -132,6 +155,16 @@ class LiveCall:
         self._for_nobody = hooks.assistant_first   # no rep yet: interventions are not delivered
         self.rep_ready = asyncio.Event()         # the rep is in the bridge, briefed
         self._polling = False
+        self._troubles: set[str] = set()         # kinds of failure already logged for this call
+
+    @property
+    def owner(self) -> Optional[str]:
+        """Whose call this is on the screens and in the store: the rep's login
+        when they have an account, else the phone's name. Resolved when the
+        call starts, so a desk move afterwards does not hand it to anyone."""
+        if self.account is not None:
+            return self.account.login
+        return self._recorded_as or self.rep_name
 
     # ------------------------------------------------------------- clock
     def now(self) -> float:
@@ -149,6 +182,15 @@ class LiveCall:
             log.error("call %s: %s failed: %r", self.id, task.get_name(), task.exception())
 
     # ----------------------------------------------------------- set-up
+    def _build(self, build: Callable[[], "tuple[CallEngine, CallPipeline]"]) -> None:
+        self.engine, self.pipeline = build()      # on the call's thread, before anything else runs there
+
+    async def ready(self) -> None:
+        """The engine and pipeline are built: before anything that listens starts."""
+        await self._built
+        if not hasattr(self, "pipeline"):
+            raise ListeningFailed(f"call {self.id}: its engine could not be built (see the log)")
+
     @cached_property
     def briefing(self) -> str:
         """The dialplan's call: what the rep sees while their phone rings and
@@ -158,6 +200,9 @@ class LiveCall:
     async def start(self) -> None:
         """The lead is in our app: bridge them, hold music, ring the rep."""
         ari, app = self.s.ari, self.s.ari.s.app
+        await self.ready()
+        if self.account is None and self.args.get("rep"):
+            self.account = await self.s.account(self.args)
         self.s.store_call(self)
         if self.s.options.briefing:                 # on the rep's screen while their phone rings
             self.s.screen.briefing(self.id, self.briefing)
@@ -177,7 +222,7 @@ class LiveCall:
                            callerId=self.args.get("name") or self.args.get("lead", ""),
                            timeout=self.s.options.rep_answer_s)
         except AriError as e:                       # unknown or unreachable endpoint
-            log.warning("call %s: cannot ring the rep %s: %s", self.id, rep, e)
+            log.warning("call %s: cannot ring the rep %s: %s", self.id, mask_phone(rep), e)
             self.spawn(self.rep_unavailable(), "no-rep")
 
     async def rep_unavailable(self) -> None:
@@ -186,7 +231,7 @@ class LiveCall:
         if self.ended or self.rep is not None:
             return
         ari = self.s.ari
-        self.s.store.update_call(self.id, outcome="rep-unavailable")
+        self.s.db.write(self.s.store.update_call, self.id, outcome="rep-unavailable")
         self.s.screen.call(self.id, outcome="rep-unavailable")
         await ari.quiet("DELETE", f"/channels/{self.lead}/moh")
         try:
@@ -211,6 +256,7 @@ class LiveCall:
         In the lead flow the lead is talking with the assistant meanwhile, so
         the rep is briefed alone first and joins after."""
         ari = self.s.ari
+        await self.ready()
         self.rep = channel
         alone = None if adopted else self.hooks.rep_briefing()
         if alone is not None:
@@ -237,7 +283,7 @@ class LiveCall:
         clock started with the assistant), and the pipeline's poll loop."""
         if self.t0_wall is None:
             self.t0_wall = time.time()
-            self.s.store.update_call(self.id, conversation_started=self.t0_wall)
+            self.s.db.write(self.s.store.update_call, self.id, conversation_started=self.t0_wall)
         self.t0 = time.monotonic() - (time.time() - self.t0_wall)
         if not self._polling:
             self._polling = True
@@ -247,6 +293,7 @@ class LiveCall:
         """The lead flow: the lead answered our callback. Into the bridge,
         their tap, and the clock starts - the assistant talks first."""
         ari = self.s.ari
+        await self.ready()
         await ari.call("POST", "/bridges", type="mixing", bridgeId=self.bridge, name=self.bridge)
         await ari.call("POST", f"/bridges/{self.bridge}/addChannel", channel=self.lead)
         await self.open_taps()
@@ -264,18 +311,74 @@ class LiveCall:
 
     # ------------------------------------------------------- the flow
     async def _poll(self) -> None:
-        """Decisions out of the pipeline, on the real clock."""
+        """Decisions out of the pipeline, on the real clock, from the call's
+        thread. One step that fails (a bug, a screen gone) is logged and the
+        next one runs: ending this task would leave the call going on with no
+        cards and no transcript. A step is awaited before the next is asked
+        for, so a slow engine slows this call's polling, not the loop."""
         period = self.s.options.poll_ms / 1000
         while not self.ended:
-            for iv in self.pipeline.poll(self.now()):
-                self._decided(iv)
+            await self.listening.ask("poll", self._poll_step, then=self._decided_all)
             await asyncio.sleep(period)
 
+    def _poll_step(self) -> list[Intervention]:
+        """On the call's thread: `now` read when the step runs, not when it was asked for."""
+        return self.pipeline.poll(self.now())
+
+    def hear(self, chunk: AudioChunk) -> None:
+        """A tap's audio frame, to the call's thread (VAD, transcription submitted)."""
+        self.listening.post("feed", self._feed, chunk)
+
+    # the pipeline and engine, each step run on the call's thread in the order handed over
+    def _feed(self, chunk: AudioChunk) -> None:
+        self.pipeline.feed(chunk)
+
+    def _ai_said(self, start: float, end: float, text: str) -> None:
+        self.pipeline.ai_said(start, end, text)
+
+    def _ai_speech(self, speaking: bool, now: float) -> list[Intervention]:
+        return (self.engine.speech_started(Speaker.AI, now) if speaking
+                else self.engine.speech_ended(Speaker.AI, now, now))
+
+    def _finish(self, now: float) -> list[Intervention]:
+        return self.pipeline.finish(now)
+
+    def _decided_all(self, decided: list[Intervention], live: bool = True) -> None:
+        """What the engine decided, on the loop in the order it decided it; a
+        decision that arrives after the hang-up is recorded, not delivered."""
+        for iv in decided:
+            try:
+                self._decided(iv, live=live and not self.ended)
+            except Exception as e:
+                self._trouble("decide", e)
+
+    def _ended_decisions(self, decided: list[Intervention]) -> None:
+        self._decided_all(decided, live=False)
+
+    def _trouble(self, where: str, e: Exception) -> None:
+        """A failure the call survives: logged once per kind and call, not 25 times a second."""
+        kind = f"{where}:{e.__class__.__name__}"
+        if kind in self._troubles:
+            return
+        self._troubles.add(kind)
+        log.error("call %s: %s failed (%s: %s); the call goes on (further %s failures of this call not logged)",
+                  self.id, where, e.__class__.__name__, mask_phone(e), e.__class__.__name__)
+        # the traceback ends in the message unmasked: only where someone asked for debugging
+        log.debug("call %s: %s failed", self.id, where, exc_info=(type(e), e, e.__traceback__))
+
     def _on_utterance(self, u: Utterance) -> None:
+        """Handed to the loop by the pipeline's step on the call's thread, in
+        the order the lines were made; a failure here is logged per kind and the
+        next line still goes out. The store is written off the loop, in order,
+        kept in memory while the database is locked."""
         u = replace(u, index=u.index + self.utt_offset)
-        self.s.screen.line(self.id, u)
-        self.s.store.add_utterance(self.id, u)
-        self.hooks.heard(u)
+        for where, step in (("screen", lambda: self.s.screen.line(self.id, u)),
+                            ("store", lambda: self.s.db.write(self.s.store.add_utterance, self.id, u)),
+                            ("heard", lambda: self.hooks.heard(u))):
+            try:
+                step()
+            except Exception as e:
+                self._trouble(f"utterance {where}", e)
 
     def _on_interim(self, u: Utterance) -> None:
         if not self.ended:
@@ -287,7 +390,7 @@ class LiveCall:
             return
         seq = self.seq
         self.seq += 1
-        card = record_intervention(self.s.store, self.s.screen, self.id, seq, iv)
+        card = record_intervention(self.s.db, self.s.screen, self.id, seq, iv)     # the row: off the loop
         if live and iv.mode is Mode.SILENT and self.account and self.account.sip_message and self.args.get("rep"):
             self.spawn(self._sip_message(card), f"sip-{seq}")
         entry = {"seq": seq, **iv.to_json(), "delivery": "pending"}
@@ -300,14 +403,14 @@ class LiveCall:
     def _mark(self, seq: int, entry: dict[str, Any], status: str, at: Optional[float]) -> None:
         entry["delivery"], entry["delivered_at"] = status, at
         self.s.screen.update_card(self.id, seq, delivery=status, delivered_at=at)
-        self.s.store.set_delivery(self.id, seq, status, at)
+        self.s.db.write(self.s.store.set_delivery, self.id, seq, status, at)
 
     async def _sip_message(self, card: dict[str, Any]) -> None:
         """The card's short text to the rep's softphone too (their option)."""
         try:
             await send_message(self.s.ari, self.args["rep"], card_text(card), self.s.sip_from)
         except (AriError, AriUnavailable, ValueError) as e:
-            log.info("call %s: card %d not sent as SIP MESSAGE: %s", self.id, card["seq"], e)
+            log.info("call %s: card %d not sent as SIP MESSAGE: %s", self.id, card["seq"], mask_phone(e))
 
     async def _deliver(self, seq: int, iv: Intervention, entry: dict[str, Any]) -> None:
         try:
@@ -326,7 +429,9 @@ class LiveCall:
         self._mark(seq, entry, status, at)
 
     def someone_speaking(self) -> bool:
-        return any(p.segmenter.speaking for p in self.pipeline.parties.values())
+        """Read on the loop while the call's thread feeds VAD: a flag, a frame late at worst."""
+        pipeline: Optional[CallPipeline] = getattr(self, "pipeline", None)
+        return pipeline is not None and any(p.segmenter.speaking for p in pipeline.parties.values())
 
     # ------------------------------------------------------- speaking
     async def _play(self, target: str, text: str, how: Playing, seq: Optional[int] = None,
@@ -381,7 +486,8 @@ class LiveCall:
                 await asyncio.sleep(0.02)
             played = await self._play(f"/bridges/{self.bridge}", iv.say, CORRECTION, seq=seq)
             if not self.ended and played.status in ("spoken", "interrupted"):
-                self.pipeline.ai_said(self.spoke_at[seq], self.now(), f"{self.s.intro_line} {iv.say}".strip())
+                self.listening.post("ai_said", self._ai_said, self.spoke_at[seq], self.now(),
+                                    f"{self.s.intro_line} {iv.say}".strip())
             return played.status
 
     def _assistant(self, speaking: bool) -> None:
@@ -389,11 +495,7 @@ class LiveCall:
         next silence starts counting."""
         if self.ended:
             return
-        now = self.now()
-        out = (self.engine.speech_started(Speaker.AI, now) if speaking
-               else self.engine.speech_ended(Speaker.AI, now, now))
-        for iv in out:
-            self._decided(iv)
+        self.listening.ask("assistant", self._ai_speech, speaking, self.now(), then=self._decided_all)
 
     async def say(self, text: str, barge_in: bool = True) -> str:
         """The assistant talking with the lead (the lead flow's questions,
@@ -408,7 +510,7 @@ class LiveCall:
             if rendering.done() and not rendering.cancelled() and rendering.exception() is not None:
                 status = "failed"
             if not self.ended:
-                self.pipeline.ai_said(played.started, self.now(), text)
+                self.listening.post("ai_said", self._ai_said, played.started, self.now(), text)
             return status
 
     async def _brief_alone(self, channel: str, text: str) -> str:
@@ -480,18 +582,31 @@ class LiveCall:
         for ch in (self.lead, self.rep or f"iv-{self.id}-rep"):
             await ari.quiet("DELETE", f"/channels/{ch}")
         await ari.quiet("DELETE", f"/bridges/{self.bridge}")
-        if self.t0 is not None:
-            for iv in await asyncio.to_thread(self.pipeline.finish, now):
-                self._decided(iv, live=False)
-        self.s.store.finish_call(self.id, round(now, 2))
+        if self.t0 is not None:                      # after every frame and step handed over before
+            await self.listening.ask("finish", self._finish, now, then=self._ended_decisions)
+        self.listening.close()
+        self.s.db.write(self.s.store.finish_call, self.id, round(now, 2))
         self.s.screen.call(self.id, state="ended", ended_at=time.time())
+        self.spawn(self._forget_when_written(), "written")
+
+    async def _forget_when_written(self) -> None:
+        """Out of the service's calls once everything it handed the store is
+        in, so whoever sees it gone reads the whole call. A store locked
+        longer keeps the writes queued (they go in when it is back); the
+        call is forgotten anyway."""
+        try:
+            await asyncio.wait_for(self.s.db.run(_nothing), WRITTEN_WAIT_S)
+        except (asyncio.TimeoutError, StoreError) as e:
+            log.warning("call %s: ended with writes still queued (%s); they go in when the store is back",
+                        self.id, e.__class__.__name__)
         self.s.forget(self)
 
     def snapshot(self) -> dict[str, Any]:
         """The call as /api/calls shows it."""
-        return {"id": self.id, "lead": self.args.get("lead"), "rep": self.rep_name, "team": self.args.get("team"),
-                "profile": self.engine.profile.name, "started": self.started_wall,
+        pipeline: Optional[CallPipeline] = getattr(self, "pipeline", None)
+        return {"id": self.id, "lead": self.args.get("lead"), "rep": self.owner, "team": self.args.get("team"),
+                "profile": self.profile_name, "started": self.started_wall,
                 "conversation_started": self.t0_wall, "now": round(self.now(), 2), "ended": self.ended,
                 "taps": {sp.value: t.frames for sp, t in self.taps.items()},
-                "utterances": len(self.pipeline.transcript), "interventions": list(self.delivered)}
+                "utterances": len(pipeline.transcript) if pipeline else 0, "interventions": list(self.delivered)}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Coroutine, Optional, Sequence
@@ -23,18 +24,46 @@ from intervene.config import Config
 from intervene.config.live import LiveOptions
 from intervene.core.engine import CallEngine
 from intervene.listen.pipeline import CallPipeline, ListenOptions
+from intervene.nlp.redact import mask_phone
 from intervene.pbx.ari import Ari, AriError, AriUnavailable
-from intervene.pbx.briefing import parse_args, rep_name
+from intervene.pbx.briefing import args_for_log, parse_args, rep_name
 from intervene.pbx.call import Earlier, LiveCall
+from intervene.pbx.listening import ListeningFailed
 from intervene.pbx.media import MediaStore, WebServer
 from intervene.pbx.voice import Voice, announcement, intro_text, tone, wav_bytes
 from intervene.screen.hub import Hub
-from intervene.store.db import Store
+from intervene.store.db import Store, StoreError
+from intervene.store.worker import StoreWorker
 from intervene.vocab import KnowledgeBase, Utterance, new_call_id
 
 log = logging.getLogger("intervene.serve")
 
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0)     # then every 2 s: a restarted Asterisk is back in seconds
+# The lead is waiting to be answered while the rep's account is looked up: a
+# store locked longer than this records the call under the phone instead.
+ACCOUNT_WAIT_S = 2.0
+
+
+def account_for(users: Sequence[dict[str, Any]], args: dict[str, str]) -> Optional[User]:
+    """Whose call this is, by the user rows: the account that holds the
+    dialled phone (`rep=PJSIP/rep7`) now; failing that, an account without a
+    phone whose login is the phone's name (installs that name logins after
+    phones). Never a login that merely shares the name of a phone it does
+    not hold: after a desk move that would hand the call to the wrong person."""
+    name, endpoint = rep_name(args), args.get("rep", "")
+    reps = [r for r in users if r["role"] in ("rep", "admin")]
+    by_phone = [r for r in reps if endpoint and r.get("endpoint") == endpoint]
+    by_name = [r for r in reps if name and r["login"] == name and not r.get("endpoint")]
+    rows = by_phone or by_name
+    return User.from_row(rows[0]) if rows else None
+
+
+def _stored_call(store: Store, call_id: str) -> tuple[dict[str, Any], int, int, Optional[dict[str, Any]]]:
+    """On the store thread: what an earlier run kept of a call (row, counts of
+    utterances and interventions, its owner's user row) in one visit."""
+    row = store.call(call_id) or {}
+    owner = store.user(row["rep"]) if row.get("rep") else None
+    return row, len(store.utterances(call_id)), len(store.interventions(call_id)), owner
 
 
 class Waiters:
@@ -82,21 +111,47 @@ class Services:
     sip_from: str = "intervene"                    # sender of cards sent as SIP MESSAGE
     # ARI's events flow and the calls of before are re-adopted: until then nothing may be dialled
     connected: asyncio.Event = field(default_factory=asyncio.Event)
+    db: StoreWorker = field(init=False)            # the store, off the event loop (every call's writes)
+    # one engine built at a time: the first builds the KB's shared pieces (index.shared is not thread-safe)
+    _building: threading.Lock = field(init=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.db = StoreWorker(self.store)
 
     def new_pipeline(self, args: dict[str, str], on_utterance: Callable[[Utterance], None],
-                     on_interim: Callable[[Utterance], None]) -> tuple[CallEngine, CallPipeline]:
+                     on_interim: Callable[[Utterance], None]
+                     ) -> tuple[str, Callable[[], tuple[CallEngine, CallPipeline]]]:
+        """The call's profile (its name is on the screens and in the store at
+        once) and how to build its engine and pipeline - on the call's own
+        thread: an engine reads the KB's vectors and a sentiment lexicon (a
+        quarter of a second for the service's first call), too long for the loop."""
         a = self.config.resolve(rep=rep_name(args), team=args.get("team"), profile=args.get("profile"), mode=args.get("mode"))
-        engine = CallEngine(self.index, a.profile, a.modes)
-        return engine, CallPipeline(engine, self.asr, 16000, ListenOptions(vad=self.config.vad), on_utterance,
-                                    on_interim)
+        options = ListenOptions(vad=self.config.vad, redact=self.config.redaction)     # [redaction]: before anything sees it
 
-    def account(self, args: dict[str, str]) -> Optional[User]:
-        """The rep's user account, by the dialplan's rep name or their phone."""
-        name, endpoint = rep_name(args), args.get("rep", "")
-        for row in self.store.users():
-            if row["role"] in ("rep", "admin") and (row["login"] == name or (endpoint and row["endpoint"] == endpoint)):
-                return User.from_row(row)
-        return None
+        def build() -> tuple[CallEngine, CallPipeline]:
+            with self._building:
+                engine = CallEngine(self.index, a.profile, a.modes)
+            return engine, CallPipeline(engine, self.asr, 16000, options, on_utterance, on_interim)
+        return a.profile.name, build
+
+    def warm_engine(self) -> None:
+        """Build one engine before any call: the KB's shared pieces (claim
+        checker, prototypes) read and write the vector cache in SQLite, so
+        this runs on the store's thread (`db.run`), once; a call's own engine
+        then only reuses them."""
+        with self._building:
+            CallEngine(self.index, self.config.resolve().profile)
+
+    async def account(self, args: dict[str, str]) -> Optional[User]:
+        """The rep's user account (see account_for), read off the loop. A
+        store that cannot answer in time leaves the call under the phone's name."""
+        try:
+            users = await asyncio.wait_for(self.db.run(self.store.users), ACCOUNT_WAIT_S)
+        except (asyncio.TimeoutError, StoreError) as e:
+            log.warning("the rep's account for %s could not be read (%s); recording the call under the phone",
+                        mask_phone(args.get("rep", "")), e.__class__.__name__)
+            return None
+        return account_for(users, args)
 
     def media_uri(self, key: str) -> str:
         return f"sound:{self.public_url}/media/{key}.wav"
@@ -113,18 +168,20 @@ class Services:
             raise
 
     def store_call(self, call: LiveCall, state: str = "ringing") -> None:
+        """The call's row, under its owner's login (the phone stays in
+        rep_endpoint, for the record): who sees it follows the person, not the desk."""
         self.calls[call.id] = call
-        self.store.start_call(call.id, source="live", rep=call.rep_name, team=call.args.get("team"),
-                              profile=call.engine.profile.name, mode="mixed", kb=self.kb.source,
-                              lead=call.args.get("lead"), rep_endpoint=call.args.get("rep"))
+        self.db.write(self.store.start_call, call.id, source="live", rep=call.owner, team=call.args.get("team"),
+                      profile=call.profile_name, mode="mixed", kb=self.kb.source,
+                      lead=call.args.get("lead"), rep_endpoint=call.args.get("rep"))
         self.show_call(call, state)
 
     def show_call(self, call: LiveCall, state: str) -> None:
         acc = call.account
-        self.screen.call(call.id, rep=acc.login if acc else call.rep_name,
+        self.screen.call(call.id, rep=call.owner,
                          rep_name=acc.name if acc else call.rep_name, team=call.args.get("team"),
                          lead=call.args.get("lead"), lead_name=call.args.get("name") or call.args.get("lead"),
-                         profile=call.engine.profile.name, state=state, rep_endpoint=call.args.get("rep"),
+                         profile=call.profile_name, state=state, rep_endpoint=call.args.get("rep"),
                          started=call.started_wall)
 
     def forget(self, call: LiveCall) -> None:
@@ -162,6 +219,10 @@ class Controller:
         s.intro_line = intro
         pcm = await asyncio.to_thread(announcement, s.voice, intro)
         s.media.put(s.intro_key, wav_bytes(pcm, s.voice.rate))
+        try:
+            await s.db.run(s.warm_engine, timeout=None)
+        except Exception as e:          # each call then tries on its own, and says why it could not
+            log.error("could not build the engine ahead of the calls: %s: %s", e.__class__.__name__, e)
         tasks = [asyncio.create_task(job(self._stop)) for job in self.background]
         attempt = 0
         try:
@@ -192,6 +253,7 @@ class Controller:
                 await call.end("service stopping")
             await self.web.stop()
             await s.ari.close()
+            await asyncio.to_thread(s.db.close)      # what the calls handed over is written before exit
 
     def stop(self) -> None:
         self._stop.set()
@@ -257,15 +319,15 @@ class Controller:
     async def _adopt(self, cid: str, lead: str, rep: str, lead_info: dict[str, Any]) -> None:
         """A call an earlier run monitored: new taps, the same call id and
         clock, and what that run stored is kept (numbering goes on from it)."""
-        store = self.s.store
-        row = store.call(cid) or {}
+        row, utterances, interventions, owner = await self.s.db.run(_stored_call, self.s.store, cid)
         args = {k: row[k] for k in ("lead", "team") if row.get(k)}
         args.setdefault("lead", (lead_info.get("caller") or {}).get("number", ""))
-        if row.get("rep"):
-            args["rep"] = row["rep"]
-        earlier = Earlier(utterances=len(store.utterances(cid)), interventions=len(store.interventions(cid)),
-                          t0_wall=row.get("conversation_started") or time.time())
-        call = LiveCall(self.s, cid, lead, args, earlier=earlier)
+        if row.get("rep_endpoint") or row.get("rep"):       # rows of before rep_endpoint: the phone's name
+            args["rep"] = row.get("rep_endpoint") or row["rep"]
+        earlier = Earlier(utterances=utterances, interventions=interventions,
+                          t0_wall=row.get("conversation_started") or time.time(), rep=row.get("rep"))
+        account = User.from_row(owner) if owner and owner.get("role") in ("rep", "admin") else None
+        call = LiveCall(self.s, cid, lead, args, earlier=earlier, account=account)
         self.s.calls[cid] = call
         if not row:
             self.s.store_call(call, state="live")
@@ -307,14 +369,14 @@ class Controller:
         elif not cid.startswith("iv-"):
             call = LiveCall(self.s, new_call_id(), cid, parse_args(args))
             log.info("call %s: lead %s (%s) arrived, args %s", call.id, cid,
-                     (ch.get("caller") or {}).get("number", ""), call.args)
+                     mask_phone((ch.get("caller") or {}).get("number", "")), args_for_log(call.args))
             asyncio.create_task(self._guard(call, call.start()))
 
     async def _guard(self, call: LiveCall, step: Awaitable[None]) -> None:
         """A call whose set-up fails is ended cleanly, not left half-built."""
         try:
             await step
-        except (AriError, AriUnavailable, asyncio.TimeoutError) as e:
+        except (AriError, AriUnavailable, asyncio.TimeoutError, ListeningFailed) as e:
             log.error("call %s: set-up failed: %s", call.id, e)
             await call.end(f"set-up failed: {e}")
 

@@ -21,6 +21,8 @@ log = logging.getLogger("intervene.web")
 
 MEDIA_WAIT_S = 10.0     # a fetch for audio still being synthesized waits this long
 MEDIA_KEEP = 256        # recent clips kept (Asterisk caches what it fetched anyway)
+KEEPALIVE_S = 75.0      # an idle keep-alive connection is closed after this (aiohttp's default: an hour)
+CLIENT_MAX_BYTES = 1024 ** 2   # the largest request body read (a practice transcript, a webhook batch)
 
 
 class MediaStore:
@@ -74,13 +76,15 @@ class WebServer:
 
     def __init__(self, media: MediaStore, host: str, port: int, screen: "ScreenApp",
                  live: Callable[[], list[dict]] = list,
-                 more_routes: Sequence[Callable[[web.Application], None]] = ()) -> None:
+                 more_routes: Sequence[Callable[[web.Application], None]] = (),
+                 keepalive_s: float = KEEPALIVE_S, client_max_bytes: int = CLIENT_MAX_BYTES) -> None:
         self.media = media
+        self.keepalive_s = keepalive_s
         self.screen = screen
         self.live = live
         self.host, self.port = host, port
         self._runner: Optional[web.AppRunner] = None
-        app = web.Application()
+        app = web.Application(client_max_size=client_max_bytes)
         app.router.add_get("/media/{key}", self._media)
         app.router.add_get("/healthz", self._health)
         app.router.add_get("/api/live", self._live)
@@ -90,7 +94,10 @@ class WebServer:
         self.app = app
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
+        # an idle connection is a socket and a handler held: every screen, tool and
+        # webhook sender reconnects cheaply, so idle ones are closed after keepalive_s
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0,
+                                     keepalive_timeout=self.keepalive_s)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

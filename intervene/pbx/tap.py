@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Optional
 
 import aiohttp
 
+from intervene.nlp.redact import mask_phone
 from intervene.vocab import AudioChunk, Speaker
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class Tap:
                 self.frames += 1
                 self._audio(msg.data)
             elif msg.type == aiohttp.WSMsgType.TEXT:
-                log.debug("%s media: %s", self.speaker.value, msg.data[:120])
+                log.debug("%s media: %s", self.speaker.value, mask_phone(msg.data[:120]))   # may name the channel
             elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
                 break
 
@@ -76,7 +77,7 @@ class Tap:
             self._t_first = max(0.0, call.now() - len(pcm) / 2 / MEDIA_RATE)
         t = self._t_first + self._samples / MEDIA_RATE
         self._samples += len(pcm) // 2
-        call.pipeline.feed(AudioChunk(self.speaker, t, pcm))
+        call.hear(AudioChunk(self.speaker, t, pcm))
 
     async def close(self) -> None:
         ari = self.call.s.ari

@@ -15,6 +15,15 @@ from intervene.report.score import score_call
 from intervene.vocab import OUTCOMES, Category, Evidence, Intervention, Mode, Severity, Speaker, Utterance
 
 IMPORT_BY = "import"        # who the store says gave the feedback of an imported call
+PRACTICE_SOURCE = "practice"   # calls.source of a practice call (screen/practice.py)
+
+
+def reported(row: dict) -> bool:
+    """Whether a stored call counts in reports, score lists, analyses and
+    exports. A practice call is a rep rehearsing a recorded transcript: no
+    lead, no real outcome, the same call again and again, so counting it
+    would skew every rate and score toward the training material."""
+    return row.get("source") != PRACTICE_SOURCE
 
 
 # ------------------------------------------------------------------- building

@@ -27,6 +27,7 @@ from intervene.vocab import Intervention, Utterance
 KEEP_PUSHES = 5000       # resumable history (a busy contact centre: minutes of it)
 KEEP_CALLS = 200         # ended calls kept in memory for the screens; older ones come from the store
 QUEUE_MAX = 2000         # a screen this far behind is cut off; it reconnects and catches up
+STALE_S = 4 * 3600.0     # a call not ended that nothing touched this long lost its owner: ended here
 
 
 class PushKind(str, Enum):
@@ -52,6 +53,7 @@ class CallView:
     lines: dict[int, dict[str, Any]] = field(default_factory=dict)        # final lines by index
     interims: dict[str, dict[str, Any]] = field(default_factory=dict)     # by speaker
     cards: dict[int, dict[str, Any]] = field(default_factory=dict)        # by seq
+    touched: float = field(default_factory=time.monotonic)               # the last push (monotonic)
 
     def full(self) -> dict[str, Any]:
         return {"call": self.call, "briefing": self.briefing,
@@ -85,7 +87,7 @@ class Hub:
                                                    "state": "ringing", "ended_at": None, "outcome": "unknown",
                                                    "outcome_note": None, "profile": None, "practice": False,
                                                    "interventions": 0, "rep_endpoint": None})
-            self._trim()
+            self.sweep()
         view.call.update(fields)
         self._publish(PushKind.CALL, call_id, view.call)
 
@@ -143,7 +145,9 @@ class Hub:
         self.last += 1
         push = Push(self.last, kind, call_id, json.dumps(data, ensure_ascii=False))
         self._log.append(push)
-        call = self.views[call_id].call
+        view = self.views[call_id]
+        view.touched = time.monotonic()
+        call = view.call
         for sub in list(self._subs):
             if sub.closed or not sub.can_see(call):
                 continue
@@ -151,6 +155,20 @@ class Hub:
                 sub.queue.put_nowait(push)
             except asyncio.QueueFull:          # hopelessly behind: cut it off, it resumes with a snapshot
                 self.unsubscribe(sub)
+
+    def sweep(self, now: Optional[float] = None) -> int:
+        """End every call that still says it is live but had no push for
+        STALE_S (its task died, or a practice call never reached its end),
+        then trim: only ended calls are ever dropped, so without this a
+        lost call would stay on every screen, and in memory, for ever.
+        Returns how many were ended."""
+        now = time.monotonic() if now is None else now
+        stale = [cid for cid, v in self.views.items()
+                 if v.call.get("state") != "ended" and now - v.touched > STALE_S]
+        for cid in stale:
+            self.call(cid, state="ended", ended_at=time.time())
+        self._trim()
+        return len(stale)
 
     def _trim(self) -> None:
         ended = [cid for cid, v in self.views.items() if v.call.get("state") == "ended"]
@@ -180,6 +198,10 @@ class Hub:
     def screens(self) -> int:
         """Open screens (live streams) right now."""
         return len(self._subs)
+
+    def streams(self, login: str) -> int:
+        """Open screens of one login."""
+        return sum(1 for s in self._subs if s.login == login)
 
     def disconnect_all(self, login: Optional[str] = None) -> int:
         """Drop every screen's connection, or one user's (revoked: their

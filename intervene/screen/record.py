@@ -6,18 +6,25 @@ holds, under the same call id and number.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Union
 
 from intervene.screen.hub import Hub
 from intervene.store.db import Store
+from intervene.store.worker import StoreWorker
 from intervene.vocab import Intervention
 
 
-def record_intervention(store: Store, hub: Hub, call_id: str, seq: int, iv: Intervention,
+def record_intervention(db: Union[StoreWorker, Store], hub: Hub, call_id: str, seq: int, iv: Intervention,
                         delivery: str = "pending") -> dict[str, Any]:
     """The screen first: that is the latency a rep feels. The store in the
-    same breath (nothing else runs in between), so feedback on the card
-    always finds its row. Returns the card as the screens got it."""
+    same breath: the running service passes its StoreWorker, which writes
+    off the event loop, in order, and keeps the row through a locked
+    database; feedback on the card reads through the same worker, after
+    this write, so it always finds its row. A Store (the CLI, tests) is
+    written at once. Returns the card as the screens got it."""
     card = hub.card(call_id, seq, iv, time.time(), delivery=delivery)
-    store.add_intervention(call_id, seq, iv)
+    if isinstance(db, StoreWorker):
+        db.write(db.store.add_intervention, call_id, seq, iv)
+    else:
+        db.add_intervention(call_id, seq, iv)
     return card

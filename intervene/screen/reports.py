@@ -1,7 +1,10 @@
 """The supervisors' Reports page: the same report `intervene report` writes
 (report/html.py: effects of interventions on outcomes, rates, trends, with
 the plots), made from the calls the viewer may see and kept for a minute,
-behind the same login as every other page."""
+behind the same login as every other page. Practice calls are left out
+(report/record.py `reported`). The calls are read through the store's
+worker, one call at a time, so live calls' writes go in between; the
+analysis and the plots run on a thread."""
 from __future__ import annotations
 
 import asyncio
@@ -15,16 +18,16 @@ from aiohttp import web
 
 from intervene.accounts.auth import User, can_see
 from intervene.report.html import write_report
-from intervene.report.record import call_record
-from intervene.store.db import Store
+from intervene.report.record import call_record, reported
+from intervene.store.worker import StoreWorker
 
 FRESH_S = 60.0          # a report is remade at most this often per scope (it reads every stored call)
 _NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_-.")
 
 
 class Reports:
-    def __init__(self, store: Store, need: Callable[..., User]) -> None:
-        self.store, self.need = store, need
+    def __init__(self, db: StoreWorker, need: Callable[..., User]) -> None:
+        self.db, self.need = db, need
         self._cache: dict[str, tuple[float, Path]] = {}
         self._lock = asyncio.Lock()
 
@@ -47,21 +50,23 @@ class Reports:
             if hit and time.time() - hit[0] < FRESH_S and hit[1].exists():
                 return hit[1]
             out = Path(tempfile.mkdtemp(prefix="intervene-report-"))
-            await asyncio.to_thread(self._write, user, out)
+            records = await self._records(user)
+            await asyncio.to_thread(write_report, records, out,
+                                    "all calls" if scope == "all" else f"team {user.team}")
             if hit:
                 shutil.rmtree(hit[1], ignore_errors=True)
             self._cache[scope] = (time.time(), out)
             return out
 
-    def _write(self, user: User, out: Path) -> None:
+    async def _records(self, user: User) -> list[dict[str, Any]]:
         records: list[dict[str, Any]] = []
-        for row in self.store.calls():
-            if can_see(user, row):
+        for row in await self.db.run(self.db.store.calls):
+            if reported(row) and can_see(user, row):
                 try:
-                    records.append(call_record(self.store, row["id"]))
+                    records.append(await self.db.run(call_record, self.db.store, row["id"]))
                 except (KeyError, ValueError):
                     continue
-        write_report(records, out, "all calls" if self._scope(user) == "all" else f"team {user.team}")
+        return records
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         user = self.need(request, "supervisor", "admin")

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import secrets
 import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 import sqlite_utils
@@ -38,6 +41,10 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+# the settings key that says the calls of before have their owner's login (Store._calls_by_login)
+CALLS_BY_LOGIN = "migrated.calls-by-login"
+
+
 class StoreError(InterveneError):
     pass
 
@@ -47,8 +54,10 @@ class Store:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _private(self.path)
             conn = sqlite3.connect(str(self.path), timeout=10, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")     # WAL: a commit no longer waits for the disk
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.path}: not a usable SQLite database ({e})")
         except OSError as e:
@@ -92,6 +101,50 @@ class Store:
                                       "sip_message": int, "pw": str, "epoch": int, "created": float}, pk="login")
         if "settings" not in db.table_names():
             db.table("settings").create({"key": str, "value": str}, pk="key")
+        if "nonce" not in db.table("users").columns_dict:
+            db.table("users").add_column("nonce", str)    # logins from before stay "" (see accounts/auth.py)
+        if "spent_tokens" not in db.table_names():        # links used, sessions logged out: until they expire
+            db.table("spent_tokens").create({"id": str, "expires": float}, pk="id")
+            db.table("spent_tokens").create_index(["expires"])
+        self._calls_by_login()
+
+    def _calls_by_login(self) -> None:
+        """Once per database: calls stored before ownership went by login
+        carry the phone's name in `rep` (`rep7` of `PJSIP/rep7`). Each goes to
+        the one rep or admin who holds that phone now; a name that is a login
+        already, or a phone held by nobody or by several, is left as it was.
+        Once only: later, a phone's holder is not who took its earlier calls."""
+        if self.setting(CALLS_BY_LOGIN):
+            return
+        with self.transaction():
+            if self.setting(CALLS_BY_LOGIN):          # another process did it meanwhile
+                return
+            if "rep_endpoint" in self.db.table("calls").columns_dict:
+                holders = "from users u where u.endpoint = calls.rep_endpoint and u.role in ('rep', 'admin')"
+                self.db.execute(f"update calls set rep = (select u.login {holders}) "
+                                f"where coalesce(rep_endpoint, '') != '' "
+                                f"and (rep is null or rep not in (select login from users)) "
+                                f"and (select count(*) {holders}) = 1")
+            self.db.execute("insert into settings (key, value) values (?, ?)", [CALLS_BY_LOGIN, "1"])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One real transaction. (`with conn:` alone is not: sqlite-utils'
+        execute commits each write that opened a transaction by itself, so a
+        batch would be one commit per row.) BEGIN IMMEDIATE takes the write
+        lock first, so a check and the write it guards cannot be split by
+        another writer. Inside a transaction already open, it is part of that one."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     # ------------------------------------------------------------- embeddings
     def get_vectors(self, model: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
@@ -223,10 +276,11 @@ class Store:
         return rows[0] if rows else None
 
     def put_user(self, login: str, **fields: Any) -> dict[str, Any]:
-        """Create or update; `epoch` starts at 1 (bumped to end sessions and links)."""
+        """Create or update; `epoch` starts at 1 (bumped to end sessions and links), and a
+        new login gets a random `nonce`, so tokens of an earlier login of that name stay dead."""
         old = self.user(login)
         row = {"login": login, "epoch": 1, "created": time.time(), "sip_message": 0, "pw": None,
-               **(old or {}), **fields}
+               "nonce": secrets.token_urlsafe(9), **(old or {}), **fields}
         with self.db.conn:
             self.db.table("users").upsert(row, pk="login")
         return self.user(login) or row
@@ -234,6 +288,30 @@ class Store:
     def remove_user(self, login: str) -> bool:
         with self.db.conn:
             return self.db.execute("delete from users where login=?", [login]).rowcount > 0
+
+    def bump_epoch(self, login: str) -> Optional[dict[str, Any]]:
+        """End every session and link `login` holds; None if there is no such user."""
+        with self.db.conn:
+            if self.db.execute("update users set epoch = epoch + 1 where login=?", [login]).rowcount == 0:
+                return None
+        return self.user(login)
+
+    def spend_token(self, token_id: str, expires: float, now: Optional[float] = None) -> bool:
+        """Mark a token used up (a link followed, a session logged out) until it
+        expires; False if it already was. Expired marks go as new ones come."""
+        now = time.time() if now is None else now
+        with self.db.conn:
+            self.db.execute("delete from spent_tokens where expires < ?", [now])
+            cur = self.db.execute("insert or ignore into spent_tokens (id, expires) values (?, ?)",
+                                  [token_id, expires])
+        return cur.rowcount == 1
+
+    def token_spent(self, token_id: str) -> bool:
+        return bool(list(self.db.query("select 1 from spent_tokens where id=?", [token_id])))
+
+    def delete_setting(self, key: str) -> None:
+        with self.db.conn:
+            self.db.execute("delete from settings where key=?", [key])
 
     def setting(self, key: str) -> Optional[str]:
         rows = list(self.db.query("select value from settings where key=?", [key]))
@@ -262,6 +340,22 @@ class Store:
 
     def close(self) -> None:
         self.db.conn.close()
+
+
+def _private(path: Path) -> None:
+    """Calls, leads and users are personal data: the database is created
+    readable by its owner only, and one found readable by others is closed
+    up. SQLite gives the -wal and -shm files the database file's mode."""
+    if str(path) == ":memory:":
+        return
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if p.exists() and p.stat().st_mode & 0o077 and p.stat().st_uid == os.getuid():
+                p.chmod(0o600)
+        except OSError:
+            pass                               # not ours (a shared install): leave it to its owner
 
 
 def _section(doc: dict[str, Any], section: str) -> Iterable[dict[str, Any]]:

@@ -4,7 +4,13 @@ A lead is written the moment it arrives (status "received"), before anyone
 is told about it, so a crash after Facebook got its 200 never loses one.
 Every later step is a status change; `claim` is the only way to "calling"
 and is a conditional UPDATE, so a lead is dialled once even when two tasks,
-or a restart, race for it.
+or a restart, race for it. The same UPDATE refuses a number that another
+lead is calling, or called within the redial window (`called_at`), so one
+person who fills in two forms, or a replayed webhook, is rung once.
+
+`webhook_inbox` keeps correctly signed webhook bodies we could not take
+(answered 400), for a person to look at: at most INBOX_KEEP rows, each body
+cut to INBOX_BODY_MAX bytes (`size` says how long it was).
 
 Statuses:
     received          stored, details not fetched yet
@@ -17,6 +23,9 @@ Statuses:
     paused            its campaign is disabled; back to ready when it is enabled again
     failed            gave up (reason says why)
     fetch-failed      Graph kept failing; tried again at next_at
+    duplicate-number  its number was called (or is about to be) within [leads] redial_window_s: not called
+    erase-requested   the lead asked on the call for their data to be deleted: privacy.forget is due
+    erased            privacy.forget ran (if it kept the row)
 
 The dialler may add statuses of its own (update takes any); these are the
 ones intake and the CLI know. It may add columns too: update adds a column
@@ -36,10 +45,13 @@ _list = list                                  # `list` below is this module's (l
 _Rows = builtins.list[dict[str, Any]]         # ... and so annotations name the builtin through `builtins`
 
 STATUSES = ("received", "ready", "calling", "done", "no-phone", "dnc", "unknown-campaign", "paused",
-            "failed", "fetch-failed")
+            "failed", "fetch-failed", "duplicate-number", "erase-requested", "erased")
 SOURCES = ("facebook", "webhook", "cli")
 OPEN = ("received", "ready", "paused", "fetch-failed")   # not yet called: DNC stops these
 JSON_COLUMNS = ("fields", "raw")
+REDIAL_WINDOW_S = 86400.0     # the default of [leads] redial_window_s
+INBOX_KEEP = 1000             # webhook_inbox rows kept (the oldest go first)
+INBOX_BODY_MAX = 65536        # bytes of each refused body kept
 
 _SCHEMA = """
 create table if not exists leads (
@@ -56,10 +68,20 @@ create table if not exists leads (
     attempts integer not null default 0,
     next_at real,
     call_id text,
+    called_at real,
     updated real not null
 );
 create index if not exists leads_due on leads (status, next_at);
 create index if not exists leads_phone on leads (phone);
+create table if not exists webhook_inbox (
+    id integer primary key autoincrement,
+    received_at real not null,
+    path text not null,
+    status integer not null,
+    error text not null,
+    size integer not null,
+    body blob not null
+);
 create table if not exists dnc (
     phone text primary key,
     added real not null,
@@ -81,6 +103,8 @@ def ensure(store: Store) -> None:
         for stmt in _SCHEMA.split(";"):
             if stmt.strip():
                 store.db.execute(stmt)
+        if "called_at" not in store.db.table("leads").columns_dict:      # a store made before the redial window
+            store.db.execute("alter table leads add column called_at real")
     store._leads_schema = True            # type: ignore[attr-defined]
 
 
@@ -95,6 +119,29 @@ def add_lead(store: Store, *, source: str, status: str = "received", leadgen_id:
     returns the existing row's id with duplicate=True (Facebook retries a
     webhook it thinks failed, and one lead must never be called twice)."""
     ensure(store)
+    with store.transaction():
+        return _insert(store, source=source, status=status, leadgen_id=leadgen_id, page_id=page_id,
+                       form_id=form_id, campaign=campaign, team=team, reason=reason, name=name, phone=phone,
+                       email=email, fields=fields, raw=raw, next_at=next_at, now=now)
+
+
+def add_leads(store: Store, leads: Iterable[dict[str, Any]]) -> builtins.list[Added]:
+    """add_lead for each (its keyword arguments as a dict), all in one
+    transaction: a batch of 3,000 Facebook leads is one commit, not 3,000,
+    and either every lead of the batch is on disk or none is (then the
+    sender, told of the failure, sends the batch again)."""
+    ensure(store)
+    with store.transaction():
+        return [_insert(store, **lead) for lead in leads]
+
+
+def _insert(store: Store, *, source: str, status: str = "received", leadgen_id: Optional[str] = None,
+            page_id: Optional[str] = None, form_id: Optional[str] = None, campaign: Optional[str] = None,
+            team: Optional[str] = None, reason: str = "", name: Optional[str] = None,
+            phone: Optional[str] = None, email: Optional[str] = None,
+            fields: Optional[dict[str, Any]] = None, raw: Any = None,
+            next_at: Optional[float] = None, now: Optional[float] = None) -> Added:
+    """One insert inside the caller's transaction."""
     _check_status(status)
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
@@ -106,13 +153,13 @@ def add_lead(store: Store, *, source: str, status: str = "received", leadgen_id:
            "next_at": next_at, "updated": now}
     cols = ", ".join(row)
     marks = ", ".join("?" * len(row))
-    with store.db.conn:
-        cur = store.db.execute(f"insert into leads ({cols}) values ({marks}) on conflict(leadgen_id) do nothing",
-                               _list(row.values()))
-        if cur.rowcount == 1:
-            assert cur.lastrowid is not None          # an insert that added a row has its rowid
-            return Added(cur.lastrowid, False)
-        got = store.db.execute("select id from leads where leadgen_id = ?", [leadgen_id]).fetchone()
+    conn = store.db.conn
+    cur = conn.execute(f"insert into leads ({cols}) values ({marks}) on conflict(leadgen_id) do nothing",
+                       _list(row.values()))
+    if cur.rowcount == 1:
+        assert cur.lastrowid is not None          # an insert that added a row has its rowid
+        return Added(cur.lastrowid, False)
+    got = conn.execute("select id from leads where leadgen_id = ?", [leadgen_id]).fetchone()
     return Added(int(got[0]), True)
 
 
@@ -183,17 +230,73 @@ def pending_intake(store: Store, now: float, limit: int = 50) -> _Rows:
         "order by next_at, id limit ?", [now, limit])]
 
 
-def claim(store: Store, lead_id: int, call_id: Optional[str] = None, now: Optional[float] = None) -> bool:
+def claim(store: Store, lead_id: int, call_id: Optional[str] = None, now: Optional[float] = None,
+          redial_window_s: float = REDIAL_WINDOW_S) -> bool:
     """ready -> calling, atomically; True for exactly one claimant. This is
     what makes "called exactly once" hold across tasks and restarts. (It
-    does not count attempts: the dialler does, when it settles the call.)"""
+    does not count attempts: the dialler does, when it settles the call.)
+    A lead whose number another lead is calling, or called less than
+    `redial_window_s` ago, is not claimed but filed as duplicate-number:
+    intake checks this too, but a CLI in another process or two leads made
+    ready at once can slip past intake, never past this."""
     ensure(store)
     now = time.time() if now is None else now
-    sets = "status = 'calling', updated = ?" + (", call_id = ?" if call_id is not None else "")
-    args = [now, *([call_id] if call_id is not None else []), lead_id]
-    with store.db.conn:
-        cur = store.db.execute(f"update leads set {sets} where id = ? and status = 'ready'", args)
-    return cur.rowcount == 1
+    sets = "status = 'calling', updated = ?, called_at = ?" + (", call_id = ?" if call_id is not None else "")
+    args: builtins.list[Any] = [now, now, *([call_id] if call_id is not None else []), lead_id]
+    sql = f"update leads set {sets} where id = ? and status = 'ready'"
+    if redial_window_s > 0:
+        sql += (" and (phone is null or not exists (select 1 from leads o where o.phone = leads.phone"
+                f" and o.id != leads.id and (o.status = 'calling' or {_CALLED_AT} >= ?)))")
+        args.append(now - redial_window_s)
+    with store.transaction():
+        if store.db.execute(sql, args).rowcount == 1:
+            return True
+        if redial_window_s > 0:
+            row = store.db.execute("select phone from leads where id = ? and status = 'ready'", [lead_id]).fetchone()
+            other = _blocking(store, row[0], lead_id, now, redial_window_s, ("calling",)) if row else None
+            if other is not None:
+                store.db.execute("update leads set status = 'duplicate-number', reason = ?, updated = ? "
+                                 "where id = ? and status = 'ready'",
+                                 [duplicate_reason(other, now, redial_window_s), now, lead_id])
+    return False
+
+
+# the time a lead was last dialled; rows from before `called_at` existed: their last change, if they had a call
+_CALLED_AT = "coalesce(o.called_at, case when o.call_id is not null then o.updated end)"
+
+
+def redial_blocker(store: Store, phone: Optional[str], lead_id: int, now: float,
+                   redial_window_s: float = REDIAL_WINDOW_S) -> Optional[dict[str, Any]]:
+    """Another lead with this number that is waiting to be called, being
+    called, or was called less than `redial_window_s` ago (None: this one may
+    be called). Intake files a lead with one as duplicate-number."""
+    ensure(store)
+    if not phone or redial_window_s <= 0:
+        return None
+    return _blocking(store, phone, lead_id, now, redial_window_s, ("ready", "calling"))
+
+
+def _blocking(store: Store, phone: str, lead_id: int, now: float, window: float,
+              statuses: tuple[str, ...]) -> Optional[dict[str, Any]]:
+    marks = ", ".join("?" * len(statuses))
+    rows = _list(store.db.query(
+        f"select o.id, o.status, {_CALLED_AT} as called_at from leads o where o.phone = ? and o.id != ? "
+        f"and (o.status in ({marks}) or {_CALLED_AT} >= ?) order by o.id limit 1",
+        [phone, lead_id, *statuses, now - window]))
+    return rows[0] if rows else None
+
+
+def duplicate_reason(other: dict[str, Any], now: float, window: float) -> str:
+    """Why a lead is duplicate-number, for `leads list` (no number in it: it goes to logs too)."""
+    if other["status"] == "calling":
+        what = "is being called"
+    elif other["status"] == "ready" and not other.get("called_at"):
+        what = "is waiting to be called"
+    else:
+        ago = max(0.0, now - float(other.get("called_at") or now))
+        what = f"was called {ago / 3600:.1f} h ago" if ago >= 3600 else f"was called {ago / 60:.0f} min ago"
+    return (f"lead {other['id']} with the same number {what}; not called again within "
+            f"[leads] redial_window_s ({window:g} s)")
 
 
 def recover_calling(store: Store, now: Optional[float] = None) -> int:
@@ -221,7 +324,7 @@ def dnc_add(store: Store, phone: str, reason: str = "", now: Optional[float] = N
     ensure(store)
     now = time.time() if now is None else now
     marks = ", ".join("?" * len(OPEN))
-    with store.db.conn:
+    with store.transaction():
         store.db.execute("insert into dnc (phone, added, reason) values (?, ?, ?) "
                          "on conflict(phone) do update set reason = excluded.reason", [phone, now, reason])
         cur = store.db.execute(f"update leads set status = 'dnc', reason = ?, updated = ? "
@@ -247,6 +350,29 @@ def dnc_contains(store: Store, phone: Optional[str]) -> bool:
     if not phone:
         return False
     return store.db.execute("select 1 from dnc where phone = ?", [phone]).fetchone() is not None
+
+
+# -------------------------------------------------------------- webhook inbox
+def inbox_add(store: Store, path: str, status: int, error: str, body: bytes, now: Optional[float] = None,
+              keep: int = INBOX_KEEP, body_max: int = INBOX_BODY_MAX) -> int:
+    """Keep a signed body we refused (or failed on), for a person to look at;
+    bounded in rows and bytes so a sender in a loop cannot fill the disk.
+    Returns its id."""
+    ensure(store)
+    now = time.time() if now is None else now
+    with store.transaction():
+        cur = store.db.execute("insert into webhook_inbox (received_at, path, status, error, size, body) "
+                               "values (?, ?, ?, ?, ?, ?)", [now, path, status, error[:2000], len(body),
+                                                             bytes(body[:body_max])])
+        assert cur.lastrowid is not None
+        store.db.execute("delete from webhook_inbox where id <= ?", [cur.lastrowid - keep])
+    return int(cur.lastrowid)
+
+
+def inbox_list(store: Store, limit: int = 100) -> _Rows:
+    """Newest first."""
+    ensure(store)
+    return _list(store.db.query("select * from webhook_inbox order by id desc limit ?", [int(limit)]))
 
 
 # the names the brief gave them: leads.get / leads.list / leads.update

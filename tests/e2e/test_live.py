@@ -245,7 +245,10 @@ def test_intervene_serve_runs_as_a_service_and_stops_cleanly_on_sigterm(loop, se
             proc.kill()
     out = proc.stdout.read()
     assert "ARI connected" in out and "Traceback" not in out, out
-    assert "first admin" in out and "http://127.0.0.1:18391/l/" in out, out    # a new install's way in
+    link_file = tmp_path / "svc.first-admin-link"                         # a new install's way in:
+    assert "first admin" in out and str(link_file) in out, out              # named in the log, not shown there
+    assert "http://127.0.0.1:18391/l/" in link_file.read_text() and "/l/" not in out
+    assert link_file.stat().st_mode & 0o777 == 0o600
     assert "intervene-probe" not in apps()
 
 

@@ -409,8 +409,8 @@ def test_plain_endpoint(store):
             assert again[1]["duplicate"] and again[1]["id"] == body["id"] and len(db.list_leads(store)) == 1
             await asyncio.sleep(0.01)
             assert h.told == [body["id"]]
-            assert (await h.plain({"name": "X", "phone": "12"}))[1]["status"] == "no-phone"
-            unknown = await h.plain({"name": "X", "phone": "2125550129", "campaign": "nope"})
+            assert (await h.plain({"name": "X", "phone": "12", "id": "crm-2"}))[1]["status"] == "no-phone"
+            unknown = await h.plain({"name": "X", "phone": "2125550129", "campaign": "nope", "id": "crm-3"})
             assert unknown[1]["status"] == "unknown-campaign" and "nope" in unknown[1]["reason"]
             status, err = await h.plain({"name": "X"})
             assert status == 400 and "phone" in err["error"]

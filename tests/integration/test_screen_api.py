@@ -170,20 +170,14 @@ def test_admin_manages_users_links_and_revocation(loop, server):
     status, link = loop.run(boss.post("/api/users/newrep/link", {"days": 7}))
     assert status == 200 and link["url"].startswith(server.url + "/l/")
     # the link logs the rep in, with no password
-    async def follow():
-        async with rep.http.get(link["url"], allow_redirects=False) as r:
-            return r.status
-    assert loop.run(follow()) == 303
+    assert loop.run(rep.follow_link(link["url"])) == 303
     assert loop.run(rep.get("/api/me"))[1]["login"] == "newrep"
     teams = {t["team"]: t for t in loop.run(boss.get("/api/teams"))[1]}
     assert "newrep" in teams["east"]["reps"]
     # revoking ends the session and the link
     assert loop.run(boss.post("/api/users/newrep/revoke"))[0] == 200
     assert loop.run(rep.get("/api/me"))[0] == 401
-    async def follow_again():
-        async with rep.http.get(link["url"], allow_redirects=False) as r:
-            return r.status
-    assert loop.run(follow_again()) == 403
+    assert loop.run(rep.follow_link(link["url"])) == 403
     assert loop.run(boss.post("/api/users/nobody/link", {"days": 1}))[0] == 404
     assert loop.run(boss.post("/api/practice", {"transcript": "not json"}))[0] == 400
     loop.run(boss.close())
@@ -209,26 +203,25 @@ def test_tokens_and_passwords():
     assert not check_password("x", None) and not check_password("x", "plain")
     now = time.time()
     t = make_token(b"k", "session", "sam", 3, now + 60)
-    assert read_token(b"k", t, "session", now) == ("sam", 3)
+    got = read_token(b"k", t, "session", now)
+    assert got is not None and (got.login, got.epoch) == ("sam", 3)
     assert read_token(b"k", t, "link", now) is None                # a session is not a link
     assert read_token(b"other", t, "session", now) is None
     assert read_token(b"k", t, "session", now + 61) is None
     assert read_token(b"k", t[:-2] + "xx", "session", now) is None
 
 
-def test_a_new_installation_logs_a_link_for_the_first_admin(loop, server, caplog):
-    import re
-
+def test_a_new_installation_writes_a_link_for_the_first_admin_to_a_private_file(loop, server, caplog):
     from intervene.app import first_admin
     with caplog.at_level("WARNING"):
         first_admin(server.store, server.screen, server.url)
-    url = re.search(r"(http://\S+/l/\S+)", caplog.text).group(1)
+    path = server.store.path.with_name(f"{server.store.path.stem}.first-admin-link")
+    assert str(path) in caplog.text and "/l/" not in caplog.text        # where it is, never the link itself
+    assert path.stat().st_mode & 0o777 == 0o600
+    url = path.read_text().strip()
     c = client(loop, server)
 
-    async def follow():
-        async with c.http.get(url, allow_redirects=False) as r:
-            return r.status
-    assert loop.run(follow()) == 303
+    assert loop.run(c.follow_link(url)) == 303
     me = loop.run(c.get("/api/me"))[1]
     assert me["login"] == "admin" and me["role"] == "admin"
     assert not server.store.user("admin")["pw"]                 # no password until they set one

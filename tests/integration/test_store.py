@@ -271,3 +271,46 @@ def test_rewriting_an_utterance_replaces_it(store: Store) -> None:
     store.add_utterance("c", Utterance(0, Speaker.REP, 0.0, 1.5, "final text"))
     rows = list(store.db.query("select text, end from utterances where call_id='c'"))
     assert rows == [{"text": "final text", "end": 1.5}]
+
+
+def test_the_database_and_its_wal_and_shm_files_are_private(tmp_path: pathlib.Path) -> None:
+    """Calls, leads and users are personal data: owner-only, whatever the umask."""
+    import os
+    old = os.umask(0o022)
+    try:
+        s = Store(tmp_path / "private.db")
+        s.put_setting("k", "v")                          # a write: WAL mode now has -wal and -shm
+        files = [tmp_path / n for n in ("private.db", "private.db-wal", "private.db-shm")]
+        assert all(f.exists() for f in files)
+        assert {f.name: f.stat().st_mode & 0o777 for f in files} == {f.name: 0o600 for f in files}
+        s.close()
+    finally:
+        os.umask(old)
+
+
+def test_calls_of_before_go_to_the_login_that_holds_their_phone_once(store: Store) -> None:
+    """Calls stored before ownership went by login carry the phone's name in
+    `rep`; opening the store gives each to the one rep or admin holding that
+    phone, once, and leaves what it cannot tell apart alone."""
+    store.put_user("alice", role="rep", endpoint="PJSIP/rep7")
+    store.put_user("bob", role="rep", endpoint="PJSIP/rep3")
+    store.put_user("boss", role="supervisor", endpoint="PJSIP/rep8")
+    store.put_user("carol", role="rep", endpoint="PJSIP/rep9")
+    store.put_user("dave", role="admin", endpoint="PJSIP/rep9")
+    calls = {"c1": ("rep7", "PJSIP/rep7"),      # the phone's name: alice holds it
+             "c2": ("bob", "PJSIP/rep7"),       # a login already: stays
+             "c3": ("rep8", "PJSIP/rep8"),      # a supervisor's phone: takes no calls
+             "c4": ("rep9", "PJSIP/rep9"),      # two hold it: cannot tell
+             "c5": ("rep5", "PJSIP/rep5"),      # nobody holds it
+             "c6": ("rep6", None)}              # older still: no phone recorded
+    for cid, (rep, endpoint) in calls.items():
+        store.start_call(cid, source="live", rep=rep, rep_endpoint=endpoint)
+    store.delete_setting("migrated.calls-by-login")            # a database from before this version
+    store = reopen(store)
+    reps = {cid: (store.call(cid) or {})["rep"] for cid in calls}
+    assert reps == {"c1": "alice", "c2": "bob", "c3": "rep8", "c4": "rep9", "c5": "rep5", "c6": "rep6"}
+    assert store.setting("migrated.calls-by-login") == "1"
+    store.put_user("erin", role="rep", endpoint="PJSIP/rep5")  # rep5's phone handed out later
+    store = reopen(store)
+    assert {cid: (store.call(cid) or {})["rep"] for cid in calls} == reps     # once only: erin gets no old calls
+    store.close()

@@ -193,10 +193,11 @@ def _live_call(fail_tts: bool = False, hooks=None):
     services = SimpleNamespace(media=media, waiters=waiters, options=LiveOptions(), intro_key="intro",
                                intro_line="This is the assistant.", synthesize=synthesize,
                                media_uri=lambda key: f"sound:http://svc/media/{key}.wav",
-                               account=lambda args: None, new_pipeline=lambda args, on_u, on_i: (engine, pipeline))
+                               account=lambda args: None, new_pipeline=lambda args, on_u, on_i: ("standard", lambda: (engine, pipeline)))
     services.ari = _FakeAri(waiters, media)
     services.screen = SimpleNamespace(line=lambda call_id, u: None)
     services.store = SimpleNamespace(add_utterance=lambda call_id, u: None)
+    services.db = SimpleNamespace(write=lambda fn, *a, **kw: fn(*a, **kw))      # the store thread, inline
     media.put("intro", b"RIFFintro")
     return LiveCall(services, "c1", "lead-ch", {"rep": "PJSIP/rep1"}, hooks=hooks or CallHooks()), said, ai
 
@@ -210,6 +211,7 @@ def test_the_assistant_says_a_line_into_the_bridge_and_the_transcript():
     async def go():
         call, said, ai = _live_call()
         status = await call.say("What is your budget?", barge_in=False)
+        await call.listening.idle()     # the engine and transcript steps, on the call's thread
         return status, call, said, ai
     status, call, said, ai = asyncio.run(go())
     assert status == "spoken"
@@ -224,6 +226,7 @@ def test_a_correction_plays_the_intro_then_the_words_and_records_when_it_began()
     async def go():
         call, said, ai = _live_call()
         status = await call._speak(iv, 4)
+        await call.listening.idle()     # the engine and transcript steps, on the call's thread
         return status, call, said, ai
     status, call, said, ai = asyncio.run(go())
     assert status == "spoken" and call.spoke_at == {4: 0.0}
@@ -237,6 +240,7 @@ def test_a_whisper_goes_through_its_own_snoop_which_is_removed_after():
         call, said, ai = _live_call()
         call.rep = "rep-ch"
         status = await call._whisper("Mention the annual discount.", wait=False, seq=2)
+        await call.listening.idle()     # the engine and transcript steps, on the call's thread
         return status, call, said, ai
     status, call, said, ai = asyncio.run(go())
     assert status == "whispered" and 2 in call.spoke_at

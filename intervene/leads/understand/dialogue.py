@@ -78,8 +78,9 @@ class Handoff:
 
 @dataclass(frozen=True)
 class End:
-    """Say `say` and hang up. reason: not-interested | stop | later | no-answer.
-    "stop" means the number goes on the do-not-call list; `callback_at`
+    """Say `say` and hang up. reason: not-interested | stop | later | no-answer | erase.
+    "stop" means the number goes on the do-not-call list; "erase" that the
+    lead asked for their data to be deleted (done after the call); `callback_at`
     (epoch seconds) is when to call again, for later and no-answer."""
     reason: str
     callback_at: Optional[float]
@@ -172,6 +173,8 @@ class Qualifier:
         self._heard_any = True
         q = self._current
         intent = parse_intent(text, now, self.tz)
+        if intent and intent.kind == "erase":            # whatever else they said: no rep, nothing more asked
+            return self._end("erase", None)
         if intent and intent.kind == "stop":
             return self._end("stop", None)
         if intent and intent.kind == "human":
@@ -396,7 +399,10 @@ class Qualifier:
 
     def _end(self, reason: str, callback_at: Optional[float]) -> End:
         name = f", {self.lead_name}" if self.lead_name else ""
-        if reason == "stop":
+        if reason == "erase":
+            say = (f"Of course{name}. We'll delete your details and everything from this call from our records, "
+                   "and nobody will call you about this form again. Sorry to have bothered you. Goodbye.")
+        elif reason == "stop":
             say = ("Understood. I've taken your number off our list and we won't call you again. "
                    "Sorry to have bothered you. Goodbye.")
         elif reason == "later":

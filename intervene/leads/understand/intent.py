@@ -1,4 +1,5 @@
-"""Yes, no, "not interested", and call control ("stop calling", "call me later", "are you a robot?").
+"""Yes, no, "not interested", and call control ("stop calling", "call me later", "are you a robot?",
+"delete my data").
 
 These are read from the lead's words as said (`spoken.words`), not with
 numbers put in digits: "no one" must stay "no one". Call control is checked on
@@ -14,13 +15,14 @@ from typing import Optional
 from intervene.leads.understand.clock import parse_when
 from intervene.leads.understand.spoken import words
 
-__all__ = ["Intent", "parse_yes_no", "declines", "parse_intent"]
+__all__ = ["Intent", "parse_yes_no", "declines", "parse_intent", "asks_erasure"]
 
 
 @dataclass(frozen=True)
 class Intent:
     """Call control the lead asked for, whatever question was pending.
-    kind: stop | later | repeat | human | who ("who is this?", "is this a robot?").
+    kind: stop | later | repeat | human | who ("who is this?", "is this a robot?") |
+    erase ("delete my data": the lead's data is to be erased after the call).
     `at` is the callback time (epoch seconds) for "later". `explicit` is False
     for a bare "not now" / "later", which may instead answer a timing question."""
     kind: str
@@ -101,6 +103,42 @@ _STOP = re.compile(
     r"off|remove (?:me|us|my number|my name|this number|my details)|delete (?:my|our) (?:number|details|data|info)|"
     r"unsubscribe|opt(?:ing)? out|do-not-call|lose (?:my|this) number|leave me alone|quit calling|"
     r"put me on (?:the|your) (?:do not call|dnc)|wrong number|how did you get (?:my|this) number)")
+# Erasure: a verb of removal with the lead's own data as its object, in any order a person says it
+# ("delete my data", "I want my details removed", "erase any information you have on me"), or not
+# keeping it ("don't keep my information"). Negated removal ("don't delete my data") is not a request.
+# Not "my number" alone: "remove my number" on a sales call means "stop calling" (the do-not-call list).
+_DATA = (r"(?:(?:personal|contact|private|phone|mobile|cell|email|e-mail) )?(?:data|details|info|information|"
+         r"records?|file|profile|account|submission|entry|answers)")
+_MINE = r"(?:(?:all|any) (?:of )?)?(?:my|our)(?: \w+)?"
+_ABOUT = r"(?:(?:all|any) (?:of )?)?(?:the |your )?(?:\w+ )?" + _DATA + \
+         r" (?:(?:that |which )?(?:you|you've|you have|you guys)(?: \w+)? )?(?:on|about|of|for) (?:me|us)"
+_REMOVE = r"(?:delete|erase|wipe|remove|purge|destroy|scrub|clear|get rid of|forget)"
+_REMOVED = r"(?:deleted|erased|wiped|removed|purged|destroyed|scrubbed|cleared|gone|forgotten)"
+_NUMBER = r"(?:(?:phone|mobile|cell) )?number|e-?mail(?: address)?"
+_ERASE = re.compile(
+    rf"\b(?:(?:erase|wipe|purge|destroy|scrub) (?:{_MINE} (?:{_NUMBER}))|{_REMOVE} (?:out )?(?:{_MINE} {_DATA}|{_ABOUT}|everything (?:you (?:have|hold|know|keep) )?(?:on|about) "
+    rf"(?:me|us))|(?:{_MINE} {_DATA}|{_ABOUT}|everything about (?:me|us)) (?:to be |be |is |are |get |got |gets )?{_REMOVED}|"
+    rf"right to (?:be forgotten|erasure)|forget (?:me|us|who i am)\b(?! (?:to|when|if))|"
+    rf"(?:data|information) (?:deletion|erasure|removal) request)")
+_ERASE_KEEP = re.compile(
+    rf"\b(?:don't|do not|dont|stop|never|please don't|i don't want you to|i do not want you to) "
+    rf"(?:keep|keeping|store|storing|hold|holding|retain|retaining|save|saving|process|processing|use|using) "
+    rf"(?:{_MINE} {_DATA}|{_MINE} (?:{_NUMBER})|{_ABOUT}|(?:any|all) (?:of )?(?:my|our) (?:\w+ )?{_DATA}|any (?:\w+ )?{_DATA}|"
+    rf"(?:anything|everything) (?:about|on) (?:me|us))")
+_NEGATED = re.compile(r"(?:\b(?:don't|do not|dont|never|no need to|not|won't|shouldn't|please don't)(?: \w+)?|"
+                      r"\bno,?) $")
+
+
+def asks_erasure(text: str) -> bool:
+    """The lead asks for their data to be deleted: "delete my data",
+    "remove my details", "I want my information erased", "don't keep my
+    number", "right to be forgotten" (not "don't delete my data")."""
+    t = words(text)
+    if _ERASE_KEEP.search(t):
+        return True
+    return any(not _NEGATED.search(t[:m.start()]) for m in _ERASE.finditer(t))
+
+
 _LATER_STRONG = re.compile(
     r"\b(?:call (?:me|us)\b|call (?:me |us )?(?:back|later|again|another time|tomorrow|tonight|this (?:afternoon|"
     r"evening)|in |on |at |next)|ring (?:me )?(?:back|later|tomorrow)|give me a call|try (?:me |us )?(?:again |back )?"
@@ -144,6 +182,8 @@ def parse_intent(text: str, now: float, tz: str = "UTC") -> Optional[Intent]:
     t = words(text)
     if not t:
         return None
+    if asks_erasure(text):                 # before stop: "delete my number" is erasure, and ends the calls too
+        return Intent("erase")
     if _STOP.search(t) and not re.search(r"\bdon't stop\b", t):
         return Intent("stop")
     if (_HUMAN.search(t) or _HUMAN_BARE.match(t)) and not re.search(r"\b(?:don't|do not) (?:need|want) to (?:talk|speak)", t):

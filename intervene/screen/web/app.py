@@ -3,24 +3,36 @@ pages, calls, users, events, reports), which share one ScreenState, and
 the security headers on every answer."""
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any, Awaitable, Callable, Optional
 
 from aiohttp import web
 
 from intervene.accounts.auth import User
+from intervene.report.html import CSS as REPORT_CSS
 from intervene.screen.hub import Hub
 from intervene.screen.practice import Practice
 from intervene.screen.reports import Reports
 from intervene.screen.web.calls import Calls
 from intervene.screen.web.events import Events
+from intervene.screen.web.guard import HashPool
 from intervene.screen.web.pages import Pages
 from intervene.screen.web.session import Access, Sessions, service_secret
 from intervene.screen.web.shared import ScreenState
 from intervene.screen.web.users import Users
 from intervene.store.db import Store
+from intervene.store.worker import StoreWorker
 
+# Scripts and styles only from our own files (the one inline style, the Reports page's, by its hash),
+# no framing, forms only to us. Referrer-Policy same-origin: a signed link never leaks to another
+# site via Referer, and our own form posts still carry their Origin (no-referrer would make it
+# `null`, which the CSRF check in guard.py must refuse).
+_REPORT_STYLE = "'sha256-" + base64.b64encode(hashlib.sha256(REPORT_CSS.encode()).digest()).decode() + "'"
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' " + _REPORT_STYLE + "; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
-                    "Referrer-Policy": "no-referrer"}       # a signed link must not leak via Referer
+                    "Referrer-Policy": "same-origin", "Content-Security-Policy": CSP}
 
 
 class ScreenApp:
@@ -28,13 +40,16 @@ class ScreenApp:
                  public_url: Callable[[], str] = lambda: "",
                  effective: Callable[[User], dict[str, Any]] = lambda u: {},
                  practice: Optional[Callable[[User, str, float], Awaitable[str]]] = None,
-                 on_outcome: Callable[[str, str], None] = lambda call_id, outcome: None) -> None:
-        self.state = ScreenState(store, hub, secret, api_token, public_url, effective, practice, on_outcome)
+                 on_outcome: Callable[[str, str], None] = lambda call_id, outcome: None,
+                 db: Optional[StoreWorker] = None, secure_cookies: bool = False) -> None:
+        self.state = ScreenState(store, hub, secret, api_token, public_url, effective, practice, on_outcome,
+                                 db or StoreWorker(store))
         self.access = Access(self.state)
-        self.sessions = Sessions(self.state, self.access)
+        self.passwords = HashPool()
+        self.sessions = Sessions(self.state, self.access, self.passwords, secure_cookies)
         self.pages = Pages(self.access)
         self.calls = Calls(self.state, self.access)
-        self.users = Users(self.state, self.access)
+        self.users = Users(self.state, self.access, self.passwords)
         self.events = Events(self.state, self.access)
 
     @property
@@ -62,7 +77,8 @@ class ScreenApp:
         r.add_get("/login", s.login_page)
         r.add_post("/login", s.login)
         r.add_post("/logout", s.logout)
-        r.add_get("/l/{token}", s.link_login)
+        r.add_get("/l/{token}", s.link_page)
+        r.add_post("/l/{token}", s.link_login)
         r.add_get("/", p.page("rep.html", ("rep", "admin"), else_go="/supervisor"))
         r.add_get("/supervisor", p.page("supervisor.html", ("supervisor", "admin")))
         r.add_get("/admin", p.page("admin.html", ("admin",)))
@@ -80,8 +96,13 @@ class ScreenApp:
         r.add_post("/api/users/{login}/revoke", u.revoke)
         r.add_delete("/api/users/{login}", u.delete_user)
         r.add_get("/api/teams", u.teams)
-        Reports(self.store, self.need).add_routes(app)
+        Reports(self.state.db, self.need).add_routes(app)
         app.on_response_prepare.append(_headers)
+        app.middlewares.append(self.access.middleware)      # who asks, settled off the loop before any handler
+        app.on_cleanup.append(self._close)
+
+    async def _close(self, app: web.Application) -> None:
+        self.passwords.close()
 
 
 async def _headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -91,9 +112,12 @@ async def _headers(request: web.Request, response: web.StreamResponse) -> None:
 
 def build_screen(store: Store, hub: Hub, config: Any, index: Any, kb_source: str, api_token: str,
                  public_url: Callable[[], str], secret: str = "",
-                 on_outcome: Callable[[str, str], None] = lambda call_id, outcome: None) -> ScreenApp:
-    """The screens as `intervene serve` runs them (also the benchmark's and the tests')."""
-    practice = Practice(store, hub, index, config, kb_source)
+                 on_outcome: Callable[[str, str], None] = lambda call_id, outcome: None,
+                 db: Optional[StoreWorker] = None) -> ScreenApp:
+    """The screens as `intervene serve` runs them (also the benchmark's and the tests').
+    `config.serve.secure_cookies`: mark the session cookie Secure even when no proxy says https."""
+    db = db or StoreWorker(store)                  # one worker: practice calls and handlers write in one order
+    practice = Practice(db, hub, index, config, kb_source)
 
     def effective(u: User) -> dict[str, Any]:
         try:
@@ -103,4 +127,4 @@ def build_screen(store: Store, hub: Hub, config: Any, index: Any, kb_source: str
         return {"profile": a.profile.name, "modes": {c.value: m.value for c, m in a.modes.items()}}
 
     return ScreenApp(store, hub, service_secret(store, secret), api_token, public_url, effective, practice.start,
-                     on_outcome)
+                     on_outcome, db, secure_cookies=config.serve.secure_cookies)

@@ -1,24 +1,58 @@
 """/api/events: the live push as Server-Sent Events. A browser reconnects
 by itself and sends Last-Event-ID, so a dropped connection loses nothing
-the hub still holds; a ping keeps proxies from closing an idle stream."""
+the hub still holds; a ping keeps proxies from closing an idle stream.
+
+A stream is a held connection and a queue in the hub, so each user gets a
+few (one per open tab is plenty), and a stream lives no longer than the
+session that opened it: the session is checked again every RECHECK_S, and
+an expired, logged-out or revoked one ends the stream (the browser's
+reconnect then meets the login like any other request).
+"""
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from aiohttp import web
 
 from intervene.accounts.auth import can_see
-from intervene.screen.hub import PushKind
+from intervene.screen.hub import PushKind, Subscription
 from intervene.screen.web.session import Access
-from intervene.screen.web.shared import ScreenState
+from intervene.screen.web.shared import ScreenState, error
 
 PING_S = 15.0
+RECHECK_S = 60.0           # how often an open stream checks that its session still holds
+STREAMS_PER_USER = 8       # open streams per login at once (the API token counts as one login)
 
 
 class Events:
     def __init__(self, state: ScreenState, access: Access) -> None:
         self.s, self.access = state, access
+        self.max_streams = STREAMS_PER_USER
+        self.recheck_s = RECHECK_S
+        self.ping_s = PING_S
+        self._open: dict[Subscription, web.Request] = {}
+
+    def _room(self, login: str) -> bool:
+        """Below the cap, counting only streams whose browser is still there:
+        a closed tab is noticed at the next ping, a reload must not wait for it."""
+        if self.s.hub.streams(login) < self.max_streams:
+            return True
+        for sub, req in list(self._open.items()):
+            if sub.login == login and (req.transport is None or req.transport.is_closing()):
+                self.s.hub.unsubscribe(sub)
+        return self.s.hub.streams(login) < self.max_streams
+
+    async def _still_in(self, request: web.Request) -> bool:
+        """The request's session, resolved again now as the access middleware
+        resolves every request (the cookie's expiry, logout, revocation, the
+        user's removal); a store that is busy right now keeps the stream."""
+        try:
+            user, _ = await self.access.resolve(request)
+        except web.HTTPException:
+            return True
+        return user is not None
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """SSE. Resumes after Last-Event-ID when the hub still has what was
@@ -26,7 +60,12 @@ class Events:
         snapshot of every visible call first, then live pushes."""
         user = self.access.need(request)
         hub = self.s.hub
+        if not self._room(user.login):
+            raise error(web.HTTPTooManyRequests, f"{user.login} has {self.max_streams} live streams open, the most "
+                                                 f"at once: close a tab", headers={"Retry-After": "10"})
+        hub.sweep()                                  # calls left live by a lost task: ended before the snapshot
         sub = hub.subscribe(lambda call: can_see(user, call), user.login)
+        self._open[sub] = request
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                            "X-Accel-Buffering": "no"})
         try:
@@ -41,9 +80,14 @@ class Events:
                 out += [_sse(p.kind, p.data, hub.event_id(p.id)) for p in missed
                         if p.id <= upto and p.call_id in hub.views and sub.can_see(hub.views[p.call_id].call)]
             await resp.write("".join(out).encode())
+            checked = time.monotonic()
             while True:
+                if time.monotonic() - checked >= self.recheck_s:
+                    if not await self._still_in(request):     # expired, logged out, revoked, removed
+                        break
+                    checked = time.monotonic()
                 try:
-                    push = await asyncio.wait_for(sub.queue.get(), PING_S)
+                    push = await asyncio.wait_for(sub.queue.get(), min(self.ping_s, self.recheck_s))
                 except asyncio.TimeoutError:
                     await resp.write(b": ping\n\n")
                     continue
@@ -56,6 +100,7 @@ class Events:
             pass
         finally:
             hub.unsubscribe(sub)
+            self._open.pop(sub, None)
         return resp
 
 

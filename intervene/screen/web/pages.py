@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from typing import Awaitable, Callable
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -12,6 +13,7 @@ from intervene.screen.web.session import Access
 from intervene.screen.web.shared import STATIC, error
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PUBLIC = frozenset({"login.js", "login.css"})    # the login page's own files: needed before anyone is in
 
 
 class Pages:
@@ -22,7 +24,7 @@ class Pages:
         async def handler(request: web.Request) -> web.StreamResponse:
             user = self.access.user(request)
             if user is None or user is SERVICE:
-                raise web.HTTPSeeOther(f"/login?next={request.path}")
+                raise web.HTTPSeeOther(f"/login?next={quote(request.path, safe='/')}")
             if user.role not in roles:
                 if request.path != else_go:
                     raise web.HTTPSeeOther(else_go)
@@ -31,9 +33,9 @@ class Pages:
         return handler
 
     async def static(self, request: web.Request) -> web.StreamResponse:
-        if self.access.user(request) is None:
-            raise error(web.HTTPUnauthorized, "log in first")
         name = request.match_info["name"]
+        if name not in PUBLIC and self.access.user(request) is None:
+            raise error(web.HTTPUnauthorized, "log in first")
         if "/" in name or name.startswith(".") or not (STATIC / name).is_file():
             raise web.HTTPNotFound()
         return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})

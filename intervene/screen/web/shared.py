@@ -15,6 +15,7 @@ from aiohttp import web
 from intervene.accounts.auth import User
 from intervene.screen.hub import Hub
 from intervene.store.db import Store
+from intervene.store.worker import StoreWorker
 
 log = logging.getLogger("intervene.screen")
 
@@ -35,6 +36,7 @@ class ScreenState:
     effective: Callable[[User], dict[str, Any]]
     practice: Optional[PracticeStart]
     on_outcome: Callable[[str, str], None]        # the lead flow: the outcome goes back to Facebook
+    db: StoreWorker                               # the store, off the event loop: handlers `await db.run(...)`
 
 
 def error(cls: type[web.HTTPException], message: str,

@@ -5,23 +5,27 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import Any, Optional
 
 from aiohttp import web
 
 from intervene.accounts.auth import ROLES, User, hash_password, make_token
+from intervene.screen.web.guard import HashPool, HashPoolBusy
 from intervene.screen.web.session import Access
 from intervene.screen.web.shared import LOGIN_RE, ScreenState, error, log, read_json
 from intervene.store.db import Store
 
 
 class Users:
-    def __init__(self, state: ScreenState, access: Access) -> None:
-        self.s, self.access = state, access
+    """Every database call goes through the store thread (`db.run`), and a
+    new password is hashed in the password pool: none of it on the loop."""
+
+    def __init__(self, state: ScreenState, access: Access, pool: HashPool) -> None:
+        self.s, self.access, self.pool = state, access, pool
 
     async def users(self, request: web.Request) -> web.Response:
         self.access.need(request, "admin")
-        return web.json_response([self._user_json(r) for r in self.s.store.users()])
+        return web.json_response([self._user_json(r) for r in await self.s.db.run(self.s.store.users)])
 
     def _user_json(self, row: dict[str, Any]) -> dict[str, Any]:
         u = User.from_row(row)
@@ -31,10 +35,15 @@ class Users:
     async def put_user(self, request: web.Request) -> web.Response:
         me = self.access.need(request, "admin", write=True)
         body = await read_json(request)
+        pw = body.get("password")
         try:
-            row = save_user(self.s.store, body)
+            check_password_field(pw)
+            pw_hash = await self.pool.run(hash_password, pw) if pw else None
+            row = await self.s.db.run(save_user, self.s.store, body, pw_hash)
         except ValueError as e:
             raise error(web.HTTPBadRequest, str(e))
+        except HashPoolBusy:
+            raise error(web.HTTPServiceUnavailable, "busy checking passwords: try again in a moment")
         log.info("user %s saved by %s", row["login"], me.login)
         self.s.hub.disconnect_all(row["login"])       # a changed role or team: reconnect with the new view
         return web.json_response(self._user_json(row))
@@ -42,7 +51,7 @@ class Users:
     async def link(self, request: web.Request) -> web.Response:
         self.access.need(request, "admin", write=True)
         login = request.match_info["login"]
-        row = self.s.store.user(login)
+        row = await self.s.db.run(self.s.store.user, login)
         if row is None:
             raise error(web.HTTPNotFound, f"no user {login!r}")
         body = await read_json(request)
@@ -55,10 +64,9 @@ class Users:
     async def revoke(self, request: web.Request) -> web.Response:
         self.access.need(request, "admin", write=True)
         login = request.match_info["login"]
-        row = self.s.store.user(login)
+        row = await self.s.db.run(self.s.store.bump_epoch, login)
         if row is None:
             raise error(web.HTTPNotFound, f"no user {login!r}")
-        row = self.s.store.put_user(login, epoch=int(row["epoch"]) + 1)
         self.s.hub.disconnect_all(login)              # open screens too, not only the next request
         return web.json_response(self._user_json(row))
 
@@ -67,16 +75,18 @@ class Users:
         login = request.match_info["login"]
         if login == me.login:
             raise error(web.HTTPBadRequest, "you cannot delete yourself")
-        if not self.s.store.remove_user(login):
+        if not await self.s.db.run(self.s.store.remove_user, login):
             raise error(web.HTTPNotFound, f"no user {login!r}")
         self.s.hub.disconnect_all(login)
         return web.json_response({"ok": True})
 
     async def teams(self, request: web.Request) -> web.Response:
-        self.access.need(request, "admin", "supervisor")
+        me = self.access.need(request, "admin", "supervisor")
         teams: dict[str, dict[str, Any]] = {}
-        for row in self.s.store.users():
+        for row in await self.s.db.run(self.s.store.users):
             u = User.from_row(row)
+            if me.role == "supervisor" and me.team and u.team != me.team:
+                continue                              # a supervisor sees their own team (all, without one)
             t = teams.setdefault(u.team, {"team": u.team, "reps": [], "supervisors": [], "profile": None})
             if u.role == "rep":
                 t["reps"].append(u.login)
@@ -86,8 +96,14 @@ class Users:
         return web.json_response(sorted(teams.values(), key=lambda t: t["team"]))
 
 
-def save_user(store: Store, body: dict[str, Any]) -> dict[str, Any]:
-    """Create or update a user from the admin page or the CLI; ValueError names the bad field."""
+def check_password_field(pw: Any) -> None:
+    if pw and (not isinstance(pw, str) or len(pw) < 8):
+        raise ValueError("password: at least 8 characters")
+
+
+def save_user(store: Store, body: dict[str, Any], pw_hash: Optional[str] = None) -> dict[str, Any]:
+    """Create or update a user from the admin page or the CLI; ValueError names the bad field.
+    `pw_hash`: the body's password already hashed (the service hashes it off the store thread)."""
     login = body.get("login")
     if not isinstance(login, str) or not LOGIN_RE.match(login):
         raise ValueError("login: 1-64 letters, digits or . _ @ + -")
@@ -109,9 +125,8 @@ def save_user(store: Store, body: dict[str, Any]) -> dict[str, Any]:
         fields["sip_message"] = 1 if body["sip_message"] else 0
     pw = body.get("password")
     if pw:
-        if not isinstance(pw, str) or len(pw) < 8:
-            raise ValueError("password: at least 8 characters")
-        fields["pw"] = hash_password(pw)
+        check_password_field(pw)
+        fields["pw"] = pw_hash or hash_password(pw)
     if old and (pw or role != old["role"]):
         fields["epoch"] = int(old["epoch"]) + 1        # new password or role: old sessions end
     return store.put_user(login, **fields)
@@ -120,5 +135,5 @@ def save_user(store: Store, body: dict[str, Any]) -> dict[str, Any]:
 def signed_link(secret: bytes, user: User, public_url: str, days: float) -> tuple[str, float]:
     """A URL that logs `user` in: for a rep's phone, where typing a password is a chore."""
     expires = time.time() + days * 86400
-    token = make_token(secret, "link", user.login, user.epoch, expires)
+    token = make_token(secret, "link", user.login, user.epoch, expires, user.nonce)
     return f"{public_url.rstrip('/')}/l/{token}", expires
