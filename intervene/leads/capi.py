@@ -38,9 +38,9 @@ from typing import Any, Callable, Optional, Sequence
 import aiohttp
 
 from intervene.errors import InterveneError
-from intervene.leads.dbrun import DbRunner, Inline
 from intervene.store import outbox
 from intervene.store.db import Store
+from intervene.store.worker import DbRunner, Inline
 
 log = logging.getLogger("intervene.capi")
 

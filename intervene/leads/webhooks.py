@@ -40,7 +40,6 @@ from aiohttp import web
 
 from intervene.config.leads import Campaign, LeadOptions
 from intervene.config.leads import lead_campaign as campaign_of
-from intervene.leads.dbrun import DbRunner, Inline
 from intervene.leads.graph import GraphClient, GraphError
 from intervene.leads.intake import (
     IntakeError,
@@ -56,6 +55,7 @@ from intervene.leads.understand.rules import decide
 from intervene.nlp.redact import mask_phone
 from intervene.store import leads as db
 from intervene.store.db import Store, StoreError
+from intervene.store.worker import DbRunner, Inline
 
 log = logging.getLogger("intervene.leads")
 

@@ -27,7 +27,7 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Optional, TypeVar
+from typing import Any, Awaitable, Callable, Deque, Optional, Protocol, TypeVar
 
 from intervene.store.db import Store, StoreError
 
@@ -210,3 +210,23 @@ class StoreWorker:
                         len(self._jobs))
             self.failing_since = None
             self.last_error = ""
+
+
+class DbRunner(Protocol):
+    """Where database work runs: a StoreWorker in the service, Inline where
+    no event loop serves others. Code that takes one reads the same in both."""
+
+    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]: ...
+
+    def write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None: ...
+
+
+class Inline:
+    """Database work run right away, on the caller's thread: only where no
+    event loop serves others (tests, the CLI). The service passes its worker."""
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return fn(*args, **kwargs)
+
+    def write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        fn(*args, **kwargs)
