@@ -136,46 +136,32 @@ class ServiceProcess:
 
 
 class Probe:
-    """GET /healthz every 20 ms on its own thread and connection: the
-    answer's latency minus the idle median is how long the service's loop
-    was busy with something else. A thread rather than the bench's loop,
-    so the bench's own work (SSE parsing, floods) does not delay the timer."""
+    """GET /healthz every 20 ms on its own connection, from a process of its
+    own: the answer's latency minus the idle median is how long the
+    service's loop was busy with something else. A separate process (not a
+    thread of the bench), so the bench's own work - SSE parsing, floods,
+    building transcripts - cannot hold the timer back through the bench's
+    GIL and pass for a stall of the service. CLOCK_MONOTONIC is the
+    machine's, so its times line up with the bench's."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.samples: list[tuple[float, float]] = []     # (monotonic at send, latency ms)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="soak-probe", daemon=True)
+        self._proc: Optional[subprocess.Popen[str]] = None
 
     def start(self) -> None:
-        self._thread.start()
+        self._proc = subprocess.Popen([sys.executable, "-m", "intervene_harness.soak_service", "probe",
+                                       str(self.port)], stdout=subprocess.PIPE, text=True)
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        conn: Optional[http.client.HTTPConnection] = None
-        while not self._stop.is_set():
-            t0 = time.monotonic()
-            try:
-                if conn is None:
-                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-                    conn.connect()
-                    t0 = time.monotonic()                # connecting is not the loop's time
-                conn.request("GET", "/healthz")
-                resp = conn.getresponse()
-                resp.read()
-                self.samples.append((t0, (time.monotonic() - t0) * 1000))
-            except (OSError, http.client.HTTPException):
-                if conn is not None:
-                    conn.close()
-                conn = None
-                self._stop.wait(DOWN_RETRY_S)
-                continue
-            self._stop.wait(max(0.0, PROBE_EVERY_S - (time.monotonic() - t0)))
-        if conn is not None:
-            conn.close()
+        if self._proc is None:
+            return
+        self._proc.send_signal(signal.SIGTERM)
+        out, _ = self._proc.communicate(timeout=10)
+        for line in out.splitlines():
+            t, ms = line.split()
+            self.samples.append((float(t), float(ms)))
+        self._proc = None
 
     def stalls(self, baseline_until: float, excluded: list[tuple[float, float]]) -> tuple[float, list[float]]:
         """(idle median ms, stall ms of every sample outside `excluded`), the
@@ -188,3 +174,34 @@ class Probe:
 
 def _inside(t: float, spans: list[tuple[float, float]]) -> bool:
     return any(a <= t <= b for a, b in spans)
+
+
+def probe(port: int) -> None:
+    """The probe process: one "monotonic latency_ms" line per answer, until SIGTERM."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    conn: Optional[http.client.HTTPConnection] = None
+    out: list[str] = []
+    while not stop.is_set():
+        t0 = time.monotonic()
+        try:
+            if conn is None:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn.connect()
+                t0 = time.monotonic()                # connecting is not the loop's time
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            out.append(f"{t0:.6f} {(time.monotonic() - t0) * 1000:.3f}")
+        except (OSError, http.client.HTTPException):
+            if conn is not None:
+                conn.close()
+            conn = None
+            stop.wait(DOWN_RETRY_S)
+            continue
+        stop.wait(max(0.0, PROBE_EVERY_S - (time.monotonic() - t0)))
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "probe":
+        probe(int(sys.argv[2]))
