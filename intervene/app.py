@@ -15,7 +15,7 @@ from typing import Optional
 import yaml
 
 from intervene.accounts.auth import User
-from intervene.config import Config, ConfigError
+from intervene.config import Config, ConfigError, load_config
 from intervene.config.env import Env
 from intervene.errors import InterveneError
 from intervene.kb.index import KBIndex
@@ -31,8 +31,11 @@ from intervene.pbx.media import MediaStore, WebServer
 from intervene.pbx.voice import Voice, VoiceError, VoiceOptions
 from intervene.screen.web import build_screen, save_user, signed_link
 from intervene.screen.web.session import write_private
+from intervene.serving.client import RayEmbedder, RayTranscriber
 from intervene.store.db import Store, default_db_path
 from intervene.store.privacy import daily as daily_purge
+from intervene.store.relay import Relay
+from intervene.store.sql import is_url
 from intervene.vocab import KnowledgeBase
 
 
@@ -42,23 +45,50 @@ class Runtime:
 
     def __init__(self, db: Optional[str], config: Optional[str], env: Optional[Env] = None) -> None:
         self.env = env if env is not None else Env.read()
-        self.db_path = default_db_path(db or self.env.db, self.env.state_directory)
+        self._db_arg = db or self.env.db
+        local = self._db_arg if self._db_arg and not is_url(self._db_arg) else None
+        self.db_path = default_db_path(local, self.env.state_directory)
         self.config_path = config or self.env.config
         self._store: Optional[Store] = None
         self._embedder: Optional[SentenceEmbedder] = None
         self._judge: Optional[CrossEncoderJudge] = None
 
     @property
+    def db_target(self) -> str:
+        """Which database: --db / INTERVENE_DB (a path or a postgresql:// URL),
+        else the config's [store] url, else the SQLite file (db_path)."""
+        if self._db_arg:
+            return self._db_arg
+        if self.config_path:
+            url = load_config(self.config_path, self.env).store.url
+            if url:
+                return url
+        return str(self.db_path)
+
+    def open_store(self, upgrade: bool = True) -> Store:
+        """A new connection (the `db` commands open one without upgrading it)."""
+        return Store(self.db_target, local=self.db_path, upgrade=upgrade)
+
+    @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.db_path)
+            self._store = self.open_store()
         return self._store
+
+    @property
+    def db_label(self) -> str:
+        """The database, for messages (a URL without its password)."""
+        return self._store.url if self._store is not None else str(self.db_path)
 
     @property
     def embedder(self) -> SentenceEmbedder:
         if self._embedder is None:
-            self._embedder = SentenceEmbedder(self.env.embed_model, backend=self.env.embed_backend,
-                                              cache_directory=self.env.cache_directory)
+            models = load_config(self.config_path, self.env).models if self.config_path else None
+            if models is not None and models.remote:        # [models] backend = "ray"
+                self._embedder = RayEmbedder(models, self.env.embed_model)
+            else:
+                self._embedder = SentenceEmbedder(self.env.embed_model, backend=self.env.embed_backend,
+                                                  cache_directory=self.env.cache_directory)
         return self._embedder
 
     @property
@@ -76,16 +106,19 @@ class Runtime:
         doc = self.store.kb_document()
         if doc is None:
             raise InterveneError(f"no knowledge base: pass --kb FILE or run `intervene kb import FILE` "
-                                 f"(database {self.db_path})")
-        return load_kb_text(yaml.safe_dump(doc, sort_keys=False), source=f"{self.db_path} (imported KB)")
+                                 f"(database {self.db_label})")
+        return load_kb_text(yaml.safe_dump(doc, sort_keys=False), source=f"{self.db_label} (imported KB)")
 
     def index(self, kb: KnowledgeBase) -> KBIndex:
         return KBIndex(kb, self.embedder, self.store, self.judge)
 
 
 def transcriber(cfg: Config, model: Optional[str], prompt: str) -> Transcriber:
-    """Whisper with the config's [asr] options; --asr-model / INTERVENE_ASR_MODEL win."""
+    """Whisper with the config's [asr] options; --asr-model / INTERVENE_ASR_MODEL win.
+    With [models] backend = "ray" the cluster's deployment (its model is the deploying config's)."""
     options = replace(cfg.asr, model=model) if model else cfg.asr
+    if cfg.models.remote:
+        return RayTranscriber(cfg.models, options, prompt=prompt)
     try:
         return Transcriber(options, prompt=prompt)
     except (RuntimeError, ValueError, OSError) as e:
@@ -120,6 +153,8 @@ async def build_controller(rt: Runtime, cfg: Config, kb_path: Optional[str] = No
     services = Services(ari=ari, store=rt.store, kb=kb, index=index, config=cfg, asr=asr, voice=voice,
                         media=media, public_url="", options=cfg.live,
                         sip_from=so.sip_from or "intervene")
+    if rt.store.shared:          # several workers: every screen sees every worker's calls (store/relay.py)
+        await services.screen.join(Relay(rt.db_target, name=services.worker))
     leads = LeadService(services, cfg.leads, cfg.campaigns, ready=services.connected.is_set)
     screen = build_screen(rt.store, services.screen, cfg, index, kb.source,
                           api_token=rt.env.api_token or so.api_token,

@@ -21,6 +21,7 @@ from intervene.app import Runtime, build_controller
 from intervene.config import load_config
 from intervene.pbx.call import LiveCall
 from intervene.pbx.controller import Controller, Services
+from intervene.store.db import Store
 from intervene.vocab import Utterance
 from intervene_harness import localpbx
 from intervene_harness.phone import PhoneProcess
@@ -142,7 +143,8 @@ class LiveHarness:
             for phone in (lead, rep):
                 if phone is not None:
                     await phone.close()
-        result = self.collect(call.id, out, play_at, play_at - call.t0_wall, lead_rec, rep_rec, spans)
+        result = collect(self.services.store, call.id, out, play_at, play_at - call.t0_wall, lead_rec, rep_rec,
+                         spans)
         result.rep_messages = [e for e in rep.events if e.get("event") == "message"]
         return result
 
@@ -160,22 +162,22 @@ class LiveHarness:
         while call_id in self.services.calls and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
 
-    def collect(self, call_id: str, out: Path, play_wall: float, offset: float, lead_rec: float,
-                rep_rec: float, spans: dict[str, Any]) -> CallResult:
-        """Read the call back from the store (what was recorded live) and
-        write DIR/interventions.jsonl and DIR/transcript.jsonl in script time."""
-        store = self.services.store
-        ivs: list[dict[str, Any]] = []
-        transcript: list[dict[str, Any]] = []
-        rows = store.interventions(call_id)
-        for r in rows:
-            ivs.append({"at": round(r["at"] - offset, 2), "utterance": r["utterance"], "category": r["category"],
-                        "severity": r["severity"], "mode": r["mode"], "trigger": r["trigger"],
-                        "detected": r["detected"], "say": r["say"], "evidence": json.loads(r["evidence"])})
-        for u in sorted(store.utterances(call_id), key=lambda u: u["start"]):
-            transcript.append({"start": round(u["start"] - offset, 2), "end": round(u["end"] - offset, 2),
-                               "speaker": u["speaker"], "text": u["text"]})
-        (out / "interventions.jsonl").write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in ivs))
-        (out / "transcript.jsonl").write_text("".join(json.dumps(t, ensure_ascii=False) + "\n"
-                                                      for t in transcript))
-        return CallResult(call_id, out, play_wall, offset, lead_rec, rep_rec, spans, ivs, transcript, rows)
+
+def collect(store: Store, call_id: str, out: Path, play_wall: float, offset: float, lead_rec: float,
+            rep_rec: float, spans: dict[str, Any]) -> CallResult:
+    """Read the call back from the store (what was recorded live) and
+    write DIR/interventions.jsonl and DIR/transcript.jsonl in script time."""
+    ivs: list[dict[str, Any]] = []
+    transcript: list[dict[str, Any]] = []
+    rows = store.interventions(call_id)
+    for r in rows:
+        ivs.append({"at": round(r["at"] - offset, 2), "utterance": r["utterance"], "category": r["category"],
+                    "severity": r["severity"], "mode": r["mode"], "trigger": r["trigger"],
+                    "detected": r["detected"], "say": r["say"], "evidence": json.loads(r["evidence"])})
+    for u in sorted(store.utterances(call_id), key=lambda u: u["start"]):
+        transcript.append({"start": round(u["start"] - offset, 2), "end": round(u["end"] - offset, 2),
+                           "speaker": u["speaker"], "text": u["text"]})
+    (out / "interventions.jsonl").write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in ivs))
+    (out / "transcript.jsonl").write_text("".join(json.dumps(t, ensure_ascii=False) + "\n"
+                                                  for t in transcript))
+    return CallResult(call_id, out, play_wall, offset, lead_rec, rep_rec, spans, ivs, transcript, rows)

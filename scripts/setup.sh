@@ -11,7 +11,7 @@ fi
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
 python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
-python -m pip install -q -e ".[harness,test]"
+python -m pip install -q -e ".[harness,test,postgres,ray]"
 # the rep's screen is tested (and benchmarked) in Debian's Chromium
 if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -19,6 +19,15 @@ if [ ! -x /usr/bin/chromium ]; then
       || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
   else
     echo "note: no /usr/bin/chromium - the browser tests need it: sudo apt-get install chromium" >&2
+  fi
+fi
+# the cluster tests start a throwaway PostgreSQL from Debian's server binaries (no service)
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null; }
+  else
+    echo "note: no PostgreSQL server binaries - the cluster tests need them: sudo apt-get install postgresql" >&2
   fi
 fi
 # the offline models ship in packages: check they load, so a broken install fails here

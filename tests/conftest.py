@@ -162,3 +162,34 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if e2e in pathlib.Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One throwaway PostgreSQL for the session (Debian's binaries, a temp
+    folder, a free loopback port), stopped at the end. Skipped only where
+    the machine has no PostgreSQL server binaries at all."""
+    from intervene_harness.pg import PostgresUnavailable, ThrowawayPostgres
+    try:
+        pg = ThrowawayPostgres().start()
+    except PostgresUnavailable as e:
+        pytest.skip(str(e))
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server, request) -> str:
+    """A fresh, empty PostgreSQL database for one test."""
+    import re
+    import uuid
+    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40] + "_" + uuid.uuid4().hex[:8]
+    return pg_server.fresh(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request, tmp_path) -> str:
+    """A place for a Store, once on each database the store supports."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    return request.getfixturevalue("pg_url")

@@ -44,7 +44,7 @@ def kb_import(rt, path: str) -> None:
     embedded = rt.embedder.calls - before
     click.echo(f"imported {path}: {totals['added']} added, {totals['changed']} changed, "
                f"{totals['unchanged']} unchanged; {len(index.facts)} facts, "
-               f"{embedded} text(s) embedded ({rt.db_path})")
+               f"{embedded} text(s) embedded ({rt.db_label})")
 
 
 @kb.command(name="list")

@@ -16,8 +16,10 @@ import click
 from intervene.app import Runtime, transcriber
 from intervene.cli._runtime import fail, read_audio
 from intervene.cli.calls import calls, report_cmd, tune_cmd
+from intervene.cli.db import db
 from intervene.cli.kb import kb
 from intervene.cli.leads import dnc, leads
+from intervene.cli.models import models
 from intervene.cli.privacy import forget_cmd, purge_cmd
 from intervene.cli.serve import serve_cmd
 from intervene.cli.users import users
@@ -263,6 +265,8 @@ main.add_command(dnc)
 main.add_command(calls)
 main.add_command(purge_cmd)
 main.add_command(forget_cmd)
+main.add_command(db)
+main.add_command(models)
 _add_plugins(main)
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ delivery mode each team and rep gets.
     model = "/opt/models/whisper-small.en-ct2"
     device = "cpu"
 
-    [serve]                        # the live service (live/options.py): ARI, HTTP, voice
+    [serve]                        # the live service (config/live.py): ARI, HTTP, voice, worker name
+    [store]                        # url = "postgresql://..." for a cluster's shared database (config/live.py)
     [live]                         # live delivery timing (live/options.py)
 
     [leads]                        # lead intake and calling (leads/options.py); secrets from env win
@@ -39,6 +40,7 @@ delivery mode each team and rep gets.
 
     [redaction]                    # personal data out of transcripts (config/privacy.py); all on by default
     [retention]                    # days to keep transcripts, interventions, leads, webhook_inbox; 0 = for ever
+    [models]                       # backend = "ray": Whisper and embeddings on Ray Serve (config/models.py)
 
 A rep's settings override their team's, which override the defaults.
 """
@@ -52,7 +54,8 @@ from typing import Any, Optional
 
 from intervene.config.env import Env
 from intervene.config.leads import Campaign, LeadOptions, campaign_options, lead_options
-from intervene.config.live import LiveOptions, ServeOptions
+from intervene.config.live import LiveOptions, ServeOptions, StoreOptions
+from intervene.config.models import ModelsOptions, check_models
 from intervene.config.privacy import redaction_kinds, retention_options
 from intervene.core.policy import DEFAULT_MODES, PROFILES, SETTINGS, WHOLE, Profile, out_of_range
 from intervene.errors import InterveneError
@@ -68,7 +71,7 @@ class ConfigError(InterveneError):
 
 
 SECTIONS = ("profiles", "defaults", "teams", "reps", "vad", "asr", "serve", "live", "leads", "campaigns",
-            "score", "redaction", "retention")
+            "score", "redaction", "retention", "store", "models")
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,8 @@ class Config:
     score: dict[str, float] = field(default_factory=lambda: dict(WEIGHTS))   # [score]: part -> weight
     redaction: frozenset[Redact] = REDACT_ALL          # [redaction]: the kinds taken out of what is said
     retention: RetentionOptions = RetentionOptions()   # [retention]: days to keep records
+    store: StoreOptions = StoreOptions()               # [store]: which database (SQLite file or PostgreSQL)
+    models: ModelsOptions = ModelsOptions()            # [models]: in-process models or Ray Serve (config/models.py)
     source: str = ""
 
     def resolve(self, rep: Optional[str] = None, team: Optional[str] = None,
@@ -162,6 +167,11 @@ def load_config(path: Optional[str | Path] = None, env: Optional[Env] = None) ->
     cfg.asr = _options(AsrOptions(model=env.asr_model or ""), data.get("asr") or {}, f"{p}: [asr]")
     cfg.serve = _options(ServeOptions(), data.get("serve") or {}, f"{p}: [serve]")
     cfg.live = _options(LiveOptions(), data.get("live") or {}, f"{p}: [live]")
+    cfg.store = _options(StoreOptions(), data.get("store") or {}, f"{p}: [store]")
+    try:
+        cfg.models = check_models(_options(ModelsOptions(), data.get("models") or {}, f"{p}: [models]"))
+    except ValueError as e:
+        raise ConfigError(f"{p}: [models]: {e}")
     try:
         cfg.leads = lead_options(data.get("leads") or {}, env.raw)
     except ValueError as e:

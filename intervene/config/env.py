@@ -22,7 +22,7 @@ class Env:
     (config/leads.py `ENV`) and INTERVENE_ARI_URL / _USER / _PASSWORD / _APP by
     `AriSettings.from_env`."""
     config: Optional[str] = None            # INTERVENE_CONFIG: the TOML config file
-    db: Optional[str] = None                # INTERVENE_DB: the SQLite database
+    db: Optional[str] = None                # INTERVENE_DB: the SQLite database, or a postgresql:// URL
     state_directory: Optional[str] = None   # STATE_DIRECTORY: systemd's StateDirectory (the database)
     cache_directory: Optional[str] = None   # CACHE_DIRECTORY: systemd's CacheDirectory (the ONNX export)
     asr_model: Optional[str] = None         # INTERVENE_ASR_MODEL: a Whisper model instead of tiny.en

@@ -25,6 +25,11 @@
 
     [live]
     voice_max_wait_s = 4.0
+
+    [store]
+    url = "postgresql://intervene@db.example/intervene"   # default: the SQLite file (--db, INTERVENE_DB,
+                                        # or the StateDirectory); --db / INTERVENE_DB win over this, and
+                                        # are where a password belongs (the environment, not this file)
 """
 from __future__ import annotations
 
@@ -51,6 +56,7 @@ class ServeOptions:
     practice_max_speed: float = 20.0  # fastest practice playback (times real time)
     practice_per_user: int = 2        # practice calls on one rep's screen at once
     practice_total: int = 8           # practice calls at once in the whole service
+    worker: str = ""                  # this worker's name in a cluster (calls and leads it owns); default: hostname
 
 
 @dataclass(frozen=True)
@@ -64,3 +70,8 @@ class LiveOptions:
     poll_ms: int = 40                 # how often the pipeline is asked for decisions
     no_rep_message: str = ("Sorry, nobody can take your call right now. "
                            "We'll call you back shortly. Thank you for your patience.")
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    url: str = ""                     # postgresql://... (a cluster's shared database) or a SQLite path; "" = default

@@ -94,7 +94,7 @@ class LeadFlow:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        recovered = await self.s.db.run(lead_store.recover_calling, self.s.store)
+        recovered = await self.s.db.run(lead_store.recover_calling, self.s.store, worker=self.s.worker)
         if recovered:
             log.warning("%d lead(s) were being called when the service stopped: marked, not called again", recovered)
         while not stop.is_set():
@@ -114,10 +114,13 @@ class LeadFlow:
         if not self.ready():                            # no Asterisk: nothing can be dialled, nothing is claimed
             return
         db, store = self.s.db, self.s.store
-        for lead in await db.run(lead_store.due, store, now, limit=100):
+        due = await db.run(lead_store.due, store, now, limit=100)
+        # every worker's calls count against max_outbound (the claim enforces it; this keeps leads waiting quietly)
+        active = max(len(self.calls), await db.run(lead_store.calling, store)) if due else 0
+        for lead in due:
             campaign = lead_campaign(lead, self.campaigns)
             d = decide(lead.get("phone"), campaign, self.options,
-                       await db.run(lead_store.dnc_contains, store, lead.get("phone") or ""), len(self.calls), now)
+                       await db.run(lead_store.dnc_contains, store, lead.get("phone") or ""), active, now)
             if d.kind == "later":
                 if "outbound" in d.reason and lead["id"] not in self._held:
                     self._held.add(lead["id"])
@@ -129,8 +132,10 @@ class LeadFlow:
                 await db.run(lead_store.update, store, lead["id"], status=d.status, reason=d.reason)
                 continue
             if not await db.run(lead_store.claim, store, lead["id"], now=time.time(),
-                                redial_window_s=self.options.redial_window_s):
+                                redial_window_s=self.options.redial_window_s, worker=self.s.worker,
+                                max_calling=self.options.max_outbound):
                 continue                                # another worker (or a double tick) has it, or a duplicate
+            active += 1
             claimed = await db.run(lead_store.get, store, lead["id"])
             if claimed is None:                         # deleted the moment after it was claimed
                 continue

@@ -27,6 +27,7 @@ from intervene.pbx.listening import CallThread, ListeningFailed
 from intervene.pbx.sipmsg import card_text, send_message
 from intervene.pbx.tap import START_TIMEOUT_S, Tap
 from intervene.screen.record import record_intervention
+from intervene.store import leases
 from intervene.store.db import StoreError
 from intervene.vocab import AudioChunk, Intervention, Mode, Speaker, Utterance
 
@@ -586,8 +587,24 @@ class LiveCall:
             await self.listening.ask("finish", self._finish, now, then=self._ended_decisions)
         self.listening.close()
         self.s.db.write(self.s.store.finish_call, self.id, round(now, 2))
+        self.s.db.write(leases.release, self.s.store, self.id, self.s.worker)
         self.s.screen.call(self.id, state="ended", ended_at=time.time())
         self.spawn(self._forget_when_written(), "written")
+
+    async def let_go(self) -> None:
+        """Another worker took this call over (this one stalled past its
+        lease): stop listening and forget it, touching nothing in Asterisk -
+        the channels, and taps of the same names, are the new owner's now."""
+        if self.ended:
+            return
+        self.ended = True
+        for task in list(self._tasks):
+            if task is not asyncio.current_task():
+                task.cancel()
+        for tap in self.taps.values():
+            await tap.drop()
+        self.listening.close()
+        self.s.forget(self)
 
     async def _forget_when_written(self) -> None:
         """Out of the service's calls once everything it handed the store is

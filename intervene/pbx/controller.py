@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,10 +30,12 @@ from intervene.nlp.redact import mask_phone
 from intervene.pbx.ari import Ari, AriError, AriUnavailable
 from intervene.pbx.briefing import args_for_log, parse_args, rep_name
 from intervene.pbx.call import Earlier, LiveCall
+from intervene.pbx.cluster import ADOPTED_ARG, LeaseKeeper
 from intervene.pbx.listening import ListeningFailed
 from intervene.pbx.media import MediaStore, WebServer
 from intervene.pbx.voice import Voice, announcement, intro_text, tone, wav_bytes
 from intervene.screen.hub import Hub
+from intervene.store import leases
 from intervene.store.db import Store, StoreError
 from intervene.store.worker import StoreWorker
 from intervene.vocab import KnowledgeBase, Utterance, new_call_id
@@ -65,6 +68,13 @@ def _stored_call(store: Store, call_id: str) -> tuple[dict[str, Any], int, int, 
     row = store.call(call_id) or {}
     owner = store.user(row["rep"]) if row.get("rep") else None
     return row, len(store.utterances(call_id)), len(store.interventions(call_id)), owner
+
+
+def _last_monitored(store: Store, call_id: str) -> float:
+    """On the store thread: when the call was last known monitored (its
+    lease's last renewal; else now: a gap of nothing)."""
+    rows = store.db.query("select renewed from call_leases where call_id = ?", [call_id])
+    return float(rows[0]["renewed"]) if rows else time.time()
 
 
 class Waiters:
@@ -110,6 +120,7 @@ class Services:
     intro_line: str = ""                           # what the intro clip says (for the transcript)
     screen: Hub = field(default_factory=Hub)       # what the reps' and supervisors' screens show
     sip_from: str = "intervene"                    # sender of cards sent as SIP MESSAGE
+    worker: str = ""                               # this worker's name ([serve] worker, else the host's)
     # ARI's events flow and the calls of before are re-adopted: until then nothing may be dialled
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     db: StoreWorker = field(init=False)            # the store, off the event loop (every call's writes)
@@ -118,6 +129,8 @@ class Services:
 
     def __post_init__(self) -> None:
         self.db = StoreWorker(self.store)
+        configured = self.config.serve.worker if self.config is not None else ""
+        self.worker = self.worker or configured or socket.gethostname()
 
     def new_pipeline(self, args: dict[str, str], on_utterance: Callable[[Utterance], None],
                      on_interim: Callable[[Utterance], None]
@@ -174,7 +187,8 @@ class Services:
         self.calls[call.id] = call
         self.db.write(self.store.start_call, call.id, source="live", rep=call.owner, team=call.args.get("team"),
                       profile=call.profile_name, mode="mixed", kb=self.kb.source,
-                      lead=call.args.get("lead"), rep_endpoint=call.args.get("rep"))
+                      lead=call.args.get("lead"), rep_endpoint=call.args.get("rep"), worker=self.worker)
+        self.db.write(leases.take, self.store, call.id, self.worker, self.ari.s.app, time.time())
         self.show_call(call, state)
 
     def show_call(self, call: LiveCall, state: str) -> None:
@@ -202,6 +216,7 @@ class Controller:
         # flow through it). Opaque here: leads/ sits above pbx/, and nothing here uses it.
         self.leads = leads
         self.connections = 0
+        self.leases = LeaseKeeper(services, self._adopt)
         self._stop = asyncio.Event()
         self._ws: Optional[aiohttp.ClientWebSocketResponse] = None
 
@@ -225,7 +240,7 @@ class Controller:
         s.intro_line = intro
         pcm = await asyncio.to_thread(announcement, s.voice, intro)
         s.media.put(s.intro_key, wav_bytes(pcm, s.voice.rate))
-        tasks = [asyncio.create_task(job(self._stop)) for job in self.background]
+        tasks = [asyncio.create_task(job(self._stop)) for job in [*self.background, self.leases.run]]
         attempt = 0
         try:
             while not self._stop.is_set():
@@ -253,6 +268,7 @@ class Controller:
             await asyncio.gather(*tasks, return_exceptions=True)
             for call in list(s.calls.values()):
                 await call.end("service stopping")
+            await s.screen.close()                   # a cluster's: the calls' last states reach the other workers
             await self.web.stop()
             await s.ari.close()
             await asyncio.to_thread(s.db.close)      # what the calls handed over is written before exit
@@ -293,8 +309,10 @@ class Controller:
         for call in list(self.s.calls.values()):
             if call.lead not in channels or (call.rep and call.rep not in channels):
                 await call.end("a party left while disconnected")
+        # other workers' live calls (their leases hold) are theirs: nothing of them is touched here
+        others = await self.s.db.run(leases.held_by_others, self.s.store, self.s.worker, time.time())
         # leftovers: our helper channels and tap bridges that no call we know owns
-        keep = [f"iv-{c.id}-" for c in self.s.calls.values()]
+        keep = [f"iv-{c.id}-" for c in self.s.calls.values()] + [f"iv-{cid}-" for cid in others]
         for cid in channels:
             if (cid.startswith("iv-") and not cid.endswith("-rep")
                     and ("-whisper" in cid or not any(cid.startswith(k) for k in keep))):
@@ -306,7 +324,7 @@ class Controller:
         for call in list(self.s.calls.values()):
             if call.rep and not call.ended:
                 await call.open_taps()
-        known = {f"iv-{c.id}" for c in self.s.calls.values()}
+        known = {f"iv-{c.id}" for c in self.s.calls.values()} | {f"iv-{cid}" for cid in others}
         for bid, b in bridges.items():
             if not bid.startswith("iv-") or bid in known or bid.endswith("-tap"):
                 continue
@@ -314,7 +332,8 @@ class Controller:
             members = [c for c in b.get("channels", []) if c in channels]
             leads = [c for c in members if not c.startswith("iv-")]
             if f"iv-{cid}-rep" in members and leads:
-                await self._adopt(cid, leads[0], f"iv-{cid}-rep", channels[leads[0]])
+                # ours from before a restart, or a dead worker's: into our app (a no-op for ours), then adopted
+                await self.leases.move_and_adopt(cid, await self.s.db.run(_last_monitored, self.s.store, cid))
             else:
                 await ari.quiet("DELETE", f"/bridges/{bid}")
 
@@ -331,6 +350,7 @@ class Controller:
         account = User.from_row(owner) if owner and owner.get("role") in ("rep", "admin") else None
         call = LiveCall(self.s, cid, lead, args, earlier=earlier, account=account)
         self.s.calls[cid] = call
+        self.s.db.write(leases.take, self.s.store, cid, self.s.worker, self.s.ari.s.app, time.time())
         if not row:
             self.s.store_call(call, state="live")
         else:
@@ -362,6 +382,8 @@ class Controller:
         cid = ch["id"]
         args = ev.get("args") or []
         self.s.waiters.resolve(f"start:{cid}", ch)
+        if args[:1] == [ADOPTED_ARG]:                # a call's channel we moved into our app (cluster.py)
+            return
         if args[:1] == ["iv-rep"] and len(args) > 1:
             call = self.s.calls.get(args[1])
             if call is None or call.ended:

@@ -79,6 +79,13 @@ class Tap:
         self._samples += len(pcm) // 2
         call.hear(AudioChunk(self.speaker, t, pcm))
 
+    async def drop(self) -> None:
+        """Stop reading, leave the channels and bridge alone (another worker's now)."""
+        if self.ws is not None:
+            await self.ws.close()
+        if self.task is not None:
+            self.task.cancel()
+
     async def close(self) -> None:
         ari = self.call.s.ari
         if self.ws is not None:

@@ -64,11 +64,26 @@ def call_record(store, call_id: str, lead: Optional[dict] = None,
         rec["outcome_detail"] = stored
     if row.get("value") is not None:
         rec["value"] = float(row["value"])
+    gaps = _gaps(row)
+    if gaps:                       # a worker died and another took the call over: nobody listened meanwhile
+        rec["monitoring_gaps"] = gaps
+        rec["monitoring_paused_s"] = round(sum(b - a for a, b in gaps), 2)
     rec["transcript"] = transcript
     rec["interventions"] = interventions
     rec["score"] = score_call(transcript, interventions, rec["outcome"], rec["duration_s"],
                               weights=weights, profile=rec["profile"])
     return rec
+
+
+def _gaps(row: dict) -> list[list[float]]:
+    """The call's gaps in monitoring, in call time (stored in wall-clock seconds)."""
+    try:
+        pairs = json.loads(row.get("gaps") or "[]")
+    except ValueError:
+        return []
+    t0 = row.get("conversation_started")
+    base = float(t0) if t0 else 0.0
+    return [[round(max(0.0, float(a) - base), 2), round(max(0.0, float(b) - base), 2)] for a, b in pairs]
 
 
 def _intervention(row: dict, position: dict[int, int]) -> dict:

@@ -10,6 +10,14 @@ an earlier run of the service, gets a snapshot of every call instead.
 Every push is the whole current state of one thing (a call, a card, a
 transcript line), so the browser upserts by key: a push seen twice, or a
 snapshot after a resume, can never make a duplicate card.
+
+In a cluster (several workers, one PostgreSQL: `join`) a push's number is
+the database's (store/relay.py) and the epoch is the cluster's, so a
+browser a load balancer moves to another worker resumes there exactly. A
+push reaches the screens once it is back from the database, in that order,
+whichever worker published it; the worker's own views (the snapshots, the
+API) change at once, and pushes from the others are applied to them as
+they arrive, so every worker can show every call.
 """
 from __future__ import annotations
 
@@ -22,12 +30,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Iterable, Optional
 
+from intervene.store.relay import Relay, Row
 from intervene.vocab import Intervention, Utterance
 
 KEEP_PUSHES = 5000       # resumable history (a busy contact centre: minutes of it)
 KEEP_CALLS = 200         # ended calls kept in memory for the screens; older ones come from the store
 QUEUE_MAX = 2000         # a screen this far behind is cut off; it reconnects and catches up
 STALE_S = 4 * 3600.0     # a call not ended that nothing touched this long lost its owner: ended here
+REACH_S = 1.0            # cluster: how long a resume waits for pushes another worker has already sent
 
 
 class PushKind(str, Enum):
@@ -76,6 +86,103 @@ class Hub:
         self._log: deque[Push] = deque(maxlen=KEEP_PUSHES)
         self.views: "OrderedDict[str, CallView]" = OrderedDict()
         self._subs: set[Subscription] = set()
+        self._relay: Optional[Relay] = None          # cluster mode (join)
+        self._arrived: Optional[asyncio.Event] = None
+
+    # ------------------------------------------------------------- cluster
+    @property
+    def cluster(self) -> bool:
+        return self._relay is not None
+
+    async def join(self, relay: Relay) -> None:
+        """Cluster mode: pushes go out through `relay` and come back from it,
+        numbered by the database. The rows it still keeps are applied first,
+        so a worker that starts during a call shows it whole."""
+        rows = await asyncio.to_thread(relay.open)
+        self._relay = relay
+        self.epoch = relay.epoch
+        self._log.clear()
+        self.last = 0
+        self.deliver(rows, False)
+        self.last = max(self.last, relay.last)
+        relay.start(asyncio.get_running_loop(), self.deliver)
+
+    async def close(self) -> None:
+        """Cluster mode: share what is still waiting (the calls' last states), then stop the relay."""
+        relay, self._relay = self._relay, None
+        if relay is not None:
+            await asyncio.to_thread(relay.close)
+
+    def deliver(self, rows: list[Row], lost: bool) -> None:
+        """Rows back from the database, in seq order: the other workers'
+        pushes change the views here, and every push goes to the screens."""
+        if lost:                                   # a gap in the history: every screen starts from a snapshot
+            self._log.clear()
+            self.disconnect_all()
+        relay = self._relay
+        for row in rows:
+            if row.seq <= self.last:
+                continue
+            try:
+                kind = PushKind(row.kind)
+            except ValueError:
+                continue
+            self.last = row.seq
+            if relay is None or row.worker != relay.worker:
+                self._apply(kind, row)
+            push = Push(row.seq, kind, row.call_id, row.data)
+            self._log.append(push)
+            view = self.views.get(row.call_id)
+            if view is not None:
+                self._fan_out(push, view.call)
+        arrived, self._arrived = self._arrived, None
+        if arrived is not None:
+            arrived.set()
+
+    def _apply(self, kind: PushKind, row: Row) -> None:
+        """Another worker's push, into this worker's views (each push is the
+        whole state of one thing, so applying is an upsert)."""
+        obj, cid = row.obj, row.call_id
+        view = self.views.get(cid)
+        if kind is PushKind.CALL:
+            if not obj:
+                return
+            if view is None:
+                view = self.views[cid] = CallView(dict(obj))
+                self._trim()
+            else:
+                view.call.update(obj)
+        if view is None or not obj:
+            return                                 # a call this worker never saw the header of: shown from its next
+        view.touched = time.monotonic() - max(0.0, time.time() - row.at)
+        if kind is PushKind.BRIEFING:
+            view.briefing = obj.get("text")
+        elif kind is PushKind.LINE:
+            if obj.get("final"):
+                view.lines[int(obj["idx"])] = obj
+                view.interims.pop(str(obj.get("speaker")), None)
+            else:
+                view.interims[str(obj.get("speaker"))] = obj
+        elif kind is PushKind.CARD:
+            view.cards[int(obj["seq"])] = obj
+
+    async def reach(self, last_event_id: str, timeout: float = REACH_S) -> None:
+        """Cluster mode: a browser coming from another worker may hold a
+        push this worker's listener has not read yet (milliseconds): wait
+        for it, so the resume is exact instead of a snapshot."""
+        if self._relay is None:
+            return
+        epoch, _, n = last_event_id.partition("-")
+        if epoch != self.epoch or not n.isdigit():
+            return
+        deadline = time.monotonic() + timeout
+        while self.last < int(n) and time.monotonic() < deadline:
+            if self._arrived is None:
+                self._arrived = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), max(0.0, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                break
 
     # ------------------------------------------------------------ publishing
     def call(self, call_id: str, **fields: Any) -> None:
@@ -142,12 +249,18 @@ class Hub:
             self._publish(PushKind.CARD, call_id, view.cards[seq])
 
     def _publish(self, kind: PushKind, call_id: str, data: dict) -> None:
+        if self._relay is not None:                # numbered by the database, sent to the screens on return
+            self.views[call_id].touched = time.monotonic()
+            self._relay.publish(kind.value, call_id, json.dumps(data, ensure_ascii=False))
+            return
         self.last += 1
         push = Push(self.last, kind, call_id, json.dumps(data, ensure_ascii=False))
         self._log.append(push)
         view = self.views[call_id]
         view.touched = time.monotonic()
-        call = view.call
+        self._fan_out(push, view.call)
+
+    def _fan_out(self, push: Push, call: dict[str, Any]) -> None:
         for sub in list(self._subs):
             if sub.closed or not sub.can_see(call):
                 continue

@@ -1,4 +1,4 @@
-"""Leads and the do-not-call list, in the project's one SQLite store.
+"""Leads and the do-not-call list, in the project's one store (SQLite or PostgreSQL).
 
 A lead is written the moment it arrives (status "received"), before anyone
 is told about it, so a crash after Facebook got its 200 never loses one.
@@ -29,7 +29,7 @@ Statuses:
 
 The dialler may add statuses of its own (update takes any); these are the
 ones intake and the CLI know. It may add columns too: update adds a column
-it has not seen (as sqlite-utils' alter=True does).
+it has not seen. The tables are made by the store's schema (store/schema.py).
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ import time
 from typing import Any, Iterable, NamedTuple, Optional
 
 from intervene.store.db import Store
+from intervene.store.sql import add_columns
 
 _list = list                                  # `list` below is this module's (leads.list), not the builtin
 _Rows = builtins.list[dict[str, Any]]         # ... and so annotations name the builtin through `builtins`
@@ -53,59 +54,9 @@ REDIAL_WINDOW_S = 86400.0     # the default of [leads] redial_window_s
 INBOX_KEEP = 1000             # webhook_inbox rows kept (the oldest go first)
 INBOX_BODY_MAX = 65536        # bytes of each refused body kept
 
-_SCHEMA = """
-create table if not exists leads (
-    id integer primary key autoincrement,
-    leadgen_id text unique,
-    source text not null,
-    page_id text, form_id text, campaign text, team text,
-    received_at real not null,
-    status text not null,
-    reason text not null default '',
-    name text, phone text, email text,
-    fields text not null default '{}',
-    raw text not null default '{}',
-    attempts integer not null default 0,
-    next_at real,
-    call_id text,
-    called_at real,
-    updated real not null
-);
-create index if not exists leads_due on leads (status, next_at);
-create index if not exists leads_phone on leads (phone);
-create table if not exists webhook_inbox (
-    id integer primary key autoincrement,
-    received_at real not null,
-    path text not null,
-    status integer not null,
-    error text not null,
-    size integer not null,
-    body blob not null
-);
-create table if not exists dnc (
-    phone text primary key,
-    added real not null,
-    reason text not null default ''
-);
-"""
-
-
 class Added(NamedTuple):
     id: int
     duplicate: bool      # True: that leadgen_id was already stored; id is the existing row
-
-
-def ensure(store: Store) -> None:
-    """Create the tables on first use (once per Store object)."""
-    if getattr(store, "_leads_schema", False):
-        return
-    with store.db.conn:
-        for stmt in _SCHEMA.split(";"):
-            if stmt.strip():
-                store.db.execute(stmt)
-        if "called_at" not in store.db.table("leads").columns_dict:      # a store made before the redial window
-            store.db.execute("alter table leads add column called_at real")
-    store._leads_schema = True            # type: ignore[attr-defined]
 
 
 # -------------------------------------------------------------------- leads
@@ -118,7 +69,6 @@ def add_lead(store: Store, *, source: str, status: str = "received", leadgen_id:
     """Insert a lead and commit; a leadgen_id seen before adds nothing and
     returns the existing row's id with duplicate=True (Facebook retries a
     webhook it thinks failed, and one lead must never be called twice)."""
-    ensure(store)
     with store.transaction():
         return _insert(store, source=source, status=status, leadgen_id=leadgen_id, page_id=page_id,
                        form_id=form_id, campaign=campaign, team=team, reason=reason, name=name, phone=phone,
@@ -130,7 +80,6 @@ def add_leads(store: Store, leads: Iterable[dict[str, Any]]) -> builtins.list[Ad
     transaction: a batch of 3,000 Facebook leads is one commit, not 3,000,
     and either every lead of the batch is on disk or none is (then the
     sender, told of the failure, sends the batch again)."""
-    ensure(store)
     with store.transaction():
         return [_insert(store, **lead) for lead in leads]
 
@@ -153,18 +102,16 @@ def _insert(store: Store, *, source: str, status: str = "received", leadgen_id: 
            "next_at": next_at, "updated": now}
     cols = ", ".join(row)
     marks = ", ".join("?" * len(row))
-    conn = store.db.conn
-    cur = conn.execute(f"insert into leads ({cols}) values ({marks}) on conflict(leadgen_id) do nothing",
-                       _list(row.values()))
-    if cur.rowcount == 1:
-        assert cur.lastrowid is not None          # an insert that added a row has its rowid
-        return Added(cur.lastrowid, False)
-    got = conn.execute("select id from leads where leadgen_id = ?", [leadgen_id]).fetchone()
+    cur = store.db.execute(f"insert into leads ({cols}) values ({marks}) on conflict(leadgen_id) do nothing "
+                           "returning id", _list(row.values()))
+    added = cur.fetchall()                    # all of it: SQLite finishes the statement as it is read
+    if added:
+        return Added(int(added[0][0]), False)
+    got = store.db.execute("select id from leads where leadgen_id = ?", [leadgen_id]).fetchone()
     return Added(int(got[0]), True)
 
 
 def get_lead(store: Store, lead_id: int) -> Optional[dict[str, Any]]:
-    ensure(store)
     rows = _list(store.db.query("select * from leads where id = ?", [lead_id]))
     return _decode(rows[0]) if rows else None
 
@@ -173,7 +120,6 @@ def list_leads(store: Store, status: Optional[str | Iterable[str]] = None, campa
                source: Optional[str] = None, phone: Optional[str] = None,
                limit: Optional[int] = None) -> _Rows:
     """Newest first, filtered by any of the arguments given."""
-    ensure(store)
     where: builtins.list[str] = []
     args: builtins.list[str | int] = []
     if status is not None:
@@ -197,7 +143,6 @@ def update_lead(store: Store, lead_id: int, only_if: Optional[str | Iterable[str
     With `only_if`, only while its status is one of those: a step that was
     overtaken (the lead got claimed, or put on DNC) changes nothing.
     Returns whether a row changed."""
-    ensure(store)
     if "id" in fields or "leadgen_id" in fields:
         raise ValueError("a lead's id and leadgen_id never change")
     vals = {k: (json.dumps(v, ensure_ascii=False) if k in JSON_COLUMNS else v) for k, v in fields.items()}
@@ -209,13 +154,11 @@ def update_lead(store: Store, lead_id: int, only_if: Optional[str | Iterable[str
         allowed = [only_if] if isinstance(only_if, str) else _list(only_if)
         sql += f" and status in ({', '.join('?' * len(allowed))})"
         args += allowed
-    with store.db.conn:
-        return store.db.execute(sql, args).rowcount == 1
+    return store.db.execute(sql, args).rowcount == 1
 
 
 def due(store: Store, now: float, limit: int = 10) -> _Rows:
     """Ready leads whose time has come, the longest-waiting first."""
-    ensure(store)
     return [_decode(r) for r in store.db.query(
         "select * from leads where status = 'ready' and next_at <= ? order by next_at, id limit ?", [now, limit])]
 
@@ -224,26 +167,39 @@ def pending_intake(store: Store, now: float, limit: int = 50) -> _Rows:
     """Leads intake still owes a look: fetch-failed ones whose retry time has
     come, and received ones left behind (a restart between the webhook's
     commit and the fetch) once their next_at passes."""
-    ensure(store)
     return [_decode(r) for r in store.db.query(
         "select * from leads where status in ('received', 'fetch-failed') and next_at <= ? "
         "order by next_at, id limit ?", [now, limit])]
 
 
 def claim(store: Store, lead_id: int, call_id: Optional[str] = None, now: Optional[float] = None,
-          redial_window_s: float = REDIAL_WINDOW_S) -> bool:
+          redial_window_s: float = REDIAL_WINDOW_S, worker: Optional[str] = None,
+          max_calling: Optional[int] = None) -> bool:
     """ready -> calling, atomically; True for exactly one claimant. This is
     what makes "called exactly once" hold across tasks and restarts. (It
     does not count attempts: the dialler does, when it settles the call.)
     A lead whose number another lead is calling, or called less than
     `redial_window_s` ago, is not claimed but filed as duplicate-number:
     intake checks this too, but a CLI in another process or two leads made
-    ready at once can slip past intake, never past this."""
-    ensure(store)
+    ready at once can slip past intake, never past this.
+
+    `max_calling`: not while that many leads are being called already, by
+    any worker: the limit of outbound calls holds for the whole cluster.
+    The count and the claim are one serial transaction, so two workers
+    claiming at once cannot both take the last place. (A row lock with SKIP
+    LOCKED would keep two claimers off one lead, which the conditional
+    UPDATE does already, but not off the count.)"""
     now = time.time() if now is None else now
     sets = "status = 'calling', updated = ?, called_at = ?" + (", call_id = ?" if call_id is not None else "")
-    args: builtins.list[Any] = [now, now, *([call_id] if call_id is not None else []), lead_id]
+    args: builtins.list[Any] = [now, now, *([call_id] if call_id is not None else [])]
+    if worker is not None:
+        sets += ", worker = ?"
+        args.append(worker)
+    args.append(lead_id)
     sql = f"update leads set {sets} where id = ? and status = 'ready'"
+    if max_calling is not None:
+        sql += " and (select count(*) from leads c where c.status = 'calling') < ?"
+        args.append(int(max_calling))
     if redial_window_s > 0:
         sql += (" and (phone is null or not exists (select 1 from leads o where o.phone = leads.phone"
                 f" and o.id != leads.id and (o.status = 'calling' or {_CALLED_AT} >= ?)))")
@@ -270,7 +226,6 @@ def redial_blocker(store: Store, phone: Optional[str], lead_id: int, now: float,
     """Another lead with this number that is waiting to be called, being
     called, or was called less than `redial_window_s` ago (None: this one may
     be called). Intake files a lead with one as duplicate-number."""
-    ensure(store)
     if not phone or redial_window_s <= 0:
         return None
     return _blocking(store, phone, lead_id, now, redial_window_s, ("ready", "calling"))
@@ -299,21 +254,29 @@ def duplicate_reason(other: dict[str, Any], now: float, window: float) -> str:
             f"[leads] redial_window_s ({window:g} s)")
 
 
-def recover_calling(store: Store, now: Optional[float] = None) -> int:
+def recover_calling(store: Store, now: Optional[float] = None, worker: Optional[str] = None) -> int:
     """At start-up: leads still "calling" were on a call when the service
     stopped. Whether the lead was reached is unknown, so they are not dialled
-    again by themselves (exactly once): failed, with a reason a person can act on."""
-    ensure(store)
+    again by themselves (exactly once): failed, with a reason a person can act on.
+    With `worker`, only the leads that worker claimed (and those claimed
+    before workers had names): the other workers' calls are still going on."""
     now = time.time() if now is None else now
-    with store.db.conn:
-        return store.db.execute("update leads set status = 'failed', reason = ?, updated = ? where status = 'calling'",
-                                ["the service stopped during the call; not called again automatically "
-                                 "(check the call, then make it ready by hand)", now]).rowcount
+    sql = "update leads set status = 'failed', reason = ?, updated = ? where status = 'calling'"
+    args: builtins.list[Any] = ["the service stopped during the call; not called again automatically "
+                                "(check the call, then make it ready by hand)", now]
+    if worker is not None:
+        sql += " and (worker = ? or worker is null or worker = '')"
+        args.append(worker)
+    return store.db.execute(sql, args).rowcount
+
+
+def calling(store: Store) -> int:
+    """Leads being called now, by every worker."""
+    return int(store.db.execute("select count(*) from leads where status = 'calling'").fetchone()[0])
 
 
 def counts(store: Store) -> dict[str, int]:
     """How many leads are in each status."""
-    ensure(store)
     return {r["status"]: r["n"] for r in store.db.query("select status, count(*) as n from leads group by status")}
 
 
@@ -321,7 +284,6 @@ def counts(store: Store) -> dict[str, int]:
 def dnc_add(store: Store, phone: str, reason: str = "", now: Optional[float] = None) -> int:
     """Put an E.164 number on the list, and stop every lead with that number
     not yet called (status dnc). Returns how many leads it stopped."""
-    ensure(store)
     now = time.time() if now is None else now
     marks = ", ".join("?" * len(OPEN))
     with store.transaction():
@@ -335,18 +297,14 @@ def dnc_add(store: Store, phone: str, reason: str = "", now: Optional[float] = N
 
 def dnc_remove(store: Store, phone: str) -> bool:
     """Take a number off (leads already marked dnc stay so: re-add them deliberately)."""
-    ensure(store)
-    with store.db.conn:
-        return store.db.execute("delete from dnc where phone = ?", [phone]).rowcount == 1
+    return store.db.execute("delete from dnc where phone = ?", [phone]).rowcount == 1
 
 
 def dnc_list(store: Store) -> _Rows:
-    ensure(store)
     return _list(store.db.query("select * from dnc order by added, phone"))
 
 
 def dnc_contains(store: Store, phone: Optional[str]) -> bool:
-    ensure(store)
     if not phone:
         return False
     return store.db.execute("select 1 from dnc where phone = ?", [phone]).fetchone() is not None
@@ -358,20 +316,18 @@ def inbox_add(store: Store, path: str, status: int, error: str, body: bytes, now
     """Keep a signed body we refused (or failed on), for a person to look at;
     bounded in rows and bytes so a sender in a loop cannot fill the disk.
     Returns its id."""
-    ensure(store)
     now = time.time() if now is None else now
     with store.transaction():
-        cur = store.db.execute("insert into webhook_inbox (received_at, path, status, error, size, body) "
-                               "values (?, ?, ?, ?, ?, ?)", [now, path, status, error[:2000], len(body),
-                                                             bytes(body[:body_max])])
-        assert cur.lastrowid is not None
-        store.db.execute("delete from webhook_inbox where id <= ?", [cur.lastrowid - keep])
-    return int(cur.lastrowid)
+        new = int(store.db.execute("insert into webhook_inbox (received_at, path, status, error, size, body) "
+                                   "values (?, ?, ?, ?, ?, ?) returning id",
+                                   [now, path, status, error[:2000], len(body), bytes(body[:body_max])]
+                                   ).fetchall()[0][0])
+        store.db.execute("delete from webhook_inbox where id <= ?", [new - keep])
+    return new
 
 
 def inbox_list(store: Store, limit: int = 100) -> _Rows:
     """Newest first."""
-    ensure(store)
     return _list(store.db.query("select * from webhook_inbox order by id desc limit ?", [int(limit)]))
 
 
@@ -384,15 +340,10 @@ update = update_lead
 # ------------------------------------------------------------------ helpers
 def _columns(store: Store, vals: dict[str, Any]) -> None:
     """Add a column for a key the table does not have yet (the dialler's own fields)."""
-    have = store.db.table("leads").columns_dict
-    for k, v in vals.items():
-        if k in have:
-            continue
+    for k in vals:
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", k):
             raise ValueError(f"not a column name: {k!r}")
-        typ = float if isinstance(v, float) else int if isinstance(v, (int, bool)) else str
-        with store.db.conn:
-            store.db.table("leads").add_column(k, typ)
+    add_columns(store.db, "leads", vals)
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:

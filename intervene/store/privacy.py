@@ -63,7 +63,6 @@ def purge(store: Store, options: RetentionOptions, now: float, dry_run: bool = F
     still being called is kept), inbox bodies by when they came. A call whose
     transcript and cards are both past their time goes with them. Returns
     how many of each went (or, dry_run, would go)."""
-    lead_store.ensure(store)
     counts = {"utterances": 0, "interventions": 0, "calls": 0, "leads": 0, "webhook_inbox": 0}
     old_t = _old_calls(store, now - options.transcripts * DAY_S) if options.transcripts > 0 else []
     old_i = _old_calls(store, now - options.interventions * DAY_S) if options.interventions > 0 else []
@@ -74,7 +73,7 @@ def purge(store: Store, options: RetentionOptions, now: float, dry_run: bool = F
         counts["calls"] = _delete_in(store, "calls", "id", both, dry_run)
         if options.leads > 0:
             cutoff = now - options.leads * DAY_S
-            where = "max(received_at, coalesce(updated, 0)) < ? and status != 'calling'"
+            where = f"{store.db.greatest}(received_at, coalesce(updated, 0)) < ? and status != 'calling'"
             counts["leads"] = _count_or_delete(store, "leads", where, [cutoff], dry_run)
         if options.webhook_inbox > 0:
             counts["webhook_inbox"] = _count_or_delete(store, "webhook_inbox", "received_at < ?",
@@ -114,7 +113,7 @@ def _delete_in(store: Store, table: str, column: str, values: list[Any], dry_run
 
 
 def _count_or_delete(store: Store, table: str, where: str, args: list[Any], dry_run: bool) -> int:
-    if table not in store.db.table_names():
+    if table not in store.db.tables():
         return 0
     if dry_run:
         return int(store.db.execute(f"select count(*) from {table} where {where}", args).fetchone()[0])
@@ -192,7 +191,6 @@ def forget(store: Store, who: str, now: float, dry_run: bool = False, region: st
     refused webhook bodies naming them. Returns counts per kind (no personal
     data in them); `dnc_kept` says the number stays on the do-not-call list."""
     person = who_is(who, region)
-    lead_store.ensure(store)
     db = store.db
     leads = _matching_leads(store, person)
     lead_ids = [r["id"] for r in leads]
@@ -267,22 +265,22 @@ def _matching_calls(store: Store, person: Who, lead_ids: list[int]) -> set[str]:
 def _forget_outbox(store: Store, lead_ids: list[str], call_ids: list[str], dry_run: bool) -> int:
     """Every event of theirs but one a sender holds right now (`sending`: it
     is on its way; Facebook has only hashes of the number and email)."""
-    if outbox.TABLE not in store.db.table_names() or not (lead_ids or call_ids):
+    if outbox.TABLE not in store.db.tables() or not (lead_ids or call_ids):
         return 0
     n = 0
     for i in range(0, max(len(lead_ids), len(call_ids)), 250):
         a, b = lead_ids[i:i + 250], call_ids[i:i + 250]
-        where = (f"status != 'sending' and (lead_id in ({', '.join('?' * len(a))}) "
-                 f"or call_id in ({', '.join('?' * len(b))}))")
+        ors = [f"{col} in ({', '.join('?' * len(ids))})" for col, ids in (("lead_id", a), ("call_id", b)) if ids]
+        where = f"status != 'sending' and ({' or '.join(ors)})"        # never `in ()`: PostgreSQL refuses it
         n += _count_or_delete(store, outbox.TABLE, where, [*a, *b], dry_run)
     return n
 
 
 def _forget_inbox(store: Store, needles: list[str], dry_run: bool) -> int:
     """Refused webhook bodies that hold their number, email or lead id."""
-    if "webhook_inbox" not in store.db.table_names() or not needles:
+    if "webhook_inbox" not in store.db.tables() or not needles:
         return 0
-    where = " or ".join("instr(body, ?) > 0" for _ in needles)
+    where = " or ".join(store.db.bytes_contain("body") for _ in needles)
     args: list[Any] = [n.encode("utf-8") for n in needles]
     return _count_or_delete(store, "webhook_inbox", f"({where})", args, dry_run)
 

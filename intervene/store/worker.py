@@ -1,7 +1,7 @@
-"""The service's one door to the database: every SQLite call the running
+"""The service's one door to the database: every database call the running
 service makes goes through one thread, in order, never on the event loop.
 
-Why: SQLite calls block. A write waits for a lock another process holds
+Why: database calls block (SQLite's and PostgreSQL's alike). A write waits for a lock another process holds
 (the CLI importing a KB, a backup) and, on the loop, every call, screen and
 webhook would wait with it. So coroutines hand their database work to this
 thread and await the answer (`run`), or, for what a live call records as it
@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import sqlite3
 import threading
 import time
 from concurrent.futures import Future
@@ -139,9 +138,9 @@ class StoreWorker:
 
     def _loop(self) -> None:
         try:
-            self.store.db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-        except sqlite3.Error as e:                       # the first job will meet it again and retry
-            log.warning("store thread: cannot set busy_timeout (%s)", e)
+            self.store.db.set_lock_timeout(self.busy_timeout_ms)
+        except Exception as e:                           # the first job will meet it again and retry
+            log.warning("store thread: cannot set the lock timeout (%s)", e)
         while True:
             with self._cv:
                 while not self._jobs and not self._closing:
@@ -164,7 +163,7 @@ class StoreWorker:
         while True:
             try:
                 result = job.fn(*job.args, **job.kwargs)
-            except sqlite3.OperationalError as e:        # locked, busy, disk I/O, cannot open: transient
+            except self.store.db.transient as e:         # locked, busy, disk I/O, connection lost: transient
                 self._rollback()
                 self._failed(e)
                 if job.future is not None and time.monotonic() + delay > job.deadline:
@@ -192,12 +191,11 @@ class StoreWorker:
 
     def _rollback(self) -> None:
         try:
-            if self.store.db.conn.in_transaction:
-                self.store.db.conn.rollback()
-        except sqlite3.Error:
+            self.store.db.rollback()
+        except Exception:                                # a broken connection: it is opened again on next use
             pass
 
-    def _failed(self, e: Exception) -> None:
+    def _failed(self, e: BaseException) -> None:
         self.retries += 1
         self.last_error = str(e)
         if self.failing_since is None:

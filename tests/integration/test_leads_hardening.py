@@ -301,7 +301,6 @@ def test_a_batch_of_3000_is_one_commit_on_the_store_thread(store):
 
     async def go():
         async with hooks(store) as h:
-            db.ensure(store)
             store.db.conn.set_trace_callback(trace)
             t = time.perf_counter()
             status, answer = await h.facebook_raw(body)
@@ -407,7 +406,6 @@ def test_intake_and_webhooks_use_the_store_thread(store):
 
     async def go():
         async with hooks(store) as h:
-            db.ensure(store)
             store.db.conn.set_trace_callback(lambda sql: seen.add(threading.current_thread().name))
             await h.plain({"name": "Dana", "phone": "2125550123", "id": "x"})
             await h.plain_raw(b"{bad")

@@ -45,7 +45,7 @@ def without_source(kb):
 
 def test_schema_created(store: Store) -> None:
     assert store.path.exists()
-    names = set(store.db.table_names())
+    names = store.db.tables()
     assert {"kb_meta", "kb_items", "embeddings", "calls", "utterances", "interventions"} <= names
     assert store.kb_items() == []
     assert store.kb_document() is None
@@ -306,6 +306,7 @@ def test_calls_of_before_go_to_the_login_that_holds_their_phone_once(store: Stor
     for cid, (rep, endpoint) in calls.items():
         store.start_call(cid, source="live", rep=rep, rep_endpoint=endpoint)
     store.delete_setting("migrated.calls-by-login")            # a database from before this version
+    store.db.execute("drop table schema_version")              # ... and before numbered migrations
     store = reopen(store)
     reps = {cid: (store.call(cid) or {})["rep"] for cid in calls}
     assert reps == {"c1": "alice", "c2": "bob", "c3": "rep8", "c4": "rep9", "c5": "rep5", "c6": "rep6"}

@@ -17,6 +17,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("intervene.core",),                                        # detectors, policy, engine: pure decisions
     ("intervene.listen", "intervene.formats", "intervene.store", "intervene.accounts"),
     ("intervene.config",),                                      # the one reader of files and environment
+    ("intervene.serving",),                                     # Whisper and the encoder on Ray Serve
     ("intervene.report",),                                      # scores, analysis, tune
     ("intervene.screen",),                                      # the rep's and supervisor's screens
     ("intervene.pbx",),                                         # Asterisk: calls, taps, voice, media

@@ -71,6 +71,8 @@ class Events:
         try:
             await resp.prepare(request)
             last = request.headers.get("Last-Event-ID") or request.query.get("last", "")
+            if last:
+                await hub.reach(last)                # cluster: what another worker sent may be ms away here
             missed = hub.since(last) if last else None
             upto = hub.last
             out = [f"retry: 1000\nevent: hello\ndata: {json.dumps({'me': user.public(), 'snapshot': missed is None})}\n\n"]

@@ -237,8 +237,9 @@ def _back(reason: str, nxt: str) -> web.HTTPSeeOther:
 
 # ---------------------------------------------------------------- the secret
 def secret_path(store: Store) -> Optional[Path]:
-    """Beside the database, named after it: intervene.db -> intervene.secret (None: an in-memory store)."""
-    if str(store.path) == ":memory:":
+    """Beside the database, named after it: intervene.db -> intervene.secret (None: an in-memory
+    store, or a shared PostgreSQL one, whose workers must all sign with one configured secret)."""
+    if str(store.path) == ":memory:" or store.shared:
         return None
     return store.path.with_name(f"{store.path.stem}.secret")
 
@@ -251,6 +252,9 @@ def service_secret(store: Store, configured: str = "") -> bytes:
     themselves in as admin. A secret an older version kept in the database
     moves to the file on first start, so sessions and links survive the upgrade."""
     path = secret_path(store)
+    if store.shared and not configured:
+        raise StoreError("the database is shared by workers (PostgreSQL): set INTERVENE_SECRET (or [serve] "
+                         "secret), the same on every worker, so a session signed by one is good on all")
     old = store.setting("session_secret")
     if path is None:
         return (configured or old or secrets.token_hex(32)).encode()
