@@ -19,6 +19,7 @@ from intervene.cli._runtime import fail
 from intervene.formats.transcript import TranscriptError, parse_transcript, read_transcript
 from intervene.pbx.voice import TONE_HZ
 from intervene.vocab import Utterance
+from intervene_harness.bench_cluster import bench_cluster
 from intervene_harness.bench_engine import _pct, bench
 from intervene_harness.bench_lead import bench_lead
 from intervene_harness.bench_screen import bench_screen
@@ -256,4 +257,5 @@ def commands() -> list[click.Command]:
     bench.add_command(bench_screen)
     bench.add_command(bench_lead)
     bench.add_command(bench_soak)
+    bench.add_command(bench_cluster)
     return [demo_cmd, bench]

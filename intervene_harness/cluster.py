@@ -123,7 +123,10 @@ class Cluster:
         return [a["name"] for a in await self.ari_call("GET", "/applications")]
 
     async def wait_registered(self, w: Worker, timeout: float = 180.0) -> None:
+        """Until the worker serves HTTP and its Stasis app is there. (The app alone says
+        little after a kill: Asterisk keeps listing a dead worker's app for a while.)"""
         deadline = time.monotonic() + timeout
+        await asyncio.to_thread(w.proc.wait_up, timeout)
         while w.app not in await self.registered():
             if w.proc.proc is None or w.proc.proc.poll() is not None:
                 raise RuntimeError(f"worker {w.name} exited:\n{w.proc.log_tail()}")

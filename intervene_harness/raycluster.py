@@ -14,6 +14,7 @@ workers, replicas) carries its process group; we end exactly those, by id
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -41,6 +42,25 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
+def _free_block(n: int, avoid: set[int]) -> int:
+    """The first port of `n` consecutive free ones below the kernel's
+    ephemeral range (so no port picked with bind(0) can land in it)."""
+    rng = random.Random()
+    for _ in range(200):
+        lo = rng.randrange(10000, 30000 - n)
+        block = range(lo, lo + n)
+        if avoid.intersection(block):
+            continue
+        try:
+            for p in block:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        return lo
+    raise RayUnavailable(f"no block of {n} free ports for Ray's workers")
+
+
 def _ray_bin() -> str:
     here = Path(sys.executable).with_name("ray")
     if here.exists():
@@ -59,12 +79,13 @@ class LocalRayCluster:
         self.temp = ""
         self.start_s = 0.0
         self._groups: set[int] = set()
+        self._used: set[int] = set()                   # worker port blocks handed out (one per node)
         self._env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_DEDUP_LOGS": "0"}
 
     def _node_ports(self) -> list[str]:
         nm, om, agent_grpc, agent_http, metrics, runtime_env = _free_ports(6)
-        lo = _free_ports(1)[0]
-        lo = max(20000, min(lo, 60000 - 200))
+        lo = _free_block(101, self._used | {nm, om, agent_grpc, agent_http, metrics, runtime_env})
+        self._used.update(range(lo, lo + 101))
         return ["--node-manager-port", str(nm), "--object-manager-port", str(om),
                 "--dashboard-agent-grpc-port", str(agent_grpc), "--dashboard-agent-listen-port", str(agent_http),
                 "--metrics-export-port", str(metrics), "--runtime-env-agent-port", str(runtime_env),

@@ -40,6 +40,22 @@ class Loop:
         self.thread.join(10)
 
 
+async def sse(response: aiohttp.ClientResponse):
+    """The events of an SSE response as they come: (id, kind, data)."""
+    ev_id, kind, data = "", "", ""
+    async for raw in response.content:
+        line = raw.decode().rstrip("\n")
+        if line.startswith("id: "):
+            ev_id = line[4:]
+        elif line.startswith("event: "):
+            kind = line[7:]
+        elif line.startswith("data: "):
+            data = line[6:]
+        elif line == "" and kind:
+            yield ev_id, kind, json.loads(data)
+            ev_id, kind, data = "", "", ""
+
+
 class ScreenServer:
     def __init__(self, db: Path, index, config=None) -> None:
         from intervene.config import Config
@@ -124,21 +140,11 @@ class Client:
                                  timeout=aiohttp.ClientTimeout(total=timeout)) as r:
             if r.status != 200:
                 return [("", "status", {"status": r.status})], last
-            ev_id, kind, data = "", "", ""
-            async for raw in r.content:
-                line = raw.decode().rstrip("\n")
-                if line.startswith("id: "):
-                    ev_id = line[4:]
-                elif line.startswith("event: "):
-                    kind = line[7:]
-                elif line.startswith("data: "):
-                    data = line[6:]
-                elif line == "" and kind:
-                    got.append((ev_id, kind, json.loads(data)))
-                    last = ev_id or last
-                    ev_id, kind, data = "", "", ""
-                    if until(got):
-                        break
+            async for event in sse(r):
+                got.append(event)
+                last = event[0] or last
+                if until(got):
+                    break
         return got, last
 
     async def close(self) -> None:

@@ -87,6 +87,21 @@ class LeaseKeeper:
                 continue
             await self.take_over(row, now)
 
+    async def adopt_found(self, cid: str, now: float) -> bool:
+        """A call found in Asterisk that no worker is monitoring here (after
+        a restart): ours (our lease, or none: a call from before leases)
+        is adopted; another worker's expired one only through its lease,
+        so two workers never both take it; a live one is left alone."""
+        s = self.s
+        row = await s.db.run(leases.get, s.store, cid)
+        if row is None or row["worker"] == s.worker:
+            gap_from = float(row["renewed"]) if row else now
+            await s.db.run(leases.take, s.store, cid, s.worker, self.app, now, self.lease_s)
+            return await self.move_and_adopt(cid, gap_from)
+        if float(row["expires"]) < now:
+            return await self.take_over(row, now)
+        return False
+
     async def take_over(self, row: dict[str, Any], now: float) -> bool:
         """Win the expired lease, then move, clean and adopt the call."""
         s, cid = self.s, row["call_id"]
@@ -122,9 +137,9 @@ class LeaseKeeper:
                 if ch and ch in channels:
                     await ari.quiet("DELETE", f"/channels/{ch}")
             await ari.quiet("DELETE", f"/bridges/iv-{cid}")
-            await s.db.run(leases.add_gap, s.store, cid, gap_from, time.time())
-            await s.db.run(leases.release, s.store, cid, s.worker)
-            s.screen.call(cid, state="ended", ended_at=time.time())
+            await s.db.run(leases.close_orphan, s.store, cid, gap_from)
+            if cid in s.screen.views:
+                s.screen.call(cid, state="ended", ended_at=time.time())
             return False
         for ch in (lead, rep):
             await ari.call("POST", f"/channels/{ch}/move", app=self.app, appArgs=f"{ADOPTED_ARG},{cid}")

@@ -70,13 +70,6 @@ def _stored_call(store: Store, call_id: str) -> tuple[dict[str, Any], int, int, 
     return row, len(store.utterances(call_id)), len(store.interventions(call_id)), owner
 
 
-def _last_monitored(store: Store, call_id: str) -> float:
-    """On the store thread: when the call was last known monitored (its
-    lease's last renewal; else now: a gap of nothing)."""
-    rows = store.db.query("select renewed from call_leases where call_id = ?", [call_id])
-    return float(rows[0]["renewed"]) if rows else time.time()
-
-
 class Waiters:
     """Futures for ARI events someone awaits: "start:<channel>", "played:<playback>"."""
 
@@ -332,8 +325,8 @@ class Controller:
             members = [c for c in b.get("channels", []) if c in channels]
             leads = [c for c in members if not c.startswith("iv-")]
             if f"iv-{cid}-rep" in members and leads:
-                # ours from before a restart, or a dead worker's: into our app (a no-op for ours), then adopted
-                await self.leases.move_and_adopt(cid, await self.s.db.run(_last_monitored, self.s.store, cid))
+                # ours from before a restart, or a dead worker's (won through its lease): into our app, adopted
+                await self.leases.adopt_found(cid, time.time())
             else:
                 await ari.quiet("DELETE", f"/bridges/{bid}")
 

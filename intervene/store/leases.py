@@ -33,14 +33,15 @@ def renew(store: Store, worker: str, call_ids: list[str], now: float, lease_s: f
     """Extend this worker's leases; the calls whose lease another worker took
     meanwhile (this one was too slow: stalled, cut off) are returned - this
     worker must let go of them."""
-    lost: list[str] = []
-    for cid in call_ids:
-        n = store.db.execute("update call_leases set expires = ?, renewed = ? where call_id = ? and worker = ?",
-                             [now + lease_s, now, cid, worker]).rowcount
-        if n == 0:
-            lost.append(cid)
+    kept: set[str] = set()
+    for i in range(0, len(call_ids), 500):              # one statement per 500 calls, not one per call
+        chunk = call_ids[i:i + 500]
+        kept |= {r[0] for r in store.db.execute(
+            f"update call_leases set expires = ?, renewed = ? where worker = ? "
+            f"and call_id in ({', '.join('?' * len(chunk))}) returning call_id",
+            [now + lease_s, now, worker, *chunk]).fetchall()}
     upsert(store.db, "workers", {"name": worker, "seen": now}, ("name",))
-    return lost
+    return [cid for cid in call_ids if cid not in kept]
 
 
 def release(store: Store, call_id: str, worker: str) -> None:
@@ -74,6 +75,11 @@ def steal(store: Store, call_id: str, worker: str, app: str, now: float,
         return rows[0] if n == 1 else None
 
 
+def get(store: Store, call_id: str) -> Optional[dict[str, Any]]:
+    rows = store.db.query("select * from call_leases where call_id = ?", [call_id])
+    return rows[0] if rows else None
+
+
 def add_gap(store: Store, call_id: str, start: float, end: float) -> None:
     """Record that nobody monitored the call from `start` to `end` (wall clock)."""
     rows = store.db.query("select gaps from calls where id = ?", [call_id])
@@ -82,6 +88,21 @@ def add_gap(store: Store, call_id: str, start: float, end: float) -> None:
     gaps = json.loads(rows[0]["gaps"] or "[]")
     gaps.append([round(start, 3), round(end, 3)])
     store.db.execute("update calls set gaps = ? where id = ?", [json.dumps(gaps), call_id])
+
+
+def close_orphan(store: Store, call_id: str, last_monitored: float) -> None:
+    """A call whose worker died and whose parties were gone by the time
+    another worker looked: it ended unmonitored. Its record gets the gap and
+    a length up to the last moment it was monitored (when it really ended is
+    unknown); a call that was finished already is left as it is."""
+    with store.transaction():
+        rows = store.db.query("select conversation_started, duration_s from calls where id = ?", [call_id])
+        if rows and rows[0]["duration_s"] is None:
+            t0 = rows[0]["conversation_started"]
+            add_gap(store, call_id, last_monitored, last_monitored)
+            store.db.execute("update calls set duration_s = ? where id = ?",
+                             [round(max(0.0, last_monitored - float(t0)), 2) if t0 else 0.0, call_id])
+        store.db.execute("delete from call_leases where call_id = ?", [call_id])
 
 
 def workers(store: Store) -> list[dict[str, Any]]:

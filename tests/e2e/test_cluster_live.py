@@ -11,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from screenkit import sse
 
 from intervene.formats.transcript import parse_transcript
 from intervene.leads.intake import sign
@@ -18,46 +19,33 @@ from intervene.listen.dsp import to_16k
 from intervene.nlp.lexicon import normalize_numbers
 from intervene.report.record import call_record
 from intervene.store import leases
+from intervene_harness.bench_cluster import CALL as LONG_CALL
+from intervene_harness.bench_cluster import KILL_AT_S, LEADS_SECRET, leads_config
 from intervene_harness.cluster import Cluster
 from intervene_harness.pg import pg_bin
 from intervene_harness.voices import read_mono
 
 pytestmark = pytest.mark.skipif(pg_bin() is None, reason="no PostgreSQL server binaries (apt-get install postgresql)")
 
-# The claim comes well after the kill: the lease (5 s) must run out and the other worker take over first.
-LONG_CALL = """\
-{"start": 0.0, "end": 2.6, "speaker": "rep", "text": "Hi Dana, this is Mark from Acme."}
-{"start": 3.0, "end": 6.2, "speaker": "lead", "text": "Hi Mark. What kind of support comes with Standard?"}
-{"start": 7.0, "end": 9.6, "speaker": "rep", "text": "Good question, let me walk you through it."}
-{"start": 15.0, "end": 18.2, "speaker": "rep", "text": "The Standard package includes two years of support."}
-{"start": 31.0, "end": 32.6, "speaker": "lead", "text": "Okay, good to know."}
-"""
 SHORT_CALL = """\
 {"start": 0.0, "end": 2.6, "speaker": "rep", "text": "Hi Dana, this is Mark from Acme."}
 {"start": 3.0, "end": 5.2, "speaker": "lead", "text": "Hi Mark, thanks for calling."}
 """
-KILL_AT_S = 4.0
-LEADS_SECRET = "cluster-leads-secret"
 MAX_OUTBOUND = 5
-# The lead flow on both workers: it dials a carrier that rings 3 s and never answers (the dev
-# rig's [dev-no-answer] counts each attempt per number), one attempt per lead, open all day.
-LEADS = f"""
-[leads]
-leads_secret = "{LEADS_SECRET}"
-dial = "Local/{{number}}@dev-no-answer"
-call_hours = "00:00-24:00"
-call_days = "mon-sun"
-max_outbound = {MAX_OUTBOUND}
-retry_s = []
-team = "sales"
-[campaigns.default]
-team = "sales"
+LEADS = leads_config(MAX_OUTBOUND)     # both workers dial a carrier that rings 3 s and never answers
+
+
+TOKEN = "cluster-api-token"
+CLAIM_CALL = """\
+{"start": 0.0, "end": 2.6, "speaker": "rep", "text": "Hi Dana, this is Mark from Acme."}
+{"start": 3.0, "end": 6.2, "speaker": "rep", "text": "The Standard package includes two years of support."}
+{"start": 17.0, "end": 18.6, "speaker": "lead", "text": "Okay, good to know."}
 """
 
 
 @pytest.fixture(scope="module")
 def cluster(loop, tmp_path_factory):
-    c = Cluster(tmp_path_factory.mktemp("cluster"), workers=2, config=LEADS)
+    c = Cluster(tmp_path_factory.mktemp("cluster"), workers=2, config=LEADS, env={"INTERVENE_API_TOKEN": TOKEN})
     loop.run(c.__aenter__(), timeout=400)
     yield c
     loop.run(c.__aexit__(None, None, None), timeout=120)
@@ -72,16 +60,73 @@ def heard(transcriber, wav: Path, rec_wall: float, wall_from: float, wall_to: fl
     return normalize_numbers(transcriber.transcribe(to_16k(piece, rate), word_timings=False).text).lower()
 
 
-def test_calls_go_round_both_workers(loop, cluster, tmp_path):
-    """Two calls in a row through the cluster hook land on different workers."""
-    workers = []
-    for pair in (11, 12):
-        r = loop.run(cluster.call(parse_transcript(SHORT_CALL), tmp_path / f"c{pair}", pair=pair, tail_s=1.0),
-                     timeout=120)
-        workers.append(cluster.store.call(r.call_id)["worker"])
-        assert len(r.transcript) >= 2, r.transcript
+async def read_events(base: str, stop: asyncio.Event, last_id: str = "") -> list[tuple[str, str, dict]]:
+    """A screen's SSE stream (the API token's view: every call) until `stop`: [(id, kind, data)]."""
+    got: list[tuple[str, str, dict]] = []
+    headers = {"Authorization": f"Bearer {TOKEN}", **({"Last-Event-ID": last_id} if last_id else {})}
+
+    async def read(r: aiohttp.ClientResponse) -> None:
+        async for event in sse(r):
+            got.append(event)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/api/events", headers=headers) as r:
+            assert r.status == 200, r.status
+            reading = asyncio.ensure_future(read(r))
+            await stop.wait()
+            reading.cancel()
+    return got
+
+
+def test_calls_go_round_both_workers_and_every_screen_sees_both(loop, cluster, tmp_path):
+    """Two calls in a row through the cluster hook land on different
+    workers; a screen on either worker shows both calls, their transcript
+    and the card; a browser moved from one worker to the other mid-stream
+    resumes with exactly what it had not seen yet."""
+    stop = asyncio.Event()
+    readers = {w.name: loop.run(_start(read_events(w.proc.url, stop))) for w in cluster.workers}
+    results = []
+    for pair, script in ((11, SHORT_CALL), (12, CLAIM_CALL)):
+        results.append(loop.run(cluster.call(parse_transcript(script), tmp_path / f"c{pair}", pair=pair,
+                                             tail_s=1.0), timeout=120))
+    time.sleep(1.0)
+    loop.run(_set(stop))
+    streams = {name: loop.run(_wait(task)) for name, task in readers.items()}
+    workers = [cluster.store.call(r.call_id)["worker"] for r in results]
     assert sorted(workers) == ["w1", "w2"], workers
+    assert len(results[0].transcript) >= 2, results[0].transcript
     assert loop.run(cluster.leftovers()) == []
+    ids = {r.call_id for r in results}
+    for name, events in streams.items():                     # each worker's screen: both workers' calls
+        lines = {d["call_id"] for _, k, d in events if k == "line" and d.get("final", True)}
+        cards = {d["call_id"] for _, k, d in events if k == "card"}
+        assert ids <= lines, (name, lines)
+        assert results[1].call_id in cards, (name, cards)
+    a, b = streams["w1"], streams["w2"]
+    assert [e[0] for e in a if e[0]] == [e[0] for e in b if e[0]]          # one numbering on every worker
+    numbered = [e for e in b if e[0]]
+    cut = numbered[len(numbered) // 2][0]                                  # the browser leaves w2 here ...
+    stop2 = asyncio.Event()
+    task = loop.run(_start(read_events(cluster.worker("w1").proc.url, stop2, last_id=cut)))
+    time.sleep(2.0)
+    loop.run(_set(stop2))
+    resumed = loop.run(_wait(task))                                        # ... and comes back on w1
+    assert resumed[0][1] == "hello" and resumed[0][2]["snapshot"] is False, resumed[:1]
+    rest = [e for e in numbered if int(e[0].rsplit("-", 1)[1]) > int(cut.rsplit("-", 1)[1])]
+    assert [e[0] for e in resumed[1:]] == [e[0] for e in rest]             # nothing lost, nothing twice
+
+
+async def _start(coro):
+    task = asyncio.ensure_future(coro)
+    await asyncio.sleep(0.5)                                               # connected before the calls
+    return task
+
+
+async def _set(ev: asyncio.Event) -> None:
+    ev.set()
+
+
+async def _wait(task):
+    return await asyncio.wait_for(task, 10)
 
 
 def test_a_killed_worker_s_call_is_taken_over_and_still_corrected(loop, cluster, tmp_path, transcriber):
