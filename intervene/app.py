@@ -10,13 +10,14 @@ import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional
 
 import yaml
 
 from intervene.accounts.auth import User
 from intervene.config import Config, ConfigError, load_config
 from intervene.config.env import Env
+from intervene.config.live import ServeOptions
 from intervene.errors import InterveneError
 from intervene.kb.index import KBIndex
 from intervene.kb.loader import load_kb, load_kb_text
@@ -136,11 +137,10 @@ async def build_controller(rt: Runtime, cfg: Config, kb_path: Optional[str] = No
                            public_url: Optional[str] = None, app: Optional[str] = None) -> Controller:
     """Everything the service shares between calls: KB index, Whisper, voice, store."""
     so = cfg.serve
-    settings = AriSettings.from_env(rt.env.raw, url=so.ari_url, user=so.ari_user, password=so.ari_password,
-                                    app=app or so.app)
+    servers = ari_settings(rt.env.raw, so, app)
     try:
         host, port = split_listen(listen or so.listen)
-        ari = Ari(settings)
+        ari = Ari(servers[0])
         voice = Voice(VoiceOptions(engine=so.voice_engine, model=so.voice_model))
     except (ValueError, VoiceError) as e:
         raise ConfigError(str(e)) from e
@@ -160,13 +160,38 @@ async def build_controller(rt: Runtime, cfg: Config, kb_path: Optional[str] = No
                           api_token=rt.env.api_token or so.api_token,
                           public_url=lambda: (public_url or so.public_url or services.public_url), secret=rt.env.secret or so.secret,
                           on_outcome=leads.outcome, db=services.db)
-    web = WebServer(media, host, port, screen, live=lambda: [c.snapshot() for c in services.calls.values()],
+    attended = [services]          # every Asterisk's calls, for /api/calls (more below)
+    web = WebServer(media, host, port, screen, live=lambda: [c.snapshot() for sv in attended for c in sv.calls.values()],
                     more_routes=[leads.add_routes])
     on_started = [] if rt.store.users() else [     # once listening (the port may be chosen then)
         lambda: first_admin(rt.store, screen, public_url or so.public_url or web.url)]
     purge = daily_purge(services.db, rt.store, cfg.retention)     # [retention], daily, on the store's thread
-    return Controller(services, web, public_url or so.public_url, background=[leads.run, purge], on_started=on_started,
-                      leads=leads)
+    controller = Controller(services, web, public_url or so.public_url, background=[leads.run, purge],
+                            on_started=on_started, leads=leads)
+    for more in servers[1:]:        # [[serve.asterisk]]: the same worker on another Asterisk (the lead flow dials the first)
+        other = Services(ari=Ari(more), store=rt.store, kb=kb, index=index, config=cfg, asr=asr, voice=voice,
+                         media=media, public_url="", options=cfg.live, sip_from=so.sip_from or "intervene",
+                         screen=services.screen, worker=services.worker, shared_db=services.db)
+        controller.more.append(Controller(other, web, public_url or so.public_url))
+        attended.append(other)
+    return controller
+
+
+def ari_settings(env: Mapping[str, str], so: ServeOptions, app: Optional[str] = None) -> list[AriSettings]:
+    """The Asterisk servers this worker connects to: each [[serve.asterisk]]
+    entry, else the one of [serve] ari_url / ari_user / app and the
+    INTERVENE_ARI_* variables. `app` (--app) names this worker's app on all."""
+    if not so.asterisk:
+        return [AriSettings.from_env(env, url=so.ari_url, user=so.ari_user, password=so.ari_password,
+                                     app=app or so.app)]
+    out = []
+    for a in so.asterisk:
+        var = a.password_env or "INTERVENE_ARI_PASSWORD"
+        if not env.get(var) and not so.ari_password:
+            raise ConfigError(f"[[serve.asterisk]] {a.url}: no ARI password: set {var} in the environment")
+        out.append(AriSettings.from_env(env, url=a.url, user=a.user or so.ari_user,
+                                        password=env.get(var) or so.ari_password, app=app or a.app or so.app))
+    return out
 
 
 def first_admin(store, screen, base_url: str) -> None:

@@ -30,16 +30,18 @@ from intervene_harness.voices import render_parties
 
 ROOT = Path(__file__).resolve().parents[1]
 
-WORKER_CONFIG = """\
-[serve]
-app = "{app}"
-worker = "{name}"
-listen = "127.0.0.1:{{port}}"
+DEFAULTS = """\
 [defaults]
 profile = "standard"
 [defaults.modes]
 accuracy = "voice"
 """
+WORKER_CONFIG = """\
+[serve]
+app = "{app}"
+worker = "{name}"
+listen = "127.0.0.1:{{port}}"
+""" + DEFAULTS.replace("{", "{{").replace("}", "}}")
 
 
 @dataclass
@@ -90,7 +92,7 @@ class Cluster:
             svc = ServiceProcess(wdir, self.kb, text, env)     # it fills in {port}; {number} stays for [leads] dial
             svc.env["INTERVENE_DB"] = self.url
             self.workers.append(Worker(name, f"intervene-{name}", svc))
-        await self._set_apps()
+        await self.set_apps()
         for w in self.workers:
             w.proc.start()
         await asyncio.gather(*(self.wait_registered(w) for w in self.workers))
@@ -115,9 +117,32 @@ class Cluster:
                     raise RuntimeError(f"ARI {method} {path}: {r.status} {await r.text()}")
                 return await r.json() if r.content_type == "application/json" else None
 
-    async def _set_apps(self) -> None:
-        apps = "&".join(w.app for w in self.workers)
-        await self.ari_call("POST", "/asterisk/variable", variable="INTERVENE_APPS", value=apps)
+    async def set_apps(self, apps: Optional[list[str]] = None) -> None:
+        """The dialplan's INTERVENE_APPS: the apps the cluster hook goes round (default: every worker's)."""
+        value = "&".join(apps if apps is not None else [w.app for w in self.workers])
+        await self.ari_call("POST", "/asterisk/variable", variable="INTERVENE_APPS", value=value)
+
+    async def start_worker(self, name: str, apps: list[str]) -> Worker:
+        """One more worker, connected to the local Asterisk once per app in
+        `apps` ([[serve.asterisk]] entries: as if each were another Asterisk)."""
+        wdir = self.work / name
+        wdir.mkdir(parents=True, exist_ok=True)
+        url = self.pbx_env["INTERVENE_ARI_URL"]
+        entries = "".join(f'[[serve.asterisk]]\nurl = "{url}"\napp = "{a}"\n' for a in apps)
+        text = (f'[serve]\nworker = "{name}"\nlisten = "127.0.0.1:{{port}}"\n{entries}'
+                + DEFAULTS + self.extra_config)
+        env = {k: v for k, v in self.pbx_env.items() if k.startswith("INTERVENE_ARI_")}
+        env.update({"INTERVENE_SECRET": self.secret, **self.extra_env})
+        svc = ServiceProcess(wdir, self.kb, text, env)
+        svc.env["INTERVENE_DB"] = self.url
+        w = Worker(name, apps[0], svc)
+        self.workers.append(w)
+        svc.start()
+        await self.wait_registered(w)
+        for a in apps[1:]:
+            while a not in await self.registered():
+                await asyncio.sleep(0.2)
+        return w
 
     async def registered(self) -> list[str]:
         return [a["name"] for a in await self.ari_call("GET", "/applications")]

@@ -54,7 +54,7 @@ from typing import Any, Optional
 
 from intervene.config.env import Env
 from intervene.config.leads import Campaign, LeadOptions, campaign_options, lead_options
-from intervene.config.live import LiveOptions, ServeOptions, StoreOptions
+from intervene.config.live import LiveOptions, ServeOptions, StoreOptions, asterisk_servers
 from intervene.config.models import ModelsOptions, check_models
 from intervene.config.privacy import redaction_kinds, retention_options
 from intervene.core.policy import DEFAULT_MODES, PROFILES, SETTINGS, WHOLE, Profile, out_of_range
@@ -165,7 +165,16 @@ def load_config(path: Optional[str | Path] = None, env: Optional[Env] = None) ->
     cfg.reps = {k: _layer(v, f"{p}: [reps.{k}]") for k, v in (data.get("reps") or {}).items()}
     cfg.vad = _options(VadOptions(), data.get("vad") or {}, f"{p}: [vad]")
     cfg.asr = _options(AsrOptions(model=env.asr_model or ""), data.get("asr") or {}, f"{p}: [asr]")
-    cfg.serve = _options(ServeOptions(), data.get("serve") or {}, f"{p}: [serve]")
+    raw_serve = data.get("serve") or {}
+    serve: dict[str, Any] = dict(raw_serve) if isinstance(raw_serve, dict) else {"": raw_serve}
+    servers = serve.pop("asterisk", [])
+    if "" in serve:
+        raise ConfigError(f"{p}: [serve] must be a table")
+    cfg.serve = _options(ServeOptions(), serve, f"{p}: [serve]")
+    try:
+        cfg.serve = replace(cfg.serve, asterisk=asterisk_servers(servers))
+    except ValueError as e:
+        raise ConfigError(f"{p}: {e}")
     cfg.live = _options(LiveOptions(), data.get("live") or {}, f"{p}: [live]")
     cfg.store = _options(StoreOptions(), data.get("store") or {}, f"{p}: [store]")
     try:

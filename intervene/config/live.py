@@ -23,6 +23,15 @@
     practice_per_user = 2               # at once on one rep's screen
     practice_total = 8                  # at once in the service
 
+    # one worker on several Asterisk servers (instead of ari_url / ari_user / app above):
+    [[serve.asterisk]]
+    url = "http://pbx-a.internal:8088"
+    app = "intervene-w1"
+    [[serve.asterisk]]
+    url = "http://pbx-b.internal:8088"
+    app = "intervene-w1"
+    password_env = "INTERVENE_ARI_PASSWORD_B"   # its ARI password's variable (default INTERVENE_ARI_PASSWORD)
+
     [live]
     voice_max_wait_s = 4.0
 
@@ -34,6 +43,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AsteriskServer:
+    """One `[[serve.asterisk]]` entry: an Asterisk this worker connects to."""
+    url: str
+    user: str = ""                    # default: [serve] ari_user, else INTERVENE_ARI_USER
+    app: str = ""                     # this worker's Stasis app there; default: [serve] app
+    password_env: str = ""            # the environment variable with its ARI password (default INTERVENE_ARI_PASSWORD)
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,7 @@ class ServeOptions:
     practice_per_user: int = 2        # practice calls on one rep's screen at once
     practice_total: int = 8           # practice calls at once in the whole service
     worker: str = ""                  # this worker's name in a cluster (calls and leads it owns); default: hostname
+    asterisk: tuple[AsteriskServer, ...] = ()   # [[serve.asterisk]]: several Asterisk servers (else ari_url)
 
 
 @dataclass(frozen=True)
@@ -75,3 +95,27 @@ class LiveOptions:
 @dataclass(frozen=True)
 class StoreOptions:
     url: str = ""                     # postgresql://... (a cluster's shared database) or a SQLite path; "" = default
+
+
+def asterisk_servers(raw: Any) -> tuple[AsteriskServer, ...]:
+    """The `[[serve.asterisk]]` array, checked: each a table with a `url`,
+    and no Asterisk and app twice (one app on one Asterisk is one connection)."""
+    if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
+        raise ValueError("[[serve.asterisk]] must be an array of tables, each with url = \"http://...\"")
+    out = []
+    keys = {"url", "user", "app", "password_env"}
+    for i, e in enumerate(raw, 1):
+        extra = sorted(set(e) - keys)
+        if extra:
+            raise ValueError(f"[[serve.asterisk]] #{i}: unknown key `{extra[0]}` (expected {', '.join(sorted(keys))})")
+        if not all(isinstance(v, str) for v in e.values()):
+            raise ValueError(f"[[serve.asterisk]] #{i}: every value must be text")
+        if not str(e.get("url", "")).startswith(("http://", "https://")):
+            raise ValueError(f"[[serve.asterisk]] #{i}: `url` must be Asterisk's HTTP address, e.g. http://pbx:8088")
+        out.append(AsteriskServer(**e))
+    seen = set()
+    for a in out:
+        if (a.url, a.app) in seen:
+            raise ValueError(f"[[serve.asterisk]]: {a.url} with app {a.app or '(default)'!r} is listed twice")
+        seen.add((a.url, a.app))
+    return tuple(out)

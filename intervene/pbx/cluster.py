@@ -57,6 +57,11 @@ class LeaseKeeper:
     def app(self) -> str:
         return self.s.ari.s.app
 
+    @property
+    def asterisk(self) -> str:
+        """Which Asterisk this worker's calls are on (its ARI URL): a call on another cannot be moved here."""
+        return str(self.s.ari.s.url)
+
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
@@ -82,7 +87,7 @@ class LeaseKeeper:
                 await call.let_go()
         if not s.connected.is_set():            # no ARI: nothing could be moved or tapped
             return
-        for row in await s.db.run(leases.expired, s.store, now):
+        for row in await s.db.run(leases.expired, s.store, now, self.asterisk):
             if row["call_id"] in s.calls:
                 continue
             await self.take_over(row, now)
@@ -96,7 +101,7 @@ class LeaseKeeper:
         row = await s.db.run(leases.get, s.store, cid)
         if row is None or row["worker"] == s.worker:
             gap_from = float(row["renewed"]) if row else now
-            await s.db.run(leases.take, s.store, cid, s.worker, self.app, now, self.lease_s)
+            await s.db.run(leases.take, s.store, cid, s.worker, self.app, now, self.lease_s, self.asterisk)
             return await self.move_and_adopt(cid, gap_from)
         if float(row["expires"]) < now:
             return await self.take_over(row, now)

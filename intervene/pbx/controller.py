@@ -117,11 +117,12 @@ class Services:
     # ARI's events flow and the calls of before are re-adopted: until then nothing may be dialled
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     db: StoreWorker = field(init=False)            # the store, off the event loop (every call's writes)
+    shared_db: Optional[StoreWorker] = None        # another Asterisk's Services: its worker is this one's too
     # one engine built at a time: the first builds the KB's shared pieces (index.shared is not thread-safe)
     _building: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.db = StoreWorker(self.store)
+        self.db = self.shared_db if self.shared_db is not None else StoreWorker(self.store)
         configured = self.config.serve.worker if self.config is not None else ""
         self.worker = self.worker or configured or socket.gethostname()
 
@@ -181,7 +182,8 @@ class Services:
         self.db.write(self.store.start_call, call.id, source="live", rep=call.owner, team=call.args.get("team"),
                       profile=call.profile_name, mode="mixed", kb=self.kb.source,
                       lead=call.args.get("lead"), rep_endpoint=call.args.get("rep"), worker=self.worker)
-        self.db.write(leases.take, self.store, call.id, self.worker, self.ari.s.app, time.time())
+        self.db.write(leases.take, self.store, call.id, self.worker, self.ari.s.app, time.time(),
+                      asterisk=str(self.ari.s.url))
         self.show_call(call, state)
 
     def show_call(self, call: LiveCall, state: str) -> None:
@@ -210,6 +212,7 @@ class Controller:
         self.leads = leads
         self.connections = 0
         self.leases = LeaseKeeper(services, self._adopt)
+        self.more: list[Controller] = []         # this worker's other Asterisk servers (attend())
         self._stop = asyncio.Event()
         self._ws: Optional[aiohttp.ClientWebSocketResponse] = None
 
@@ -233,29 +236,12 @@ class Controller:
         s.intro_line = intro
         pcm = await asyncio.to_thread(announcement, s.voice, intro)
         s.media.put(s.intro_key, wav_bytes(pcm, s.voice.rate))
+        for other in self.more:                  # the other Asterisk servers: the same web server and clips
+            other.s.public_url, other.s.intro_line = s.public_url, intro
         tasks = [asyncio.create_task(job(self._stop)) for job in [*self.background, self.leases.run]]
-        attempt = 0
+        tasks += [asyncio.create_task(other.attend(self._stop)) for other in self.more]
         try:
-            while not self._stop.is_set():
-                try:
-                    ws = self._ws = await s.ari.connect_events()
-                except AriUnavailable as e:
-                    delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
-                    attempt += 1
-                    if attempt in (1, 5) or attempt % 30 == 0:
-                        log.warning("Asterisk not reachable (%s); retrying every %.1fs", e, delay)
-                    await self._sleep(delay)
-                    continue
-                attempt = 0
-                await self._connected()
-                async for ev in s.ari.events(ws):
-                    await self._dispatch(ev)
-                    if self._stop.is_set():
-                        break
-                self.connected.clear()
-                if not self._stop.is_set():
-                    log.warning("lost the ARI events connection; reconnecting")
-                    s.waiters.fail_all(AriUnavailable("ARI connection lost"))
+            await self._ari_loop()
         finally:
             self._stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -266,10 +252,50 @@ class Controller:
             await s.ari.close()
             await asyncio.to_thread(s.db.close)      # what the calls handed over is written before exit
 
+    async def attend(self, stop: asyncio.Event) -> None:
+        """Another Asterisk of this worker ([[serve.asterisk]]): its events,
+        calls and leases, until the service stops. The web server, the
+        models, the store's thread and the screens are the first one's."""
+        self._stop = stop
+        keeper = asyncio.create_task(self.leases.run(stop))
+        try:
+            await self._ari_loop()
+        finally:
+            await asyncio.gather(keeper, return_exceptions=True)
+            for call in list(self.s.calls.values()):
+                await call.end("service stopping")
+            await self.s.ari.close()
+
+    async def _ari_loop(self) -> None:
+        """Connect the events websocket (with backoff), dispatch, reconnect; until stopped."""
+        s = self.s
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                ws = self._ws = await s.ari.connect_events()
+            except AriUnavailable as e:
+                delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
+                attempt += 1
+                if attempt in (1, 5) or attempt % 30 == 0:
+                    log.warning("Asterisk not reachable (%s); retrying every %.1fs", e, delay)
+                await self._sleep(delay)
+                continue
+            attempt = 0
+            await self._connected()
+            async for ev in s.ari.events(ws):
+                await self._dispatch(ev)
+                if self._stop.is_set():
+                    break
+            self.connected.clear()
+            if not self._stop.is_set():
+                log.warning("lost the ARI events connection; reconnecting")
+                s.waiters.fail_all(AriUnavailable("ARI connection lost"))
+
     def stop(self) -> None:
         self._stop.set()
-        if self._ws is not None:
-            asyncio.get_running_loop().create_task(self._ws.close())
+        for c in (self, *self.more):
+            if c._ws is not None:
+                asyncio.get_running_loop().create_task(c._ws.close())
 
     async def _sleep(self, s: float) -> None:
         try:
@@ -343,7 +369,8 @@ class Controller:
         account = User.from_row(owner) if owner and owner.get("role") in ("rep", "admin") else None
         call = LiveCall(self.s, cid, lead, args, earlier=earlier, account=account)
         self.s.calls[cid] = call
-        self.s.db.write(leases.take, self.s.store, cid, self.s.worker, self.s.ari.s.app, time.time())
+        self.s.db.write(leases.take, self.s.store, cid, self.s.worker, self.s.ari.s.app, time.time(),
+                        asterisk=str(self.s.ari.s.url))
         if not row:
             self.s.store_call(call, state="live")
         else:
@@ -385,8 +412,9 @@ class Controller:
             asyncio.create_task(self._guard(call, call.rep_joined(cid)))
         elif not cid.startswith("iv-"):
             call = LiveCall(self.s, new_call_id(), cid, parse_args(args))
-            log.info("call %s: lead %s (%s) arrived, args %s", call.id, cid,
-                     mask_phone((ch.get("caller") or {}).get("number", "")), args_for_log(call.args))
+            log.info("call %s: lead %s (%s) arrived in app %s, args %s", call.id, cid,
+                     mask_phone((ch.get("caller") or {}).get("number", "")), self.s.ari.s.app,
+                     args_for_log(call.args))
             asyncio.create_task(self._guard(call, call.start()))
 
     async def _guard(self, call: LiveCall, step: Awaitable[None]) -> None:

@@ -23,9 +23,11 @@ from intervene.store.sql import upsert
 LEASE_S = 5.0          # a lease not renewed this long is free for another worker
 
 
-def take(store: Store, call_id: str, worker: str, app: str, now: float, lease_s: float = LEASE_S) -> None:
-    """This worker monitors the call (a new call, or one it adopted after its own restart)."""
-    upsert(store.db, "call_leases", {"call_id": call_id, "worker": worker, "app": app,
+def take(store: Store, call_id: str, worker: str, app: str, now: float, lease_s: float = LEASE_S,
+         asterisk: str = "") -> None:
+    """This worker monitors the call (a new call, or one it adopted after its
+    own restart) on the Asterisk whose ARI is at `asterisk`."""
+    upsert(store.db, "call_leases", {"call_id": call_id, "worker": worker, "app": app, "asterisk": asterisk,
                                      "expires": now + lease_s, "renewed": now}, ("call_id",))
 
 
@@ -49,9 +51,14 @@ def release(store: Store, call_id: str, worker: str) -> None:
     store.db.execute("delete from call_leases where call_id = ? and worker = ?", [call_id, worker])
 
 
-def expired(store: Store, now: float) -> list[dict[str, Any]]:
-    """Leases nobody renewed in time: calls whose worker is gone."""
-    return store.db.query("select * from call_leases where expires < ? order by expires", [now])
+def expired(store: Store, now: float, asterisk: Optional[str] = None) -> list[dict[str, Any]]:
+    """Leases nobody renewed in time: calls whose worker is gone. With
+    `asterisk`, only the calls on that Asterisk (and those of leases that
+    do not say: from before the column)."""
+    if asterisk is None:
+        return store.db.query("select * from call_leases where expires < ? order by expires", [now])
+    return store.db.query("select * from call_leases where expires < ? and coalesce(asterisk, '') in ('', ?) "
+                          "order by expires", [now, asterisk])
 
 
 def held_by_others(store: Store, worker: str, now: float) -> set[str]:

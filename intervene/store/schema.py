@@ -164,11 +164,20 @@ def _screen_pushes(db: Sql) -> None:
                f"kind text not null, call_id text not null, data text not null, at {db.real} not null)")
 
 
+def _lease_asterisk(db: Sql) -> None:
+    """A floor with several Asterisk servers: a worker can only take over a
+    call on the Asterisk it is connected to (the channels are there), so
+    each lease says which one (its ARI URL)."""
+    if "asterisk" not in db.columns("call_leases"):
+        db.execute("alter table call_leases add column asterisk text")
+
+
 MIGRATIONS: tuple[Migration, ...] = tuple(sorted((
     Migration(1, "base: calls, transcripts, cards, users, settings, KB, leads, DNC, inbox, outbox", _base),
     Migration(2, "workers: the worker that claimed each lead", _workers),
     Migration(3, "screens: pushes shared by workers", _screen_pushes),
     Migration(4, "leases: which worker monitors each live call, and gaps in monitoring", _leases),
+    Migration(5, "leases: the Asterisk each leased call is on", _lease_asterisk),
 ), key=lambda m: m.version))
 LATEST = MIGRATIONS[-1].version
 

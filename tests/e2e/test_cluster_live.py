@@ -230,3 +230,23 @@ def test_two_diallers_ring_each_of_50_leads_once_and_keep_the_global_limit(loop,
     assert max(samples) == MAX_OUTBOUND                                     # the limit was reached, not idle
     rung = [a - b for a, b in zip(loop.run(rung_counts(cluster, numbers)), before)]
     assert rung == [1] * len(numbers)                                       # Asterisk saw each rung once
+
+
+def test_one_worker_on_two_asterisk_connections_monitors_calls_on_both(loop, cluster, tmp_path):
+    """[[serve.asterisk]]: one worker connected twice (as to two Asterisk
+    servers, each with its app); calls through either app are monitored by
+    that worker, each call leased on the connection it came in on."""
+    apps = ["intervene-w3a", "intervene-w3b"]
+    loop.run(cluster.start_worker("w3", apps), timeout=240)
+    loop.run(cluster.set_apps(apps))
+    try:
+        results = [loop.run(cluster.call(parse_transcript(SHORT_CALL), tmp_path / f"c{pair}", pair=pair,
+                                         tail_s=1.0), timeout=120) for pair in (14, 15)]
+        rows = [cluster.store.call(r.call_id) for r in results]
+        assert [r["worker"] for r in rows] == ["w3", "w3"], rows
+        assert all(len(r.transcript) >= 2 for r in results), [r.transcript for r in results]
+        log = cluster.worker("w3").proc.log_text()
+        assert all(f"arrived in app {a}," in log for a in apps), log[-3000:]     # one call through each
+        assert loop.run(cluster.leftovers()) == []
+    finally:
+        loop.run(cluster.set_apps([w.app for w in cluster.workers if w.name != "w3"]))

@@ -79,3 +79,13 @@ def test_a_call_that_ended_while_nobody_monitored_it_is_closed_once(store_target
     leases.take(s, "c2", "w1", "intervene-w1", now=1010.0)
     leases.close_orphan(s, "c2", last_monitored=1012.0)               # finished already: kept as it was
     assert s.call("c2")["duration_s"] == 40.0 and s.call("c2")["gaps"] is None
+
+
+def test_a_worker_takes_over_only_calls_on_its_own_asterisk(store_target):
+    """The channels of a call on another Asterisk cannot be moved here."""
+    s = Store(store_target)
+    leases.take(s, "a1", "w1", "iv-w1", now=100.0, asterisk="http://pbx-a:8088")
+    leases.take(s, "b1", "w2", "iv-w2", now=100.0, asterisk="http://pbx-b:8088")
+    leases.take(s, "old", "w3", "iv-w3", now=100.0)                      # a lease from before the column
+    assert {r["call_id"] for r in leases.expired(s, 200.0, "http://pbx-a:8088")} == {"a1", "old"}
+    assert {r["call_id"] for r in leases.expired(s, 200.0)} == {"a1", "b1", "old"}

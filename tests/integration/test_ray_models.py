@@ -144,3 +144,36 @@ def test_models_status_names_both_applications(ray_models) -> None:
     st = json.loads(r.output)
     assert {a["status"] for a in st["applications"].values()} == {"RUNNING"}
     assert len(st["nodes"]) == 2
+
+
+def test_a_replica_killed_mid_call_costs_the_call_nothing(ray_models, tmp_path) -> None:
+    """The Whisper replica dies while a call is being transcribed through it:
+    the call's interventions are the same as with in-process models."""
+    cfg = tmp_path / "ray.toml"
+    cfg.write_text(f'[models]\nbackend = "ray"\naddress = "{ray_models.address}"\ntimeout_s = 60.0\n')
+    call = str(AUDIO_DIR / "support-years.wav")
+    base = ["replay", call, "--kb", str(REPO / "kb" / "acme.yaml"), "--profile", "minimal", "--json", "--no-store"]
+    runner = CliRunner()
+    local = runner.invoke(main, ["--db", str(tmp_path / "a.db"), *base])
+    probe = RayTranscriber(ray_models, prompt=PROMPT)
+    before = probe.info()
+    killed: dict = {}
+
+    def kill_mid_call() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = probe.info()
+            if now["pid"] == before["pid"] and now["items"] >= before["items"] + 2:   # the call is under way
+                os.kill(now["pid"], signal.SIGKILL)
+                killed["pid"] = now["pid"]
+                return
+            time.sleep(0.05)
+    killer = threading.Thread(target=kill_mid_call)
+    killer.start()
+    served = runner.invoke(main, ["--db", str(tmp_path / "b.db"), "--config", str(cfg), *base])
+    killer.join(70)
+    assert killed, "the replica was never killed during the call"
+    assert local.exit_code == 0 and served.exit_code == 0, local.output + served.output
+    ivs = [json.loads(x) for x in local.output.splitlines() if x.startswith("{")]
+    assert ivs and ivs == [json.loads(x) for x in served.output.splitlines() if x.startswith("{")]
+    assert RayTranscriber(ray_models, prompt=PROMPT).info()["pid"] != killed["pid"]       # a new replica
