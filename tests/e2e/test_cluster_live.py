@@ -8,16 +8,18 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Optional
 
 import aiohttp
 import pytest
-from screenkit import sse
+from screenkit import PASSWORD, Client, sse
 
 from intervene.formats.transcript import parse_transcript
 from intervene.leads.intake import sign
 from intervene.listen.dsp import to_16k
 from intervene.nlp.lexicon import normalize_numbers
 from intervene.report.record import call_record
+from intervene.screen.web import save_user
 from intervene.store import leases
 from intervene_harness.bench_cluster import CALL as LONG_CALL
 from intervene_harness.bench_cluster import KILL_AT_S, LEADS_SECRET, leads_config
@@ -60,20 +62,29 @@ def heard(transcriber, wav: Path, rec_wall: float, wall_from: float, wall_to: fl
     return normalize_numbers(transcriber.transcribe(to_16k(piece, rate), word_timings=False).text).lower()
 
 
-async def read_events(base: str, stop: asyncio.Event, last_id: str = "") -> list[tuple[str, str, dict]]:
-    """A screen's SSE stream (the API token's view: every call) until `stop`: [(id, kind, data)]."""
+async def read_events(base: str, stop: asyncio.Event, last_id: str = "",
+                      rep: Optional[str] = None) -> list[tuple[str, str, dict]]:
+    """A screen's SSE stream until `stop`: [(id, kind, data)]. The API
+    token's view (every call), or with `rep` that rep's own, signed in."""
     got: list[tuple[str, str, dict]] = []
-    headers = {"Authorization": f"Bearer {TOKEN}", **({"Last-Event-ID": last_id} if last_id else {})}
+    headers = {"Last-Event-ID": last_id} if last_id else {}
+    client = Client(base)
+    if rep is None:
+        headers["Authorization"] = f"Bearer {TOKEN}"
+    else:
+        assert await client.login(rep) == 303
 
     async def read(r: aiohttp.ClientResponse) -> None:
         async for event in sse(r):
             got.append(event)
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{base}/api/events", headers=headers) as r:
+    try:
+        async with client.http.get(f"{base}/api/events", headers=headers) as r:
             assert r.status == 200, r.status
             reading = asyncio.ensure_future(read(r))
             await stop.wait()
             reading.cancel()
+    finally:
+        await client.close()
     return got
 
 
@@ -82,8 +93,11 @@ def test_calls_go_round_both_workers_and_every_screen_sees_both(loop, cluster, t
     workers; a screen on either worker shows both calls, their transcript
     and the card; a browser moved from one worker to the other mid-stream
     resumes with exactly what it had not seen yet."""
+    save_user(cluster.store, {"login": "rep12", "name": "Rep Twelve", "role": "rep", "team": "sales",
+                              "endpoint": "PJSIP/rep12", "password": PASSWORD})
     stop = asyncio.Event()
     readers = {w.name: loop.run(_start(read_events(w.proc.url, stop))) for w in cluster.workers}
+    rep_screens = {w.name: loop.run(_start(read_events(w.proc.url, stop, rep="rep12"))) for w in cluster.workers}
     results = []
     for pair, script in ((11, SHORT_CALL), (12, CLAIM_CALL)):
         results.append(loop.run(cluster.call(parse_transcript(script), tmp_path / f"c{pair}", pair=pair,
@@ -91,6 +105,7 @@ def test_calls_go_round_both_workers_and_every_screen_sees_both(loop, cluster, t
     time.sleep(1.0)
     loop.run(_set(stop))
     streams = {name: loop.run(_wait(task)) for name, task in readers.items()}
+    mine = {name: loop.run(_wait(task)) for name, task in rep_screens.items()}
     workers = [cluster.store.call(r.call_id)["worker"] for r in results]
     assert sorted(workers) == ["w1", "w2"], workers
     assert len(results[0].transcript) >= 2, results[0].transcript
@@ -101,6 +116,10 @@ def test_calls_go_round_both_workers_and_every_screen_sees_both(loop, cluster, t
         cards = {d["call_id"] for _, k, d in events if k == "card"}
         assert ids <= lines, (name, lines)
         assert results[1].call_id in cards, (name, cards)
+    for name, events in mine.items():                        # the rep's own screen, on either worker:
+        seen = {d["id"] if k == "call" else d["call_id"] for _, k, d in events if k in ("line", "card", "call")}
+        assert results[1].call_id in seen and results[0].call_id not in seen, (name, seen)   # their call only
+        assert any(k == "card" for _, k, _ in events) and any(k == "line" for _, k, _ in events), name
     a, b = streams["w1"], streams["w2"]
     assert [e[0] for e in a if e[0]] == [e[0] for e in b if e[0]]          # one numbering on every worker
     numbered = [e for e in b if e[0]]
