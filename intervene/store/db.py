@@ -1,8 +1,12 @@
-"""The one SQLite store: knowledge base, embedding cache, calls.
+"""The store: knowledge base, embedding cache, calls, users, settings - in
+one SQLite file (the single box) or one PostgreSQL database (a cluster's
+workers share it). Leads, the outbox, leases and screen pushes have modules
+of their own beside this one, on the same Store.
 
-There is exactly one writer per process (this object); the live service
-funnels writes through it from a single task. Every write is its own
-transaction, so a crash or a bad input later never loses what was recorded.
+One Store is one connection; the live service funnels its work through
+one thread (worker.py). Every write is its own transaction unless a
+caller opens one, so a crash or a bad input later never loses what was
+recorded.
 """
 from __future__ import annotations
 
