@@ -13,19 +13,22 @@ import json
 import logging
 import os
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, AsyncIterator, Optional
 
 from intervene.app import Runtime, build_controller
 from intervene.config import load_config
+from intervene.listen.dsp import to_16k
+from intervene.nlp.lexicon import normalize_numbers
 from intervene.pbx.call import LiveCall
 from intervene.pbx.controller import Controller, Services
 from intervene.store.db import Store
 from intervene.vocab import Utterance
 from intervene_harness import localpbx
 from intervene_harness.phone import PhoneProcess
-from intervene_harness.voices import render_parties
+from intervene_harness.voices import read_mono, render_parties
 
 log = logging.getLogger("intervene_harness")
 
@@ -118,15 +121,7 @@ class LiveHarness:
         """Lead phone `lead<pair>` dials 6<pair>; phone `rep<pair>` answers."""
         out.mkdir(parents=True, exist_ok=True)
         spans = await asyncio.to_thread(render_parties, utterances, out / "lead-says.wav", out / "rep-says.wav")
-        pw = self.env.get("INTERVENE_SIP_PASSWORD")
-        rep = await PhoneProcess(f"rep{pair}").start(user=f"rep{pair}", password=pw, registrar=SIP, register=True,
-                                                     play=out / "rep-says.wav", record=out / "rep-heard.wav")
-        lead: Optional[PhoneProcess] = None
-        try:
-            await rep.wait_event("registered", 10)
-            lead = await PhoneProcess(f"lead{pair}").start(user=f"lead{pair}", password=pw, registrar=SIP,
-                                                           dial=f"6{pair:02d}", play=out / "lead-says.wav",
-                                                           record=out / "lead-heard.wav")
+        async with phones(self.env.get("INTERVENE_SIP_PASSWORD"), out, pair, f"6{pair:02d}") as (lead, rep):
             call = await self._wait_call(f"rep{pair}", 20)
             assert call.t0_wall is not None                  # _wait_call waited for it
             play_at = call.t0_wall + LEAD_IN_S
@@ -139,10 +134,6 @@ class LiveHarness:
             await self._wait_ended(call.id, 20)
             lead_rec = (await lead.wait_event("confirmed", 1))["t"]
             rep_rec = (await rep.wait_event("confirmed", 1))["t"]
-        finally:
-            for phone in (lead, rep):
-                if phone is not None:
-                    await phone.close()
         result = collect(self.services.store, call.id, out, play_at, play_at - call.t0_wall, lead_rec, rep_rec,
                          spans)
         result.rep_messages = [e for e in rep.events if e.get("event") == "message"]
@@ -161,6 +152,37 @@ class LiveHarness:
         deadline = time.monotonic() + timeout
         while call_id in self.services.calls and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def phones(password: Optional[str], out: Path, pair: int,
+                 dial: str) -> AsyncIterator[tuple[PhoneProcess, PhoneProcess]]:
+    """Phone `rep<pair>` registered (it answers), then `lead<pair>` dialling
+    `dial`; each plays OUT/<party>-says.wav when told and records what it
+    heard; both closed at the end."""
+    rep = await PhoneProcess(f"rep{pair}").start(user=f"rep{pair}", password=password, registrar=SIP, register=True,
+                                                 play=out / "rep-says.wav", record=out / "rep-heard.wav")
+    lead: Optional[PhoneProcess] = None
+    try:
+        await rep.wait_event("registered", 10)
+        lead = await PhoneProcess(f"lead{pair}").start(user=f"lead{pair}", password=password, registrar=SIP,
+                                                       dial=dial, play=out / "lead-says.wav",
+                                                       record=out / "lead-heard.wav")
+        yield lead, rep
+    finally:
+        for phone in (lead, rep):
+            if phone is not None:
+                await phone.close()
+
+
+def heard(transcriber: Any, wav: Path, rec_wall: float, wall_from: float, wall_to: float) -> str:
+    """What a phone heard between two wall-clock times, as Whisper writes it."""
+    pcm, rate = read_mono(wav)
+    a, b = max(0, int((wall_from - rec_wall) * rate)), max(0, int((wall_to - rec_wall) * rate))
+    piece = pcm[a:b]
+    if len(piece) < rate // 2:
+        return ""
+    return str(normalize_numbers(transcriber.transcribe(to_16k(piece, rate), word_timings=False).text).lower())
 
 
 def collect(store: Store, call_id: str, out: Path, play_wall: float, offset: float, lead_rec: float,

@@ -22,9 +22,8 @@ import aiohttp
 from intervene.store.db import Store
 from intervene.vocab import Utterance
 from intervene_harness import localpbx
-from intervene_harness.calls import LEAD_IN_S, SIP, CallResult, collect
+from intervene_harness.calls import LEAD_IN_S, CallResult, collect, phones
 from intervene_harness.pg import ThrowawayPostgres
-from intervene_harness.phone import PhoneProcess
 from intervene_harness.soak_service import ServiceProcess
 from intervene_harness.voices import render_parties
 
@@ -196,16 +195,8 @@ class Cluster:
         `during(call_row, play_wall)` runs while the script plays (to kill a worker, say)."""
         out.mkdir(parents=True, exist_ok=True)
         spans = await asyncio.to_thread(render_parties, utterances, out / "lead-says.wav", out / "rep-says.wav")
-        pw = self.pbx_env.get("INTERVENE_SIP_PASSWORD")
         t_dial = time.time()
-        rep = await PhoneProcess(f"rep{pair}").start(user=f"rep{pair}", password=pw, registrar=SIP, register=True,
-                                                     play=out / "rep-says.wav", record=out / "rep-heard.wav")
-        lead: Optional[PhoneProcess] = None
-        try:
-            await rep.wait_event("registered", 10)
-            lead = await PhoneProcess(f"lead{pair}").start(user=f"lead{pair}", password=pw, registrar=SIP,
-                                                           dial=f"7{pair:02d}", play=out / "lead-says.wav",
-                                                           record=out / "lead-heard.wav")
+        async with phones(self.pbx_env.get("INTERVENE_SIP_PASSWORD"), out, pair, f"7{pair:02d}") as (lead, rep):
             row = await self.wait_call(f"PJSIP/rep{pair}", 30, t_dial - 1)
             t0_wall = float(row["conversation_started"])
             play_at = t0_wall + LEAD_IN_S
@@ -221,9 +212,5 @@ class Cluster:
             await self.wait_finished(row["id"], 30)
             lead_rec = (await lead.wait_event("confirmed", 1))["t"]
             rep_rec = (await rep.wait_event("confirmed", 1))["t"]
-        finally:
-            for phone in (lead, rep):
-                if phone is not None:
-                    await phone.close()
         return await asyncio.to_thread(collect, self.store, row["id"], out, play_at, play_at - t0_wall,
                                        lead_rec, rep_rec, spans)

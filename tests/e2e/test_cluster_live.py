@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from pathlib import Path
 from typing import Optional
 
 import aiohttp
@@ -16,16 +15,14 @@ from screenkit import PASSWORD, Client, sse
 
 from intervene.formats.transcript import parse_transcript
 from intervene.leads.intake import sign
-from intervene.listen.dsp import to_16k
-from intervene.nlp.lexicon import normalize_numbers
 from intervene.report.record import call_record
 from intervene.screen.web import save_user
 from intervene.store import leases
 from intervene_harness.bench_cluster import CALL as LONG_CALL
 from intervene_harness.bench_cluster import KILL_AT_S, LEADS_SECRET, leads_config
+from intervene_harness.calls import heard
 from intervene_harness.cluster import Cluster
 from intervene_harness.pg import pg_bin
-from intervene_harness.voices import read_mono
 
 pytestmark = pytest.mark.skipif(pg_bin() is None, reason="no PostgreSQL server binaries (apt-get install postgresql)")
 
@@ -51,15 +48,6 @@ def cluster(loop, tmp_path_factory):
     loop.run(c.__aenter__(), timeout=400)
     yield c
     loop.run(c.__aexit__(None, None, None), timeout=120)
-
-
-def heard(transcriber, wav: Path, rec_wall: float, wall_from: float, wall_to: float) -> str:
-    pcm, rate = read_mono(wav)
-    a, b = max(0, int((wall_from - rec_wall) * rate)), max(0, int((wall_to - rec_wall) * rate))
-    piece = pcm[a:b]
-    if len(piece) < rate // 2:
-        return ""
-    return normalize_numbers(transcriber.transcribe(to_16k(piece, rate), word_timings=False).text).lower()
 
 
 async def read_events(base: str, stop: asyncio.Event, last_id: str = "",

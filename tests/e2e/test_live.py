@@ -13,11 +13,8 @@ import pytest
 from screenkit import Loop
 
 from intervene.formats.transcript import parse_transcript
-from intervene.listen.dsp import to_16k
-from intervene.nlp.lexicon import normalize_numbers
 from intervene_harness import localpbx
-from intervene_harness.calls import CallResult, LiveHarness
-from intervene_harness.voices import read_mono
+from intervene_harness.calls import CallResult, LiveHarness, heard
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,16 +37,6 @@ def service(loop, tmp_path_factory):
     h = _harness(loop, tmp_path_factory.mktemp("live"), stop_pbx=True)   # leaves no Asterisk behind
     yield h
     loop.run(h.__aexit__(None, None, None))
-
-
-def heard(transcriber, wav: Path, rec_wall: float, wall_from: float, wall_to: float) -> str:
-    """What a phone heard between two wall-clock times, as Whisper writes it."""
-    pcm, rate = read_mono(wav)
-    a, b = max(0, int((wall_from - rec_wall) * rate)), max(0, int((wall_to - rec_wall) * rate))
-    piece = pcm[a:b]
-    if len(piece) < rate // 2:
-        return ""
-    return normalize_numbers(transcriber.transcribe(to_16k(piece, rate), word_timings=False).text).lower()
 
 
 def call_wall(r: CallResult, t: float) -> float:
