@@ -41,6 +41,7 @@ delivery mode each team and rep gets.
     [redaction]                    # personal data out of transcripts (config/privacy.py); all on by default
     [retention]                    # days to keep transcripts, interventions, leads, webhook_inbox; 0 = for ever
     [models]                       # backend = "ray": Whisper and embeddings on Ray Serve (config/models.py)
+    [crm]                          # CRM write-back: [[crm.webhook]], [crm.hubspot] (config/crm.py)
 
 A rep's settings override their team's, which override the defaults.
 """
@@ -52,9 +53,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Optional
 
+from intervene.config.crm import CrmOptions, crm_options
 from intervene.config.env import Env
 from intervene.config.leads import Campaign, LeadOptions, campaign_options, lead_options
-from intervene.config.live import LiveOptions, ServeOptions, StoreOptions, asterisk_servers
+from intervene.config.live import LiveOptions, ServeOptions, StoreOptions, asterisk_servers, metrics_networks
 from intervene.config.models import ModelsOptions, check_models
 from intervene.config.privacy import redaction_kinds, retention_options
 from intervene.core.policy import DEFAULT_MODES, PROFILES, SETTINGS, WHOLE, Profile, out_of_range
@@ -71,7 +73,7 @@ class ConfigError(InterveneError):
 
 
 SECTIONS = ("profiles", "defaults", "teams", "reps", "vad", "asr", "serve", "live", "leads", "campaigns",
-            "score", "redaction", "retention", "store", "models")
+            "score", "redaction", "retention", "store", "models", "crm")
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class Config:
     retention: RetentionOptions = RetentionOptions()   # [retention]: days to keep records
     store: StoreOptions = StoreOptions()               # [store]: which database (SQLite file or PostgreSQL)
     models: ModelsOptions = ModelsOptions()            # [models]: in-process models or Ray Serve (config/models.py)
+    crm: CrmOptions = CrmOptions()                     # [crm]: webhooks and HubSpot write-back (config/crm.py)
     source: str = ""
 
     def resolve(self, rep: Optional[str] = None, team: Optional[str] = None,
@@ -168,11 +171,12 @@ def load_config(path: Optional[str | Path] = None, env: Optional[Env] = None) ->
     raw_serve = data.get("serve") or {}
     serve: dict[str, Any] = dict(raw_serve) if isinstance(raw_serve, dict) else {"": raw_serve}
     servers = serve.pop("asterisk", [])
+    allow = serve.pop("metrics_allow", [])
     if "" in serve:
         raise ConfigError(f"{p}: [serve] must be a table")
     cfg.serve = _options(ServeOptions(), serve, f"{p}: [serve]")
     try:
-        cfg.serve = replace(cfg.serve, asterisk=asterisk_servers(servers))
+        cfg.serve = replace(cfg.serve, asterisk=asterisk_servers(servers), metrics_allow=metrics_networks(allow))
     except ValueError as e:
         raise ConfigError(f"{p}: {e}")
     cfg.live = _options(LiveOptions(), data.get("live") or {}, f"{p}: [live]")
@@ -191,6 +195,10 @@ def load_config(path: Optional[str | Path] = None, env: Optional[Env] = None) ->
         except ValueError as e:
             raise ConfigError(f"{p}: [campaigns.{cid}]: {e}")
     cfg.score = score_weights(data.get("score"), f"{p}: [score]")
+    try:
+        cfg.crm = crm_options(data.get("crm"), env.raw)
+    except ValueError as e:
+        raise ConfigError(f"{p}: [crm]: {e}")
     for section in ("redaction", "retention"):
         try:
             if section == "redaction":

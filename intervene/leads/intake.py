@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import phonenumbers
 
@@ -195,16 +195,18 @@ def lead_from_graph(obj: Any) -> tuple[Optional[str], Optional[str], Optional[st
         vals = f.get("values")
         vals = vals if isinstance(vals, list) else [vals] if vals is not None else []
         fields[f["name"]] = ", ".join(str(x) for x in vals if x is not None and str(x).strip())
-    name = _first(fields, NAME_KEYS)
+    name = first_field(fields, NAME_KEYS)
     if not name:
         name = " ".join(x for x in (fields.get("first_name", "").strip(), fields.get("last_name", "").strip()) if x)
-    return name or None, _first(fields, PHONE_KEYS), _first(fields, EMAIL_KEYS), fields
+    return name or None, first_field(fields, PHONE_KEYS), first_field(fields, EMAIL_KEYS), fields
 
 
-def _first(fields: dict[str, str], keys: tuple[str, ...]) -> Optional[str]:
+def first_field(fields: Mapping[str, Any], keys: tuple[str, ...]) -> Optional[str]:
+    """The first of `keys` the lead's fields fill with text (the CRM reads them the same way)."""
     for k in keys:
-        if fields.get(k, "").strip():
-            return fields[k].strip()
+        v = fields.get(k)
+        if isinstance(v, str) and v.strip():
+            return v.strip()
     return None
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from aiohttp import web
 
 from intervene.leads.capi import CapiClient, OutboxSender, conversion_event
+from intervene.leads.crm import CrmService
 from intervene.leads.erasure import erase_due
 from intervene.leads.flow import LeadFlow
 from intervene.leads.webhooks import LeadIntake, LeadWebhooks
@@ -49,6 +50,9 @@ class LeadService:
             client = CapiClient(options.graph_url, options.graph_version, options.dataset_id,
                                 options.capi_token or options.page_token)
             self.sender = OutboxSender(services.store, client, worker=self.db)
+        # [crm]: webhooks and HubSpot (leads/crm.py); a missing secret stops the start here, named
+        self.crm = CrmService(services, services.config.crm, self.lead_for_record)
+        self.flow.timeline.listeners.append(self.crm.on_timeline)
 
     def _received(self, lead_id: int) -> None:
         self.flow.timeline.add(lead_id, "webhook-stored")
@@ -62,6 +66,7 @@ class LeadService:
                  asyncio.create_task(self._sweep(stop), name="lead-sweep")]
         if self.sender is not None:
             tasks.append(asyncio.create_task(self.sender.run(stop), name="capi-outbox"))
+        tasks.append(asyncio.create_task(self.crm.run(stop), name="crm"))
         try:
             await stop.wait()
         finally:
@@ -89,7 +94,9 @@ class LeadService:
     def outcome(self, call_id: str, outcome: str) -> None:
         """The rep set a call's outcome: a lead flow call's goes back to
         Facebook (once per lead, call and outcome: the event id says so).
-        Called on the loop by the screen: the database work is a task."""
+        Called on the loop by the screen: the database work is a task.
+        Every call's outcome also goes to the CRM ([crm], call.outcome)."""
+        self.crm.on_outcome(call_id, outcome)
         task = asyncio.get_running_loop().create_task(self._outcome(call_id, outcome))
         self._tasks.add(task)
         task.add_done_callback(self._outcome_done)

@@ -30,8 +30,8 @@ from typing import Any, Callable, Coroutine, Optional
 
 import phonenumbers
 
+from intervene.store import crm_outbox, outbox
 from intervene.store import leads as lead_store
-from intervene.store import outbox
 from intervene.store.db import Store
 from intervene.store.worker import StoreWorker
 
@@ -78,9 +78,22 @@ def purge(store: Store, options: RetentionOptions, now: float, dry_run: bool = F
         if options.webhook_inbox > 0:
             counts["webhook_inbox"] = _count_or_delete(store, "webhook_inbox", "received_at < ?",
                                                        [now - options.webhook_inbox * DAY_S], dry_run)
+        crm = _purge_crm(store, options, now, dry_run)
+        if crm:                                        # only when there was any: the keys callers know stay as they were
+            counts["crm_outbox"] = crm
     if not dry_run and any(counts.values()):
         log.info("retention: removed %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     return counts
+
+
+def _purge_crm(store: Store, options: RetentionOptions, now: float, dry_run: bool) -> int:
+    """CRM deliveries hold a call's transcript and cards and the lead's
+    contact details together, so they are kept no longer than the shortest
+    of those three retentions (by when they were queued)."""
+    days = [d for d in (options.transcripts, options.interventions, options.leads) if d > 0]
+    if not days:
+        return 0
+    return _count_or_delete(store, crm_outbox.TABLE, "created < ?", [now - min(days) * DAY_S], dry_run)
 
 
 def _old_calls(store: Store, cutoff: float) -> list[str]:
@@ -207,6 +220,7 @@ def forget(store: Store, who: str, now: float, dry_run: bool = False, region: st
         counts["interventions"] = _delete_in(store, "interventions", "call_id", call_ids, dry_run)
         counts["outbox"] = _forget_outbox(store, [str(i) for i in lead_ids], call_ids, dry_run)
         counts["webhook_inbox"] = _forget_inbox(store, needles, dry_run)
+        crm = _forget_crm(store, [str(i) for i in lead_ids], call_ids, dry_run)
         if not dry_run:
             for i in range(0, len(call_ids), 500):
                 chunk = call_ids[i:i + 500]
@@ -216,6 +230,8 @@ def forget(store: Store, who: str, now: float, dry_run: bool = False, region: st
                 db.execute("update leads set name = null, phone = null, email = null, fields = '{}', raw = '{}', "
                            "status = ?, reason = 'personal data erased', updated = ? where id = ?",
                            [ERASED, now, lid])
+    if crm:
+        counts["crm_outbox"] = crm
     phones = sorted(person.phones | {r["phone"] for r in leads if r.get("phone")})
     kept = sum(1 for p in phones if lead_store.dnc_contains(store, p))
     if kept:
@@ -265,14 +281,28 @@ def _matching_calls(store: Store, person: Who, lead_ids: list[int]) -> set[str]:
 def _forget_outbox(store: Store, lead_ids: list[str], call_ids: list[str], dry_run: bool) -> int:
     """Every event of theirs but one a sender holds right now (`sending`: it
     is on its way; Facebook has only hashes of the number and email)."""
-    if outbox.TABLE not in store.db.tables() or not (lead_ids or call_ids):
+    return _forget_queued(store, outbox.TABLE, lead_ids, call_ids, dry_run, "status != 'sending' and ")
+
+
+def _forget_crm(store: Store, lead_ids: list[str], call_ids: list[str], dry_run: bool) -> int:
+    """Every CRM delivery of theirs, in any state: pending and failed ones
+    hold their contact details and calls in the clear; sent ones only ids,
+    but ids that still tie them to calls. One being sent right now reaches
+    the CRM regardless: erasure there is the CRM's own (say so to the admin)."""
+    return _forget_queued(store, crm_outbox.TABLE, lead_ids, call_ids, dry_run, "")
+
+
+def _forget_queued(store: Store, table: str, lead_ids: list[str], call_ids: list[str], dry_run: bool,
+                   only: str) -> int:
+    """An outbox's rows of these leads or calls (`only`: a further condition, ending in `and `)."""
+    if table not in store.db.tables() or not (lead_ids or call_ids):
         return 0
     n = 0
     for i in range(0, max(len(lead_ids), len(call_ids)), 250):
         a, b = lead_ids[i:i + 250], call_ids[i:i + 250]
         ors = [f"{col} in ({', '.join('?' * len(ids))})" for col, ids in (("lead_id", a), ("call_id", b)) if ids]
-        where = f"status != 'sending' and ({' or '.join(ors)})"        # never `in ()`: PostgreSQL refuses it
-        n += _count_or_delete(store, outbox.TABLE, where, [*a, *b], dry_run)
+        where = f"{only}({' or '.join(ors)})"        # never `in ()`: PostgreSQL refuses it
+        n += _count_or_delete(store, table, where, [*a, *b], dry_run)
     return n
 
 

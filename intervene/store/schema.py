@@ -172,12 +172,28 @@ def _lease_asterisk(db: Sql) -> None:
         db.execute("alter table call_leases add column asterisk text")
 
 
+def _crm_outbox(db: Sql) -> None:
+    """CRM write-back (leads/crm.py): each delivery to a webhook or HubSpot,
+    one row per (target, event, subject), kept across restarts like the
+    Conversions API's outbox. call_id / lead_id are there for erasure;
+    `remote` keeps what the CRM made (a HubSpot call's id), so a later
+    event of the same call updates it instead of logging a second one."""
+    db.execute(f"create table if not exists crm_outbox (delivery_id text primary key, target text not null, "
+               f"event text not null, subject text not null, call_id text, lead_id text, payload text, "
+               f"status text not null default 'pending', attempts bigint not null default 0, "
+               f"next_at {db.real} not null, created {db.real} not null, sent_at {db.real}, last_error text, "
+               f"remote text)")
+    db.execute("create index if not exists crm_outbox_due on crm_outbox (status, next_at)")
+    db.execute("create index if not exists crm_outbox_call on crm_outbox (call_id)")
+
+
 MIGRATIONS: tuple[Migration, ...] = tuple(sorted((
     Migration(1, "base: calls, transcripts, cards, users, settings, KB, leads, DNC, inbox, outbox", _base),
     Migration(2, "workers: the worker that claimed each lead", _workers),
     Migration(3, "screens: pushes shared by workers", _screen_pushes),
     Migration(4, "leases: which worker monitors each live call, and gaps in monitoring", _leases),
     Migration(5, "leases: the Asterisk each leased call is on", _lease_asterisk),
+    Migration(6, "crm: the outbox of webhook and HubSpot deliveries", _crm_outbox),
 ), key=lambda m: m.version))
 LATEST = MIGRATIONS[-1].version
 
