@@ -55,6 +55,8 @@ def redact_record(rec: dict, kinds: frozenset[Redact] = REDACT_ALL) -> dict:
     out["interventions"] = [dict(iv, **{k: clean(iv[k]) for k in ("detected", "say", "feedback_text")
                                         if isinstance(iv.get(k), str)})
                             for iv in rec.get("interventions") or []]
+    if isinstance(rec.get("summary"), str):   # it quotes the cards and the lead's fields
+        out["summary"] = clean(rec["summary"])
     return out
 
 
@@ -93,6 +95,8 @@ def read_record(obj: Any) -> dict:
                             for i, iv in enumerate(_list(obj["interventions"], "interventions"))]
     if obj.get("score") is not None:
         _read_score(obj["score"])
+    if obj.get("summary") is not None:     # optional: older records and other tools' have none
+        rec["summary"] = _text(obj["summary"], "summary")
     return rec
 
 

@@ -8,10 +8,11 @@ this module builds records from a store and imports them into one.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from intervene.formats.record import LEAD_KEYS
 from intervene.report.score import score_call
+from intervene.report.summary import call_summary
 from intervene.vocab import OUTCOMES, Category, Evidence, Intervention, Mode, Severity, Speaker, Utterance
 
 IMPORT_BY = "import"        # who the store says gave the feedback of an imported call
@@ -72,6 +73,7 @@ def call_record(store, call_id: str, lead: Optional[dict] = None,
     rec["interventions"] = interventions
     rec["score"] = score_call(transcript, interventions, rec["outcome"], rec["duration_s"],
                               weights=weights, profile=rec["profile"])
+    rec["summary"] = call_summary(rec)      # from the record just built: nothing in it the record lacks
     return rec
 
 
@@ -141,21 +143,27 @@ def _stored_lead(value: Optional[str]) -> Optional[dict]:
 
 # ------------------------------------------------------------------ importing
 
-def import_records(store, records: Iterable[dict]) -> dict[str, list[str]]:
+def import_records(store, records: Iterable[dict],
+                   progress: Optional[Callable[[int, int], None]] = None) -> dict[str, list[str]]:
     """Insert validated records (see read_record); a call_id the store already
     has is skipped, never overwritten. Returns {"imported": [...], "skipped": [...]}.
+    `progress(done, total)` hears after each record (the command line's bar).
 
     The record's `outcome_detail` (when present) is what goes back into the
     store, so a record survives export -> import -> export unchanged. The
-    record's score is not stored: it is recomputed from the calls' rows."""
+    record's score and summary are not stored: they are recomputed from the
+    calls' rows, so an imported summary never says more than the rows do."""
     done: dict[str, list[str]] = {"imported": [], "skipped": []}
-    for rec in records:
+    records = list(records)
+    for n, rec in enumerate(records, 1):
         call_id = rec["call_id"]
         if store.call(call_id) is not None:
             done["skipped"].append(call_id)
-            continue
-        _insert(store, rec)
-        done["imported"].append(call_id)
+        else:
+            _insert(store, rec)
+            done["imported"].append(call_id)
+        if progress is not None:
+            progress(n, len(records))
     return done
 
 

@@ -215,7 +215,7 @@ def test_admin_page_adds_a_rep(loop, server, browser):
 def test_the_supervisor_reports_page_shows_the_figures_and_plots(loop, server, browser):
     """The report `intervene report` writes, on the supervisor's Reports page,
     from the calls they may see (synthetic records with a planted effect)."""
-    from intervene.report.record import import_records
+    from intervene.report.record import call_record, import_records
     from intervene_harness.synth import synthetic_records
     records = synthetic_records(1500, seed=1, effects={"accuracy": (0.55, 0.30)})
     for r in records:
@@ -240,6 +240,22 @@ def test_the_supervisor_reports_page_shows_the_figures_and_plots(loop, server, b
     score_text = sup.run(page.inner_text("#call-score"))
     assert "Score " in score_text and "/100" in score_text
     assert "listening" in score_text
+    # ... and its summary (report/summary.py), line by line, as text: what people said is never HTML
+    sup.run(page.wait_for_selector("#call-summary:not([hidden]) #summary-lines li", timeout=10000))
+    shown = sup.run(page.inner_text("#summary-lines")).splitlines()
+    assert shown == call_record(server.store, newest["call_id"])["summary"].splitlines()
+    marked = dict(newest, call_id="summary-html", started="2999-01-01T00:00:00Z",
+                  transcript=[{"start": 0.0, "end": 1.0, "speaker": "rep", "text": "Two years."}],
+                  interventions=[{"at": 1.5, "utterance": 0, "category": "accuracy", "severity": "high",
+                                  "mode": "silent", "trigger": "kb-mismatch", "detected": "d",
+                                  "say": "<b id=planted>three</b> years", "evidence": [], "feedback": None}])
+    import_records(server.store, [marked])
+    sup.run(page.goto("about:blank"))                          # a hash change alone would not reload the page
+    sup.run(page.goto(server.url + "/supervisor#call=summary-html"))
+    sup.run(page.wait_for_selector("#call-summary:not([hidden]) #summary-lines li", timeout=10000))
+    assert sup.run(page.locator("#planted").count()) == 0
+    assert "<b id=planted>three</b> years" in sup.run(page.inner_text("#summary-lines"))
+    assert not sup.errors, sup.errors
     # a rep has no Reports page; nobody without a login gets it
     rep = Screen(loop, browser, server, "rep1")
     status = rep.run(rep.page.evaluate("async () => (await fetch('/reports/')).status"))

@@ -128,6 +128,7 @@ function select(id) {
     store.detailLoaded.add(id);
     loadCall(id).then((d) => {
       if (d && d.score) scores.set(String(id), d.score);
+      if (d && typeof d.summary === "string") summaries.set(String(id), d.summary);
       if (selected === id) { view.show(id); renderHead(); }
       upsertRow(store.call(id));
     }).catch((e) => { store.detailLoaded.delete(id); console.warn("intervene: could not load call", id, e.message); });
@@ -145,6 +146,29 @@ function renderScore(score) {
     h("li", { class: "score-part", "data-part": name }, h("b", { text: `${name} ${v}` }), " ",
       h("span", { class: "score-why", text: (score.explain || {})[name] || "" })));
   el.replaceChildren(h("div", { class: "score-total", text: `Score ${score.total}/100` }), h("ul", null, ...parts));
+}
+
+// The call in a few sentences (report/summary.py): what people said, so text only, never HTML.
+const summaries = new Map();
+const summaryAsked = new Set();   // calls whose summary was fetched again when they ended
+function renderSummary(summary) {
+  const el = $("#call-summary");
+  if (!el) return;
+  el.hidden = !summary;
+  if (!summary) return;
+  $("#summary-lines").replaceChildren(...summary.split("\n").map((line) => h("li", { text: line })));
+}
+
+/** A call that ended while on screen has its score and summary only now. */
+function refreshEnded(c) {
+  const id = String(c.id);
+  if (c.state !== "ended" || selected !== id || summaries.has(id) || summaryAsked.has(id)) return;
+  summaryAsked.add(id);
+  loadCall(id).then((d) => {
+    if (d && d.score) scores.set(id, d.score);
+    if (d && typeof d.summary === "string") summaries.set(id, d.summary);
+    if (selected === id) renderHead();
+  }).catch((e) => console.warn("intervene: could not load call", id, e.message));
 }
 
 function renderHead() {
@@ -166,6 +190,7 @@ function renderHead() {
   ].filter(([, v]) => v);
   $("#call-facts").replaceChildren(...facts.map(([k, v]) => h("span", null, `${k}: `, h("b", { text: v }))));
   renderScore(scores.get(String(selected)));
+  renderSummary(summaries.get(String(selected)));
   tick();
 }
 
@@ -198,7 +223,7 @@ connect({
   },
   call: (c) => {
     upsertRow(c);
-    if (selected === String(c.id)) renderHead();
+    if (selected === String(c.id)) { renderHead(); refreshEnded(c); }
     initialSelect();
   },
   briefing: (b) => view.onBriefing(b),

@@ -44,9 +44,11 @@ class Calls:
         out = await self._call_detail(user, call_id)
         if out["call"].get("state") == "ended":
             try:                                 # the rep's score, each part explained (report/score.py)
-                out["score"] = (await self.s.db.run(call_record, self.s.store, call_id))["score"]
+                record = await self.s.db.run(call_record, self.s.store, call_id)
             except (KeyError, ValueError):       # not stored (KeyError), or a record that cannot be scored
                 pass
+            else:                                # and the call in a few sentences (report/summary.py)
+                out["score"], out["summary"] = record["score"], record["summary"]
         return out
 
     async def _call_detail(self, user: User, call_id: str) -> dict[str, Any]:
