@@ -8,8 +8,11 @@ and supervisors' screens (screen/web/).
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+import wave
 from collections import OrderedDict
+from functools import lru_cache
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from aiohttp import web
@@ -23,6 +26,25 @@ MEDIA_WAIT_S = 10.0     # a fetch for audio still being synthesized waits this l
 MEDIA_KEEP = 256        # recent clips kept (Asterisk caches what it fetched anyway)
 KEEPALIVE_S = 75.0      # an idle keep-alive connection is closed after this (aiohttp's default: an hour)
 CLIENT_MAX_BYTES = 1024 ** 2   # the largest request body read (a practice transcript, a webhook batch)
+DOCTOR_CLIP = "doctor.wav"     # /media/doctor.wav: `intervene doctor` has Asterisk fetch it through the public URL
+DOCTOR_CLIP_S = 0.2            # silence, short enough to finish at once
+
+
+def silent_wav(seconds: float = DOCTOR_CLIP_S, rate: int = 8000) -> bytes:
+    """A mono 16-bit WAV of silence: a test clip that carries nothing of anyone."""
+    b = io.BytesIO()
+    with wave.open(b, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\0\0" * int(rate * seconds))
+    return b.getvalue()
+
+
+@lru_cache(maxsize=1)
+def doctor_clip() -> bytes:
+    """The fixed test clip, made once: the same bytes on every request."""
+    return silent_wav()
 
 
 class MediaStore:
@@ -71,8 +93,10 @@ class MediaStore:
 
 class WebServer:
     """`/media/<clip>` is open (Asterisk fetches it; clip names are random),
-    `/healthz` is open (monitoring; says nothing but ok), everything else is
-    the screens' app (screen/web/), behind a login or the API token."""
+    so is `/media/doctor.wav` (a fixed silent clip: `intervene doctor` proves
+    with it that Asterisk reaches the service through its public URL and any
+    proxy), `/healthz` is open (monitoring; says nothing but ok), everything
+    else is the screens' app (screen/web/), behind a login or the API token."""
 
     def __init__(self, media: MediaStore, host: str, port: int, screen: "ScreenApp",
                  live: Callable[[], list[dict]] = list,
@@ -85,6 +109,7 @@ class WebServer:
         self.host, self.port = host, port
         self._runner: Optional[web.AppRunner] = None
         app = web.Application(client_max_size=client_max_bytes)
+        app.router.add_get(f"/media/{DOCTOR_CLIP}", self._serve_doctor_clip)     # before /media/{key}: the first match wins
         app.router.add_get("/media/{key}", self._media)
         app.router.add_get("/healthz", self._health)
         app.router.add_get("/api/live", self._live)
@@ -120,6 +145,12 @@ class WebServer:
         if data is None:
             raise web.HTTPNotFound(text=f"no such clip: {key}\n")
         return web.Response(body=data, content_type="audio/x-wav")
+
+    async def _serve_doctor_clip(self, request: web.Request) -> web.Response:
+        # a day's caching is harmless (the bytes never change); the doctor adds a
+        # query string of its own so each run is a real fetch
+        return web.Response(body=doctor_clip(), content_type="audio/x-wav",
+                            headers={"Cache-Control": "public, max-age=86400"})
 
     async def _live(self, request: web.Request) -> web.Response:
         """The controller's own view of its calls (taps, frames, deliveries): diagnostics."""
