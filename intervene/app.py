@@ -10,7 +10,7 @@ import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Callable, Mapping, Optional
 
 import yaml
 
@@ -24,6 +24,7 @@ from intervene.kb.loader import load_kb, load_kb_text
 from intervene.leads.service import LeadService
 from intervene.listen.asr import Transcriber
 from intervene.listen.pipeline import AsrPool, asr_prompt
+from intervene.metrics import CALLS_IN_PROGRESS, watch_loop_lag
 from intervene.nlp.embed import SentenceEmbedder
 from intervene.nlp.judge import CrossEncoderJudge
 from intervene.pbx.ari import Ari, AriSettings
@@ -31,6 +32,7 @@ from intervene.pbx.controller import Controller, Services
 from intervene.pbx.media import MediaStore, WebServer
 from intervene.pbx.voice import Voice, VoiceError, VoiceOptions
 from intervene.screen.web import build_screen, save_user, signed_link
+from intervene.screen.web.metrics import Metrics
 from intervene.screen.web.session import write_private
 from intervene.serving.client import RayEmbedder, RayTranscriber
 from intervene.store.db import Store, default_db_path
@@ -110,8 +112,9 @@ class Runtime:
                                  f"(database {self.db_label})")
         return load_kb_text(yaml.safe_dump(doc, sort_keys=False), source=f"{self.db_label} (imported KB)")
 
-    def index(self, kb: KnowledgeBase) -> KBIndex:
-        return KBIndex(kb, self.embedder, self.store, self.judge)
+    def index(self, kb: KnowledgeBase, progress: Optional[Callable[[int, int], None]] = None) -> KBIndex:
+        """The KB's index; `progress(done, total)` hears about the texts it has to embed (cli/progress.py)."""
+        return KBIndex(kb, self.embedder, self.store, self.judge, progress)
 
 
 def transcriber(cfg: Config, model: Optional[str], prompt: str) -> Transcriber:
@@ -161,12 +164,15 @@ async def build_controller(rt: Runtime, cfg: Config, kb_path: Optional[str] = No
                           public_url=lambda: (public_url or so.public_url or services.public_url), secret=rt.env.secret or so.secret,
                           on_outcome=leads.outcome, db=services.db)
     attended = [services]          # every Asterisk's calls, for /api/calls (more below)
+    CALLS_IN_PROGRESS.labels(services.worker).set_function(     # counted when scraped: it cannot drift
+        lambda: sum(1 for sv in attended for c in sv.calls.values() if not c.ended))
     web = WebServer(media, host, port, screen, live=lambda: [c.snapshot() for sv in attended for c in sv.calls.values()],
-                    more_routes=[leads.add_routes])
+                    more_routes=[leads.add_routes,         # /metrics: the API token or [serve] metrics_allow
+                                 Metrics(screen.state, screen.access, so.metrics_allow).add_routes])
     on_started = [] if rt.store.users() else [     # once listening (the port may be chosen then)
         lambda: first_admin(rt.store, screen, public_url or so.public_url or web.url)]
     purge = daily_purge(services.db, rt.store, cfg.retention)     # [retention], daily, on the store's thread
-    controller = Controller(services, web, public_url or so.public_url, background=[leads.run, purge],
+    controller = Controller(services, web, public_url or so.public_url, background=[leads.run, purge, watch_loop_lag],
                             on_started=on_started, leads=leads)
     for more in servers[1:]:        # [[serve.asterisk]]: the same worker on another Asterisk (the lead flow dials the first)
         other = Services(ari=Ari(more), store=rt.store, kb=kb, index=index, config=cfg, asr=asr, voice=voice,

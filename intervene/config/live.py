@@ -22,6 +22,10 @@
     practice_max_speed = 20.0           # fastest playback
     practice_per_user = 2               # at once on one rep's screen
     practice_total = 8                  # at once in the service
+    # /metrics (Prometheus): the API token, or a client in one of these networks (default: none)
+    metrics_allow = ["127.0.0.1/32", "10.0.0.0/8"]
+    log_format = "text"                 # or "json": one object a line, with call and worker on a call's lines
+                                        # (--log-format / INTERVENE_LOG_FORMAT win)
 
     # one worker on several Asterisk servers (instead of ari_url / ari_user / app above):
     [[serve.asterisk]]
@@ -42,6 +46,7 @@
 """
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,7 +81,9 @@ class ServeOptions:
     practice_per_user: int = 2        # practice calls on one rep's screen at once
     practice_total: int = 8           # practice calls at once in the whole service
     worker: str = ""                  # this worker's name in a cluster (calls and leads it owns); default: hostname
+    log_format: str = ""              # text | json (one object a line); --log-format / INTERVENE_LOG_FORMAT win
     asterisk: tuple[AsteriskServer, ...] = ()   # [[serve.asterisk]]: several Asterisk servers (else ari_url)
+    metrics_allow: tuple[str, ...] = ()  # networks that may scrape /metrics without the API token
 
 
 @dataclass(frozen=True)
@@ -118,4 +125,18 @@ def asterisk_servers(raw: Any) -> tuple[AsteriskServer, ...]:
         if (a.url, a.app) in seen:
             raise ValueError(f"[[serve.asterisk]]: {a.url} with app {a.app or '(default)'!r} is listed twice")
         seen.add((a.url, a.app))
+    return tuple(out)
+
+
+def metrics_networks(raw: Any) -> tuple[str, ...]:
+    """`[serve] metrics_allow`: a list of networks ("10.0.0.0/8") or single
+    addresses ("127.0.0.1", "::1"), each checked now and written as a network."""
+    if not isinstance(raw, list) or not all(isinstance(a, str) for a in raw):
+        raise ValueError('[serve] metrics_allow must be a list of networks, e.g. ["127.0.0.1/32", "10.0.0.0/8"]')
+    out = []
+    for a in raw:
+        try:
+            out.append(str(ipaddress.ip_network(a.strip(), strict=False)))
+        except ValueError as e:
+            raise ValueError(f"[serve] metrics_allow: {a!r} is not a network or address ({e})") from None
     return tuple(out)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from typing import Iterable, Optional, Protocol, Sequence
+from typing import Callable, Iterable, Optional, Protocol, Sequence
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -30,20 +30,40 @@ class VectorCache(Protocol):
     def put_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None: ...
 
 
-def embed_with_cache(embedder: Embedder, texts: Sequence[str],
-                     cache: Optional[VectorCache] = None) -> np.ndarray:
-    """Embed texts, asking the persistent cache first and storing what was new."""
+# With a progress callback, new texts go to the model this many at a time (a
+# multiple of the embedder's batch of 64), shortest first as it batches them.
+PROGRESS_CHUNK = 256
+
+
+def embed_with_cache(embedder: Embedder, texts: Sequence[str], cache: Optional[VectorCache] = None,
+                     progress: Optional[Callable[[int, int], None]] = None) -> np.ndarray:
+    """Embed texts, asking the persistent cache first and storing what was new.
+    `progress(done, total)` hears about the new texts as they are embedded
+    (the slow part of importing a large KB); the cached ones cost nothing."""
     texts = list(texts)
     if not texts:
         return np.zeros((0, 1), dtype=np.float32)
     known = cache.get_vectors(embedder.name, texts) if cache else {}
     missing = sorted({t for t in texts if t not in known})
     if missing:
-        fresh = dict(zip(missing, embedder.encode(missing)))
+        fresh = dict(zip(missing, embedder.encode(missing))) if progress is None else \
+            _encode_reporting(embedder, missing, progress)
         if cache:
             cache.put_vectors(embedder.name, fresh)
         known = {**known, **fresh}
     return np.vstack([known[t] for t in texts]).astype(np.float32)
+
+
+def _encode_reporting(embedder: Embedder, texts: list[str],
+                      progress: Callable[[int, int], None]) -> dict[str, np.ndarray]:
+    by_length = sorted(texts, key=len)
+    out: dict[str, np.ndarray] = {}
+    progress(0, len(by_length))
+    for i in range(0, len(by_length), PROGRESS_CHUNK):
+        chunk = by_length[i:i + PROGRESS_CHUNK]
+        out.update(zip(chunk, embedder.encode(chunk)))
+        progress(len(out), len(by_length))
+    return out
 
 
 @dataclass(frozen=True)
@@ -202,7 +222,8 @@ def _weak_aliases(kb: KnowledgeBase, strong: AliasMatcher) -> list[str]:
 
 class KBIndex:
     def __init__(self, kb: KnowledgeBase, embedder: Embedder,
-                 cache: Optional[VectorCache] = None, judge: Optional[Judge] = None) -> None:
+                 cache: Optional[VectorCache] = None, judge: Optional[Judge] = None,
+                 progress: Optional[Callable[[int, int], None]] = None) -> None:
         self.kb = kb
         self.embedder = embedder
         self.cache = cache
@@ -220,7 +241,7 @@ class KBIndex:
         # phrases are embedded as utterances will be: numbers as digits ("zero" -> "0")
         self.phrase_norm = [normalize_numbers(p.text) for p in self.phrases]
         texts = [f.text for f in self.facts] + self.phrase_norm
-        vecs = embed_with_cache(embedder, texts, cache)
+        vecs = embed_with_cache(embedder, texts, cache, progress)     # progress: (texts embedded, to embed)
         dim = vecs.shape[1] if len(texts) else 384
         self.fact_vecs = vecs[: len(self.facts)] if self.facts else np.zeros((0, dim), np.float32)
         self.phrase_vecs = vecs[len(self.facts):] if self.phrases else np.zeros((0, dim), np.float32)

@@ -38,6 +38,7 @@ from typing import Any, Callable, Optional, Sequence
 import aiohttp
 
 from intervene.errors import InterveneError
+from intervene.metrics import OUTBOX_SENDS
 from intervene.store import outbox
 from intervene.store.db import Store
 from intervene.store.worker import DbRunner, Inline
@@ -259,11 +260,13 @@ class OutboxSender:
             if now - event_time > self.max_age_s:
                 await db.run(outbox.mark_failed, store, eid,
                              "too old: Facebook takes events up to 7 days after event_time")
+                OUTBOX_SENDS.labels("capi", "expired").inc()
                 log.warning("CAPI %s: given up, older than %.0f s", eid, self.max_age_s)
                 continue
             try:
                 answer = await self.client.send(row["payload"])
             except CapiError as e:
+                OUTBOX_SENDS.labels("capi", "retry" if e.retryable else "refused").inc()
                 if e.retryable:
                     await db.run(outbox.mark_retry, store, eid, e.message, now + self.delay(attempts))
                     log.info("CAPI %s: attempt %d failed, retry in %.3g s: %s", eid, attempts,
@@ -279,9 +282,11 @@ class OutboxSender:
                 raise
             except Exception as e:                           # a bug of ours: keep the row, try later
                 log.exception("CAPI %s: unexpected error", eid)
+                OUTBOX_SENDS.labels("capi", "error").inc()
                 await db.run(outbox.mark_retry, store, eid, f"{type(e).__name__}: {e}", now + self.delay(attempts))
                 continue
             await db.run(outbox.mark_sent, store, eid, answer, self.clock())
+            OUTBOX_SENDS.labels("capi", "sent").inc()
             sent += 1
         return sent
 
@@ -297,12 +302,12 @@ class OutboxSender:
                 raise
             except Exception:                                # e.g. the database busy: next poll
                 log.exception("CAPI: outbox pass failed")
-            await _first(stop, self._wake, self.poll_s)
+            await first_of(stop, self._wake, self.poll_s)
             self._wake.clear()
 
 
-async def _first(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
-    """Wait until either event is set, or timeout."""
+async def first_of(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
+    """Wait until either event is set, or timeout (a sender's stop or wake-up, or its next poll)."""
     if a.is_set() or b.is_set():
         return
     tasks = [asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())]

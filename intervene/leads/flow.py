@@ -31,6 +31,7 @@ from intervene.leads.intake import caller_name
 from intervene.leads.understand import dialogue
 from intervene.leads.understand.dialogue import Action, End, Handoff, Qualifier, Question, Say
 from intervene.leads.understand.rules import decide, lead_zones
+from intervene.logctx import call_context
 from intervene.nlp.redact import mask_phone
 from intervene.pbx.ari import AriError, AriUnavailable
 from intervene.pbx.briefing import handoff_briefing
@@ -141,7 +142,9 @@ class LeadFlow:
                 continue
             call = LeadCall(self, claimed, campaign)
             self.calls[lead["id"]] = call
-            call.task = asyncio.create_task(call.run(), name=f"lead-{lead['id']}")
+            # the lead call's own context: its lines (dialling, qualifying, ringing reps, settling) name the call
+            call.task = asyncio.create_task(call.run(), name=f"lead-{lead['id']}",
+                                            context=call_context(call.id, self.s.worker))
 
     # ------------------------------------------------------------ reps
     async def pick_reps(self, team: str) -> list[User]:

@@ -52,6 +52,7 @@ from intervene.leads.intake import (
     verify_signature,
 )
 from intervene.leads.understand.rules import decide
+from intervene.metrics import WEBHOOKS
 from intervene.nlp.redact import mask_phone
 from intervene.store import leads as db
 from intervene.store.db import Store, StoreError
@@ -277,6 +278,8 @@ class LeadWebhooks:
             else:
                 new.append(a.id)
         log.info("lead webhook: %d new, %d duplicate, %d unknown campaign", len(new), dup, unknown)
+        for result, n in (("accepted", len(new)), ("duplicate", dup), ("unknown-campaign", unknown)):
+            WEBHOOKS.labels("facebook", result).inc(n)
         self._tell(new)
         return web.json_response({"received": len(new) + unknown, "duplicates": dup, "unknown": unknown,
                                   "ids": new})
@@ -300,6 +303,7 @@ class LeadWebhooks:
         # without an id, the signed body itself is the key: the same request again is a duplicate
         key = f"webhook:{p.id}" if p.id else f"webhook-body:{hashlib.sha256(raw).hexdigest()[:40]}"
         added, row = await self.db.run(_plain_intake, self.store, self.options, self.campaigns, p, key, body, now)
+        WEBHOOKS.labels("leads", "duplicate" if added.duplicate else "accepted").inc()
         if added.duplicate:
             return web.json_response({"id": added.id, "status": row.get("status"), "reason": row.get("reason"),
                                       "duplicate": True})
@@ -318,10 +322,13 @@ class LeadWebhooks:
             return await handle(raw)
         except IntakeError as e:
             status, message = 400, str(e)
+            WEBHOOKS.labels(_endpoint(request), "invalid").inc()
         except StoreError as e:
             log.warning("lead webhook %s: database unavailable (%s): answered 503", request.path, e)
+            WEBHOOKS.labels(_endpoint(request), "busy").inc()
             return _error(503, "the lead store is busy; send it again later")
         except Exception as e:                 # a bug of ours must not cost the lead: keep it for a person
+            WEBHOOKS.labels(_endpoint(request), "error").inc()
             log.exception("lead webhook %s: could not take a signed body", request.path)
             status, message = 400, f"could not take this body ({type(e).__name__}); it was kept for inspection"
         try:
@@ -378,11 +385,18 @@ def _refuse_unsigned(request: web.Request, raw: bytes, secret: str, header: str,
     endpoint with no secret configured: nothing could be checked); None if it is."""
     if not secret:
         log.warning("lead webhook %s refused: %s", request.path, off)
+        WEBHOOKS.labels(_endpoint(request), "disabled").inc()
         return _error(403, off)
     if not verify_signature(secret, raw, request.headers.get(header)):
         log.warning("lead webhook %s from %s: bad or missing %s", request.path, request.remote, header)
+        WEBHOOKS.labels(_endpoint(request), "bad-signature").inc()
         return _error(403, f"bad or missing {header}")
     return None
+
+
+def _endpoint(request: web.Request) -> str:
+    """The metrics label of a webhook route: `facebook` or `leads` (its last path part; the routes are fixed)."""
+    return request.path.rsplit("/", 1)[-1]
 
 
 def _error(status: int, message: str) -> web.Response:

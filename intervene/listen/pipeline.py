@@ -36,6 +36,7 @@ from intervene.listen.cues import CueTracker
 from intervene.listen.dsp import to_16k
 from intervene.listen.vad import InterimAudio, Segmenter, SpeechEnd, SpeechStart, VadEvent, VadOptions
 from intervene.listen.wav import CallAudio
+from intervene.metrics import ASR_QUEUE, ASR_SKIPPED, EOS_TO_DECISION
 from intervene.nlp.redact import redact
 from intervene.nlp.text import ends_sentence
 from intervene.vocab import REDACT_ALL, AudioChunk, Intervention, KnowledgeBase, Redact, Speaker, Utterance, Word
@@ -83,6 +84,7 @@ class AsrPool:
 
     def submit(self, pcm: np.ndarray, rate: int, words: bool = True, interim: bool = False) -> "Future[AsrResult]":
         fut: Future[AsrResult] = Future()
+        ASR_QUEUE.inc()                     # before it can be taken (and counted down)
         self._jobs.put((1 if interim else 0, next(self._seq), time.perf_counter(), pcm, rate, words, fut))
         return fut
 
@@ -91,9 +93,11 @@ class AsrPool:
             prio, _, queued, pcm, rate, words, fut = self._jobs.get()
             if pcm is None:
                 return
+            ASR_QUEUE.dec()
             if not fut.set_running_or_notify_cancel():
                 continue
             if prio and time.perf_counter() - queued > self.stale_s:
+                ASR_SKIPPED.inc()
                 fut.set_result(AsrResult("", (), 0.0, 0.0, len(pcm) / rate, 0.0, "stale interim"))
                 continue
             try:
@@ -326,6 +330,7 @@ class CallPipeline:
         done = time.perf_counter()
         self.timing[u.index] = (h.eos_wall, done)
         self.latency.eos_to_decision_ms.append((done - h.eos_wall) * 1000)
+        EOS_TO_DECISION.observe(done - h.eos_wall)
         return out
 
 

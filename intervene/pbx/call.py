@@ -16,10 +16,12 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, replace
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Optional, TypeVar
+from functools import cached_property, wraps
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Coroutine, Optional, ParamSpec, TypeVar
 
 from intervene.accounts.auth import User
+from intervene.logctx import about_call, call_context
+from intervene.metrics import DECISION_TO_DELIVERED, DELIVERIES, INTERVENTIONS, UTTERANCES
 from intervene.nlp.redact import mask_phone
 from intervene.pbx.ari import AriError, AriUnavailable
 from intervene.pbx.briefing import briefing_text, rep_name
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("intervene.call")
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 # An ended call leaves the service's list once its last writes are in (what
 # reads the store after it sees the whole call), or after this long.
@@ -63,6 +66,17 @@ def _no_briefing() -> Optional[str]:
 
 def _nothing() -> None:
     """A store job that only waits its turn: everything handed over before it is done."""
+
+
+def _about_this_call(step: "Callable[Concatenate[LiveCall, P], Awaitable[T]]"
+                     ) -> "Callable[Concatenate[LiveCall, P], Coroutine[Any, Any, T]]":
+    """A step others call (the controller on an event, the lead flow, the
+    lease keeper) logs as the call's, whichever task runs it (logctx.py)."""
+    @wraps(step)
+    async def about(call: "LiveCall", *args: P.args, **kwargs: P.kwargs) -> T:
+        with about_call(call.id, call.s.worker):
+            return await step(call, *args, **kwargs)
+    return about
 
 
 @dataclass(frozen=True)
@@ -140,7 +154,10 @@ class LiveCall:
         self.taps: dict[Speaker, Tap] = {}
         # The pipeline and engine live on the call's own thread (listening.py), built there as its first
         # job: the loop only reads a party's VAD state and the transcript's length, never runs them.
-        self.listening = CallThread(f"call-{call_id}", asyncio.get_running_loop(), self._trouble)
+        # Its log lines name the call and the worker: its tasks and its thread run in copies of this.
+        self.log_context = call_context(call_id, services.worker)
+        self.listening = CallThread(f"call-{call_id}", asyncio.get_running_loop(), self._trouble,
+                                    context=self.log_context)
         self.profile_name, build = services.new_pipeline(args, self.listening.to_loop(self._on_utterance),
                                                          self.listening.to_loop(self._on_interim))
         self.engine: CallEngine
@@ -172,9 +189,10 @@ class LiveCall:
         return time.monotonic() - self.t0 if self.t0 is not None else 0.0
 
     def spawn(self, coro: Coroutine[Any, Any, T], name: str) -> "asyncio.Task[T]":
-        task = asyncio.create_task(coro, name=f"{self.id}-{name}")
+        ctx = self.log_context.copy()
+        task = asyncio.create_task(coro, name=f"{self.id}-{name}", context=ctx)
         self._tasks.add(task)
-        task.add_done_callback(self._done)
+        task.add_done_callback(self._done, context=ctx)
         return task
 
     def _done(self, task: "asyncio.Task[Any]") -> None:
@@ -198,6 +216,7 @@ class LiveCall:
         hears as they join, from the call's arguments and the KB (once)."""
         return briefing_text(self.args, self.s.kb)
 
+    @_about_this_call
     async def start(self) -> None:
         """The lead is in our app: bridge them, hold music, ring the rep."""
         ari, app = self.s.ari, self.s.ari.s.app
@@ -251,6 +270,7 @@ class LiveCall:
         """The rep rung did not join: the next one may."""
         self.rep = None
 
+    @_about_this_call
     async def rep_joined(self, channel: str, adopted: bool = False) -> None:
         """The rep answered: into the bridge, taps on both parties, the
         whispered briefing while the lead holds, then the clock starts.
@@ -373,6 +393,7 @@ class LiveCall:
         next line still goes out. The store is written off the loop, in order,
         kept in memory while the database is locked."""
         u = replace(u, index=u.index + self.utt_offset)
+        UTTERANCES.labels(u.speaker.value, "final").inc()
         for where, step in (("screen", lambda: self.s.screen.line(self.id, u)),
                             ("store", lambda: self.s.db.write(self.s.store.add_utterance, self.id, u)),
                             ("heard", lambda: self.hooks.heard(u))):
@@ -383,6 +404,7 @@ class LiveCall:
 
     def _on_interim(self, u: Utterance) -> None:
         if not self.ended:
+            UTTERANCES.labels(u.speaker.value, "interim").inc()
             self.s.screen.line(self.id, u)
 
     def _decided(self, iv: Intervention, live: bool = True) -> None:
@@ -391,6 +413,7 @@ class LiveCall:
             return
         seq = self.seq
         self.seq += 1
+        INTERVENTIONS.labels(iv.category.value, iv.mode.value).inc()
         card = record_intervention(self.s.db, self.s.screen, self.id, seq, iv)     # the row: off the loop
         if live and iv.mode is Mode.SILENT and self.account and self.account.sip_message and self.args.get("rep"):
             self.spawn(self._sip_message(card), f"sip-{seq}")
@@ -403,6 +426,7 @@ class LiveCall:
 
     def _mark(self, seq: int, entry: dict[str, Any], status: str, at: Optional[float]) -> None:
         entry["delivery"], entry["delivered_at"] = status, at
+        DELIVERIES.labels(str(entry.get("mode", "")), status).inc()
         self.s.screen.update_card(self.id, seq, delivery=status, delivered_at=at)
         self.s.db.write(self.s.store.set_delivery, self.id, seq, status, at)
 
@@ -427,6 +451,8 @@ class LiveCall:
         at = self.spoke_at.pop(seq, None) if status in ("spoken", "interrupted", "whispered") else None
         if status == "shown":
             at = round(self.now(), 2)
+        if at is not None:                           # iv.at: the call time the policy decided it
+            DECISION_TO_DELIVERED.labels(iv.mode.value).observe(max(0.0, at - iv.at))
         self._mark(seq, entry, status, at)
 
     def someone_speaking(self) -> bool:
@@ -562,6 +588,7 @@ class LiveCall:
         return "failed" if played.status == "failed" else "whispered"
 
     # --------------------------------------------------------- the end
+    @_about_this_call
     async def end(self, reason: str) -> None:
         """Either party gone (or Asterisk gone): hang up the other, remove
         everything we made, finish the pipeline, record the call."""
@@ -591,6 +618,7 @@ class LiveCall:
         self.s.screen.call(self.id, state="ended", ended_at=time.time())
         self.spawn(self._forget_when_written(), "written")
 
+    @_about_this_call
     async def let_go(self) -> None:
         """Another worker took this call over (this one stalled past its
         lease): stop listening and forget it, touching nothing in Asterisk -

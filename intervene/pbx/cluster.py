@@ -27,6 +27,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
+from intervene.logctx import about_call
 from intervene.pbx.ari import AriError, AriUnavailable
 from intervene.store import leases
 from intervene.store.db import StoreError
@@ -82,9 +83,10 @@ class LeaseKeeper:
         for cid in lost:
             call = s.calls.get(cid)
             if call is not None and not call.ended:
-                log.error("call %s: another worker took it over (this one was unresponsive for more than "
-                          "%.0fs); letting go of it here", cid, self.lease_s)
-                await call.let_go()
+                with about_call(cid, s.worker):
+                    log.error("call %s: another worker took it over (this one was unresponsive for more than "
+                              "%.0fs); letting go of it here", cid, self.lease_s)
+                    await call.let_go()
         if not s.connected.is_set():            # no ARI: nothing could be moved or tapped
             return
         for row in await s.db.run(leases.expired, s.store, now, self.asterisk):
@@ -102,7 +104,8 @@ class LeaseKeeper:
         if row is None or row["worker"] == s.worker:
             gap_from = float(row["renewed"]) if row else now
             await s.db.run(leases.take, s.store, cid, s.worker, self.app, now, self.lease_s, self.asterisk)
-            return await self.move_and_adopt(cid, gap_from)
+            with about_call(cid, s.worker):
+                return await self.move_and_adopt(cid, gap_from)
         if float(row["expires"]) < now:
             return await self.take_over(row, now)
         return False
@@ -113,9 +116,10 @@ class LeaseKeeper:
         old = await s.db.run(leases.steal, s.store, cid, s.worker, self.app, time.time(), self.lease_s)
         if old is None:
             return False                         # renewed meanwhile, or another worker was quicker
-        log.warning("call %s: worker %s stopped renewing its lease %.1fs ago; taking the call over",
-                    cid, old["worker"], now - float(old["renewed"]))
-        ok = await self.move_and_adopt(cid, float(old["renewed"]))
+        with about_call(cid, s.worker):          # from here on these lines are the call's (and this worker's)
+            log.warning("call %s: worker %s stopped renewing its lease %.1fs ago; taking the call over",
+                        cid, old["worker"], now - float(old["renewed"]))
+            ok = await self.move_and_adopt(cid, float(old["renewed"]))
         if ok:
             self.taken_over += 1
             self.last_takeover_s = time.time() - float(old["expires"])

@@ -26,6 +26,7 @@ from intervene.config import Config
 from intervene.config.live import LiveOptions
 from intervene.core.engine import CallEngine
 from intervene.listen.pipeline import CallPipeline, ListenOptions
+from intervene.logctx import about_call
 from intervene.nlp.redact import mask_phone
 from intervene.pbx.ari import Ari, AriError, AriUnavailable
 from intervene.pbx.briefing import args_for_log, parse_args, rep_name
@@ -375,9 +376,10 @@ class Controller:
             self.s.store_call(call, state="live")
         else:
             self.s.show_call(call, "live")
-        log.info("adopting call %s still in progress (lead %s), %d utterances already stored",
-                 cid, lead, call.utt_offset)
-        await call.rep_joined(rep, adopted=True)
+        with about_call(cid, self.s.worker):
+            log.info("adopting call %s still in progress (lead %s), %d utterances already stored",
+                     cid, lead, call.utt_offset)
+            await call.rep_joined(rep, adopted=True)
 
     # --------------------------------------------------------- events
     async def _dispatch(self, ev: dict[str, Any]) -> None:
@@ -409,13 +411,14 @@ class Controller:
             if call is None or call.ended:
                 await self.s.ari.quiet("DELETE", f"/channels/{cid}")
                 return
-            asyncio.create_task(self._guard(call, call.rep_joined(cid)))
+            asyncio.create_task(self._guard(call, call.rep_joined(cid)), context=call.log_context.copy())
         elif not cid.startswith("iv-"):
             call = LiveCall(self.s, new_call_id(), cid, parse_args(args))
-            log.info("call %s: lead %s (%s) arrived in app %s, args %s", call.id, cid,
-                     mask_phone((ch.get("caller") or {}).get("number", "")), self.s.ari.s.app,
-                     args_for_log(call.args))
-            asyncio.create_task(self._guard(call, call.start()))
+            with about_call(call.id, self.s.worker):
+                log.info("call %s: lead %s (%s) arrived in app %s, args %s", call.id, cid,
+                         mask_phone((ch.get("caller") or {}).get("number", "")), self.s.ari.s.app,
+                         args_for_log(call.args))
+            asyncio.create_task(self._guard(call, call.start()), context=call.log_context.copy())
 
     async def _guard(self, call: LiveCall, step: Awaitable[None]) -> None:
         """A call whose set-up fails is ended cleanly, not left half-built."""
@@ -433,12 +436,13 @@ class Controller:
                 if call.hooks.assistant_first:          # the lead flow rings reps itself
                     continue
                 if why == "ChannelDestroyed":           # rang out, declined or unreachable
-                    log.info("call %s: the rep did not answer", call.id)
-                    call.spawn(call.rep_unavailable(), "no-rep")
+                    with about_call(call.id, self.s.worker):    # the event is everyone's; these lines are the call's
+                        log.info("call %s: the rep did not answer", call.id)
+                        call.spawn(call.rep_unavailable(), "no-rep")
             elif channel in (call.lead, call.rep):
                 if channel == call.lead and call.t0 is None and call.hooks.assistant_first:
                     continue                            # the lead flow's callback not answered: it decides
-                await call.end(f"{channel} {why}")
+                await call.end(f"{channel} {why}")     # logs as the call's (call.py _about_this_call)
 
 
 def _settle_heap() -> None:

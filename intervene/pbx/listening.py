@@ -14,6 +14,7 @@ order the thread produced it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
@@ -37,9 +38,14 @@ class CallThread:
     the order submitted, and whatever comes back runs on the loop."""
 
     def __init__(self, name: str, loop: asyncio.AbstractEventLoop,
-                 on_error: Callable[[str, Exception], None]) -> None:
+                 on_error: Callable[[str, Exception], None],
+                 context: contextvars.Context | None = None) -> None:
         self.loop = loop
         self.on_error = on_error          # (where, exception), on the loop: the call logs it and goes on
+        # Context variables do not cross into threads: every job runs in this one (the call's log
+        # context, logctx.py), entered by one thread at a time since the pool has a single thread.
+        # What a job hands back to the loop runs in it too (call_soon_threadsafe copies it).
+        self._context = context if context is not None else contextvars.copy_context()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)   # its thread starts on first use
         self.closed = False
 
@@ -89,7 +95,7 @@ class CallThread:
                 return
             if then is not None:
                 self._on_loop(then, out)
-        return self._pool.submit(job)
+        return self._pool.submit(self._context.run, job)
 
     def _on_loop(self, fn: Callable[..., None], *args: Any) -> None:
         try:

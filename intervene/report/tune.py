@@ -29,7 +29,7 @@ import math
 import re
 import tomllib
 from collections import Counter
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from intervene.config import ConfigError, _tune
 from intervene.core.engine import CallEngine
@@ -229,16 +229,20 @@ def replay_stored(index, profile: Profile, utterance_rows: list[Mapping], modes=
              "at": round(iv.at, 2), "severity": iv.severity.value} for iv in ivs]
 
 
-def tune_calls(store, index, cfg, profile: str, over: Mapping[str, Any], call_rows: list[Mapping]) -> dict:
+def tune_calls(store, index, cfg, profile: str, over: Mapping[str, Any], call_rows: list[Mapping],
+               progress: Optional[Callable[[int, int], None]] = None) -> dict:
     """Replay each call (store rows) with `profile` as `cfg` has it and with
     `over` applied; the report: {"profile", "set", "calls", "skipped",
-    "categories": {cat: counts}, "per_call": [{call_id, categories, new, gone}]}."""
+    "categories": {cat: counts}, "per_call": [{call_id, categories, new, gone}]}.
+    `progress(done, total)` hears after each call (two replays each: the slow part)."""
     if profile not in cfg.profiles:
         raise TuneError(f"unknown profile {profile!r} (known: {', '.join(sorted(cfg.profiles))})")
     base = cfg.profiles[profile]
     new = changed_profile(base, over)
     per_call, skipped = [], []
-    for row in call_rows:
+    for n, row in enumerate(call_rows):
+        if progress is not None:
+            progress(n, len(call_rows))
         utts = store.utterances(row["id"])
         if not any(u["speaker"] in ("lead", "rep") for u in utts):
             skipped.append({"call_id": row["id"], "why": "no lead or rep lines stored"})
@@ -255,6 +259,8 @@ def tune_calls(store, index, cfg, profile: str, over: Mapping[str, Any], call_ro
         per_call.append({"call_id": row["id"], "categories": counts,
                          "new": [iv for iv, k in zip(now, _matched(now, before)) if not k],
                          "gone": [iv for iv, k in zip(before, _matched(before, now)) if not k]})
+    if progress is not None:
+        progress(len(call_rows), len(call_rows))
     return {"profile": profile, "set": dict(over), "calls": len(per_call), "skipped": skipped,
             "categories": total(p["categories"] for p in per_call), "per_call": per_call}
 

@@ -11,7 +11,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 # Bottom to top. A module may import its own package and any package of a lower
 # layer; packages on the same layer are independent of each other.
 LAYERS: list[tuple[str, ...]] = [
-    ("intervene.vocab", "intervene.errors"),                    # the words everything passes around
+    ("intervene.vocab", "intervene.errors", "intervene.metrics", "intervene.logctx"),  # the words everything passes around; the counters
     ("intervene.nlp",),                                         # lexicon, text, the two models
     ("intervene.kb",),                                          # the knowledge base and its index
     ("intervene.core",),                                        # detectors, policy, engine: pure decisions
@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("intervene.pbx",),                                         # Asterisk: calls, taps, voice, media
     ("intervene.leads",),                                       # the lead flow: webhooks to hand-off
     ("intervene.app",),                                         # the composition root
+    ("intervene.doctor",),                                      # checks an installation as the service sees it
     ("intervene.cli",),                                         # the command line
 ]
 

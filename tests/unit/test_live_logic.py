@@ -190,7 +190,7 @@ def _live_call(fail_tts: bool = False, hooks=None):
             raise RuntimeError("no voice")
         media.put(key, b"RIFF" + (b"T" if tone_first else b"") + text.encode())
 
-    services = SimpleNamespace(media=media, waiters=waiters, options=LiveOptions(), intro_key="intro",
+    services = SimpleNamespace(media=media, waiters=waiters, options=LiveOptions(), intro_key="intro", worker="w1",
                                intro_line="This is the assistant.", synthesize=synthesize,
                                media_uri=lambda key: f"sound:http://svc/media/{key}.wav",
                                account=lambda args: None, new_pipeline=lambda args, on_u, on_i: ("standard", lambda: (engine, pipeline)))
