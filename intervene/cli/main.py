@@ -19,12 +19,12 @@ from intervene.cli.doctor import doctor_cmd
 from intervene.cli.kb import kb
 from intervene.cli.leads import dnc, leads
 from intervene.cli.models import models
+from intervene.cli.outbox import outbox_group
 from intervene.cli.privacy import forget_cmd, purge_cmd
 from intervene.cli.progress import QUIET_KEY, progress
 from intervene.cli.replay import replay_cmd
 from intervene.cli.serve import serve_cmd
 from intervene.cli.users import users
-from intervene.config import ConfigError, load_config
 from intervene.core.engine import CallEngine
 from intervene.core.policy import PROFILES
 from intervene.core.replay import replay
@@ -91,8 +91,8 @@ def eval_cmd(rt: Runtime, cases_dir: str, kb_path: Optional[str], profile: Optio
     `recall R precision P false_alarms F misses M cases N`, as ../shared/eval/score.py prints."""
     try:
         cases = load_cases(Path(cases_dir), audio, Path(kb_path) if kb_path else None, profile)
-        cfg = load_config(rt.config_path)
-    except (EvalError, ConfigError) as e:
+        cfg = rt.config
+    except EvalError as e:
         fail(str(e))
     if not cases:
         fail(f"{cases_dir}: no labelled calls (NAME.expect.json with a matching NAME.{'wav' if audio else 'jsonl'})")
@@ -160,6 +160,7 @@ main.add_command(forget_cmd)
 main.add_command(db)
 main.add_command(doctor_cmd)
 main.add_command(models)
+main.add_command(outbox_group)
 _add_plugins(main)
 
 if __name__ == "__main__":

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("intervene.crm")
 
 SEEN_ENDED = 2000          # call ids remembered as queued (the outbox is what really dedups)
+CATCH_UP_S = 60.0          # how often ended calls are looked for that have no call.ended queued
+CATCH_UP_WINDOW_S = 86400  # ... among the calls started this long ago or less
 
 
 def targets(options: CrmOptions, event: str) -> list[str]:
@@ -225,6 +227,7 @@ class CrmService:
         tasks = [asyncio.create_task(self.sender.run(stop), name="crm-outbox")]
         if targets(self.options, "call.ended"):
             tasks.append(asyncio.create_task(self._watch_ends(stop), name="crm-call-ends"))
+            tasks.append(asyncio.create_task(self._catch_up_ends(stop), name="crm-catch-up"))
         try:
             await stop.wait()
         finally:
@@ -232,6 +235,31 @@ class CrmService:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _catch_up_ends(self, stop: asyncio.Event) -> None:
+        """The hub's push is the quick way to see a call end, not the only one:
+        at start and every minute, any live call of this worker that ended
+        in the last day with no call.ended queued is queued now (the delivery
+        id keeps a call queued twice a no-op)."""
+        while not stop.is_set():
+            try:
+                n = await self.db.run(self.catch_up, time.time())
+                if n:
+                    log.info("CRM: call.ended queued for %d call(s) whose end was not seen", n)
+            except Exception:
+                log.exception("CRM: catching up on ended calls failed")
+            try:
+                await asyncio.wait_for(stop.wait(), CATCH_UP_S)
+            except asyncio.TimeoutError:
+                pass
+
+    def catch_up(self, now: float) -> int:
+        """(Store thread.) call.ended for the ended calls no target has it for yet; how many calls."""
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - CATCH_UP_WINDOW_S))
+        missed: dict[str, None] = {}
+        for target in targets(self.options, "call.ended"):
+            missed.update(dict.fromkeys(crm_outbox.ended_not_queued(self.s.store, target, since, self.s.worker)))
+        return sum(1 for cid in missed if self._queue_call("call.ended", cid, cid, self.s.worker))
 
     async def _watch_ends(self, stop: asyncio.Event) -> None:
         """call.ended for every call the hub says has ended (once per call)."""

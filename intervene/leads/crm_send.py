@@ -41,6 +41,7 @@ import aiohttp
 from intervene.config.crm import CrmOptions, WebhookTarget
 from intervene.errors import InterveneError
 from intervene.leads.capi import first_of
+from intervene.nlp.redact import mask_contacts
 from intervene.store import crm_outbox
 from intervene.store.db import Store
 from intervene.store.worker import DbRunner, Inline
@@ -106,7 +107,7 @@ def retry_after(headers: Any) -> Optional[float]:
 
 
 def http_error(status: int, text: str, headers: Any, what: str) -> CrmError:
-    snippet = " ".join(text.split())[:200]
+    snippet = mask_contacts(text)[:200]          # a receiver may echo the phone or email it was sent
     return CrmError(retryable_status(status), f"{what}: HTTP {status}: {snippet}", status, retry_after(headers))
 
 

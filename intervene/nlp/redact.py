@@ -27,6 +27,8 @@ from typing import Iterable, Optional
 from intervene.vocab import REDACT_ALL, Redact
 
 _DIGIT = re.compile(r"\d")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_LONG_NUMBER = re.compile(r"\+?\d(?:[\s().-]{0,2}\d){6,}")      # 7+ digits: a phone (or a long id)
 
 
 def mask_phone(value: object) -> str:
@@ -37,6 +39,15 @@ def mask_phone(value: object) -> str:
     digits = [m.start() for m in _DIGIT.finditer(s)]
     keep = set(digits[-2:])
     return "".join("*" if i in digits and i not in keep else c for i, c in enumerate(s))
+
+
+def mask_contacts(text: Optional[str]) -> str:
+    """Someone else's message (a CRM's error reply, which may echo what it
+    was sent) made fit for a log line or a screen: one line, anything that
+    looks like an email or a phone number masked."""
+    if not text:
+        return ""
+    return _LONG_NUMBER.sub("[number]", _EMAIL.sub("[email]", " ".join(str(text).split())))
 
 
 # ----------------------------------------------------------------- reading digits

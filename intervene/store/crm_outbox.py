@@ -116,6 +116,18 @@ def remote_for(store: Store, target: str, call_id: str) -> dict[str, Any]:
     return out
 
 
+def ended_not_queued(store: Store, target: str, since: str, worker: Optional[str], limit: int = 200) -> list[str]:
+    """Live calls (this worker's, or no worker's) started at or after `since`
+    (ISO 8601, as calls.started) that have ended and have no call.ended row
+    for `target`: what the catch-up queues when the end was missed (a restart
+    between the end and the queueing, a database error, a listener far behind)."""
+    return [str(r["id"]) for r in store.db.query(
+        "select c.id from calls c where c.source = 'live' and c.duration_s is not null and c.started >= ?"
+        " and (c.worker = ? or c.worker is null or c.worker = '')"
+        f" and not exists (select 1 from {TABLE} o where o.call_id = c.id and o.event = 'call.ended'"
+        " and o.target = ?) order by c.started limit ?", [since, worker or "", target, limit])]
+
+
 def rows(store: Store, status: Optional[str] = None) -> list[dict[str, Any]]:
     """Every row (or those in one status), oldest first: for the admin and tests."""
     if status is None:
@@ -130,3 +142,65 @@ def backlog(store: Store, now: float) -> tuple[int, float]:
     r = store.db.query(f"select count(*) as n, min(created) as oldest from {TABLE}"
                        " where status in ('pending', 'sending')")[0]
     return int(r["n"] or 0), (now - float(r["oldest"])) if r["oldest"] is not None else 0.0
+
+
+# ------------------------------------------------------------------ the admin's
+# `intervene outbox` (cli/outbox.py) works on the live service's database while
+# the service runs: each write is one conditional UPDATE, so it never fights the
+# sender's claim (a row being sent is left to the sender), and the sender picks
+# a re-queued row up at its next poll.
+
+def overview(store: Store, status: Optional[str] = None, limit: int = 200) -> list[dict[str, Any]]:
+    """The newest `limit` rows (or those in one status), oldest first, never
+    the payload (a lead's contact details, the transcript) nor `remote`."""
+    where, args = ("where status = ? ", [status]) if status else ("", [])
+    found = store.db.query(f"select delivery_id, target, event, call_id, status, attempts, next_at, created,"
+                           f" sent_at, last_error from {TABLE} {where}order by created desc, delivery_id desc"
+                           " limit ?", [*args, limit])
+    return [{"id": r.pop("delivery_id"), **r} for r in reversed(found)]
+
+
+def known(store: Store, ids: list[str]) -> set[str]:
+    """Those of `ids` that are rows here."""
+    return {i for i in ids if store.db.query(f"select 1 from {TABLE} where delivery_id = ?", [i])}
+
+
+def counts(store: Store) -> dict[str, int]:
+    """Rows per status (a status with none is left out)."""
+    return {str(r["status"]): int(r["n"]) for r in
+            store.db.query(f"select status, count(*) as n from {TABLE} group by status order by status")}
+
+
+def requeue(store: Store, delivery_ids: list[str], now: float) -> dict[str, str]:
+    """Failed (or waiting) deliveries go back to pending, due now, with a
+    fresh count of attempts: the admin fixed the cause (a token, a property
+    the CRM refused), so they get [crm] max_attempts again rather than
+    failing for good on the first retryable error. last_error stays until
+    the next try, for the record. Only a row that still has its payload: a
+    sent one has dropped it, and is never sent twice anyway.
+
+    Per id: "requeued", or why not: "sent", "sending" (the sender has it
+    right now), "no-payload", "unknown"."""
+    out: dict[str, str] = {}
+    for did in delivery_ids:
+        cur = store.db.execute(f"update {TABLE} set status = 'pending', next_at = ?, attempts = 0"
+                               " where delivery_id = ? and status in ('failed', 'pending') and payload is not null",
+                               [now, did])
+        if cur.rowcount == 1:
+            out[did] = "requeued"
+            continue
+        found = store.db.query(f"select status, payload is null as gone from {TABLE} where delivery_id = ?", [did])
+        if not found:
+            out[did] = "unknown"
+        elif found[0]["status"] in ("failed", "pending") and found[0]["gone"]:
+            out[did] = "no-payload"
+        else:
+            out[did] = str(found[0]["status"])
+    return out
+
+
+def requeue_failed(store: Store, now: float) -> int:
+    """Every failed delivery that has its payload back to pending, due now (as requeue); how many."""
+    cur = store.db.execute(f"update {TABLE} set status = 'pending', next_at = ?, attempts = 0"
+                           " where status = 'failed' and payload is not null", [now])
+    return int(cur.rowcount)

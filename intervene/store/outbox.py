@@ -96,3 +96,80 @@ def rows(store: Store, status: Optional[str] = None) -> list[dict[str, Any]]:
     else:
         found = store.db.query(f"select * from {TABLE} where status = ? order by created, event_id", [status])
     return [_row(r) for r in found]
+
+
+# ------------------------------------------------------------------ the admin's
+# `intervene outbox` (cli/outbox.py) works on the live service's database while
+# the service runs: each write is one conditional UPDATE, so it never fights the
+# sender's claim (a row being sent is left to the sender), and the sender picks
+# a re-queued row up at its next poll.
+
+def overview(store: Store, status: Optional[str] = None, limit: int = 200) -> list[dict[str, Any]]:
+    """The newest `limit` rows (or those in one status), oldest first, without
+    the payload: only the event's name is read out of it, so nothing hashed or
+    personal leaves this function."""
+    where, args = ("where status = ? ", [status]) if status else ("", [])
+    found = store.db.query(f"select event_id, call_id, payload, status, attempts, next_at, created, sent_at,"
+                           f" last_error from {TABLE} {where}order by created desc, event_id desc limit ?",
+                           [*args, limit])
+    out = []
+    for r in reversed(found):
+        name = json.loads(r.pop("payload")).get("event_name")
+        out.append({"id": r.pop("event_id"), "event": str(name or "?"), **r})
+    return out
+
+
+def known(store: Store, ids: list[str]) -> set[str]:
+    """Those of `ids` that are rows here."""
+    return {i for i in ids if store.db.query(f"select 1 from {TABLE} where event_id = ?", [i])}
+
+
+def counts(store: Store) -> dict[str, int]:
+    """Rows per status (a status with none is left out)."""
+    return {str(r["status"]): int(r["n"]) for r in
+            store.db.query(f"select status, count(*) as n from {TABLE} group by status order by status")}
+
+
+def requeue(store: Store, event_ids: list[str], now: float,
+            max_age_s: Optional[float] = None) -> dict[str, str]:
+    """Failed (or waiting) rows go back to pending, due now, with a fresh
+    count of attempts: the admin fixed the cause, so the retries and the
+    backoff start over (a kept count would put the next wait at the longest
+    step). last_error stays until the next try, for the record.
+
+    Per id: "requeued", or why not: "sent" (never twice), "sending" (the
+    sender has it right now), "too-old" (event_time more than max_age_s
+    before now: Facebook would refuse it, the sender would fail it at once),
+    "unknown"."""
+    out: dict[str, str] = {}
+    for eid in event_ids:
+        if max_age_s is not None and _too_old(store, eid, now - max_age_s):
+            out[eid] = "too-old"
+            continue
+        cur = store.db.execute(f"update {TABLE} set status = 'pending', next_at = ?, attempts = 0"
+                               " where event_id = ? and status in ('failed', 'pending')", [now, eid])
+        if cur.rowcount == 1:
+            out[eid] = "requeued"
+        else:
+            found = store.db.query(f"select status from {TABLE} where event_id = ?", [eid])
+            out[eid] = str(found[0]["status"]) if found else "unknown"
+    return out
+
+
+def _too_old(store: Store, event_id: str, cutoff: float) -> bool:
+    for r in store.db.query(f"select payload from {TABLE} where event_id = ? and status in ('failed', 'pending')",
+                            [event_id]):
+        t = json.loads(r["payload"]).get("event_time")
+        return isinstance(t, (int, float)) and t < cutoff
+    return False
+
+
+def requeue_failed(store: Store, now: float, max_age_s: Optional[float] = None) -> int:
+    """Every failed row back to pending, due now (as requeue, too old ones
+    left failed); how many."""
+    if max_age_s is None:
+        cur = store.db.execute(f"update {TABLE} set status = 'pending', next_at = ?, attempts = 0"
+                               " where status = 'failed'", [now])
+        return int(cur.rowcount)
+    failed = [str(r["event_id"]) for r in store.db.query(f"select event_id from {TABLE} where status = 'failed'")]
+    return sum(1 for v in requeue(store, failed, now, max_age_s).values() if v == "requeued")

@@ -19,7 +19,7 @@ from intervene.config import Config, ConfigError, load_config
 from intervene.config.crm import CrmOptions, HubSpotOptions, WebhookTarget, crm_options
 from intervene.config.env import Env
 from intervene.leads.crm import CrmService, call_payload, clients, queue
-from intervene.leads.crm_send import CrmSender, WebhookClient, delivery_id_for, sign, verify_signature
+from intervene.leads.crm_send import CrmSender, WebhookClient, delivery_id_for, http_error, sign, verify_signature
 from intervene.leads.hubspot import HubSpotClient
 from intervene.metrics import REGISTRY
 from intervene.screen.hub import Hub
@@ -487,4 +487,35 @@ def test_service_queues_on_call_end_outcome_and_qualification_and_delivers(tmp_p
     assert by["call.ended"]["summary"] and by["call.outcome"]["interventions"][0]["say"] == "It is 59 a month."
     assert by["lead.qualified"]["lead"]["fields"] == {"budget": "10k"} and by["lead.qualified"]["call_id"] == "c1"
     assert json.dumps(by).count("rehearsal") == 0
+    store.close()
+
+
+def test_an_error_reply_echoing_contact_details_is_masked_before_it_is_kept_or_logged() -> None:
+    """A receiver's error body may repeat what it was sent; last_error and the log keep it masked."""
+    err = http_error(422, "invalid phone +1 (415) 555-2671\n for dana@example.com", {}, "hook")
+    assert "555" not in str(err) and "dana@" not in str(err)
+    assert "HTTP 422" in str(err) and "[number]" in str(err) and "[email]" in str(err)
+
+
+def test_catch_up_queues_call_ended_for_ended_calls_whose_end_was_missed(store_target: str) -> None:
+    """A call whose `ended` push was never seen (a restart in between, a database
+    error, a listener far behind) is still queued: this worker's ended live calls
+    of the last day without a call.ended row, and no other call."""
+    store = Store(store_target)
+    stored_call(store, "missed")                                       # ended, live, this worker: queued
+    stored_call(store, "theirs", worker="w2")                          # another worker's call: theirs to queue
+    stored_call(store, "rehearsal", source="practice")                 # practice: never sent
+    stored_call(store, "imported", source="import")                    # someone else's record: not a call of ours
+    store.start_call("ongoing", source="live", rep="sam", started="2027-01-15T08:00:00Z", worker="w1")
+    store.start_call("old", source="live", rep="sam", started="2027-01-13T08:00:00Z", worker="w1")
+    store.finish_call("old", 60.0)                                     # ended two days ago: out of the window
+    stored_call(store, "seen")
+    services = SimpleNamespace(db=Inline(), store=store, config=Config(), worker="w1", screen=None)
+    crm = CrmService(services, options("http://127.0.0.1:9/hook", hs="https://hs.invalid"),  # type: ignore[arg-type]
+                     lambda cid: None, made={})
+    assert crm._queue_call("call.ended", "seen", "seen", "w1") == 2   # the push was seen: both targets queued
+    assert crm.catch_up(T0 + 3600) == 1
+    queued = {(r["call_id"], r["target"]) for r in crm_outbox.rows(store) if r["event"] == "call.ended"}
+    assert {c for c, _ in queued} == {"missed", "seen"} and len(queued) == 4
+    assert crm.catch_up(T0 + 3600) == 0                               # nothing left: never queued twice
     store.close()
