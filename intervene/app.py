@@ -55,6 +55,15 @@ class Runtime:
         self._store: Optional[Store] = None
         self._embedder: Optional[SentenceEmbedder] = None
         self._judge: Optional[CrossEncoderJudge] = None
+        self._config: Optional[Config] = None
+
+    @property
+    def config(self) -> Config:
+        """The config file's settings (built-in defaults without one), read once
+        per command; a bad file is a ConfigError, which the CLI prints as one line."""
+        if self._config is None:
+            self._config = load_config(self.config_path, self.env)
+        return self._config
 
     @property
     def db_target(self) -> str:
@@ -62,11 +71,7 @@ class Runtime:
         else the config's [store] url, else the SQLite file (db_path)."""
         if self._db_arg:
             return self._db_arg
-        if self.config_path:
-            url = load_config(self.config_path, self.env).store.url
-            if url:
-                return url
-        return str(self.db_path)
+        return self.config.store.url or str(self.db_path)
 
     def open_store(self, upgrade: bool = True) -> Store:
         """A new connection (the `db` commands open one without upgrading it)."""
@@ -86,8 +91,8 @@ class Runtime:
     @property
     def embedder(self) -> SentenceEmbedder:
         if self._embedder is None:
-            models = load_config(self.config_path, self.env).models if self.config_path else None
-            if models is not None and models.remote:        # [models] backend = "ray"
+            models = self.config.models
+            if models.remote:                                # [models] backend = "ray"
                 self._embedder = RayEmbedder(models, self.env.embed_model)
             else:
                 self._embedder = SentenceEmbedder(self.env.embed_model, backend=self.env.embed_backend,

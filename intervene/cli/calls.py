@@ -35,19 +35,12 @@ OUTCOME_BY = "cli"          # who the store says set an outcome from the command
 
 def _weights(rt: Runtime) -> dict[str, float]:
     """The config's [score] weights (a bad config file is one error line, exit 2)."""
-    try:
-        return load_config(rt.config_path).score
-    except ConfigError as e:
-        fail(str(e))
-    raise AssertionError
+    return rt.config.score
 
 
 def _redaction(rt: Runtime) -> frozenset[Redact]:
     """The config's [redaction] kinds: what is taken out of records coming in and going out."""
-    try:
-        return load_config(rt.config_path).redaction
-    except ConfigError as e:
-        fail(str(e))
+    return rt.config.redaction
     raise AssertionError
 
 

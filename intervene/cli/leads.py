@@ -11,17 +11,9 @@ import click
 
 from intervene.app import Runtime
 from intervene.cli._runtime import fail
-from intervene.config import Config, ConfigError, load_config
 from intervene.leads.intake import normalize_phone
 from intervene.leads.webhooks import settle
 from intervene.store import leads as db
-
-
-def _config(rt: Runtime) -> Config:
-    try:
-        return load_config(rt.config_path)
-    except ConfigError as e:
-        fail(str(e))
 
 
 @click.group(name="leads")
@@ -41,7 +33,7 @@ def add(rt: Runtime, name: str, phone: str, email: Optional[str], campaign: Opti
         field_: tuple[str, ...]) -> None:
     """Store a lead (source cli) and put it through intake. A number we
     cannot dial is kept, with status no-phone and the reason."""
-    cfg = _config(rt)
+    cfg = rt.config
     if not name.strip():
         fail("--name must not be empty")
     if campaign and campaign not in cfg.campaigns:
@@ -106,7 +98,7 @@ def dnc() -> None:
 
 
 def _number(rt: Runtime, phone: str) -> str:
-    e164, why = normalize_phone(phone, _config(rt).leads.default_region)
+    e164, why = normalize_phone(phone, rt.config.leads.default_region)
     if e164 is None:
         fail(why)
     return e164

@@ -15,7 +15,6 @@ from typing import Any, Optional
 import click
 
 from intervene.app import Runtime
-from intervene.config import load_config
 from intervene.config.models import ModelsOptions, check_models
 from intervene.serving import deploy as serving
 
@@ -26,7 +25,7 @@ def models() -> None:
 
 
 def _options(rt: Runtime, address: Optional[str]) -> tuple[Any, ModelsOptions]:
-    cfg = load_config(rt.config_path, rt.env)
+    cfg = rt.config
     o = cfg.models
     if address:
         o = check_models(replace(o, address=address))

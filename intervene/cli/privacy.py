@@ -12,16 +12,7 @@ import click
 
 from intervene.app import Runtime
 from intervene.cli._runtime import fail
-from intervene.config import Config, ConfigError, load_config
 from intervene.store.privacy import forget, purge
-
-
-def _config(rt: Runtime) -> Config:
-    try:
-        return load_config(rt.config_path)
-    except ConfigError as e:
-        fail(str(e))
-    raise AssertionError
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -35,7 +26,7 @@ def purge_cmd(rt: Runtime, dry_run: bool) -> None:
     """Remove what is older than [retention] allows: transcripts, interventions,
     lead records, refused webhook bodies (the service does this daily).
     A kind with no days set (or 0) is kept for ever."""
-    options = _config(rt).retention
+    options = rt.config.retention
     if not options.any:
         click.echo("nothing to purge: [retention] keeps everything for ever (set days in the config)")
         return
@@ -56,7 +47,7 @@ def forget_cmd(rt: Runtime, who: str, dry_run: bool) -> None:
     PHONE as dialled or E.164 (without a country code, the [leads]
     default_region's), EMAIL, or LEAD_ID (up to 6 digits, or lead:N). A
     number on the do-not-call list stays on it, so they are not called again."""
-    cfg = _config(rt)
+    cfg = rt.config
     try:
         counts = forget(rt.store, who, time.time(), dry_run=dry_run, region=cfg.leads.default_region)
     except ValueError as e:

@@ -21,7 +21,7 @@ import click
 from intervene.app import Runtime, transcriber
 from intervene.cli._runtime import fail
 from intervene.cli.progress import Bar, progress
-from intervene.config import Assignment, Config, ConfigError, load_config
+from intervene.config import Assignment, Config, ConfigError
 from intervene.core.engine import CallEngine
 from intervene.core.replay import replay
 from intervene.errors import InterveneError
@@ -199,8 +199,8 @@ def replay_cmd(rt: Runtime, call: Optional[str], lead_wav: Optional[str], rep_wa
     still run, and the exit status is 1."""
     if rep and rep.lower().endswith(".wav") and lead_wav:
         rep_wav, rep = rep, None            # `--lead L.wav --rep R.wav`, as formats.md spells it
+    cfg = rt.config
     try:
-        cfg = load_config(rt.config_path)
         assignment = cfg.resolve(rep=rep, team=team, profile=profile, mode=mode)
     except ConfigError as e:
         fail(str(e))

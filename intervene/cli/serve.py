@@ -8,7 +8,6 @@ import click
 
 from intervene.app import Runtime, build_controller, serve
 from intervene.cli.logs import FORMATS, choose_format, setup_logging
-from intervene.config import load_config
 from intervene.logctx import WORKER
 
 
@@ -28,7 +27,7 @@ def serve_cmd(rt: Runtime, kb_path: Optional[str], listen: Optional[str], public
     """Run the ARI controller: monitor every call the dialplan hands to the
     Stasis app. ARI password from INTERVENE_ARI_PASSWORD (or [serve])."""
     setup_logging(log_format or "text", verbose)
-    cfg = load_config(rt.config_path)
+    cfg = rt.config
     if not log_format and cfg.serve.log_format:    # the file's choice, once the file is read
         setup_logging(choose_format(None, cfg.serve.log_format), verbose)
 

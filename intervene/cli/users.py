@@ -9,7 +9,6 @@ import click
 
 from intervene.accounts.auth import ROLES, User
 from intervene.cli._runtime import fail
-from intervene.config import ConfigError, load_config
 from intervene.screen.web import save_user, service_secret, signed_link
 
 
@@ -61,10 +60,7 @@ def link(rt, login: str, days: int, base: Optional[str]) -> None:
     row = rt.store.user(login)
     if row is None:
         fail(f"no user {login!r} (intervene users add {login} ...)")
-    try:
-        so = load_config(rt.config_path).serve
-    except ConfigError as e:
-        fail(str(e))
+    so = rt.config.serve
     base = base or so.public_url or f"http://{so.listen}"
     url, _ = signed_link(service_secret(rt.store, rt.env.secret or so.secret), User.from_row(row), base, days)
     click.echo(url)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from intervene.app import Runtime, ari_settings, split_listen
-from intervene.config import Config, ConfigError, load_config
+from intervene.config import Config, ConfigError
 from intervene.doctor.asterisk import AsteriskDoctor, Target, media_plan, port_free, service_serves_clip
 from intervene.doctor.local import database_check, kb_check, model_checks, open_store, reps_phones
 from intervene.doctor.verdict import FAIL, PASS, SKIP, Check
@@ -49,7 +49,7 @@ async def run_doctor(rt: Runtime, opts: Options, emit: Callable[[Check], None] =
             checks.append(c)
             emit(c)
     try:
-        cfg = load_config(rt.config_path, rt.env)
+        cfg = rt.config
         servers = targets(rt, cfg, opts.app)
         host, port = split_listen(opts.listen or cfg.serve.listen)
         db_target = rt.db_target
