@@ -29,15 +29,19 @@ def doctor_cmd(rt: Runtime, kb_path: Optional[str], listen: Optional[str], publi
     """Check ARI and its password, the Stasis app, Asterisk's version and
     modules, that Asterisk fetches the service's media, the database, the
     KB, the models, the clock and the reps' phones, with the fix for each."""
-    logging.getLogger("intervene").setLevel(logging.ERROR)     # the lines say it all
-
     def show(c: Check) -> None:
         if not as_json:
             for line in format_check(c):
                 click.echo(line)
     opts = Options(kb=kb_path, listen=listen, public_url=public_url, app=app, models=not no_models,
                    timeout_s=timeout_s)
-    checks = asyncio.run(run_doctor(rt, opts, show))
+    quiet = logging.getLogger("intervene")           # the lines say it all; set back after, for whoever runs us
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        checks = asyncio.run(run_doctor(rt, opts, show))
+    finally:
+        quiet.setLevel(level)
     if as_json:
         click.echo(to_json(checks, strict))
     else:
