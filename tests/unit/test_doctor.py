@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import time
 from email.utils import formatdate
@@ -180,13 +179,23 @@ def test_database_writable_and_current(store_target):
         db.close()
 
 
-def test_database_that_cannot_be_written_fails(tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root writes any file")
-    path = tmp_path / "x.db"
-    Store(path).close()
-    path.chmod(0o400)
-    assert database_check(str(path)).status == v.FAIL
+def test_database_that_cannot_be_written_fails(pg_url):
+    """A role that may read but not write (the commonest PostgreSQL mistake; a
+    SQLite file's mode cannot be tested here, where the tests run as root)."""
+    Store(pg_url).close()
+    role = "reader_" + pg_url.rsplit("_", 1)[-1]          # roles are the server's: one per test database
+    db = connect(pg_url)
+    try:
+        db.execute(f"create role {role} login")
+        db.execute(f"grant usage on schema public to {role}")
+        db.execute(f"grant select on all tables in schema public to {role}")
+    finally:
+        db.close()
+    user = pg_url.split("//", 1)[1].split("@", 1)[0]
+    reader = pg_url.replace(f"//{user}@", f"//{role}@", 1)
+    assert reader != pg_url
+    c = database_check(reader)
+    assert c.status == v.FAIL and "cannot write" in c.detail and "CREATE and INSERT" in c.fix, c
 
 
 # --------------------------------------------------------- stand-in ARI
