@@ -12,7 +12,8 @@ import os
 import re
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+# the set to check: the folder given, else the current one (each industry folder holds one set)
+HERE = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.getcwd()
 CATEGORIES = {"accuracy", "emotion", "momentum", "opportunity", "competitive", "compliance", "process"}
 PROFILES = {"minimal", "standard", "training"}
 SPEAKERS = {"rep", "lead"}
