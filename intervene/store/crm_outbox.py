@@ -137,13 +137,6 @@ def rows(store: Store, status: Optional[str] = None) -> list[dict[str, Any]]:
     return [_row(r) for r in found]
 
 
-def backlog(store: Store, now: float) -> tuple[int, float]:
-    """(rows waiting to go, age in seconds of the oldest): for metrics and `doctor`."""
-    r = store.db.query(f"select count(*) as n, min(created) as oldest from {TABLE}"
-                       " where status in ('pending', 'sending')")[0]
-    return int(r["n"] or 0), (now - float(r["oldest"])) if r["oldest"] is not None else 0.0
-
-
 # ------------------------------------------------------------------ the admin's
 # `intervene outbox` (cli/outbox.py) works on the live service's database while
 # the service runs: each write is one conditional UPDATE, so it never fights the
