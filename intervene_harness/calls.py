@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, AsyncIterator, Optional
 
+import numpy as np
+
 from intervene.app import Runtime, build_controller
 from intervene.config import load_config
 from intervene.listen.dsp import to_16k
@@ -175,14 +177,50 @@ async def phones(password: Optional[str], out: Path, pair: int,
                 await phone.close()
 
 
+def speech_spans(pcm: np.ndarray, rate: int, floor_db: float = -45.0, gap_s: float = 0.6,
+                 pad_s: float = 0.2) -> list[tuple[int, int]]:
+    """Sample ranges of sound above `floor_db` dBFS, gaps shorter than `gap_s`
+    bridged: what a phone heard cut into utterances, as the service's VAD cuts
+    them (Whisper's no-speech test is made for such cuts; a long window that
+    is mostly silence can be dropped as "no speech" on a slow, noisy box)."""
+    frame = max(1, int(rate * 0.03))
+    n = len(pcm) // frame
+    if n == 0:
+        return []
+    x = pcm[: n * frame].astype(np.float64).reshape(n, frame) / 32768.0
+    loud = 20 * np.log10(np.sqrt((x ** 2).mean(axis=1)) + 1e-9) > floor_db
+    spans: list[tuple[int, int]] = []
+    for i in np.flatnonzero(loud):
+        a, b = int(i) * frame, (int(i) + 1) * frame
+        if spans and a - spans[-1][1] < gap_s * rate:
+            spans[-1] = (spans[-1][0], b)
+        else:
+            spans.append((a, b))
+    pad = int(pad_s * rate)
+    return [(max(0, a - pad), min(len(pcm), b + pad)) for a, b in spans]
+
+
+def levels(wav: Path) -> str:
+    """dBFS of each second of a recording, for a failing assertion's message."""
+    pcm, rate = read_mono(wav)
+    x = pcm.astype(np.float64) / 32768.0
+    secs = [x[i: i + rate] for i in range(0, len(x), rate)]
+    return " ".join(f"{20 * np.log10(np.sqrt((s ** 2).mean()) + 1e-9):.0f}" for s in secs if len(s))
+
+
 def heard(transcriber: Any, wav: Path, rec_wall: float, wall_from: float, wall_to: float) -> str:
-    """What a phone heard between two wall-clock times, as Whisper writes it."""
+    """What a phone heard between two wall-clock times, as Whisper writes it
+    (each stretch of sound transcribed on its own, at most 25 s at a time)."""
     pcm, rate = read_mono(wav)
     a, b = max(0, int((wall_from - rec_wall) * rate)), max(0, int((wall_to - rec_wall) * rate))
     piece = pcm[a:b]
-    if len(piece) < rate // 2:
-        return ""
-    return str(normalize_numbers(transcriber.transcribe(to_16k(piece, rate), word_timings=False).text).lower())
+    out = []
+    for s, e in speech_spans(piece, rate):
+        for i in range(s, e, rate * 25):
+            cut = piece[i: min(e, i + rate * 25)]
+            if len(cut) >= rate // 4:
+                out.append(transcriber.transcribe(to_16k(cut, rate), word_timings=False).text)
+    return str(normalize_numbers(" ".join(t for t in out if t)).lower())
 
 
 def collect(store: Store, call_id: str, out: Path, play_wall: float, offset: float, lead_rec: float,

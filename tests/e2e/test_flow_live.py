@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from intervene.store.db import Store
+from intervene_harness.calls import heard
 from intervene_harness.flow import DEFAULT_SCRIPT, FORM_ID, PAGE_ID, FlowHarness, flow_config, lead_number, post_webhook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,21 +44,6 @@ def flow(loop, tmp_path_factory):
 @pytest.fixture(scope="module")
 def result(loop, flow, tmp_path_factory):
     return loop.run(flow.run(DEFAULT_SCRIPT, tmp_path_factory.mktemp("flowout"), lead_n=7, rep_n=7), 300)
-
-
-def heard(transcriber, wav: Path, rec_wall: float, wall_from: float, wall_to: float) -> str:
-    """What a phone heard between two wall-clock times, as Whisper writes it."""
-    from intervene.listen.dsp import to_16k
-    from intervene.nlp.lexicon import normalize_numbers
-    from intervene_harness.voices import read_mono
-    pcm, rate = read_mono(wav)
-    out = []
-    a, b = max(0, int((wall_from - rec_wall) * rate)), max(0, int((wall_to - rec_wall) * rate))
-    for i in range(a, b, rate * 20):                             # Whisper's window: in pieces
-        piece = pcm[i:min(b, i + rate * 20)]
-        if len(piece) > rate // 2:
-            out.append(transcriber.transcribe(to_16k(piece, rate), word_timings=False).text)
-    return normalize_numbers(" ".join(out)).lower()
 
 
 @pytest.fixture(scope="module")

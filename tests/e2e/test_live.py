@@ -14,7 +14,7 @@ from screenkit import Loop
 
 from intervene.formats.transcript import parse_transcript
 from intervene_harness import localpbx
-from intervene_harness.calls import CallResult, LiveHarness, heard
+from intervene_harness.calls import CallResult, LiveHarness, heard, levels
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,9 +68,10 @@ def test_wrong_claim_is_corrected_aloud_and_both_parties_hear_it(loop, service, 
     # the correction is in what each phone heard (transcribed), after the claim
     start = call_wall(r, acc[0]["delivered_at"])
     for wav, rec in ((r.lead_heard, r.lead_rec_wall), (r.rep_heard, r.rep_rec_wall)):
-        text = heard(transcriber, wav, rec, start - 0.3, start + 9)
-        assert "3 years" in text and "support" in text, (wav.name, text)
-        assert "acme assistant" in text, (wav.name, text)        # it says who it is
+        text = heard(transcriber, wav, rec, start - 0.3, start + 12)
+        where = (wav.name, text, f"correction at {start - rec:.1f} s of the recording", levels(wav))
+        assert "3 years" in text and "support" in text, where
+        assert "acme assistant" in text, where                   # it says who it is
     # ... and not before it was decided
     early = heard(transcriber, r.lead_heard, r.lead_rec_wall, r.play_wall, call_wall(r, acc[0]["at"]) - 0.2)
     assert "3 years" not in early
