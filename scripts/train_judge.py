@@ -15,7 +15,9 @@ embeddings frozen) and the changed tensors are written in float16.
     .venv/bin/python scripts/train_judge.py [--val IND,IND] [--out intervene/nlp/judge.safetensors]
 
 With --val it reports, for the held-out industries, how many of the rules'
-right and wrong corrections each threshold keeps, and writes nothing.
+right and wrong corrections each threshold keeps, and writes the weights only
+with --out: a judge that never saw those industries, for
+scripts/eval/claimbed.py to score the whole checker on them.
 Two cores: about 15 minutes.
 """
 from __future__ import annotations
@@ -129,7 +131,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--val", default="", help="industries to hold out and report on (comma-separated)")
-    ap.add_argument("--out", type=Path, default=Path("intervene/nlp/judge.safetensors"))
+    ap.add_argument("--out", type=Path, default=None,
+                    help="where to write the weights (default intervene/nlp/judge.safetensors; with --val only if given)")
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--lr", type=float, default=3e-5)
     ap.add_argument("--batch", type=int, default=16)
@@ -148,12 +151,14 @@ def main() -> None:
             kept = [p["y"] for p, s in zip(rule, probs) if s >= t]
             print(f"below {t}: rules' right corrections kept {sum(kept)}/{right}, "
                   f"wrong ones kept {len(kept) - sum(kept)}/{len(rule) - right}")
-        return
+        if a.out is None:
+            return
+    out = a.out or Path("intervene/nlp/judge.safetensors")
     base = BertForSequenceClassification.from_pretrained(default_model_path(), num_labels=1).state_dict()
     tuned = {k: v.half().contiguous() for k, v in model.state_dict().items()
              if k.startswith("classifier") or not torch.equal(v, base[k])}
-    save_file(tuned, str(a.out))
-    print(f"wrote {a.out}: {len(tuned)} tensors")
+    save_file(tuned, str(out))
+    print(f"wrote {out}: {len(tuned)} tensors")
 
 
 if __name__ == "__main__":

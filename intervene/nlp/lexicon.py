@@ -74,7 +74,7 @@ _CURRENCY_SYM = {s: codes[0] for s, codes in currency.SYMBOLS.items()}
 _CURRENCY_CODES = {w: c for w, c in currency.CODES.items() if w not in currency.HOMOGRAPHS}
 _CURRENCY_BEFORE = {**_CURRENCY_CODES, **{w: currency.WORDS[w][0] for w in currency.WRITTEN_BEFORE}}
 _MONEY_WORDS = {**{w: codes[0] for w, codes in currency.WORDS.items() if w not in currency.HOMOGRAPHS},
-                "grand": "", "cent": "", "cents": "", **_CURRENCY_CODES}
+                "grand": "", "cent": "", "cents": "", "¢": "", **_CURRENCY_CODES}
 _CURRENCY_ADJ = currency.DOLLAR_ADJECTIVES
 _DURATIONS = {"second": "second", "sec": "second", "minute": "minute", "min": "minute",
               "hour": "hour", "hr": "hour", "day": "day", "week": "week", "wk": "week",
@@ -128,7 +128,7 @@ _NOT_NOUN = CONTENT_STOPWORDS | _NUMBER_START | set(_MONTHS) | set(_PERIOD_ADVER
 _IRREGULAR = {"people": "person", "children": "child", "men": "man", "women": "woman", "feet": "foot"}
 
 _TOKEN_RE = re.compile(r"(\d{1,2}:\d{2})|(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
-                       r"|([^\W\d_]+(?:['’][^\W\d_]+)*)|([" + re.escape("".join(_CURRENCY_SYM)) + r"%/+])"
+                       r"|([^\W\d_]+(?:['’][^\W\d_]+)*)|([" + re.escape("".join(_CURRENCY_SYM)) + r"¢%/+])"
                        r"|([.,;:!?])|([-–])")
 _PHONE_RE = re.compile(r"\+?\(?\b\d{3}\)?[-. ]\d{3}[-. ]\d{4}\b|\b\d{3}[-.]\d{4}\b")
 _WORD_RE = re.compile(r"[^\W_]+")
@@ -637,7 +637,7 @@ def _at(toks: list[_Tok], i: int) -> tuple[list[Quantity], int]:
             kind, unit, last = "money", _CURRENCY_ADJ[w], j + 2
         elif w in _MONEY_WORDS:
             kind, unit, last = "money", _MONEY_WORDS[w], j + 1
-            v = v / 100 if w.startswith("cent") else v * 1000 if w == "grand" else v
+            v = v / 100 if w.startswith("cent") or w == "¢" else v * 1000 if w == "grand" else v
             cents = _number_at(toks, j + 2) if w.startswith("dollar") and nxt2 and nxt2.low == "and" else None
             if cents and cents.end < n and toks[cents.end].low in ("cent", "cents"):
                 v, last = v + cents.value / 100, cents.end + 1      # "49 dollars and 99 cents"
@@ -740,6 +740,13 @@ def _rounded(said: float, exact: float) -> bool:
     return said == round(said) and exact != round(exact) and abs(said - exact) < 0.5
 
 
+def _cent_tol(a: float, b: float) -> float:
+    """Half a cent - or, for amounts under a dollar (13.4 cents a kWh), half a
+    percent: 13.9 cents is not 13.4 cents."""
+    top = max(abs(a), abs(b))
+    return 0.005 if top >= 1 else 0.005 * top
+
+
 def same_quantity(a: Quantity, b: Quantity) -> bool:
     """Do a and b state the same amount? Durations convert through days (month = 30.44,
     year = 365.25) and match within 2%, so 24 months == 2 years but 12 weeks != 3
@@ -760,7 +767,8 @@ def same_quantity(a: Quantity, b: Quantity) -> bool:
         if pa and pb and pa != pb:
             x, y = a.value / _DAYS[pa], b.value / _DAYS[pb]
             return abs(x - y) <= 0.01 * max(abs(x), abs(y))
-        return abs(a.value - b.value) < 0.005 or _rounded(a.value, b.value) or _rounded(b.value, a.value)
+        return abs(a.value - b.value) < _cent_tol(a.value, b.value) or _rounded(a.value, b.value) \
+            or _rounded(b.value, a.value)
     if a.kind == "date" and a.unit in _YEAR_DAY and b.unit in _YEAR_DAY:
         return abs(year_day(a) - year_day(b)) <= 1      # "before April 1" is "by March 31"
     if a.kind in ("count", "date") and not _unit_ok(a.unit, b.unit):

@@ -192,8 +192,14 @@ def same_rate_basis(q: Quantity, fq: Quantity, qs: Sequence[Quantity]) -> bool:
         c.kind in ("count", "bare") and c is not q and c.value > 1 for c in qs))
 
 
+def _scale(v: float) -> float:
+    """What a 1% tolerance is taken of: the amount, at least a dollar - except for
+    amounts under a dollar (cents a kWh), which are compared as what they are."""
+    return abs(v) if 0 < abs(v) < 1 else max(1.0, abs(v))
+
+
 def multiplies(q: Quantity, fq: Quantity, c: Quantity) -> bool:
-    return c.kind in ("count", "bare") and c is not q and abs(c.value * fq.value - q.value) < 0.01 * max(1.0, q.value)
+    return c.kind in ("count", "bare") and c is not q and abs(c.value * fq.value - q.value) < 0.01 * _scale(q.value)
 
 
 def consistent(q: Quantity, fq: Quantity, qs: Sequence[Quantity] = ()) -> bool:
@@ -203,7 +209,7 @@ def consistent(q: Quantity, fq: Quantity, qs: Sequence[Quantity] = ()) -> bool:
         counts = [c for c in qs if c.kind in ("count", "bare") and c is not q and c.value > 1]
         if counts:
             return any(multiplies(q, fq, c) for c in counts)
-        return abs(q.value - fq.value) < 0.01 * max(1.0, fq.value)
+        return abs(q.value - fq.value) < 0.01 * _scale(fq.value)
     if q.bound:
         return False               # "tops out at 50" states the limit itself
     if fq.bound == "max" and q.kind in ("count", "bare") and q.value <= fq.value:

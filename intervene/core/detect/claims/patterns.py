@@ -73,6 +73,23 @@ SURCHARGE = re.compile(r"\s*(?:(?:a|an|per|each|every)\s+\w+\s+)?(?:extra|on top
 # "..., so $67 for a single lesson": what follows is worked out from what came before
 DERIVED = re.compile(r"\b(?:so|that'?s|that makes|which (?:makes|is|comes to)|comes? to|in total|total(?:s|ling)?|"
                      r"altogether|works? out|making it|all in|bringing it)\b", re.I)
+# "the two together come to $898", "with the switching discount it's 63.20", "it drops to $4,500":
+# an amount the rep works out from the KB's (a sum, a discount applied), not one the KB states
+# ("then it goes to $14.99" is a price of its own: the KB's next step)
+WORKED_OUT = re.compile(r"\b(?:comes?|came|coming) (?:out )?to\b|\badds? up\b|\bworks? out\b|\bin total\b|"
+                        r"\baltogether\b|\ball in\b|\b(?:together|combined|for both|both together)\b|"
+                        r"\b(?:drops?|dropped|brings?|brought|knocks?|bringing|"
+                        r"reduced|lowered|cut)\s+(?:\w+\s+)?(?:down|off)?\s*to\b|\bdown to\b|"
+                        r"\b(?:with|after|once|including|applying)\s+(?:the|that|this|your|our|a)\s+(?:[\w-]+\s+){0,2}?"
+                        r"(?:discount|deal|offer|promo(?:tion)?|rebate|credit|savings?|coupon)\b", re.I)
+# "for 4 of you", "6 seats": a count of the people a per-user price is for
+PEOPLE = frozenset("user person people seat member guest employee staff head student learner attendee".split())
+OF_PEOPLE = re.compile(r"\s+(?:of (?:you|us|them)|people|persons|folks|guys)\b", re.I)
+# "the Summit goes 5 years beyond that", "3 years longer than the Harbor", "2 more than Basic":
+# a difference from something said, not the amount itself
+RELATIVE = re.compile(r"\s*(?:(?:years?|months?|weeks?|days?|hours?|[\w-]+)\s+)?(?:beyond|longer|shorter|more than|"
+                      r"less than|fewer than|on top of (?:that|it|the)|over that|past that|than (?:that|the|it))\b",
+                      re.I)
 # the rep not charging for something ("the installation is waived"), and any word that puts a fee aside
 WAIVES = re.compile(r"\bwaiv(?:e|ed|es|ing)\b|\bfree\b|\bno (?:extra |additional )?(?:charge|cost)\b", re.I)
 EXEMPTS = re.compile(WAIVES.pattern + r"|\b(?:unless|except|included|otherwise|instead)\b", re.I)

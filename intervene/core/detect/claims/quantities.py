@@ -9,6 +9,7 @@ import math
 from dataclasses import replace
 from typing import Optional, Sequence
 
+from intervene.core.detect.claims.arithmetic import money_worked_out
 from intervene.core.detect.claims.binding import (
     configured,
     hinted,
@@ -25,13 +26,17 @@ from intervene.core.detect.claims.patterns import (
     DERIVED,
     EXEMPTS,
     MAGNITUDE,
+    OF_PEOPLE,
+    PEOPLE,
     QUANTITY_MARGIN,
+    RELATIVE,
     SAVE,
     SIM_BARE,
     SIM_QUANTITY,
     SURCHARGE,
     THEY_SELL,
     TOPIC_MARGIN,
+    WORKED_OUT,
     YOURS,
     YOURS_AFTER,
 )
@@ -111,6 +116,8 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
             continue          # "2 exams a year, sorry, 3 exams a year" (the repair may be the next clause)
         if computed(q, qs):
             continue          # "4 meals at 4 servings is 16 servings": the rep's arithmetic
+        if q.kind != "money" and RELATIVE.match(u.text, q.end):
+            continue          # "the Summit goes 5 years beyond that": a difference, not the amount
         if YOURS.search(u.text[:q.start]) or YOURS_AFTER.match(u.text, q.end) or BALANCE.match(u.text, q.end):
             continue          # "that's Essential for your 23 squares": the customer's own number
         prod = before[-1] if before else u.product
@@ -217,6 +224,19 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
                  if (p[0] >= best[0] - QUANTITY_MARGIN or p[4] >= best[4] or p[1].key == best[1].key)
                  and not floor_only(p[1], p[3]))
         if not ok and q.kind == "money":
+            # "$15 a user on annual" against "$15 per user per month billed annually, or $19 per
+            # user billed monthly": the fact's own amount said without all of its basis is that
+            # amount, not proof against the fact's other one
+            ok = any(fq.kind == "money" and r.kind == "money" and not period(r) and period(fq)
+                     and per_things(r) <= per_things(fq) and abs(r.value - fq.value) < 0.005 * max(1.0, fq.value)
+                     for r in said_as for fq in book.fact_q[best[1].key])
+        if not ok and q.kind == "money":
+            # "the second entity would be $466.65": the KB's price with the KB's discount (or
+            # times the count said, or two of its prices added) - see arithmetic
+            ok = money_worked_out(book, [r.value for r in said_as], best[1], u.sent_named,
+                                  [c.value for c in qs if c is not q and c.kind in ("count", "bare") and c.value > 1],
+                                  set(content_words(u.lead_in + " " + u.text)))
+        if not ok and q.kind == "money":
             # "you save $250 on the kit": the difference (or sum) of two prices the fact gives
             vals = [fq.value for fq in book.fact_q[best[1].key] if fq.kind == "money"]
             ok = any(abs(r.value - v) < 0.01 for r in said_as for i, a in enumerate(vals) for b in vals[i + 1:]
@@ -287,8 +307,11 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
                               # amount about the same thing ("covers the dwelling up to 500,000")
                               # or a count of the same thing
         say = correction(book, fact)
-        count = next((c for c in qs if per_things(fq) and not per_things(q) and c is not q
-                      and c.kind in ("count", "bare") and c.value > 1), None)
+        # (a total only for a count of the very things the fact prices: "for 9 that's $175" from
+        # "free from nine at night", or per user from "2,500 contacts", is arithmetic nobody asked for)
+        count = next((c for c in qs if per_things(fq) and not per_things(q) and c is not q and c.value > 1
+                      and (c.kind == "count" and (c.unit in per_things(fq) or {c.unit} | per_things(fq) <= PEOPLE)
+                           or c.kind == "bare" and bool(OF_PEOPLE.match(u.text, c.end)))), None)
         if fq.kind != "money":
             count = None
         if count:
@@ -316,6 +339,9 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
             doubts.append("configuration")     # "a 5-lesson pack for $229" vs "$429 for 10 lessons"
         if q.kind == "bare" or id(q) in paired:
             doubts.append("bare")          # (or read as a price only from the sentence's other price)
+        if q.kind == "money" and WORKED_OUT.search(u.lead_in + u.text):
+            doubts.append("worked-out")    # "the two together come to $898", "with the discount it's
+                                           # 63.20": the rep's sum or discount on the KB's amounts
         if q.kind == "date":
             doubts.append("date")          # which offer a deadline is for is read from words only
         if THEY_SELL.search(u.lead_in + u.text[:q.start]) and not WE.search(u.lead_in + u.text[:q.start]):

@@ -23,7 +23,8 @@ BASE = {"quantity": 0.95, "polarity": 0.75, "policy": 0.75, "widened": 0.75, "pr
 DOUBT = {"condition-number": 0.15, "slot": 0.45, "other-product": 0.45, "shape": 0.3, "widened": 0.0, "value-elsewhere": 0.3, "enumeration": 0.15, "bare": 0.3, "date": 0.1, "they": 0.2, "scope": 0.1, "add-on": 0.1, "magnitude": 0.2, "configuration": 0.45, "condition": 0.3, "if": 0.2,
          "fragment": 0.2, "weak-match": 0.2, "product-unknown": 0.3, "product-context": 0.15, "clause": 0.05,
          "mixed": 0.3, "ownership": 0.0, "several-named": 0.3, "asr": 0.35, "asr-number": 0.45,
-         "noisy-line": 0.3, "sounds-alike": 0.3, "other-offer": 0.45, "judge-unsure": 0.1, "judge-rejects": 0.5}
+         "noisy-line": 0.3, "sounds-alike": 0.3, "other-offer": 0.45, "judge-unsure": 0.1, "judge-rejects": 0.5,
+         "worked-out": 0.3}
 
 
 def confidence(book: FactBook, base: float, u: Unit, fact: Fact, sim: float, doubts: Sequence[str] = (),

@@ -1,0 +1,78 @@
+"""Amounts the KB's own arithmetic gives. A rep who applies the KB's discount
+("the second entity would be $466.65": 15% off $549), multiplies its unit
+price by the count the lead gave ("three guests on a Saturday would be
+$330") or adds two of its prices ("the Cove and its foundation come to
+$898") says something the KB supports in other numbers. Proving such a claim wrong would take the rep's
+arithmetic, which the checker does not have: an amount one KB operation
+away from the KB's own is no contradiction.
+
+Only exact results count (to the cent), and only with a discount the rep
+alluded to: a rep's rounded result is said with "about", which is never
+checked, and anything looser lets a real slip (a price $20 off) pass as
+some derived amount. Spans worked out from two of a fact's numbers ("a
+90-night return window" from a 120-night trial with returns after night 30)
+were tried and left out: small numbers meet by chance too often ("5 days
+past due" is 15 - 10 in a fact about a $10 fee due after 15 days).
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Sequence
+
+from intervene.core.detect.claims.facts import FactBook
+from intervene.nlp.lexicon import content_words
+from intervene.vocab import Fact
+
+_HALF = re.compile(r"\bhalf\b", re.I)
+# words that allude to some offer without naming it ("bundled with a mattress", "with the savings")
+_ANY_OFFER = frozenset(content_words("discount discounted discounts deal deals offer offers promo promotion special "
+                                     "saving savings save bundle bundled bundling coupon rebate sale"))
+
+
+def _near(a: float, b: float) -> bool:
+    return abs(a - b) < 0.006
+
+
+def kb_discounts(book: FactBook, said_words: set[str]) -> tuple[set[float], set[float]]:
+    """(price factors, amounts off) of the facts the rep's words point at:
+    "15% off" gives 0.85, "we credit 25% of the fee" 0.75 and 0.25, "pay half"
+    0.5. A fact nobody alluded to excuses nothing, or every price a round
+    amount off would pass as some discount applied; an offer is alluded to
+    by its own words or by any word for a deal ("with the savings")."""
+    factors: set[float] = set()
+    minus: set[float] = set()
+    any_offer = bool(_ANY_OFFER & said_words)
+    offers = {f.key for f in book.offers}
+    for f in book.index.facts:
+        own = {w for w in book.fact_words[f.key] - book.common - book.name_words if not w[:1].isdigit()}
+        if not (own & said_words or (any_offer and f.key in offers)):   # (a number is no allusion:
+            continue                                                    # "20 a user" is not "20% off")
+        for fq, off in zip(book.fact_q[f.key], book.fq_off[f.key]):
+            if fq.kind == "percent" and 0 < fq.value < 100:
+                factors |= {1 - fq.value / 100, fq.value / 100}
+            elif off and fq.kind == "money" and fq.value > 0:
+                minus.add(fq.value)
+        if _HALF.search(f.text):
+            factors.add(0.5)
+    return factors, minus
+
+
+def money_worked_out(book: FactBook, said: Iterable[float], best: Fact, named: Iterable[str],
+                     counts: Sequence[float], said_words: set[str]) -> bool:
+    """Whether an amount said is one of the KB's amounts (of the fact it is
+    checked against, or the price of a product named) times a count said, a named product's price plus
+    the best fact's, the difference of two named products' prices ("Essentials
+    and Growth are $250 apart"), or any of them with the discount of a fact the
+    rep alluded to."""
+    def money(f: Fact) -> set[float]:
+        return {fq.value for fq in book.fact_q[f.key] if fq.kind == "money" and fq.value > 0}
+    prices = {v for pid in named if pid in book.price for v in money(book.price[pid])}
+    base = prices | money(best)       # (not every nearby fact's: "$20 a user, so 80 for four" is
+                                      # another tier's price times four, for Growth at $25)
+    if not base:
+        return False
+    factors, minus = kb_discounts(book, said_words)
+    whole = base | {a + b for a in prices for b in money(best) if a != b} | {b * c for b in base for c in counts} \
+        | {abs(a - b) for a in prices for b in prices if a > b}
+    found = whole | {w * f for w in whole for f in factors} | {b - m for b in base for m in minus if b > m}
+    return any(_near(s, v) for s in said for v in found - base)
