@@ -233,6 +233,17 @@ class Evidence:
         return {"kb_id": self.kb_id, "text": self.text}
 
 
+class Check(str, Enum):
+    """Which of the claim checker's checks found a conflict: each proves a
+    different amount by itself (a number against the fact's number most)."""
+    QUANTITY = "quantity"     # the claim's value against the value the fact gives
+    POLARITY = "polarity"     # included vs excluded
+    POLICY = "policy"         # a refund, cancellation or notice policy's terms, or a fee made free
+    WIDENED = "widened"       # a condition or an offer given to everyone
+    PRODUCT = "product"       # which tier a value or an add-on belongs to
+    OWNERSHIP = "ownership"   # whose feature it is, from word overlap across tiers
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What the claim checker says about one thing the rep said."""
@@ -248,6 +259,7 @@ class Verdict:
     # the doubts that lowered it: only a proven one may be spoken to the lead.
     confidence: float = 1.0
     doubts: tuple[str, ...] = ()
+    check: Optional["Check"] = None   # which check found the conflict
 
 
 @dataclass(frozen=True)

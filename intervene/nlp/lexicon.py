@@ -361,13 +361,32 @@ def _suffix(v: int) -> str:
 _ASR_SPLIT_NUMBER = re.compile(r"(?<![\d,.])(\d{1,2}),(\d{1,2})(?![\d,])")
 
 
+# a year said in pairs after a preposition or article: "for a twenty twenty-six wedding", "by twenty
+# twenty-five" (2010-2039; said otherwise, "twenty twenty-five" is a price or a restart)
+_YEAR_LATER = ("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty "
+               "twenty-one twenty-two twenty-three twenty-four twenty-five twenty-six twenty-seven "
+               "twenty-eight twenty-nine thirty thirty-one thirty-two thirty-three thirty-four thirty-five "
+               "thirty-six thirty-seven thirty-eight thirty-nine").split()
+_SPOKEN_YEAR = re.compile(r"\b((?:in|for|by|of|since|until|through|during|a|the|fall|spring|summer|winter)\s+)"
+                          r"twenty[\s-]+(" + "|".join(w.replace("-", r"[\s-]") for w in sorted(_YEAR_LATER, key=len,
+                                                                                         reverse=True)) + r")(?![\w-])"
+                          r"(?!\s+(?:one|two|three|four|five|six|seven|eight|nine|seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|dollars?|bucks|"
+                          r"percent|cents?|per|a|an|each|apiece)\b)",
+                          re.I)
+
+
+def _year(m: re.Match[str]) -> str:
+    later = re.sub(r"[\s-]+", "-", m.group(2).lower())
+    return f"{m.group(1)}{2010 + _YEAR_LATER.index(later)}"
+
+
 @lru_cache(maxsize=4096)        # pure, and every detector asks for the same sentences
 def normalize_numbers(text: str) -> str:
     """Rewrite spoken numbers as digits ("forty-nine" -> "49", "twenty-four seven" ->
     "24/7", "December thirty-first" -> "December 31", "19,800" -> "19800") so
     embeddings and regexes see one form. Pronoun "one", lone ordinals ("first, ...")
     and a bare "half" are left alone; everything else is copied unchanged."""
-    text = _ASR_SPLIT_NUMBER.sub(r"\1\2", text)
+    text = _SPOKEN_YEAR.sub(_year, _ASR_SPLIT_NUMBER.sub(r"\1\2", text))
     toks, out, pos, i = _tokenize(text), [], 0, 0
     while i < len(toks):
         month_before = bool(_month(_tok(toks, i - 1)) or (
@@ -383,8 +402,8 @@ def normalize_numbers(text: str) -> str:
             if "," in toks[i].text or end - i > 1 + num.ordinal:
                 rep = _fmt(num.value) + (_suffix(int(num.value)) if num.ordinal else "")
         elif num.ordinal:
-            if month_before:
-                rep = _fmt(num.value)
+            if month_before:         # ("June 16th week" keeps its "th": without it "16 week" is a length)
+                rep = _fmt(num.value) + (_suffix(int(num.value)) if _unit_word(after) else "")
             elif month_after or end - i > 1:
                 rep = _fmt(num.value) + _suffix(int(num.value))
         elif not _skip_word_number(toks, num):
@@ -580,7 +599,7 @@ def _at(toks: list[_Tok], i: int) -> tuple[list[Quantity], int]:
         j = i + 1 + (i + 1 < n and toks[i + 1].text == ".")
         j += j < n and toks[j].low == "the"
         num = _number_at(toks, j, date=True) if j < n else None
-        if _is_day(num) and not _unit_word(_tok(toks, num.end)):
+        if _is_day(num) and (num.ordinal or not _unit_word(_tok(toks, num.end))):   # ("June 16th week")
             end = _date_end(toks, num.end)
             return [_make(toks, "date", num.value, month, i, end, bound=_deadline(toks, i))], end
         return [], i + 1

@@ -12,7 +12,7 @@ NEGATION_CUES = re.compile(
     r"\b(?:not|no|never|without|none|nothing|neither|nor|zero|excludes?|excluded|waived?|waives|waiving|"
     r"(?:sold|priced|billed|charged|purchased|bought|available) separately|at (?:an )?extra (?:cost|charge)|"
     r"isn't|aren't|doesn't|don't|didn't|won't|wouldn't|can't|cannot|couldn't|hasn't|haven't|"
-    r"wasn't|weren't|shouldn't|nope|nah|"
+    r"wasn't|weren't|shouldn't|nope|nah|non(?=[- ]?[a-z]+(?:able|ible|ed|ing|al|ive)\b)|(?:bring|brings|supply|provide) (?:your|their) own|"
     # speech recognisers and hurried transcribers drop the apostrophe
     r"isnt|arent|doesnt|dont|didnt|wont|wouldnt|cant|couldnt|hasnt|havent|wasnt|werent|shouldnt)\b|n't\b"
     r"|(?<![\d.$])\b0\b(?![.,]\d)(?=\s+(?!percent|per cent|dollars?|apr|interest)[a-z])", re.I)
@@ -79,6 +79,11 @@ _BACKWARD = re.compile(r"waived?|waives|waiving|\w+ separately|at (?:an )?extra 
 _ANSWER_NO = re.compile(r"\s+(?:the|a|an|it|it's|its|that|that's|this|we|we're|you|you're|i|i'm|they|they're|"
                         r"our|your|so|well|actually|sorry|but|and|not|there|there's)\b", re.I)
 _DETERMINERS = {"no", "zero", "0", "without", "none"}
+_NEXT_WORD = re.compile(r"-?\s*[\w'-]+?(?=[\s,;:.!?]|$)")
+_NEXT_NOUN = re.compile(r"(?:\s+(?!(?:and|or|but|so|to|for|if|when|because)\b)[\w'-]+){1,3}")
+# cues that negate only the word after them ("non-" only before an adjective: "non-refundable",
+# "non-insulated", "non-medical"; "non-members" are people, not a negation)
+_OWN_WORD = re.compile(r"non|(?:bring|brings|supply|provide) (?:your|their) own", re.I)
 
 
 def _clause_start(text: str, at: int) -> int:
@@ -130,6 +135,12 @@ def negation_scopes(text: str) -> list[tuple[int, int]]:
     for m in NEGATION_CUES.finditer(text):
         if _AFFIRMING.match(text, m.start()):
             continue          # "your insurance will cover it, no problem": "sure", not a denial
+        if _OWN_WORD.fullmatch(m.group(0)):
+            # "a non-insulated steel door", "bring your own water bottle": only the next word
+            # or noun is negated (the door is still steel; what else you get is still included)
+            nxt = (_NEXT_WORD if m.group(0).lower() == "non" else _NEXT_NOUN).match(text, m.end())
+            spans.append((m.start(), nxt.end() if nxt else m.end()))
+            continue
         stop = re.search(r"[,;:.!?]|\s-\s|\bbut\b", text[m.end():])
         end = m.end() + stop.start() if stop else len(text)
         # unpunctuated speech: a new subject and verb starts a clause the negation does not

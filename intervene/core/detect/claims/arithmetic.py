@@ -29,24 +29,41 @@ _ANY_OFFER = frozenset(content_words("discount discounted discounts deal deals o
                                      "saving savings save bundle bundled bundling coupon rebate sale"))
 
 
+# words of adding an amount on, or of what is left once one is paid
+_SUM = re.compile(r"\b(?:plus|together|total|all in|add(?:ed|ing|s)?|on top)\b", re.I)
+_REST = re.compile(r"\b(?:after|balance|remaining|remainder|rest|less|minus|leaves?)\b", re.I)
+
+
 def _near(a: float, b: float) -> bool:
     return abs(a - b) < 0.006
 
 
-def kb_discounts(book: FactBook, said_words: set[str]) -> tuple[set[float], set[float]]:
-    """(price factors, amounts off) of the facts the rep's words point at:
-    "15% off" gives 0.85, "we credit 25% of the fee" 0.75 and 0.25, "pay half"
-    0.5. A fact nobody alluded to excuses nothing, or every price a round
-    amount off would pass as some discount applied; an offer is alluded to
-    by its own words or by any word for a deal ("with the savings")."""
-    factors: set[float] = set()
-    minus: set[float] = set()
+def alluded(book: FactBook, said_words: set[str], named: set[str]) -> list[Fact]:
+    """The facts the rep's words point at: by one of the fact's own words, or
+    (an offer) by any word for a deal ("with the savings") or by naming a
+    product the offer is about ("add the Glide before September"). A number
+    is no allusion: "20 a user" is not "20% off"."""
     any_offer = bool(_ANY_OFFER & said_words)
     offers = {f.key for f in book.offers}
+    out = []
     for f in book.index.facts:
         own = {w for w in book.fact_words[f.key] - book.common - book.name_words if not w[:1].isdigit()}
-        if not (own & said_words or (any_offer and f.key in offers)):   # (a number is no allusion:
-            continue                                                    # "20 a user" is not "20% off")
+        if own & said_words or (f.key in offers and (any_offer or book.fact_named.get(f.key, set()) & named)):
+            out.append(f)
+    return out
+
+
+def kb_discounts(book: FactBook, facts: Iterable[Fact], said_pcts: Iterable[float],
+                 half: bool) -> tuple[set[float], set[float]]:
+    """(price factors, amounts off) of the facts alluded to: "15% off" gives
+    0.85, "we credit 25% of the fee" 0.75 and 0.25, "pay half" 0.5. A share
+    the rep says ("half the normal rate", "that's the 20% off") is one more
+    allusion, if the KB gives that share anywhere. A fact nobody alluded to
+    excuses nothing, or every price a round amount off would pass as some
+    discount applied."""
+    factors: set[float] = set()
+    minus: set[float] = set()
+    for f in facts:
         for fq, off in zip(book.fact_q[f.key], book.fq_off[f.key]):
             if fq.kind == "percent" and 0 < fq.value < 100:
                 factors |= {1 - fq.value / 100, fq.value / 100}
@@ -54,16 +71,27 @@ def kb_discounts(book: FactBook, said_words: set[str]) -> tuple[set[float], set[
                 minus.add(fq.value)
         if _HALF.search(f.text):
             factors.add(0.5)
+    kb_shares = {fq.value for qs in book.fact_q.values() for fq in qs if fq.kind == "percent" and 0 < fq.value < 100}
+    for p in said_pcts:
+        if p in kb_shares:
+            factors |= {1 - p / 100, p / 100}
+    if half and (50 in kb_shares or any(_HALF.search(f.text) for f in book.index.facts)):
+        factors.add(0.5)
     return factors, minus
 
 
 def money_worked_out(book: FactBook, said: Iterable[float], best: Fact, named: Iterable[str],
-                     counts: Sequence[float], said_words: set[str]) -> bool:
+                     counts: Sequence[float], said_words: set[str], text: str = "",
+                     said_pcts: Sequence[float] = ()) -> bool:
     """Whether an amount said is one of the KB's amounts (of the fact it is
-    checked against, or the price of a product named) times a count said, a named product's price plus
+    checked against, or the price of a product named or under discussion) times a count said, a named product's price plus
     the best fact's, the difference of two named products' prices ("Essentials
     and Growth are $250 apart"), or any of them with the discount of a fact the
-    rep alluded to."""
+    rep alluded to; with words of adding up ("plus the AI add-on") or of
+    what is left ("after your deposit"), an alluded fact's amount added or
+    taken off."""
+    named = set(named)
+
     def money(f: Fact) -> set[float]:
         return {fq.value for fq in book.fact_q[f.key] if fq.kind == "money" and fq.value > 0}
     prices = {v for pid in named if pid in book.price for v in money(book.price[pid])}
@@ -71,8 +99,15 @@ def money_worked_out(book: FactBook, said: Iterable[float], best: Fact, named: I
                                       # another tier's price times four, for Growth at $25)
     if not base:
         return False
-    factors, minus = kb_discounts(book, said_words)
+    facts = alluded(book, said_words, named)
+    factors, minus = kb_discounts(book, facts, said_pcts, bool(_HALF.search(text)))
+    amounts = {fq.value for f in facts for fq, off in zip(book.fact_q[f.key], book.fq_off[f.key])
+               if fq.kind == "money" and fq.value > 0 and not off}
     whole = base | {a + b for a in prices for b in money(best) if a != b} | {b * c for b in base for c in counts} \
         | {abs(a - b) for a in prices for b in prices if a > b}
+    if _SUM.search(text):
+        whole |= {b + m for b in base for m in amounts if m != b}
     found = whole | {w * f for w in whole for f in factors} | {b - m for b in base for m in minus if b > m}
+    if _REST.search(text):
+        found |= {b - m for b in base for m in amounts if b > m}
     return any(_near(s, v) for s in said for v in found - base)

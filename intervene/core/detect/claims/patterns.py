@@ -90,6 +90,9 @@ OF_PEOPLE = re.compile(r"\s+(?:of (?:you|us|them)|people|persons|folks|guys)\b",
 RELATIVE = re.compile(r"\s*(?:(?:years?|months?|weeks?|days?|hours?|[\w-]+)\s+)?(?:beyond|longer|shorter|more than|"
                       r"less than|fewer than|on top of (?:that|it|the)|over that|past that|than (?:that|the|it))\b",
                       re.I)
+# an amount said against another product's: "80 dollars a month under Full", "$20 more than Growth"
+APART = re.compile(r"\s*(?:(?:a|an|per)\s+\w+\s+)?(?:under|below|cheaper than|less than|more than|over|above)\s+"
+                   r"(?:the\s+)?([\w-]+)", re.I)
 # the rep not charging for something ("the installation is waived"), and any word that puts a fee aside
 WAIVES = re.compile(r"\bwaiv(?:e|ed|es|ing)\b|\bfree\b|\bno (?:extra |additional )?(?:charge|cost)\b", re.I)
 EXEMPTS = re.compile(WAIVES.pattern + r"|\b(?:unless|except|included|otherwise|instead)\b", re.I)
@@ -150,7 +153,8 @@ PRONOUN_START = re.compile(r"(?:and |so |yeah,? |oh,? )?(?:(?:on|for|with) (?:th
                            r"(?:it'?s|it is|it|that'?s|that is|this is|they'?re|they are)\b", re.I)
 
 
-CUE_WORDS = frozenset(content_words("sold separately priced billed purchased bought waive waived waiving excluded"))
+CUE_WORDS = frozenset(content_words("sold separately priced billed purchased bought waive waived waiving excluded "
+                                    "non bring brings supply provide own"))
 SMALL = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
          "sixteen seventeen eighteen nineteen twenty").split()
 

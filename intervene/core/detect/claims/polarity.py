@@ -25,7 +25,7 @@ from intervene.core.detect.numbers import readings
 from intervene.core.detect.subjects import Unit
 from intervene.nlp.lexicon import content_words, extract_quantities
 from intervene.nlp.text import split_by_scope
-from intervene.vocab import Evidence, Fact, Verdict
+from intervene.vocab import Check, Evidence, Fact, Verdict
 
 
 def polarity(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], support: dict[str, float]) -> list[Verdict]:
@@ -83,7 +83,7 @@ def polarity(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], support: 
         conf, why = confidence(book, BASE["polarity"], u, fact, sim, doubts)
         out.append(Verdict(False, u.text, fact, f"rep {kind} {' '.join(sorted(feature))}; KB: {fact.text}",
                            correction=say, score=sim, product=u.product,
-                           evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why))
+                           evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why, check=Check.POLARITY))
         break
     return out
 

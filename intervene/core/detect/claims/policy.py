@@ -48,7 +48,7 @@ from intervene.nlp.lexicon import (
     same_quantity,
 )
 from intervene.nlp.text import negation_scopes
-from intervene.vocab import Evidence, Fact, Verdict
+from intervene.vocab import Check, Evidence, Fact, Verdict
 
 
 def policy_terms(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> list[Verdict]:
@@ -82,7 +82,7 @@ def policy_terms(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> li
                                        ignore=("if", "condition", "condition-number"))
                 return [Verdict(False, u.text, fact, f"rep's {frame} terms differ from the KB: {fact.text}",
                                 correction=correction(book, fact), score=sim, product=u.product,
-                                evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why)]
+                                evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why, check=Check.POLICY)]
     return []
 
 
@@ -116,7 +116,7 @@ def widened(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> list[Ve
                                ignore=("condition", "condition-number", "if"))
         return [Verdict(False, u.text, fact, f"rep made it universal ({', '.join(sorted(feature))}); "
                         f"KB: {fact.text}", correction=correction(book, fact), score=sim, product=u.product,
-                        evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why)]
+                        evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why, check=Check.WIDENED)]
     return []
 
 
@@ -149,7 +149,7 @@ def made_universal(book: FactBook, u: Unit, q: Quantity, said_as: Sequence[Quant
                                ignore=("condition", "condition-number", "if"))
         return Verdict(False, u.text, fact, f"rep said {q_text(q)} applies to everyone; KB: {fact.text}",
                        correction=correction(book, fact), score=sim, product=u.product,
-                       evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why)
+                       evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why, check=Check.WIDENED)
     return None
 
 
@@ -183,7 +183,7 @@ def made_free(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> list[
         conf, why = confidence(book, BASE["policy"], u, fact, max(sim, 0.55), ())
         return [Verdict(False, u.text, fact, f"rep made {' '.join(sorted(feature))} free; KB: {fact.text}",
                         correction=correction(book, fact), score=sim, product=u.product,
-                        evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why)]
+                        evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why, check=Check.POLICY)]
     return []
 
 
@@ -222,5 +222,5 @@ def offer_scope(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> lis
         who = ", ".join(book.name(p) for p in outside) or "every plan"
         return [Verdict(False, u.text, fact, f"rep gave the offer to {who}; KB: {fact.text}",
                         correction=correction(book, fact), score=sim, product=u.product,
-                        evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why)]
+                        evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why, check=Check.WIDENED)]
     return []

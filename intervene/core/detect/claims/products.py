@@ -23,7 +23,7 @@ from intervene.core.detect.claims.verdict import BASE, confidence, correction, s
 from intervene.core.detect.subjects import Unit
 from intervene.kb.index import norm_alias
 from intervene.nlp.text import negation_scopes, split_by_scope
-from intervene.vocab import Evidence, Fact, Verdict
+from intervene.vocab import Check, Evidence, Fact, Verdict
 
 
 def which_product(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> list[Verdict]:
@@ -53,7 +53,7 @@ def which_product(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> l
         conf, why = confidence(book, BASE["product"], u, fact, sim, doubts)
         return [Verdict(False, u.text, fact, f"rep said {said}, KB says {right}",
                         correction=correction(book, fact), score=sim, product=fact.product,
-                        evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why)]
+                        evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why, check=Check.PRODUCT)]
     return []
 
 
@@ -87,7 +87,7 @@ def ownership(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], support:
         return [Verdict(False, u.text, alt or fact, f"rep gave the {book.name(p)} {', '.join(sorted(feature))}, "
                         f"which the KB has on the {other}: {fact.text}", correction=say, score=sim,
                         product=p, evidence=tuple(Evidence(f.kb_id, f.text) for f in (alt, fact) if f),
-                        confidence=conf, doubts=why)]
+                        confidence=conf, doubts=why, check=Check.OWNERSHIP)]
     return []
 
 
@@ -147,7 +147,7 @@ def put_inside(book: FactBook, u: Unit) -> list[Verdict]:
         return [Verdict(False, u.text, price, f"rep put the {book.name(addon)} inside the {book.name(tier)}; "
                         f"KB prices it on its own: {price.text}", correction=correction(book, price),
                         score=0.55, product=tier, evidence=(Evidence(price.kb_id, price.text),),
-                        confidence=conf, doubts=why)]
+                        confidence=conf, doubts=why, check=Check.PRODUCT)]
     return []
 
 

@@ -21,6 +21,7 @@ from intervene.core.detect.claims.binding import (
 )
 from intervene.core.detect.claims.facts import FactBook
 from intervene.core.detect.claims.patterns import (
+    APART,
     APPROX,
     BALANCE,
     DERIVED,
@@ -65,7 +66,7 @@ from intervene.core.detect.numbers import (
 )
 from intervene.core.detect.subjects import WE, Unit
 from intervene.nlp.lexicon import Quantity, comparable, content_words, extract_quantities
-from intervene.vocab import Evidence, Fact, Verdict
+from intervene.vocab import Check, Evidence, Fact, Verdict
 
 
 def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed: Sequence[Quantity],
@@ -118,6 +119,9 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
             continue          # "4 meals at 4 servings is 16 servings": the rep's arithmetic
         if q.kind != "money" and RELATIVE.match(u.text, q.end):
             continue          # "the Summit goes 5 years beyond that": a difference, not the amount
+        if q.kind == "money" and (apart := APART.match(u.text, q.end)) and any(
+                apart.group(1).lower() in words for words in book.words_of.values()):
+            continue          # "weekday comes in 80 dollars a month under Full": a difference between two tiers
         if YOURS.search(u.text[:q.start]) or YOURS_AFTER.match(u.text, q.end) or BALANCE.match(u.text, q.end):
             continue          # "that's Essential for your 23 squares": the customer's own number
         prod = before[-1] if before else u.product
@@ -233,9 +237,11 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
         if not ok and q.kind == "money":
             # "the second entity would be $466.65": the KB's price with the KB's discount (or
             # times the count said, or two of its prices added) - see arithmetic
-            ok = money_worked_out(book, [r.value for r in said_as], best[1], u.sent_named,
+            ok = money_worked_out(book, [r.value for r in said_as], best[1],
+                                  {*u.sent_named, *(p for p in (u.product, u.context) if p)},
                                   [c.value for c in qs if c is not q and c.kind in ("count", "bare") and c.value > 1],
-                                  set(content_words(u.lead_in + " " + u.text)))
+                                  set(content_words(u.lead_in + " " + u.text)), f"{u.lead_in} {u.text} {u.rest}",
+                                  [c.value for c in qs if c.kind == "percent"])
         if not ok and q.kind == "money":
             # "you save $250 on the kit": the difference (or sum) of two prices the fact gives
             vals = [fq.value for fq in book.fact_q[best[1].key] if fq.kind == "money"]
@@ -402,5 +408,6 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
         conf, why = confidence(book, BASE["quantity"], u, fact, best[2], doubts, q.kind == "date")
         out.append(Verdict(False, u.text, fact, f"said {said!r}, KB says {q_text(fq)}",
                            correction=say, score=best[2], product=prod,
-                           evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why))
+                           evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why,
+                           check=Check.QUANTITY))
     return out
