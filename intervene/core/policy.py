@@ -64,6 +64,10 @@ class Profile:
     # silent "check this" card; below, it is held back (counted, never shown)
     accuracy_voice_min: float = 0.9          # 0.95 is a contradiction with no doubt at all
     accuracy_card_min: float = 0.6
+    # ... and a number the rules doubted but the judge is sure of ("judge-agrees") is a card too
+    # if the rules' own confidence is at least this (1 = never, the default: on the blind call
+    # sets such cards were right 9 times in 14, below the other cards' 4 in 5; 0.3 shows them)
+    accuracy_judged_min: float = _share(1.0)
 
     # --- turn-taking (engine)
     backchannel_s: float = 0.6              # a lead talking this long has taken the floor; shorter is "mm-hm"
@@ -214,6 +218,8 @@ class Policy:
         for the rep to check; anything less is held back. A wrong correction said
         to a lead costs more than a missed one."""
         conf = t.confidence or 0.0
+        if "judge-agrees" in t.doubts and self.profile.accuracy_judged_min <= conf < self.profile.accuracy_card_min:
+            conf = self.profile.accuracy_card_min       # the judge's certainty: a card, never the voice
         if conf >= self.profile.accuracy_voice_min:
             return t, mode
         if conf >= self.profile.accuracy_card_min:

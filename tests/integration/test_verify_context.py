@@ -3,8 +3,9 @@ makes of it. An amount worked out on the price of the product the lead
 asked about, a share the rep says out loud, an add-on's price added or a
 deposit taken off; "non-refundable" and "bring your own" as negations of
 one word; a year said in pairs and a date before a noun; an amount said
-against another tier; and a conflict read from words alone held back when
-the judge does not see it.
+against another tier; included against excluded held back when the judge
+does not see it, and a doubted number the judge is sure of marked (a card
+where the profile says so).
 
 Each kind was seen as a false correction on claims written for companies
 the checker had never seen (the judge's training claims, scored with a
@@ -195,3 +196,33 @@ def test_a_number_the_judge_does_not_see_is_still_shown(unsure_studio) -> None:
     found = [v for v in errors(unsure_studio, "The Summer Intensive is $750 per dancer.", "intensive")
              if v.check == Check.QUANTITY]
     assert shown(found) and all("judge-unsure" in v.doubts for v in found), found
+
+
+# --- a doubted number the judge is sure of -----------------------------------------------------------
+
+class _Sure(_Unsure):
+    """A judge sure of every contradiction (p = 0.95)."""
+
+    def contradiction(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        return [0.95] * len(pairs)
+
+
+@pytest.fixture(scope="module")
+def sure_studio(embedder) -> ClaimChecker:
+    return ClaimChecker(KBIndex(load_kb_text(KB, source="driftwood-sure"), embedder, None, _Sure()))
+
+
+DOUBTED = "Group classes are $150 a month."      # no product named; $150 is also the deposit
+
+
+def test_a_doubted_number_the_judge_is_sure_of_is_marked(studio, sure_studio) -> None:
+    alone = [v for v in errors(studio, DOUBTED) if v.check == Check.QUANTITY]
+    assert alone and all(0.3 <= v.confidence < CARD for v in alone), alone   # the rules alone hold it
+    judged = [v for v in errors(sure_studio, DOUBTED) if v.check == Check.QUANTITY]
+    assert judged and all("judge-agrees" in v.doubts for v in judged), judged
+    assert [v.confidence for v in judged] == [v.confidence for v in alone]     # the profile decides (policy)
+
+
+def test_the_judge_never_marks_a_word_conflict(sure_studio) -> None:
+    found = errors(sure_studio, "Group classes include a water bottle for every student.")
+    assert found and not any("judge-agrees" in v.doubts for v in found), found

@@ -336,9 +336,11 @@ NUMERIC = [n for n in SETTINGS if n not in PER_CATEGORY]
 def other_value(name: str) -> float:
     """A valid value of the setting that is not the standard profile's."""
     now = getattr(PROFILES["standard"], name)
-    _, hi = setting_range(name)
+    lo, hi = setting_range(name)
     if name in WHOLE:
         return now + 1
+    if now == hi:
+        return (lo + hi) / 2
     return (now + hi) / 2 if hi < math.inf else now + 1.5
 
 

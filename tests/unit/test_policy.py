@@ -3,6 +3,7 @@ per-call Policy dedupes, spaces, orders and delivers them. Pure: no model."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 
@@ -291,3 +292,19 @@ def test_mode_overrides_do_not_leak_into_defaults() -> None:
     assert DEFAULT_MODES[C.ACCURACY] is Mode.VOICE
     [iv] = Policy(PROFILES["standard"]).decide([trig(C.ACCURACY)], 1)
     assert iv.mode is Mode.VOICE
+
+
+@pytest.mark.parametrize("judged_min, confidence, doubts, mode", [
+    (1.0, 0.35, ("product-unknown", "judge-agrees"), None),          # the default holds it back
+    (0.3, 0.35, ("product-unknown", "judge-agrees"), Mode.SILENT),   # a profile may show it as a card
+    (0.3, 0.2, ("slot", "product-unknown", "judge-agrees"), None),   # too doubtful even there
+    (0.3, 0.35, ("product-unknown",), None),                         # the judge was not sure
+    (0.3, 0.85, ("judge-agrees",), Mode.SILENT),                     # never lifted to the voice
+])
+def test_a_doubted_number_the_judge_is_sure_of_is_a_card_only_where_the_profile_says(
+        judged_min: float, confidence: float, doubts: tuple[str, ...], mode: Mode | None) -> None:
+    pol = Policy(tuned(PROFILES["standard"], accuracy_judged_min=judged_min))
+    t = replace(trig(C.ACCURACY, S.HIGH), confidence=confidence, doubts=doubts)
+    out = pol.decide([t], 10.0)
+    assert [iv.mode for iv in out] == ([mode] if mode else []), out
+    assert bool(pol.held_back) == (mode is None)

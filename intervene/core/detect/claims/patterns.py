@@ -21,6 +21,7 @@ QUANTITY_MARGIN = 0.08   # ... for a number the rep got exactly right somewhere 
 SIM_OWNERSHIP = 0.50     # a fact of another product this close says whose feature it is
 JUDGE_SURE = 0.5         # the judge's contradiction probability below which nothing is spoken ...
 JUDGE_REJECTS = 0.1      # ... and below which nothing is shown, if the rules had a doubt of their own
+JUDGE_AGREES = 0.9       # ... and at or above which it is sure of a number the rules doubted (see policy)
 
 # verbs that carry no feature: "includes X" and "doesn't include X" are about X
 LIGHT = frozenset("""include includ come cover offer provide get have has had is are was be been
