@@ -20,10 +20,10 @@ import re
 from typing import Iterable, Sequence
 
 from intervene.core.detect.claims.facts import FactBook
+from intervene.core.detect.claims.patterns import HALF
 from intervene.nlp.lexicon import content_words
 from intervene.vocab import Fact
 
-_HALF = re.compile(r"\bhalf\b", re.I)
 # words that allude to some offer without naming it ("bundled with a mattress", "with the savings")
 _ANY_OFFER = frozenset(content_words("discount discounted discounts deal deals offer offers promo promotion special "
                                      "saving savings save bundle bundled bundling coupon rebate sale"))
@@ -44,13 +44,9 @@ def alluded(book: FactBook, said_words: set[str], named: set[str]) -> list[Fact]
     product the offer is about ("add the Glide before September"). A number
     is no allusion: "20 a user" is not "20% off"."""
     any_offer = bool(_ANY_OFFER & said_words)
-    offers = {f.key for f in book.offers}
-    out = []
-    for f in book.index.facts:
-        own = {w for w in book.fact_words[f.key] - book.common - book.name_words if not w[:1].isdigit()}
-        if own & said_words or (f.key in offers and (any_offer or book.fact_named.get(f.key, set()) & named)):
-            out.append(f)
-    return out
+    keys = {k for w in said_words for k in book.by_own_word.get(w, ())}
+    keys |= {f.key for f in book.offers if any_offer or book.fact_named.get(f.key, set()) & named}
+    return [book.by_key[k] for k in sorted(keys, key=book.row.__getitem__)]
 
 
 def kb_discounts(book: FactBook, facts: Iterable[Fact], said_pcts: Iterable[float],
@@ -69,13 +65,12 @@ def kb_discounts(book: FactBook, facts: Iterable[Fact], said_pcts: Iterable[floa
                 factors |= {1 - fq.value / 100, fq.value / 100}
             elif off and fq.kind == "money" and fq.value > 0:
                 minus.add(fq.value)
-        if _HALF.search(f.text):
+        if f.key in book.halves:
             factors.add(0.5)
-    kb_shares = {fq.value for qs in book.fact_q.values() for fq in qs if fq.kind == "percent" and 0 < fq.value < 100}
     for p in said_pcts:
-        if p in kb_shares:
+        if p in book.shares:
             factors |= {1 - p / 100, p / 100}
-    if half and (50 in kb_shares or any(_HALF.search(f.text) for f in book.index.facts)):
+    if half and (50 in book.shares or book.halves):
         factors.add(0.5)
     return factors, minus
 
@@ -100,7 +95,7 @@ def money_worked_out(book: FactBook, said: Iterable[float], best: Fact, named: I
     if not base:
         return False
     facts = alluded(book, said_words, named)
-    factors, minus = kb_discounts(book, facts, said_pcts, bool(_HALF.search(text)))
+    factors, minus = kb_discounts(book, facts, said_pcts, bool(HALF.search(text)))
     amounts = {fq.value for f in facts for fq, off in zip(book.fact_q[f.key], book.fq_off[f.key])
                if fq.kind == "money" and fq.value > 0 and not off}
     whole = base | {a + b for a in prices for b in money(best) if a != b} | {b * c for b in base for c in counts} \

@@ -16,6 +16,7 @@ from intervene.core.detect.claims.patterns import (
     FREE_FACT,
     GENERIC,
     GIVES_OFF,
+    HALF,
     OFF_NEAR,
     PLAN_NOUNS,
     SAVE,
@@ -147,6 +148,17 @@ class FactBook:
         # words too many facts use to name an item of one ("clean" in a cleaning company's KB)
         in_facts = Counter(w for words in self.fact_words.values() for w in words)
         self.common = frozenset(w for w, c in in_facts.items() if c > max(2, n_facts // 10))
+        # what a rep's words can allude to a fact by (its own words, not names, numbers or common
+        # ones), by word; the shares the KB gives anywhere ("15% off", "half the fee"): the
+        # arithmetic check asks on every amount, so at 10,000 facts they are looked up, not scanned
+        self.by_own_word: dict[str, set[str]] = {}
+        for f in index.facts:
+            for w in self.fact_words[f.key] - self.common - self.name_words:
+                if not w[:1].isdigit():
+                    self.by_own_word.setdefault(w, set()).add(f.key)
+        self.shares = frozenset(fq.value for qs in self.fact_q.values() for fq in qs
+                                if fq.kind == "percent" and 0 < fq.value < 100)
+        self.halves = frozenset(f.key for f in index.facts if HALF.search(f.text))
         self.rows_of: dict[Optional[str], list[int]] = {}
         self.about: dict[str, set[str]] = {}      # product id -> keys of the facts it owns or is named in
         for i, f in enumerate(index.facts):

@@ -91,6 +91,7 @@ OF_PEOPLE = re.compile(r"\s+(?:of (?:you|us|them)|people|persons|folks|guys)\b",
 RELATIVE = re.compile(r"\s*(?:(?:years?|months?|weeks?|days?|hours?|[\w-]+)\s+)?(?:beyond|longer|shorter|more than|"
                       r"less than|fewer than|on top of (?:that|it|the)|over that|past that|than (?:that|the|it))\b",
                       re.I)
+HALF = re.compile(r"\bhalf\b", re.I)
 # an amount said against another product's: "80 dollars a month under Full", "$20 more than Growth"
 APART = re.compile(r"\s*(?:(?:a|an|per)\s+\w+\s+)?(?:under|below|cheaper than|less than|more than|over|above)\s+"
                    r"(?:the\s+)?([\w-]+)", re.I)
