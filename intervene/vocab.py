@@ -259,7 +259,7 @@ class Verdict:
     # the doubts that lowered it: only a proven one may be spoken to the lead.
     confidence: float = 1.0
     doubts: tuple[str, ...] = ()
-    check: Optional["Check"] = None   # which check found the conflict
+    check: Optional[Check] = None   # which check found the conflict
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,13 @@ import re
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Za-z0-9$\"'])")
 _CLAUSE = re.compile(r"\s*(?:[,;:]|\s+-\s+|\s+--\s+|\u2014)\s*|\s+(?=(?:but|although|though|whereas|so|because)\s)", re.I)
 
+# "bring your own lock": what the customer supplies is not included
+_BRING_OWN = r"(?:bring|brings|supply|provide) (?:your|their) own"
 NEGATION_CUES = re.compile(
     r"\b(?:not|no|never|without|none|nothing|neither|nor|zero|excludes?|excluded|waived?|waives|waiving|"
     r"(?:sold|priced|billed|charged|purchased|bought|available) separately|at (?:an )?extra (?:cost|charge)|"
     r"isn't|aren't|doesn't|don't|didn't|won't|wouldn't|can't|cannot|couldn't|hasn't|haven't|"
-    r"wasn't|weren't|shouldn't|nope|nah|non(?=[- ]?[a-z]+(?:able|ible|ed|ing|al|ive)\b)|(?:bring|brings|supply|provide) (?:your|their) own|"
+    r"wasn't|weren't|shouldn't|nope|nah|non(?=[- ]?[a-z]+(?:able|ible|ed|ing|al|ive)\b)|" + _BRING_OWN + "|"
     # speech recognisers and hurried transcribers drop the apostrophe
     r"isnt|arent|doesnt|dont|didnt|wont|wouldnt|cant|couldnt|hasnt|havent|wasnt|werent|shouldnt)\b|n't\b"
     r"|(?<![\d.$])\b0\b(?![.,]\d)(?=\s+(?!percent|per cent|dollars?|apr|interest)[a-z])", re.I)
@@ -83,7 +85,7 @@ _NEXT_WORD = re.compile(r"-?\s*[\w'-]+?(?=[\s,;:.!?]|$)")
 _NEXT_NOUN = re.compile(r"(?:\s+(?!(?:and|or|but|so|to|for|if|when|because)\b)[\w'-]+){1,3}")
 # cues that negate only the word after them ("non-" only before an adjective: "non-refundable",
 # "non-insulated", "non-medical"; "non-members" are people, not a negation)
-_OWN_WORD = re.compile(r"non|(?:bring|brings|supply|provide) (?:your|their) own", re.I)
+_OWN_WORD = re.compile(r"non|" + _BRING_OWN, re.I)
 
 
 def _clause_start(text: str, at: int) -> int:

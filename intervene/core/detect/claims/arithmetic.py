@@ -2,9 +2,10 @@
 ("the second entity would be $466.65": 15% off $549), multiplies its unit
 price by the count the lead gave ("three guests on a Saturday would be
 $330") or adds two of its prices ("the Cove and its foundation come to
-$898") says something the KB supports in other numbers. Proving such a claim wrong would take the rep's
-arithmetic, which the checker does not have: an amount one KB operation
-away from the KB's own is no contradiction.
+$898") says something the KB supports in other numbers. Proving such a
+claim wrong would take the rep's arithmetic, which the checker does not
+have: an amount one KB operation away from the KB's own is no
+contradiction.
 
 Only exact results count (to the cent), and only with a discount the rep
 alluded to: a rep's rounded result is said with "about", which is never
@@ -46,7 +47,7 @@ def alluded(book: FactBook, said_words: set[str], named: set[str]) -> list[Fact]
     any_offer = bool(_ANY_OFFER & said_words)
     keys = {k for w in said_words for k in book.by_own_word.get(w, ())}
     keys |= {f.key for f in book.offers if any_offer or book.fact_named.get(f.key, set()) & named}
-    return [book.by_key[k] for k in sorted(keys, key=book.row.__getitem__)]
+    return [book.by_key[k] for k in keys]
 
 
 def kb_discounts(book: FactBook, facts: Iterable[Fact], said_pcts: Iterable[float],
@@ -76,8 +77,8 @@ def kb_discounts(book: FactBook, facts: Iterable[Fact], said_pcts: Iterable[floa
 
 
 def money_worked_out(book: FactBook, said: Iterable[float], best: Fact, named: Iterable[str],
-                     counts: Sequence[float], said_words: set[str], text: str = "",
-                     said_pcts: Sequence[float] = ()) -> bool:
+                     counts: Sequence[float], said_words: set[str], text: str,
+                     said_pcts: Sequence[float]) -> bool:
     """Whether an amount said is one of the KB's amounts (of the fact it is
     checked against, or the price of a product named or under discussion) times a count said, a named product's price plus
     the best fact's, the difference of two named products' prices ("Essentials

@@ -25,7 +25,7 @@ DOUBT = {"condition-number": 0.15, "slot": 0.45, "other-product": 0.45, "shape":
          "mixed": 0.3, "ownership": 0.0, "several-named": 0.3, "asr": 0.35, "asr-number": 0.45,
          "noisy-line": 0.3, "sounds-alike": 0.3, "other-offer": 0.45, "judge-unsure": 0.1, "judge-rejects": 0.5,
          "worked-out": 0.3, "judge-disagrees": 0.2,
-         "judge-agrees": 0.0}   # (not a doubt: the note that the judge lifted a doubted number to a card)
+         "judge-agrees": 0.0}   # (not a doubt: the judge's note that it is sure of a doubted number)
 
 
 def confidence(book: FactBook, base: float, u: Unit, fact: Fact, sim: float, doubts: Sequence[str] = (),
@@ -75,7 +75,7 @@ def second_opinion(book: FactBook, verdicts: list[Verdict]) -> list[Verdict]:
     """Every contradiction the rules found is read once more by the judge
     (a cross-encoder that reads claim and fact together): one it does not
     see as a contradiction is at most a card, one it clearly rejects is
-    held back.
+    held back. Confidence is only ever lowered here, never raised.
 
     A conflict the rules found without any doubt (the claim's number on
     the fact's own slot, said outright) is not held back on the judge's
