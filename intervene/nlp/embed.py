@@ -17,6 +17,7 @@ import copy
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
@@ -140,12 +141,15 @@ class SentenceEmbedder:
             return torch.nn.functional.normalize(emb, dim=1).numpy()
 
     def _cache_key(self) -> str:
+        """`<model>-<install>`: the model's path, then when its files were
+        written. A reinstalled package is a new install (a new export), and
+        the model part says which earlier exports it replaces."""
         ref = self.model_ref or default_model_path()
         stamp = ""
         cfg = Path(ref) / "config.json"
         if cfg.exists():
             stamp = str(cfg.stat().st_mtime_ns)
-        return hashlib.sha256(f"{ref}|{stamp}".encode()).hexdigest()[:16]
+        return f"{_digest(ref, 12)}-{_digest(stamp, 8)}"
 
     def clear_cache(self) -> None:
         with self._lock:
@@ -207,6 +211,30 @@ def _cache_dir(cache_directory: Optional[str]) -> Path:
     return Path(user_cache_dir("intervene"))
 
 
+def _digest(text: str, n: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+_LEGACY_EXPORT = re.compile(r"[0-9a-f]{16}\.onnx")     # named before exports named their model
+
+
+def prune_exports(keep: Path) -> list[Path]:
+    """Remove the exports `keep` replaces: the same model's from earlier
+    installs, and those named the old way. Each is 90 MB, and every upgrade
+    of the package made one more. A process still running on a removed file
+    keeps it (it is loaded), and a missing export is only made again."""
+    model = keep.name.split("-", 1)[0]
+    gone = []
+    for p in keep.parent.glob("*.onnx"):
+        if p != keep and (p.name.startswith(model + "-") or _LEGACY_EXPORT.fullmatch(p.name)):
+            try:
+                p.unlink()
+                gone.append(p)
+            except OSError as e:       # another user's file, a read-only cache: only disk is lost
+                log.info("could not remove the old export %s: %s", p, e)
+    return gone
+
+
 def _onnx_session(tr, key: str, cache_directory: Optional[str]):
     """The transformer plus mean pooling as an ONNX Runtime session, exported
     once per model and kept in the cache directory. None (stay on PyTorch)
@@ -221,6 +249,7 @@ def _onnx_session(tr, key: str, cache_directory: Optional[str]):
     try:
         if not path.exists():
             _export(tr, path)
+            prune_exports(path)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = max(1, torch.get_num_threads())
         opts.log_severity_level = 3

@@ -374,3 +374,25 @@ def test_embeddings_do_not_depend_on_what_they_are_batched_with(embedder) -> Non
     assert (together * alone).sum(1).min() > 0.9999
     torch_only = SentenceEmbedder(backend="torch")
     assert (torch_only.encode(texts) * together).sum(1).min() > 0.999
+
+
+def test_a_new_export_of_the_embedding_model_replaces_the_old_ones(tmp_path) -> None:
+    """Each install of the model package is exported to ONNX once (90 MB); a
+    reinstall or upgrade makes a new export, which must remove the same
+    model's earlier ones and those named the old way, and leave other models'
+    exports and other files alone."""
+    from intervene.nlp.embed import SentenceEmbedder, prune_exports
+    for name in ("aaaaaaaaaaaa-00000001.onnx", "aaaaaaaaaaaa-00000002.onnx", "bbbbbbbbbbbb-00000001.onnx",
+                 "0123456789abcdef.onnx", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    keep = tmp_path / "aaaaaaaaaaaa-00000003.onnx"
+    keep.write_bytes(b"new")
+    gone = prune_exports(keep)
+    assert sorted(p.name for p in gone) == ["0123456789abcdef.onnx", "aaaaaaaaaaaa-00000001.onnx",
+                                            "aaaaaaaaaaaa-00000002.onnx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["aaaaaaaaaaaa-00000003.onnx",
+                                                          "bbbbbbbbbbbb-00000001.onnx", "notes.txt"]
+    # the key names the model first, then the install
+    key = SentenceEmbedder()._cache_key()
+    assert len(key.split("-")) == 2 and key.split("-")[0] == SentenceEmbedder()._cache_key().split("-")[0]
+    assert key.split("-")[0] != SentenceEmbedder(str(tmp_path))._cache_key().split("-")[0]
