@@ -104,6 +104,7 @@ class Profile:
     signal_sim: float = _share(0.70)        # lead's words this close to an opportunity/promotion signal
     signal_window_gate: float = _share(0.50)  # below this for every sentence, word windows are not tried
     signal_partial_sim: float = _share(0.55)  # a window this close sharing 2/3 of the signal's words hits
+    signal_topic_margin: float = _signed(0.05)  # ... and on meaning, this much closer than to what is sold
     signal_window_short: int = _count(4)    # word windows of the lead's statements: the short size ...
     signal_window_long: int = _count(6)     # ... the long size ...
     signal_window_stride: int = _count(2)   # ... and the step between them

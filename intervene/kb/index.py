@@ -240,11 +240,15 @@ class KBIndex:
             self.phrases += [Phrase(f"required:{r.section}/{r.id}", s) for s in r.phrases]
         # phrases are embedded as utterances will be: numbers as digits ("zero" -> "0")
         self.phrase_norm = [normalize_numbers(p.text) for p in self.phrases]
-        texts = [f.text for f in self.facts] + self.phrase_norm
+        # what is sold, by the names a lead calls it
+        names = list(dict.fromkeys(n for p in kb.products for n in product_names(p)))
+        texts = [f.text for f in self.facts] + self.phrase_norm + names
         vecs = embed_with_cache(embedder, texts, cache, progress)     # progress: (texts embedded, to embed)
         dim = vecs.shape[1] if len(texts) else 384
-        self.fact_vecs = vecs[: len(self.facts)] if self.facts else np.zeros((0, dim), np.float32)
-        self.phrase_vecs = vecs[len(self.facts):] if self.phrases else np.zeros((0, dim), np.float32)
+        n_f, n_p = len(self.facts), len(self.phrases)
+        self.fact_vecs = vecs[:n_f] if self.facts else np.zeros((0, dim), np.float32)
+        self.phrase_vecs = vecs[n_f:n_f + n_p] if self.phrases else np.zeros((0, dim), np.float32)
+        self.name_vecs = vecs[n_f + n_p:] if names else np.zeros((0, dim), np.float32)
         strong = AliasMatcher({p.id: [p.name] for p in kb.products})
         self.products = AliasMatcher({p.id: product_names(p) for p in kb.products},
                                      weak=_weak_aliases(kb, strong))
@@ -285,6 +289,15 @@ class KBIndex:
         for owner, rows in self._phrase_rows.items():
             if owner.startswith(owner_prefix):
                 out[owner.split(":", 1)[1]] = float((self.phrase_vecs[rows] @ vecs.T).max())
+        return out
+
+    def topic_sims(self, vecs: np.ndarray) -> np.ndarray:
+        """How close each vector is to what the company sells: its best
+        similarity to any fact or product name (0 with neither)."""
+        out = np.zeros(len(vecs), np.float32)
+        for known in (self.fact_vecs, self.name_vecs):
+            if len(known) and len(vecs):
+                out = np.maximum(out, (known @ vecs.T).max(axis=0))
         return out
 
     def mentioned_products(self, text: str) -> list[tuple[int, str]]:

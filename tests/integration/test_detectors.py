@@ -732,12 +732,24 @@ promotions:
     ("get started soon", "we'd like to get started soon if we can", True),
     ("start this week", "honestly I want to start this week", True),
     ("second location", "we're opening a second location in March", True),
+    # one word beside a time is one shared word
+    ("start this week", "I start a new job in six weeks, so", False),
+    ("work all week", "I work from home so I can get out mid week", False),
+    ("work all week", "I work all week, so it'd be Sundays", True),
 ])
 def test_a_signal_that_is_only_a_time_is_matched_on_meaning_not_words(signal: str, said: str, hit: bool) -> None:
     """A promotion's urgency signal made only of time words names no need: the
     lead saying "next week" about something else is not it."""
     norm = normalize_numbers(said)
-    assert lexical_hit(signal, set(content_words(norm)), norm) == hit
+    assert lexical_hit(signal, set(content_words(norm)), norm, need=True) == hit
+
+
+def test_a_required_question_keeps_its_time_words() -> None:
+    """A rep's required question is its time ("how many lessons a week"): all
+    its words said is the question asked, though only one of them is not a time."""
+    norm = normalize_numbers("so how many lessons were you thinking of each week")
+    assert lexical_hit("lessons per week", set(content_words(norm)), norm)
+    assert not lexical_hit("lessons per week", set(content_words(norm)), norm, need=True)
 
 
 @pytest.mark.parametrize("signal, said, hit", [
@@ -886,3 +898,55 @@ def test_an_opportunity_is_a_need_told_not_a_question_asked(embedder, said: str,
     call.utterances.append(u)
     det.on_utterance(u, call, 4.0)
     assert bool(det.watch.pending) == fires, det.watch.pending
+
+
+def test_naming_what_is_sold_is_not_a_need(embedder, tmp_path) -> None:
+    """A lead calling about a product is close on meaning to every need that
+    names it ("just calling about piano tuning prices" ~ "we tune it every few
+    months"): a match on meaning must be closer to the signal than to the
+    KB's own products and facts. The need said in other words still fires."""
+    from intervene.core.detect.phrases import match_owners, signal_units, units_of
+    from intervene.kb.loader import load_kb
+    kb = tmp_path / "kb.yaml"
+    kb.write_text("""company: Keynote Pianos
+products:
+  - id: tuning
+    name: Piano tuning
+    aliases: [tuning, a tune-up]
+    price: "$140 per visit"
+    facts:
+      - A tuning visit takes about 90 minutes.
+  - id: care
+    name: Piano Care plan
+    price: "$45 per month"
+    facts:
+      - Includes three tunings a year and one humidity check.
+  - id: moving
+    name: Piano moving
+    price: "from $350"
+opportunities:
+  - id: regular
+    signals: [we tune it every few months, get the piano tuned regularly]
+    say: Since you tune it often, the Piano Care plan covers three tunings a year for $45 a month.
+    offer: care
+  - id: move
+    signals: [we're moving house soon, relocating next month]
+    say: If you're moving, we can move the piano and tune it after.
+    offer: moving
+""")
+    index = KBIndex(load_kb(kb), embedder)
+    p = PROFILES["standard"]
+
+    def needs(said: str, margin: float | None = p.signal_topic_margin) -> set[str]:
+        units = units_of(said) + signal_units(said, (p.signal_window_short, p.signal_window_long),
+                                              p.signal_window_stride)
+        return set(match_owners(index, said, "opportunity:", p.signal_sim, units,
+                                partial_sim=p.signal_partial_sim, topic_margin=margin))
+
+    for said in ["hi yeah I'm just calling about piano tuning prices",
+                 "Hello, I wanted to book a piano tuning for my upright."]:
+        assert "regular" not in needs(said), said
+        assert "regular" in needs(said, margin=None), said          # on meaning alone it would be
+    for said in ["we have the piano tuned every three months or so, my daughter's a pianist",
+                 "honestly we're relocating across town next month"]:
+        assert needs(said) & {"regular", "move"}, said

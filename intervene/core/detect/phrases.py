@@ -11,6 +11,8 @@ import re
 from functools import lru_cache
 from typing import Mapping, Optional, Sequence
 
+import numpy as np
+
 from intervene.kb.index import KBIndex, embed_with_cache
 from intervene.nlp.lexicon import content_words, normalize_numbers
 from intervene.nlp.text import claim_units, negation_scopes, sentences
@@ -44,18 +46,23 @@ def verbatim(phrase: str) -> re.Pattern[str]:
     return re.compile(r"(?<![a-z0-9])" + r"\W+".join(parts) + r"(?![a-z0-9])")
 
 
-def lexical_hit(phrase: str, words: set[str], text: str = "") -> bool:
+def lexical_hit(phrase: str, words: set[str], text: str = "", need: bool = False) -> bool:
     """The phrase verbatim, or all its (two or more) content words present. A
     phrase whose only content is a time ("this month", "right away", "in the
     next few weeks") names no need: said in words it is still only a time
     ("maybe the week after next", "we'll review it next week"), so only its
-    meaning can match it."""
-    need = set(content_words(phrase))
-    if not need - _TIME_WORDS:
+    meaning can match it. For a lead's `need` (an opportunity's signal), a
+    time beside one other word is one shared word too: "start this week" is
+    not in "I start a new job in 6 weeks", nor "work all week" in "I work
+    from home so I can get out mid week" (a rep's required question, "how
+    many days a week", is its time)."""
+    content = set(content_words(phrase))
+    if not content - _TIME_WORDS:
         return False
     if text and verbatim(phrase).search(text.lower()):
         return True
-    if len(need) < 2 or not need <= words:      # one shared word ("site") is not a signal
+    counted = content - _TIME_WORDS if need else content
+    if len(counted) < 2 or not content <= words:      # one shared word ("site") is not a signal
         return False
     # a number counts the word after it: "away for 2 weeks" has the words of "we have two
     # dogs", not its two dogs
@@ -98,7 +105,8 @@ def says_no(text: str) -> bool:
 
 
 def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
-                 units: Sequence[str] | None = None, partial_sim: Optional[float] = None) -> dict[str, float]:
+                 units: Sequence[str] | None = None, partial_sim: Optional[float] = None,
+                 topic_margin: Optional[float] = None) -> dict[str, float]:
     """owner id -> match strength (1.0 for a lexical hit) for owners whose
     phrases were said; e.g. prefix "opportunity:" gives opportunity ids.
     With `partial_sim` (the profile's signal_partial_sim), a signal of three or
@@ -107,7 +115,13 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
     "my son also wants lessons", though a window of it scores under the
     threshold; and a meaning match must name the same span of time, if both
     name one (needs, unlike forbidden promises, are often only a span: "a
-    month or more")."""
+    month or more").
+    With `topic_margin` (the profile's signal_topic_margin), words matched on
+    meaning must be closer to the signal than to anything the company sells
+    (any fact or product name) by that much: "just calling about botox
+    pricing" is near "I get botox regularly" only because both name the
+    product, and nearer still to the product itself - it is the subject of
+    the call, not a need."""
     partial = partial_sim is not None
     units = list(units) if units is not None else units_of(text)
     rows = [i for i, ph in enumerate(index.phrases) if ph.owner.startswith(prefix)]
@@ -121,6 +135,12 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
     near = sims.max(axis=1)
     unit_denies = [says_no(u) for u in units]
     text_denies = says_no(norm)
+    floor = np.full(len(units), -1.0, np.float32)       # what a unit must beat to count on meaning
+    lowest = min(threshold, partial_sim if partial_sim is not None else threshold)
+    if topic_margin is not None and (sims >= lowest).any():
+        close = (sims >= lowest).any(axis=0)
+        floor[close] = index.topic_sims(vecs[close]) + topic_margin
+        near = np.where(sims >= floor, sims, -1.0).max(axis=1)
     for n, i in enumerate(rows):
         ph, ph_norm = index.phrases[i], index.phrase_norm[i]
         owner = ph.owner.split(":", 1)[1]
@@ -128,11 +148,11 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
         # a phrase and what was said must say it the same way round: on meaning, "don't want
         # to own a boat anymore" is close to "we just bought a boat"; in words, "you need
         # your own insurance" has every word of "you don't need your own insurance"
-        agree = [float(x) for x, d, u in zip(sims[n], unit_denies, units) if d == denies and numbers_agree(ph_norm, u)
-                 and (not partial or spans_agree(ph_norm, u))]
+        agree = [float(x) for x, d, u, f in zip(sims[n], unit_denies, units, floor) if d == denies and x >= f
+                 and numbers_agree(ph_norm, u) and (not partial or spans_agree(ph_norm, u))]
         if agree and max(agree) >= threshold:
             out[owner] = max(out.get(owner, 0.0), max(agree))
-        if lexical_hit(ph_norm, words, norm) and (denies == text_denies or verbatim(ph_norm).search(norm.lower())):
+        if lexical_hit(ph_norm, words, norm, need=partial) and (denies == text_denies or verbatim(ph_norm).search(norm.lower())):
             out[owner] = 1.0
         elif (partial_sim is not None and float(near[n]) >= partial_sim and denies == text_denies
               and numbers_agree(ph_norm, norm)):

@@ -199,8 +199,10 @@ class OpportunityDetector(_WaitsForRep):
         if hint >= p.signal_window_gate:     # a hint in the sentence: look closer, word window by window
             units = units + signal_units(text, (p.signal_window_short, p.signal_window_long),
                                          p.signal_window_stride)
-        opp = match_owners(self.index, text, "opportunity:", p.signal_sim, units, partial_sim=p.signal_partial_sim)
-        promo = match_owners(self.index, text, "promotion:", p.signal_sim, units, partial_sim=p.signal_partial_sim)
+        opp = match_owners(self.index, text, "opportunity:", p.signal_sim, units, partial_sim=p.signal_partial_sim,
+                           topic_margin=p.signal_topic_margin)
+        promo = match_owners(self.index, text, "promotion:", p.signal_sim, units, partial_sim=p.signal_partial_sim,
+                             topic_margin=p.signal_topic_margin)
         # one need per sentence: the signal said outright beats one a word window only resembles
         best = max([*opp.values(), *promo.values()], default=0.0)
         opp = {k: v for k, v in opp.items() if v >= best}
