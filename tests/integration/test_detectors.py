@@ -218,13 +218,16 @@ def test_productive_pause_nothing_in_minimal(run_call) -> None:
 
 # -------------------------------------------------------------- opportunity
 
-def opportunity_call(answer: str) -> list[tuple]:
+def opportunity_call(answer: str, opening: str = "We need someone to look after our computers and the network.",
+                     signal: str = "We run a bakery, and we're about to open a second shop across town.") -> list[tuple]:
     return [
-        (0.0, 3.0, "rep", "So tell me a bit about your business."),
-        (3.5, 9.0, "lead", "We run a bakery, and we're about to open a second shop across town."),
-        (9.5, 14.0, "rep", answer),
-        (14.5, 16.0, "lead", "Okay, good to know."),
-        (16.5, 19.0, "rep", "Shall I send you the details?"),
+        (0.0, 3.0, "rep", "Hi, it's Sam from Acme Business Networks, you asked about IT support?"),
+        (3.5, 7.0, "lead", opening),
+        (7.5, 10.0, "rep", "Sure. So tell me a bit about your business."),
+        (10.5, 16.0, "lead", signal),
+        (16.5, 21.0, "rep", answer),
+        (21.5, 23.0, "lead", "Okay, good to know."),
+        (23.5, 26.0, "rep", "Shall I send you the details?"),
     ]
 
 
@@ -238,10 +241,26 @@ def test_opportunity_fires_when_rep_ignores_it(run_call) -> None:
     opp = of(ivs, C.OPPORTUNITY)
     assert len(opp) == 1, dump(ivs)
     assert opp[0].trigger == "opportunity"
-    assert opp[0].utterance == 1
+    assert opp[0].utterance == 3
     assert "multi-site" in opp[0].say
-    assert opp[0].at >= us[3].start     # only once the rep has answered (two turns) without picking it up
+    assert opp[0].at >= us[5].start     # only once the rep has answered (two turns) without picking it up
     assert {e.kb_id for e in opp[0].evidence} == {"multi-site"}
+
+
+@pytest.mark.parametrize("signal, fires", [
+    ("Hi, yes. We run a bakery, and we're about to open a second shop across town.", False),
+    ("Hi, yes. We run a bakery, and we're opening a second location in March.", True),      # its own words
+])
+def test_the_leads_first_statement_is_the_calls_subject(run_call, signal: str, fires: bool) -> None:
+    """The lead's first statement is why they called, and the whole call answers
+    it: what there only resembles a signal on meaning is the call's subject, not
+    an upsell the rep may miss (a greeting before it does not count); a signal
+    said in its own words still is one. Later in the call the same words are a
+    signal (test above)."""
+    lines = opportunity_call("Nice. The Standard package is forty-nine dollars a month.",
+                             opening="Yes, hi.", signal=signal)
+    _, ivs = run_call("acme", "standard", lines)
+    assert bool(of(ivs, C.OPPORTUNITY)) == fires, dump(ivs)
 
 
 def test_opportunity_not_when_rep_picks_it_up(run_call) -> None:

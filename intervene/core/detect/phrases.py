@@ -104,10 +104,13 @@ def says_no(text: str) -> bool:
     return bool(negation_scopes(text))
 
 
+OUTRIGHT = 1.0       # match_owners' strength for a signal said in its own words
+
+
 def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
                  units: Sequence[str] | None = None, partial_sim: Optional[float] = None,
                  topic_margin: Optional[float] = None) -> dict[str, float]:
-    """owner id -> match strength (1.0 for a lexical hit) for owners whose
+    """owner id -> match strength (OUTRIGHT for a lexical hit) for owners whose
     phrases were said; e.g. prefix "opportunity:" gives opportunity ids.
     With `partial_sim` (the profile's signal_partial_sim), a signal of three or
     more content words also hits when two thirds of them were said and the
@@ -153,7 +156,7 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
         if agree and max(agree) >= threshold:
             out[owner] = max(out.get(owner, 0.0), max(agree))
         if lexical_hit(ph_norm, words, norm, need=partial) and (denies == text_denies or verbatim(ph_norm).search(norm.lower())):
-            out[owner] = 1.0
+            out[owner] = OUTRIGHT
         elif (partial_sim is not None and float(near[n]) >= partial_sim and denies == text_denies
               and numbers_agree(ph_norm, norm)):
             need = set(content_words(ph_norm))

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
-from intervene.core.detect.phrases import match_owners, prototypes, signal_units, told, units_of, verbatim
+from intervene.core.detect.phrases import OUTRIGHT, match_owners, prototypes, signal_units, told, units_of, verbatim
 from intervene.core.detect.state import CallState
 from intervene.core.policy import PROFILES, Profile
 from intervene.kb.index import KBIndex, product_names
@@ -203,6 +203,13 @@ class OpportunityDetector(_WaitsForRep):
                            topic_margin=p.signal_topic_margin)
         promo = match_owners(self.index, text, "promotion:", p.signal_sim, units, partial_sim=p.signal_partial_sim,
                              topic_margin=p.signal_topic_margin)
+        if _opening(u, call):
+            # the lead's first statement is why they called, and the whole call answers it:
+            # a need there that only resembles a signal ("I need my license this year" ~
+            # "need my license fast") is the call's subject, not an upsell the rep may miss;
+            # said in the signal's own words it still is one
+            opp = {k: v for k, v in opp.items() if v >= OUTRIGHT}
+            promo = {k: v for k, v in promo.items() if v >= OUTRIGHT}
         # one need per sentence: the signal said outright beats one a word window only resembles
         best = max([*opp.values(), *promo.values()], default=0.0)
         opp = {k: v for k, v in opp.items() if v >= best}
@@ -221,6 +228,17 @@ class OpportunityDetector(_WaitsForRep):
                                     f"Mention the current offer: {pr.text}", (Evidence(pr.id, pr.text),),
                                     (pr.text,), ()))
         return []
+
+
+def _opening(u: Utterance, call: CallState) -> bool:
+    """Whether u is part of the lead's first statement: no earlier lead turn
+    said anything (a greeting, "yes, speaking" do not count)."""
+    for turn in call.turns():
+        if any(x.index == u.index for x in turn):
+            return True
+        if turn[0].speaker == Speaker.LEAD and len(content_words(" ".join(told(" ".join(x.text for x in turn))))) >= 4:
+            return False
+    return True
 
 
 @dataclass
