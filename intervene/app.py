@@ -105,7 +105,8 @@ class Runtime:
         (or its weights are missing: the rules then decide alone)."""
         if self._judge is None and self.env.judge:
             weights = self.env.judge_weights
-            self._judge = CrossEncoderJudge(Path(weights) if weights else None)
+            self._judge = CrossEncoderJudge(Path(weights) if weights else None, backend=self.env.embed_backend,
+                                            cache_directory=self.env.cache_directory)
         return self._judge if self._judge is not None and self._judge.available() else None
 
     def kb(self, path: Optional[str]) -> KnowledgeBase:

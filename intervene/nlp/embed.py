@@ -13,20 +13,17 @@ Where the export or the check fails it stays on PyTorch and logs why.
 """
 from __future__ import annotations
 
-import copy
-import hashlib
 import logging
 import os
-import re
-import tempfile
 import threading
 import time
-import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Optional, Protocol, Sequence
 
 import numpy as np
+
+from intervene.nlp import onnxrt
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BACKENDS = ("auto", "onnx", "torch")
@@ -121,8 +118,7 @@ class SentenceEmbedder:
                                                                    max_length=tr.max_seq_length)["input_ids"]):
                 batch = tr.tokenizer([texts[i] for i in group], padding=True, truncation=True,
                                      max_length=tr.max_seq_length, return_tensors="np")
-                feed = {k: batch[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
-                vecs = self._onnx.run(None, feed)[0]
+                vecs = self._onnx.run(None, onnxrt.feed(batch))[0]
                 if out.shape[1] == 0:
                     out = np.zeros((len(texts), vecs.shape[1]), np.float32)
                 out[group] = vecs
@@ -149,7 +145,7 @@ class SentenceEmbedder:
         cfg = Path(ref) / "config.json"
         if cfg.exists():
             stamp = str(cfg.stat().st_mtime_ns)
-        return f"{_digest(ref, 12)}-{_digest(stamp, 8)}"
+        return f"{onnxrt.digest(ref, 12)}-{onnxrt.digest(stamp, 8)}"
 
     def clear_cache(self) -> None:
         with self._lock:
@@ -203,62 +199,26 @@ def _by_length(texts: Sequence[str], tokenize) -> list[list[int]]:
     return groups
 
 
-def _cache_dir(cache_directory: Optional[str]) -> Path:
-    """systemd's CacheDirectory, else the user's cache directory (unwritable: the model stays on PyTorch)."""
-    if cache_directory:
-        return Path(cache_directory.split(":")[0])
-    from platformdirs import user_cache_dir
-    return Path(user_cache_dir("intervene"))
-
-
-def _digest(text: str, n: int) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:n]
-
-
-_LEGACY_EXPORT = re.compile(r"[0-9a-f]{16}\.onnx")     # named before exports named their model
-
-
-def prune_exports(keep: Path) -> list[Path]:
-    """Remove the exports `keep` replaces: the same model's from earlier
-    installs, and those named the old way. Each is 90 MB, and every upgrade
-    of the package made one more. A process still running on a removed file
-    keeps it (it is loaded), and a missing export is only made again."""
-    model = keep.name.split("-", 1)[0]
-    gone = []
-    for p in keep.parent.glob("*.onnx"):
-        if p != keep and (p.name.startswith(model + "-") or _LEGACY_EXPORT.fullmatch(p.name)):
-            try:
-                p.unlink()
-                gone.append(p)
-            except OSError as e:       # another user's file, a read-only cache: only disk is lost
-                log.info("could not remove the old export %s: %s", p, e)
-    return gone
-
-
 def _onnx_session(tr, key: str, cache_directory: Optional[str]):
     """The transformer plus mean pooling as an ONNX Runtime session, exported
     once per model and kept in the cache directory. None (stay on PyTorch)
     when onnxruntime or the exporter is missing or the check fails."""
     try:
-        import onnxruntime as ort
+        import onnxruntime  # noqa: F401 - only whether it is there
         import torch
     except ImportError as e:
         log.info("embeddings stay on PyTorch: %s", e)
         return None
-    path = _cache_dir(cache_directory) / "embed" / f"{key}.onnx"
+    path = onnxrt.cache_dir(cache_directory, "embed") / f"{key}.onnx"
     try:
         if not path.exists():
             _export(tr, path)
-            prune_exports(path)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, torch.get_num_threads())
-        opts.log_severity_level = 3
-        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            onnxrt.prune_exports(path)
+        sess = onnxrt.session(path)
         batch = tr.tokenizer(list(_PROBES), padding=True, return_tensors="pt")
         with torch.inference_mode():
             ref = _pooled(tr.auto_model, batch).numpy()
-        feed = {k: batch[k].numpy().astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
-        got = sess.run(None, feed)[0]
+        got = sess.run(None, onnxrt.feed({k: v.numpy() for k, v in batch.items()}))[0]
         agree = float((ref * got).sum(1).min())
         if agree < 0.999:
             log.warning("embeddings stay on PyTorch: the ONNX export disagrees (cosine %.4f)", agree)
@@ -279,8 +239,7 @@ def _pooled(model, batch):
 
 
 def _export(tr, path: Path) -> None:
-    """Trace with eager attention (the fused kernel's mask handling does not
-    survive tracing) and a padded two-sentence example."""
+    """Trace the pooled transformer on a padded two-sentence example."""
     import torch
 
     class Pooled(torch.nn.Module):
@@ -292,27 +251,6 @@ def _export(tr, path: Path) -> None:
             return _pooled(self.model, {"input_ids": input_ids, "attention_mask": attention_mask,
                                         "token_type_ids": token_type_ids})
 
-    # A copy with eager attention: switching the live model's attention
-    # implementation and back leaves its padding masks wrong.
-    model = copy.deepcopy(tr.auto_model)
-    if hasattr(model, "set_attn_implementation"):
-        model.set_attn_implementation("eager")
-    else:
-        model.config._attn_implementation = "eager"
     batch = tr.tokenizer(["a short one", "a somewhat longer example sentence for the export"],
                          padding=True, return_tensors="pt")
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    axes = {n: {0: "batch", 1: "tokens"} for n in names} | {"embedding": {0: "batch"}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")         # tracer chatter about shape-dependent branches
-            torch.onnx.export(Pooled(model), tuple(batch[n] for n in names), str(tmp),
-                              input_names=names, output_names=["embedding"], dynamic_axes=axes,
-                              opset_version=17, dynamo=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    onnxrt.export(Pooled(onnxrt.eager_copy(tr.auto_model)), [batch[n] for n in onnxrt.INPUTS], "embedding", path)

@@ -62,6 +62,24 @@ def test_tells_contradictions_from_right_paraphrases(judge):
     assert sum(w > r for w, r in zip(wrong, right)) >= 4, (wrong, right)
 
 
+def test_the_judge_runs_on_onnx_runtime_as_on_pytorch(judge, tmp_path):
+    """The judge is exported once to ONNX Runtime (twice as fast) and used
+    only if it scores as PyTorch does; a second start reuses the export, and
+    `torch` keeps it on PyTorch."""
+    fast = CrossEncoderJudge(cache_directory=str(tmp_path))
+    slow = CrossEncoderJudge(backend="torch", cache_directory=str(tmp_path / "unused"))
+    pairs = WRONG + RIGHT
+    a, b = fast.contradiction(pairs), slow.contradiction(pairs)
+    assert fast._onnx is not None and slow._onnx is None
+    assert max(abs(x - y) for x, y in zip(a, b)) < 1e-3
+    exported = list((tmp_path / "judge").glob("*.onnx"))
+    assert len(exported) == 1 and not (tmp_path / "unused").exists()
+    made = exported[0].stat().st_mtime_ns
+    again = CrossEncoderJudge(cache_directory=str(tmp_path))
+    assert again.contradiction(pairs[:2]) == pytest.approx(a[:2], abs=1e-5)
+    assert list((tmp_path / "judge").glob("*.onnx")) == exported and exported[0].stat().st_mtime_ns == made
+
+
 def test_missing_weights_say_so(tmp_path):
     j = CrossEncoderJudge(weights=tmp_path / "none.safetensors")
     assert not j.available()

@@ -381,7 +381,8 @@ def test_a_new_export_of_the_embedding_model_replaces_the_old_ones(tmp_path) -> 
     reinstall or upgrade makes a new export, which must remove the same
     model's earlier ones and those named the old way, and leave other models'
     exports and other files alone."""
-    from intervene.nlp.embed import SentenceEmbedder, prune_exports
+    from intervene.nlp.embed import SentenceEmbedder
+    from intervene.nlp.onnxrt import prune_exports
     for name in ("aaaaaaaaaaaa-00000001.onnx", "aaaaaaaaaaaa-00000002.onnx", "bbbbbbbbbbbb-00000001.onnx",
                  "0123456789abcdef.onnx", "notes.txt"):
         (tmp_path / name).write_bytes(b"x")
