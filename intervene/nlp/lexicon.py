@@ -759,11 +759,21 @@ def _rounded(said: float, exact: float) -> bool:
     return said == round(said) and exact != round(exact) and abs(said - exact) < 0.5
 
 
-def _cent_tol(a: float, b: float) -> float:
-    """Half a cent - or, for amounts under a dollar (13.4 cents a kWh), half a
-    percent: 13.9 cents is not 13.4 cents."""
+def same_amount(a: float, b: float) -> bool:
+    """The same number, to the cent as speech rounds it: within half a cent
+    (a worked-out $4.495 is said "$4.50"), or for amounts under a dollar
+    (13.4 cents a kWh) within half a percent: 13.9 cents is not 13.4 cents.
+    Every check that asks "is this the same amount" asks it here."""
     top = max(abs(a), abs(b))
-    return 0.005 if top >= 1 else 0.005 * top
+    return abs(a - b) <= (0.005 if top >= 1 else 0.005 * top) + 1e-9
+
+
+def about_same(a: float, b: float, share: float = 0.01) -> bool:
+    """Within `share` of b, taken of at least a dollar (amounts under a dollar
+    as what they are): a total multiplied out from a per-user price is
+    rounded when said ("about six hundred a month")."""
+    scale = abs(b) if 0 < abs(b) < 1 else max(1.0, abs(b))
+    return abs(a - b) < share * scale
 
 
 def same_quantity(a: Quantity, b: Quantity) -> bool:
@@ -786,7 +796,7 @@ def same_quantity(a: Quantity, b: Quantity) -> bool:
         if pa and pb and pa != pb:
             x, y = a.value / _DAYS[pa], b.value / _DAYS[pb]
             return abs(x - y) <= 0.01 * max(abs(x), abs(y))
-        return abs(a.value - b.value) < _cent_tol(a.value, b.value) or _rounded(a.value, b.value) \
+        return same_amount(a.value, b.value) or _rounded(a.value, b.value) \
             or _rounded(b.value, a.value)
     if a.kind == "date" and a.unit in _YEAR_DAY and b.unit in _YEAR_DAY:
         return abs(year_day(a) - year_day(b)) <= 1      # "before April 1" is "by March 31"

@@ -9,11 +9,13 @@ import pytest
 from intervene.nlp.lexicon import (
     CONTENT_STOPWORDS,
     Quantity,
+    about_same,
     comparable,
     content_words,
     extract_quantities,
     normalize_numbers,
     parse_number_words,
+    same_amount,
     same_quantity,
 )
 
@@ -375,3 +377,21 @@ def test_two_deadlines_compare_across_months_other_dates_do_not() -> None:
     assert same_quantity(date("before April 1"), date("by March 31"))        # a day apart is the same deadline
     assert not comparable(date("it starts on July 6"), date("enrol by May 31"))
     assert not comparable(date("it starts on July 6"), date("the trip is on August 2"))
+
+
+@pytest.mark.parametrize("a, b, same", [
+    (49.0, 49.0, True), (4.495, 4.50, True),        # a worked-out half cent is said rounded
+    (19.99, 20.0, False), (466.65, 466.66, False),  # a cent apart is another price
+    (0.134, 0.134, True), (0.139, 0.134, False),    # 13.9 cents a kWh is not 13.4
+    (1000.0, 1004.0, False),
+])
+def test_the_same_amount_is_the_same_to_the_cent(a: float, b: float, same: bool) -> None:
+    assert same_amount(a, b) == same == same_amount(b, a)
+
+
+@pytest.mark.parametrize("a, b, near", [
+    (599.0, 600.0, True), (590.0, 600.0, False),    # a total said rounded: within 1%
+    (0.5, 0.99, False), (0.503, 0.5, True), (0.4, 0.5, False),   # under a dollar, of the amount itself
+])
+def test_a_total_said_roughly_is_within_a_percent(a: float, b: float, near: bool) -> None:
+    assert about_same(a, b) == near

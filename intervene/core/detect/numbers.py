@@ -8,7 +8,7 @@ import re
 from dataclasses import replace
 from typing import Sequence
 
-from intervene.nlp.lexicon import Quantity, comparable, content_words, days, same_quantity
+from intervene.nlp.lexicon import Quantity, about_same, comparable, content_words, days, same_amount, same_quantity
 from intervene.vocab import Fact
 
 UNIT_WORDS = frozenset("minute hour day week month quarter year percent dollar buck".split())
@@ -100,7 +100,7 @@ REPAIR = re.compile(r"\b(?:sorry|i mean|i meant|scratch that|correction|no wait|
 def computed(q: Quantity, qs: Sequence[Quantity]) -> bool:
     """The number is the sum, difference or product of two others the rep just said."""
     others = [o.value for o in qs if o is not q and o.value and o.start < q.start]
-    return any(abs(q.value - v) < 0.01 for i, a in enumerate(others) for b in others[i + 1:]
+    return any(same_amount(q.value, v) for i, a in enumerate(others) for b in others[i + 1:]
                for v in (a * b, a + b, abs(a - b)))
 
 
@@ -192,14 +192,8 @@ def same_rate_basis(q: Quantity, fq: Quantity, qs: Sequence[Quantity]) -> bool:
         c.kind in ("count", "bare") and c is not q and c.value > 1 for c in qs))
 
 
-def _scale(v: float) -> float:
-    """What a 1% tolerance is taken of: the amount, at least a dollar - except for
-    amounts under a dollar (cents a kWh), which are compared as what they are."""
-    return abs(v) if 0 < abs(v) < 1 else max(1.0, abs(v))
-
-
 def multiplies(q: Quantity, fq: Quantity, c: Quantity) -> bool:
-    return c.kind in ("count", "bare") and c is not q and abs(c.value * fq.value - q.value) < 0.01 * _scale(q.value)
+    return c.kind in ("count", "bare") and c is not q and about_same(c.value * fq.value, q.value)
 
 
 def consistent(q: Quantity, fq: Quantity, qs: Sequence[Quantity] = ()) -> bool:
@@ -209,7 +203,7 @@ def consistent(q: Quantity, fq: Quantity, qs: Sequence[Quantity] = ()) -> bool:
         counts = [c for c in qs if c.kind in ("count", "bare") and c is not q and c.value > 1]
         if counts:
             return any(multiplies(q, fq, c) for c in counts)
-        return abs(q.value - fq.value) < 0.01 * _scale(fq.value)
+        return about_same(q.value, fq.value)
     if q.bound:
         return False               # "tops out at 50" states the limit itself
     if fq.bound == "max" and q.kind in ("count", "bare") and q.value <= fq.value:

@@ -22,7 +22,7 @@ from typing import Iterable, Sequence
 
 from intervene.core.detect.claims.facts import FactBook
 from intervene.core.detect.claims.patterns import HALF
-from intervene.nlp.lexicon import content_words
+from intervene.nlp.lexicon import content_words, same_amount
 from intervene.vocab import Fact
 
 # words that allude to some offer without naming it ("bundled with a mattress", "with the savings")
@@ -33,10 +33,6 @@ _ANY_OFFER = frozenset(content_words("discount discounted discounts deal deals o
 # words of adding an amount on, or of what is left once one is paid
 _SUM = re.compile(r"\b(?:plus|together|total|all in|add(?:ed|ing|s)?|on top)\b", re.I)
 _REST = re.compile(r"\b(?:after|balance|remaining|remainder|rest|less|minus|leaves?)\b", re.I)
-
-
-def _near(a: float, b: float) -> bool:
-    return abs(a - b) < 0.006
 
 
 def alluded(book: FactBook, said_words: set[str], named: set[str]) -> list[Fact]:
@@ -106,4 +102,4 @@ def money_worked_out(book: FactBook, said: Iterable[float], best: Fact, named: I
     found = whole | {w * f for w in whole for f in factors} | {b - m for b in base for m in minus if b > m}
     if _REST.search(text):
         found |= {b - m for b in base for m in amounts if b > m}
-    return any(_near(s, v) for s in said for v in found - base)
+    return any(same_amount(s, v) for s in said for v in found - base)

@@ -11,13 +11,13 @@ from typing import Optional, Sequence
 from intervene.core.detect.claims.facts import FactBook
 from intervene.core.detect.claims.patterns import GENERIC, SMALL
 from intervene.core.detect.numbers import UNIT_WORDS, comparable_pair, consistent, heads, per_things, stem
-from intervene.nlp.lexicon import Quantity, comparable, content_words, same_quantity
+from intervene.nlp.lexicon import Quantity, comparable, content_words, same_amount, same_quantity
 from intervene.vocab import Fact
 
 
 def same_value(said: Quantity, fq: Quantity) -> bool:
     """A number said is the fact's: the same quantity, or a bare number of the same value."""
-    return same_quantity(said, fq) if said.kind == fq.kind else said.kind == "bare" and abs(said.value - fq.value) < 0.01
+    return same_quantity(said, fq) if said.kind == fq.kind else said.kind == "bare" and same_amount(said.value, fq.value)
 
 
 def configured(book: FactBook, fact: Fact, fq: Quantity, said: Sequence[Quantity]) -> Optional[Quantity]:

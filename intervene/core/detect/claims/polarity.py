@@ -23,7 +23,7 @@ from intervene.core.detect.claims.retrieve import may_apply
 from intervene.core.detect.claims.verdict import BASE, confidence, correction
 from intervene.core.detect.numbers import readings
 from intervene.core.detect.subjects import Unit
-from intervene.nlp.lexicon import content_words, extract_quantities
+from intervene.nlp.lexicon import content_words, extract_quantities, same_amount
 from intervene.nlp.text import split_by_scope
 from intervene.vocab import Check, Evidence, Fact, Verdict
 
@@ -127,7 +127,7 @@ def _prices_it(book: FactBook, u: Unit, fact: Fact) -> bool:
     """The rep states, for the thing, an amount of money the fact states."""
     text = book.index.products.mask(u.text + u.rest)
     said = [q for q in extract_quantities(text) if q.kind in ("money", "bare")]
-    return any(abs(r.value - fq.value) < 0.01 for q in said for r in readings(q, text)
+    return any(same_amount(r.value, fq.value) for q in said for r in readings(q, text)
                for fq in book.fact_q[fact.key] if fq.kind == "money" and fq.value)
 
 

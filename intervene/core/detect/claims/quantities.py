@@ -65,7 +65,7 @@ from intervene.core.detect.numbers import (
     value_parts,
 )
 from intervene.core.detect.subjects import WE, Unit
-from intervene.nlp.lexicon import Quantity, comparable, content_words, extract_quantities
+from intervene.nlp.lexicon import Quantity, comparable, content_words, extract_quantities, same_amount
 from intervene.vocab import Check, Evidence, Fact, Verdict
 
 
@@ -232,7 +232,7 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
             # user billed monthly": the fact's own amount said without all of its basis is that
             # amount, not proof against the fact's other one
             ok = any(fq.kind == "money" and r.kind == "money" and not period(r) and period(fq)
-                     and per_things(r) <= per_things(fq) and abs(r.value - fq.value) < 0.005 * max(1.0, fq.value)
+                     and per_things(r) <= per_things(fq) and same_amount(r.value, fq.value)
                      for r in said_as for fq in book.fact_q[best[1].key])
         if not ok and q.kind == "money":
             # "the second entity would be $466.65": the KB's price with the KB's discount (or
@@ -245,7 +245,7 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
         if not ok and q.kind == "money":
             # "you save $250 on the kit": the difference (or sum) of two prices the fact gives
             vals = [fq.value for fq in book.fact_q[best[1].key] if fq.kind == "money"]
-            ok = any(abs(r.value - v) < 0.01 for r in said_as for i, a in enumerate(vals) for b in vals[i + 1:]
+            ok = any(same_amount(r.value, v) for r in said_as for i, a in enumerate(vals) for b in vals[i + 1:]
                      for v in (a + b, abs(a - b)))
         if not ok and q.kind == "money":
             # "manual is $5 more per lesson, so $67 for a single lesson": the KB's $62 plus
@@ -254,13 +254,13 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
             others = [o.value for o in beside(q) if o.end <= at and o.value
                       and o.kind in ("money", "percent", "bare", "count") and DERIVED.search(sentence, o.end, at)]
             base = [fq.value for p in pairs for fq in (p[3],) if fq.kind == "money"]
-            ok = any(abs(r.value - v) < 0.01 for r in said_as for b in base for o in others
+            ok = any(same_amount(r.value, v) for r in said_as for b in base for o in others
                      for v in (b + o, b - o, b * o, b * (1 - o / 100) if o < 100 else -1))
         if not ok:
             # "3 nights, that's 450 miles": the fact's amount per night times the nights said
             counts = [o for o in beside(q) if o.kind in ("count", "bare", "duration") and o.value > 1
                       and not same_value(o, q)]
-            ok = any(per_things(p[3]) | {period(p[3])} - {""} and abs(r.value - p[3].value * o.value) < 0.01
+            ok = any(per_things(p[3]) | {period(p[3])} - {""} and same_amount(r.value, p[3].value * o.value)
                      for r in said_as for p in pairs for o in counts if p[3].kind == q.kind)
         if not ok and q.kind == "duration" and not q.bound and u.text[q.end:q.end + 4] == " of ":
             # "the 10 months of backlog" against "up to 12 months of backlog": an amount of
