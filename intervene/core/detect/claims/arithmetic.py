@@ -75,13 +75,17 @@ def kb_discounts(book: FactBook, facts: Iterable[Fact], said_pcts: Iterable[floa
 def money_worked_out(book: FactBook, said: Iterable[float], best: Fact, named: Iterable[str],
                      counts: Sequence[float], said_words: set[str], text: str,
                      said_pcts: Sequence[float]) -> bool:
-    """Whether an amount said is one of the KB's amounts (of the fact it is
-    checked against, or the price of a product named or under discussion) times a count said, a named product's price plus
-    the best fact's, the difference of two named products' prices ("Essentials
-    and Growth are $250 apart"), or any of them with the discount of a fact the
-    rep alluded to; with words of adding up ("plus the AI add-on") or of
-    what is left ("after your deposit"), an alluded fact's amount added or
-    taken off."""
+    """Whether an amount said is worked out from the KB's amounts, exact to the
+    cent. From those of the fact it is checked against and the prices of the
+    products named or under discussion (`base`):
+    - one of them times a count said ("$20 a user, so 80 for four");
+    - two of the fact's own added or apart ("you save $250 on the kit");
+    - a named product's price plus one of the fact's; two named prices apart
+      ("Essentials and Growth are $250 apart");
+    - any of these with the discount of a fact the rep alluded to, or less
+      an amount it takes off;
+    - with words of adding up ("plus the AI add-on") an alluded fact's amount
+      added; with words of what is left ("after your deposit") taken off."""
     named = set(named)
 
     def money(f: Fact) -> set[float]:
@@ -95,8 +99,10 @@ def money_worked_out(book: FactBook, said: Iterable[float], best: Fact, named: I
     factors, minus = kb_discounts(book, facts, said_pcts, bool(HALF.search(text)))
     amounts = {fq.value for f in facts for fq, off in zip(book.fact_q[f.key], book.fq_off[f.key])
                if fq.kind == "money" and fq.value > 0 and not off}
+    own = [fq.value for fq in book.fact_q[best.key] if fq.kind == "money" and fq.value > 0]
     whole = base | {a + b for a in prices for b in money(best) if a != b} | {b * c for b in base for c in counts} \
-        | {abs(a - b) for a in prices for b in prices if a > b}
+        | {abs(a - b) for a in prices for b in prices if a > b} \
+        | {v for i, a in enumerate(own) for b in own[i + 1:] for v in (a + b, abs(a - b)) if v}
     if _SUM.search(text):
         whole |= {b + m for b in base for m in amounts if m != b}
     found = whole | {w * f for w in whole for f in factors} | {b - m for b in base for m in minus if b > m}

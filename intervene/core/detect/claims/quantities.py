@@ -236,17 +236,12 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
                      for r in said_as for fq in book.fact_q[best[1].key])
         if not ok and q.kind == "money":
             # "the second entity would be $466.65": the KB's price with the KB's discount (or
-            # times the count said, or two of its prices added) - see arithmetic
+            # times the count said, or two of its amounts added or apart) - see arithmetic
             ok = money_worked_out(book, [r.value for r in said_as], best[1],
                                   {*u.sent_named, *(p for p in (u.product, u.context) if p)},
                                   [c.value for c in qs if c is not q and c.kind in ("count", "bare") and c.value > 1],
                                   set(content_words(u.lead_in + " " + u.text)), f"{u.lead_in} {u.text} {u.rest}",
                                   [c.value for c in qs if c.kind == "percent"])
-        if not ok and q.kind == "money":
-            # "you save $250 on the kit": the difference (or sum) of two prices the fact gives
-            vals = [fq.value for fq in book.fact_q[best[1].key] if fq.kind == "money"]
-            ok = any(same_amount(r.value, v) for r in said_as for i, a in enumerate(vals) for b in vals[i + 1:]
-                     for v in (a + b, abs(a - b)))
         if not ok and q.kind == "money":
             # "manual is $5 more per lesson, so $67 for a single lesson": the KB's $62 plus
             # the $5 said beside it - the rep's arithmetic on the fact, not a claim of its own
