@@ -230,13 +230,17 @@ class OpportunityDetector(_WaitsForRep):
         return []
 
 
+_STATEMENT_WORDS = 4       # content words of a lead turn that says something ("yes, hi, speaking" does not)
+
+
 def _opening(u: Utterance, call: CallState) -> bool:
     """Whether u is part of the lead's first statement: no earlier lead turn
-    said anything (a greeting, "yes, speaking" do not count)."""
+    said anything (a greeting does not count)."""
     for turn in call.turns():
         if any(x.index == u.index for x in turn):
             return True
-        if turn[0].speaker == Speaker.LEAD and len(content_words(" ".join(told(" ".join(x.text for x in turn))))) >= 4:
+        said = told(" ".join(x.text for x in turn))
+        if turn[0].speaker == Speaker.LEAD and len(content_words(" ".join(said))) >= _STATEMENT_WORDS:
             return False
     return True
 
