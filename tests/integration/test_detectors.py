@@ -284,6 +284,22 @@ def test_an_answer_after_an_announced_pause_still_picks_the_signal_up(run_call) 
     assert of(ivs, C.OPPORTUNITY), dump(ivs)
 
 
+def test_a_point_picked_up_is_not_raised_again_when_the_lead_comes_back_to_it(run_call) -> None:
+    """The rep offered the multi-site package as soon as the second shop came up;
+    the lead mentioning the second location again later is no missed upsell. (A
+    need the rep never answered still is one: the test above.)"""
+    lines = PICKED_UP + [(26.5, 31.0, "lead", "The second location opens in March, so it's a busy spring for us."),
+                         (31.5, 34.0, "rep", "I bet. I'll email you the Standard package details."),
+                         (34.5, 36.0, "lead", "Great, thanks."),
+                         (36.5, 38.0, "rep", "Talk soon.")]
+    _, ivs = run_call("acme", "standard", lines)
+    assert not of(ivs, C.OPPORTUNITY), dump(ivs)
+    # the same return to it, never answered the first time, is one
+    lines[4] = IGNORED[4]
+    _, ivs = run_call("acme", "standard", lines)
+    assert of(ivs, C.OPPORTUNITY), dump(ivs)
+
+
 def test_opportunity_not_in_minimal(run_call) -> None:
     _, ivs = run_call("acme", "minimal", IGNORED)
     assert not ivs, dump(ivs)
@@ -540,6 +556,16 @@ def test_missed_process_step_fires_at_its_deadline(run_call, kb_index) -> None:
     assert proc[0].at == pytest.approx(due)
     assert proc[0].utterance == max(u.index for u in us if u.end <= due)
     assert "when are you looking to" in proc[0].say
+
+
+def test_a_step_asked_after_an_acknowledgement_is_covered(run_call) -> None:
+    """Reps open their questions with "okay, wonderful, so": the question is what
+    covers the step ("how many computers"), the acknowledgement only dilutes it."""
+    lines = talk(36, dur=8.0, gap=1.0, first="Hi, just so you know, this call is recorded for quality.")
+    lines[2] = (lines[2][0], lines[2][1], "rep", "okay wonderful so roughly how many laptops and desktops have you got")
+    _, ivs = run_call("acme", "training", lines)
+    assert [p.say for p in of(ivs, C.PROCESS) if "devices" in p.say or "computers" in p.say] == [], dump(ivs)
+    assert of(ivs, C.PROCESS), dump(ivs)        # ask-timeline is still missed
 
 
 def test_agitated_voice_lowers_the_bar_only_for_words_that_lean_that_way(acme_index) -> None:

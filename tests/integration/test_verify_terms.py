@@ -171,3 +171,95 @@ def test_an_amount_the_kb_has_for_something_else_is_never_spoken(swim) -> None:
     assert unnamed and not spoken(unnamed), unnamed
     named = errors(swim, "Squad is $60 a month.", "squad")
     assert spoken(named), named
+
+
+SWEEP = """
+company: Hearthside Chimney Care
+products:
+  - id: sweep
+    name: Chimney sweep
+    aliases: [sweep, cleaning]
+    price: "$189 per chimney"
+    facts:
+      - Includes a camera inspection of the flue.
+facts:
+  - id: inspection-fee
+    text: A repair inspection costs $149, which is credited toward the repair if you book it within 21 days.
+  - id: cap
+    text: Chimney caps are installed for $265.
+"""
+
+
+@pytest.fixture(scope="module")
+def sweep(embedder) -> ClaimChecker:
+    return checker_of(SWEEP, "hearthside", embedder)
+
+
+@pytest.mark.parametrize("text", [
+    "The $149 inspection gets credited toward the repair if you book within 60 days.",
+    "The inspection is $149, and if you book the repair within 60 days, that $149 goes toward it.",
+])
+def test_the_terms_of_a_credit_said_wrong_are_shown(sweep, text) -> None:
+    """A credit is an exemption like a waiver: the rep who says the credit and
+    its window states the window, even with the fee's own amount beside it."""
+    got = shown(errors(sweep, text))
+    assert got and "21 days" in (got[0].correction or ""), errors(sweep, text)
+
+
+@pytest.mark.parametrize("text", [
+    "Book the repair within 21 days and the $149 comes off the repair.",
+    "The inspection is $149 if you'd rather not book the repair at all.",
+])
+def test_the_fee_with_its_credit_said_right_is_no_error(sweep, text) -> None:
+    assert not shown(errors(sweep, text)), errors(sweep, text)
+
+
+GUTTERS = """
+company: Clearline Gutters
+products:
+  - id: guards
+    name: Gutter guards
+    aliases: [guards, gutter guard]
+    price: "$9 per foot installed"
+    facts:
+      - Guards carry a 20-year clog-free warranty.
+facts:
+  - id: call-out
+    text: Jobs carry a $120 call-out fee, waived on jobs over 200 linear feet of gutter.
+  - id: area
+    text: We work within 35 miles of our Dayton shop.
+"""
+
+
+@pytest.fixture(scope="module")
+def gutters(embedder) -> ClaimChecker:
+    return checker_of(GUTTERS, "clearline", embedder)
+
+
+def _lead(i: int, start: float, end: float, text: str) -> Utterance:
+    return Utterance(i, Speaker.LEAD, start, end, text)
+
+
+def _shown_after(det: AccuracyDetector, call: CallState, *utts: Utterance) -> list:
+    return [t for t in _run(det, call, *utts) if t.confidence is not None and t.confidence >= CARD]
+
+
+def test_the_customers_own_measure_said_earlier_is_not_a_claim(gutters) -> None:
+    """The lead gives the length of their gutters, asks something else, and the
+    rep comes back to the length to work out a price: the length is theirs."""
+    det, call = AccuracyDetector(gutters), CallState()
+    out = _shown_after(det, call, _lead(0, 0.0, 3.0, "the house has about a hundred and fifty feet of gutter"),
+                       _rep(1, 3.5, 5.0, "okay great"),
+                       _lead(2, 5.5, 7.0, "and what do the guards cost"),
+                       _rep(3, 7.5, 11.0, "a hundred and fifty linear feet of guards comes to thirteen fifty"))
+    assert not out, out
+
+
+def test_a_number_of_another_unit_is_not_the_customers_measure(gutters) -> None:
+    """The lead's 150 feet of gutter does not excuse 150 miles."""
+    det, call = AccuracyDetector(gutters), CallState()
+    out = _shown_after(det, call, _lead(0, 0.0, 3.0, "the house has about a hundred and fifty feet of gutter"),
+                       _rep(1, 3.5, 5.0, "okay great"),
+                       _lead(2, 5.5, 7.0, "and do you come out this far"),
+                       _rep(3, 7.5, 11.0, "we go a hundred and fifty miles out from our Dayton shop"))
+    assert out and "35 miles" in (out[0].say or ""), out

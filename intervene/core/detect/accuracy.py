@@ -74,6 +74,7 @@ class AccuracyDetector:
     profile: Profile = field(default_factory=lambda: PROFILES["standard"])
     held: list[_Held] = field(default_factory=list)
     later_ok: set[str] = field(default_factory=set)    # facts the rep got right after a held error
+    lead_measures: dict[int, list[Quantity]] = field(default_factory=dict)   # read once per lead utterance
 
     def on_interim(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
         """The finished sentences of an utterance still being spoken. Errors
@@ -83,7 +84,8 @@ class AccuracyDetector:
             done = done[:-1]          # the last sentence is still being said
         if not done:
             return self._expired(now)
-        result = self.checker.check(" ".join(done), call.product, self._echoed(u, call), self._prior(u, call))
+        result = self.checker.check(" ".join(done), call.product, self._echoed(u, call), self._prior(u, call),
+                                    self._measures(u, call))
         wrong = {self._key(v): v for v in result.verdicts if not v.ok}
         mine = [h for h in self.held if not h.utterance.final and h.utterance.index == u.index]
         kept = [h for h in mine if self._key(h.verdict) in wrong]     # keep when it was first heard
@@ -101,6 +103,20 @@ class AccuracyDetector:
         """Numbers the lead said just before: the rep repeating them is not a KB claim."""
         lead_before = [x for x in call.utterances if x.speaker == Speaker.LEAD and x.end <= u.start]
         return extract_quantities(normalize_numbers(lead_before[-1].text)) if lead_before else []
+
+    def _measures(self, u: Utterance, call: CallState) -> list[Quantity]:
+        """The customer's own measures said earlier in the call (a count of something
+        with its unit: their fence, roof or team), whenever the rep comes back to
+        them. Their prices and durations are echoes only just after they said them:
+        "your ad said $99" taken up much later is the rep's own claim."""
+        out: list[Quantity] = []
+        for x in call.utterances:
+            if x.speaker == Speaker.LEAD and x.end <= u.start and x.final:
+                if x.index not in self.lead_measures:
+                    self.lead_measures[x.index] = [q for q in extract_quantities(normalize_numbers(x.text))
+                                                   if q.kind == "count" and q.unit]
+                out += self.lead_measures[x.index]
+        return out
 
     def _prior(self, u: Utterance, call: CallState) -> str:
         """What was said just before (either party): a competitor named there is
@@ -121,7 +137,8 @@ class AccuracyDetector:
             # is read whole, and what its first half alone seemed to say is decided again
             text = f"{prev.text} {u.text}"
             self.held = [h for h in self.held if h.utterance.index != prev.index]
-        result = self.checker.check(text, call.product, self._echoed(u, call), self._prior(u, call))
+        result = self.checker.check(text, call.product, self._echoed(u, call), self._prior(u, call),
+                                    self._measures(u, call))
         if self.held and SELF_REPAIR.search(u.text):
             self._repairs(u.text)
         for v in result.verdicts:

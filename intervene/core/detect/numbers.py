@@ -66,6 +66,13 @@ def echoes(q: Quantity, lead: Sequence[Quantity]) -> bool:
                and not (e.kind == q.kind == "duration" and e.unit != q.unit) for e in lead)
 
 
+def measured(q: Quantity, measures: Sequence[Quantity]) -> bool:
+    """Is the rep coming back to a measure the customer gave earlier in the call
+    ("the back line is about 120 feet" ... "so 120 feet is $4,080")? The same count
+    of the same unit: long after it was said, "3 visits" is not "3 dogs"."""
+    return any(e.kind == q.kind == "count" and e.unit == q.unit and e.value == q.value for e in measures)
+
+
 def cents_pairs(text: str, qs: list[Quantity]) -> tuple[list[Quantity], set[int]]:
     """"forty-nine ninety-nine a month for the first term, then it renews at sixty-nine
     ninety-nine": the second price is left as two bare numbers ("69 99"). In a

@@ -22,6 +22,22 @@ def units_of(text: str) -> list[str]:
     return claim_units(normalize_numbers(text))
 
 
+# what a rep says before getting to the question: "great, so what are you looking to store?"
+_OPENER = re.compile(r"^(?:(?:ok(?:ay)?|great|perfect|right|alright|all right|sure|cool|awesome|wonderful|"
+                     r"excellent|lovely|got it|gotcha|wow|oh|ah|um+|uh+|hm+|yeah|yes|yep|well|and|so|now|"
+                     r"then|thanks|thank you)\b[\s,.!-]*)+", re.I)
+
+
+def asked_units(text: str) -> list[str]:
+    """The units of a rep's words, and each again without the acknowledgement it
+    opens with: a required question said after "great, so" is diluted by it
+    ("great so what are you looking to store with us" is 0.66 from "what are you
+    storing", the question alone 0.80)."""
+    units = units_of(text)
+    bare = [b for u in units if (b := _OPENER.sub("", u)) and b != u and len(b.split()) >= 2]
+    return list(dict.fromkeys(units + bare))
+
+
 _TIME_WORDS = frozenset(content_words("""minute minutes hour hours day days week weeks month months quarter
  year years today tonight tomorrow now weekend weekends morning afternoon evening next soon away asap later
  upcoming time times"""))

@@ -11,7 +11,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
-from intervene.core.detect.phrases import OUTRIGHT, match_owners, prototypes, signal_units, told, units_of, verbatim
+from intervene.core.detect.phrases import (
+    OUTRIGHT,
+    asked_units,
+    match_owners,
+    prototypes,
+    signal_units,
+    told,
+    units_of,
+    verbatim,
+)
 from intervene.core.detect.state import CallState
 from intervene.core.policy import PROFILES, Profile
 from intervene.kb.index import KBIndex, product_names
@@ -91,8 +100,14 @@ class AnswerWatch:
     wait_s: float
     pickup_sim: float
     pending: list[_Pending] = field(default_factory=list)
+    answered: set[str] = field(default_factory=set)     # points the rep picked up (keys)
 
     def add(self, p: _Pending) -> None:
+        """A point the rep already picked up earlier in the call waits for nothing
+        when the lead comes back to it ("we're putting in a pool" - "then you'll want
+        Signature Aluminium" - "the pool company has been a nightmare"): the rep made it."""
+        if p.key in self.answered:
+            return
         if all(x.key != p.key for x in self.pending):
             self.pending.append(p)
 
@@ -102,6 +117,7 @@ class AnswerWatch:
                 p.rep_spoke = True
                 if self._picked_up(p, u.text):
                     self.pending.remove(p)
+                    self.answered.add(p.key)
 
     def _picked_up(self, p: _Pending, rep_text: str) -> bool:
         low = rep_text.lower()
@@ -433,7 +449,8 @@ class RequiredDetector:
 
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
         if u.speaker in (Speaker.REP, Speaker.AI):     # the assistant may give the disclosure itself
-            self.covered |= set(match_owners(self.index, u.text, "required:", self.profile.required_sim))
+            self.covered |= set(match_owners(self.index, u.text, "required:", self.profile.required_sim,
+                                             asked_units(u.text)))
         return []
 
     def open_steps(self) -> list[str]:

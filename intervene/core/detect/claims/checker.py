@@ -81,7 +81,8 @@ class ClaimChecker:
 
     # ------------------------------------------------------------------ check
     def check(self, text: str, context: Optional[str] = None,
-              echoed: Sequence[Quantity] = (), prior: str = "") -> UtteranceCheck:
+              echoed: Sequence[Quantity] = (), prior: str = "",
+              measures: Sequence[Quantity] = ()) -> UtteranceCheck:
         """Verdicts for one rep utterance. `context` is the product under
         discussion before it; `echoed` are numbers the lead just said (a rep
         repeating the lead's own count is not making a KB claim); `prior` is
@@ -127,7 +128,7 @@ class ClaimChecker:
             else:
                 support = own
             whole = u.is_sentence         # policies and conditions are read from whole sentences
-            for v in (quantities(book, u, cands, echoed, own) + polarity(book, u, cands, support)
+            for v in (quantities(book, u, cands, echoed, own, measures) + polarity(book, u, cands, support)
                       + (policy_terms(book, u, cands) + made_free(book, u, cands) + put_inside(book, u)
                          + offer_scope(book, u, cands) if whole else [])
                       # ("the visit is free for everybody, | new or returning": the clause says it)

@@ -97,7 +97,8 @@ APART = re.compile(r"\s*(?:(?:a|an|per)\s+\w+\s+)?(?:under|below|cheaper than|le
                    r"(?:the\s+)?([\w-]+)", re.I)
 # the rep not charging for something ("the installation is waived"), and any word that puts a fee aside
 WAIVES = re.compile(r"\bwaiv(?:e|ed|es|ing)\b|\bfree\b|\bno (?:extra |additional )?(?:charge|cost)\b", re.I)
-EXEMPTS = re.compile(WAIVES.pattern + r"|\b(?:unless|except|included|otherwise|instead)\b", re.I)
+EXEMPTS = re.compile(WAIVES.pattern + r"|\b(?:unless|except|included|otherwise|instead|complimentary|credit(?:ed|s)?|"
+                     r"goes? (?:toward|towards|against)|comes? off)\b", re.I)
 # "you've got what, four lessons left": the customer's own balance, not a term of the offer
 BALANCE = re.compile(r"\s+(?:[\w-]+\s+){0,2}?(?:left|remaining|to go|used(?: up)?|so far)\b", re.I)
 OFF_NEAR = re.compile(r"\s*(?:[\w-]+\s+){0,2}(?:off|discount|discounted|savings?|less|lower|reduction|cheaper)\b", re.I)

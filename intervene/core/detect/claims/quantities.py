@@ -55,6 +55,7 @@ from intervene.core.detect.numbers import (
     days,
     echoes,
     head_word,
+    measured,
     num_text,
     per_things,
     period,
@@ -70,7 +71,7 @@ from intervene.vocab import Check, Evidence, Fact, Verdict
 
 
 def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed: Sequence[Quantity],
-               own: dict[str, float]) -> list[Verdict]:
+               own: dict[str, float], measures: Sequence[Quantity] = ()) -> list[Verdict]:
     out: list[Verdict] = []
     mentions = book.reader.subject_mentions(u.text)
     qs = extract_quantities(book.index.products.mask(u.text))
@@ -290,12 +291,14 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
             continue          # "30 days' notice once the 6 months are up": the fact's number is
                               # said beside this one, which is about something else
         fqs, exempt = book.fact_q[fact.key], book.fq_exempt[fact.key]
-        if exempt[next(i for i, x in enumerate(fqs) if x is fq)] and not EXEMPTS.search(u.text) and any(
+        if exempt[next(i for i, x in enumerate(fqs) if x is fq)] and not EXEMPTS.search(sentence) and any(
                 same_value(o, fq2) for o in others_said for fq2, ex in zip(fqs, exempt) if not ex):
             continue          # "on the 12-month agreement installation is $199" against "$199, free with
                               # any 36-month agreement": the fee on other terms, said right
-        if q.value == 0 or APPROX.search(u.text[:q.start]) or (echoes(q, echoed) and not q.bound):
-            continue          # "zero" is polarity's job; "around 50" and echoes aren't KB claims
+        if q.value == 0 or APPROX.search(u.text[:q.start]) or (
+                (echoes(q, echoed) or measured(q, measures)) and not q.bound):
+            continue          # "zero" is polarity's job; "around 50", echoes and the customer's own
+                              # measures aren't KB claims
         if q.kind == "bare" and not (fq.kind == "money" and (
                 (fact.kind == "price" and len(numbers) == 1)
                 or (fact.kind != "price" and fq.value >= 1000 and set(q.context) & set(fq.context))
