@@ -187,3 +187,75 @@ def test_a_price_read_from_two_bare_numbers_is_never_spoken(gym) -> None:
 ])
 def test_a_sentence_about_the_one_before_is_looked_up_with_it(text, about_before) -> None:
     assert bool(_PRONOUN_START.match(text)) == about_before
+
+
+STORAGE = """
+company: Keyway Storage
+products:
+  - id: parking
+    name: Vehicle parking
+    aliases: [parking, rv parking, boat parking]
+    price: "$4.50 per linear foot per month"
+    facts:
+      - Uncovered spaces are $4.50 per linear foot per month and covered spaces $6.25 per linear foot per month.
+  - id: climate
+    name: Climate unit
+    aliases: [climate unit, climate controlled unit]
+    price: "from $59 a month"
+    facts:
+      - Climate units are kept between 55 and 80 degrees, with humidity held below 50 percent.
+facts:
+  - id: financing
+    text: "Moving-truck financing on purchases of $2,000 or more: 0% APR for 12 months, or 8.99% APR for 48 months."
+  - id: gates
+    text: "A 12-foot gate is $400 on steel, $700 on cedar, and $950 on aluminium."
+"""
+
+
+@pytest.fixture(scope="module")
+def keyway(embedder) -> ClaimChecker:
+    return checker_of(STORAGE, "keyway", embedder)
+
+
+@pytest.mark.parametrize("text, expect", [
+    ("It's zero percent APR for eighteen months, or 8.99% for 48 months.", "12 months"),
+    ("The 8.99% APR financing runs for 36 months.", "48 months"),
+])
+def test_the_number_said_beside_binds_to_its_part_of_the_fact(keyway, text, expect) -> None:
+    """"0% APR for 12 months, or 8.99% APR for 48 months": the 0% the rep says beside
+    the term binds it to the first part; the 48 months in the same sentence is the
+    second part's, said right, and excuses nothing."""
+    got = shown(errors(keyway, text))
+    assert got and expect in (got[0].correction or ""), errors(keyway, text)
+
+
+@pytest.mark.parametrize("text", [
+    "It's zero percent APR for 12 months, or 8.99% for 48 months.",
+    "A 12-foot gate on cedar is $700.",
+    "On cedar a 12-foot gate is $700, on aluminium $950.",
+])
+def test_parts_said_right_or_a_subject_shared_by_every_part_bind_nothing_wrong(keyway, text) -> None:
+    """The 12 feet are said once for every gate in the fact: not a companion of $400."""
+    assert not shown(errors(keyway, text)), errors(keyway, text)
+
+
+def test_a_rate_per_thing_said_without_its_month_is_still_that_rate(keyway) -> None:
+    """"$5.50 a foot" against "$4.50 per linear foot per month": the foot is the
+    rate's basis ("linear" only says which foot), the month is left unsaid."""
+    got = shown(errors(keyway, "Uncovered parking is $5.50 a foot.", "parking"))
+    assert got and "$4.50" in (got[0].correction or ""), got
+
+
+def test_under_a_limit_states_the_limit(keyway) -> None:
+    """"under 65 percent" against "held below 50 percent" states the limit; "just
+    under 50" rounds what is said."""
+    got = errors(keyway, "We keep the humidity in the climate units under 65 percent.", "climate")
+    assert got and "50 percent" in (got[0].correction or ""), got
+    assert not errors(keyway, "We keep the humidity in the climate units just under 50 percent.", "climate")
+
+
+def test_linear_foot_is_per_foot() -> None:
+    [q] = extract_quantities(normalize_numbers("$4.50 per linear foot per month"))
+    assert q.per == "foot/month"
+    [q] = extract_quantities(normalize_numbers("$9 per square foot"))
+    assert q.per == "square"        # an area is another basis
