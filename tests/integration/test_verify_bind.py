@@ -263,30 +263,3 @@ def test_linear_foot_is_per_foot() -> None:
     assert q.per == "foot/month"
     [q] = extract_quantities(normalize_numbers("$9 per square foot"))
     assert q.per == "square"        # an area is another basis
-
-
-LESSONS = """
-company: Northshore Tennis
-products:
-  - id: private
-    name: Private lessons
-    aliases: [private lessons, private lesson package]
-    price: "$60 per lesson, $270 for a 5-lesson package, or $500 for a 10-lesson package"
-    facts:
-      - Packages expire 180 days after purchase.
-promotions:
-  - id: bonus
-    text: Anyone who buys a 10-lesson package before March 31 gets an 11th lesson free.
-"""
-
-
-@pytest.fixture(scope="module")
-def tennis(embedder) -> ClaimChecker:
-    return checker_of(LESSONS, "northshore", embedder)
-
-
-def test_an_ordinal_in_a_fact_is_a_count(tennis) -> None:
-    """"an 11th lesson free" is 11 lessons in all: "you get 11 lessons for $500"
-    is the offer said right, not 11 against the package's 10."""
-    text = "If you buy the 10-pack before March 31, you actually get 11 lessons for $500."
-    assert not shown(errors(tennis, text)), errors(tennis, text)

@@ -30,9 +30,6 @@ from intervene.nlp.lexicon import Quantity, content_words, extract_quantities, n
 from intervene.nlp.text import negation_scopes, split_by_scope
 from intervene.vocab import Fact
 
-# an ordinal that counts: "an 11th lesson", "every 5th visit" (not "the 15th of the month")
-_ORDINAL = re.compile(r"(?:(?<=\ban )|(?<=\ba )|(?<=\bevery )|(?<=\beach ))(\d+)(st|nd|rd|th)\b(?= (?!of\b)[a-z])", re.I)
-
 
 class FactBook:
     """Per-fact analysis of one KB index; read-only after construction, so one
@@ -86,9 +83,7 @@ class FactBook:
         for f in index.facts:
             norm = normalize_numbers(f.text)
             masked = index.products.mask(norm)
-            # "buy 10 lessons and get an 11th lesson free": the 11th lesson is an eleventh, a
-            # count of 11 in all (read as "11   lesson", the same length, so positions hold)
-            self.fact_q[f.key] = extract_quantities(_ORDINAL.sub(lambda m: m.group(1) + " " * len(m.group(2)), masked))
+            self.fact_q[f.key] = extract_quantities(masked)
             # "Essentials members get 10% off; Plus and Senior members get 15%": each number
             # belongs to the products named in its own clause
             # - but not a product the fact only refers to ("everything in Essential, plus a pruning
