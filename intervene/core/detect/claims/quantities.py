@@ -300,11 +300,8 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
                 same_value(o, fq2) for o in others_said for fq2, ex in zip(fqs, exempt) if not ex):
             continue          # "on the 12-month agreement installation is $199" against "$199, free with
                               # any 36-month agreement": the fee on other terms, said right
-        # ("under 45%" against "held below 55%" promises more than the KB: a limit, not a
-        # rounding; "under two weeks, usually sooner" for "3 to 7 business days" is only looser)
-        stricter = q.unit == fq.unit and (q.value < fq.value if q.bound == "max" else q.value > fq.value)
         approx = bool(APPROX.search(u.text[:q.start])) and not (
-            q.bound and q.bound == fq.bound and stricter and AS_LIMIT.search(u.text[:q.start]))
+            q.bound and q.bound == fq.bound and AS_LIMIT.search(u.text[:q.start]))
         if q.value == 0 or approx or ((echoes(q, echoed) or measured(q, measures)) and not q.bound):
             continue          # "zero" is polarity's job; "around 50", echoes and the customer's own
                               # measures aren't KB claims
