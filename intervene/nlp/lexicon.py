@@ -495,9 +495,6 @@ def _bound_after(toks: list[_Tok], k: int) -> tuple[str, int]:
     return "", k
 
 
-_LINEAR = frozenset({"linear", "lineal", "running"})
-
-
 def _rate(toks: list[_Tok], j: int, money: bool = False) -> tuple[str, int]:
     """Rate after a quantity: "per month", "a year", "/mo", "monthly", "per site per month";
     after money also "a seat" ("12 euros a seat" is a price per seat)."""
@@ -512,8 +509,6 @@ def _rate(toks: list[_Tok], j: int, money: bool = False) -> tuple[str, int]:
             j += 2
         elif nx is not None and (w in ("per", "/") or (money and w in ("a", "an"))) and (
                 nx.kind == "w" and nx.low not in _NOT_NOUN):
-            if nx.low in _LINEAR and j + 2 < n and toks[j + 2].kind == "w":
-                nx, j = toks[j + 2], j + 1      # "per linear foot" is per foot
             parts.append(_PERIOD_ADVERBS.get(nx.low) or _singular(nx.low))
             j += 2
         else:

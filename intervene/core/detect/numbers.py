@@ -164,11 +164,8 @@ def comparable_pair(q: Quantity, fq: Quantity, fact: Fact) -> bool:
     across kinds only a bare number the rep said against a count ("twenty's
     fine" vs "up to 25 devices") or a product's price ("the Essential comes in
     at 12,900" vs "$14,900"). "$25 a month" is never compared with "aged 16"."""
-    if q.kind == fq.kind == "money" and bool(period(q)) != bool(period(fq)) and not (
-            per_things(q) and per_things(q) == per_things(fq)):
-        return False          # a monthly premium is not a one-off amount ("$1,000 deductible"); a rate
-                              # per thing said without its month still is that rate ("$5.50 a foot"
-                              # against "$4.50 per linear foot per month")
+    if q.kind == fq.kind == "money" and bool(period(q)) != bool(period(fq)):
+        return False          # a monthly premium is not a one-off amount ("$1,000 deductible")
     if q.kind == fq.kind == "money" and q.bound == "min" and not fq.bound:
         return False          # "once you earn $50,000 or more" is a threshold, not a price
     if (q.bound == "min" and is_window(fq)) or (fq.bound == "min" and is_window(q)):
@@ -235,8 +232,7 @@ def q_text(q: Quantity) -> str:
     v = int(q.value) if q.value == int(q.value) else q.value
     unit = {"USD": "$"}.get(q.unit, q.unit)
     if q.kind == "money":
-        amount = f"{q.value:,.2f}" if q.value != int(q.value) else f"{int(q.value):,}"    # "$4.50", "$1,200"
-        return f"{unit}{amount}" + (f" per {q.per.replace('/', ' per ')}" if q.per else "")
+        return f"{unit}{v}" + (f" per {q.per}" if q.per else "")
     if q.kind == "percent":
         return f"{v}%"
     if q.kind == "date":

@@ -20,29 +20,6 @@ def same_value(said: Quantity, fq: Quantity) -> bool:
     return same_quantity(said, fq) if said.kind == fq.kind else said.kind == "bare" and same_amount(said.value, fq.value)
 
 
-def companion_bound(book: FactBook, key: str, rivals: Sequence[int], said: Sequence[Quantity],
-                    q: Quantity) -> Optional[int]:
-    """Which of a fact's values (indices `rivals`) the rep's other number binds this
-    one to: "0% APR for 18 months" against "0% APR for 12 months, or 9.99% APR for 60
-    months" is about the 12 months, the part of the fact with the 0% the rep said
-    beside it. Only where the fact's parts run in parallel (each rival's part has a
-    number of the companion's kind: "a 10-foot gate is $395 on chain-link, $650 on
-    wood" names the 10 feet once, for all), only another kind of number than this
-    one (a second duration is a rival, not a companion), never a bare number (too
-    weak to bind), and only when it is in one part of the fact and that part holds
-    one rival; None otherwise."""
-    fqs, part = book.fact_q[key], book.fq_part[key]
-    found = [(part[j], fq.kind) for j, fq in enumerate(fqs) if j not in rivals and part[j] >= 0
-             for c in said if c is not q and c.kind not in (q.kind, "bare") and same_value(c, fq)]
-    if len({p for p, _ in found}) != 1:
-        return None
-    kinds = {k for _, k in found}
-    if not all(any(part[j] == part[i] and j != i and fq.kind in kinds for j, fq in enumerate(fqs)) for i in rivals):
-        return None
-    bound = [i for i in rivals if part[i] == found[0][0]]
-    return bound[0] if len(bound) == 1 else None
-
-
 def configured(book: FactBook, fact: Fact, fq: Quantity, said: Sequence[Quantity]) -> Optional[Quantity]:
     """The fact's other price for the counts the rep said, when the rep's price is
     the fact's price for other counts ("$349 up to two bedrooms, $499 for three or

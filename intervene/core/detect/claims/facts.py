@@ -66,7 +66,6 @@ class FactBook:
         self.fq_every: dict[str, list[bool]] = {}      # "every 6 weeks": an interval, not a length
         self.fq_off: dict[str, list[bool]] = {}        # "$750 off": a discount, not a price
         self.fq_exempt: dict[str, list[bool]] = {}     # "free with any 36-month agreement": the exemption's terms
-        self.fq_part: dict[str, list[int]] = {}        # which comma-separated part of the fact each number is in
         self.extras: list[tuple[Fact, Quantity]] = []   # "$5 more per lesson": surcharges, whoever they are for
         self.money_at: dict[tuple[float, bool], set[str]] = {}   # every amount of money the KB states, as a
                                                                    # discount or not -> its facts
@@ -111,10 +110,6 @@ class FactBook:
             parts = [(m.start(), m.end()) for m in re.finditer(r"[^,;.]+", norm)]
             self.fq_exempt[f.key] = [any(a <= fq.start < b and bool(FREE_FACT.search(norm[a:b])) for a, b in parts)
                                      for fq in self.fact_q[f.key]]
-            # (parts end at punctuation before a space: "$2,500" and "9.99%" are one number)
-            cuts = [0] + [m.end() for m in re.finditer(r"[,;:.](?=\s)", norm)] + [len(norm) + 1]
-            self.fq_part[f.key] = [next(k for k in range(len(cuts) - 1) if cuts[k] <= fq.start < cuts[k + 1])
-                                   for fq in self.fact_q[f.key]]
             if any(self.fq_off[f.key]):
                 self.offers.append(f)
             for fq, off in zip(self.fact_q[f.key], self.fq_off[f.key]):

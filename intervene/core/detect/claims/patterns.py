@@ -30,8 +30,6 @@ EXTRA = re.compile(r"\b(?:add|adds|adding|add-on|addon|extra|upgrade|separate|se
                    r"purchase|you'?d need|you need|requires?)\b", re.I)
 APPROX = re.compile(r"\b(?:around|roughly|about|approximately|maybe|like|or so|ish|say|almost|nearly|"
                     r"under|over|close to|just under|just over|a little under|a little over)\s*$", re.I)
-# ... but "humidity under 65%" against "humidity held below 55%" states the limit itself
-AS_LIMIT = re.compile(r"(?<!just )(?<!little )\b(?:under|over)\s*$", re.I)
 
 
 UNIVERSAL = re.compile(r"\b(?:every ?one|every ?body|any ?one|any ?body|all (?:customers|clients|members|plans|"

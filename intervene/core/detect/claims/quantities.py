@@ -11,7 +11,6 @@ from typing import Optional, Sequence
 
 from intervene.core.detect.claims.arithmetic import money_worked_out
 from intervene.core.detect.claims.binding import (
-    companion_bound,
     configured,
     hinted,
     names_apart,
@@ -24,7 +23,6 @@ from intervene.core.detect.claims.facts import FactBook
 from intervene.core.detect.claims.patterns import (
     APART,
     APPROX,
-    AS_LIMIT,
     BALANCE,
     DERIVED,
     EXEMPTS,
@@ -198,10 +196,7 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
             if len(rivals) < 2:
                 continue
             item_said = said_with(q) if item_said is None else item_said
-            b = bound_value(item_said, book.fq_parts[key], rivals, book.common)
-            if b is None:
-                b = companion_bound(book, key, rivals, qs, q)
-            if b is not None:
+            if (b := bound_value(item_said, book.fq_parts[key], rivals, book.common)) is not None:
                 unbound |= {id(fqs[i]) for i in rivals if i != b}
         pairs = [p for p in pairs if id(p[3]) not in unbound]
         if not pairs:
@@ -300,9 +295,8 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
                 same_value(o, fq2) for o in others_said for fq2, ex in zip(fqs, exempt) if not ex):
             continue          # "on the 12-month agreement installation is $199" against "$199, free with
                               # any 36-month agreement": the fee on other terms, said right
-        approx = bool(APPROX.search(u.text[:q.start])) and not (
-            q.bound and q.bound == fq.bound and AS_LIMIT.search(u.text[:q.start]))
-        if q.value == 0 or approx or ((echoes(q, echoed) or measured(q, measures)) and not q.bound):
+        if q.value == 0 or APPROX.search(u.text[:q.start]) or (
+                (echoes(q, echoed) or measured(q, measures)) and not q.bound):
             continue          # "zero" is polarity's job; "around 50", echoes and the customer's own
                               # measures aren't KB claims
         if q.kind == "bare" and not (fq.kind == "money" and (
