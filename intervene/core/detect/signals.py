@@ -448,9 +448,18 @@ class RequiredDetector:
     decided: set[str] = field(default_factory=set)
 
     def on_utterance(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
-        if u.speaker in (Speaker.REP, Speaker.AI):     # the assistant may give the disclosure itself
-            self.covered |= set(match_owners(self.index, u.text, "required:", self.profile.required_sim,
-                                             asked_units(u.text)))
+        # (the assistant may give the disclosure itself; once every step is covered, nothing is left to match)
+        if u.speaker not in (Speaker.REP, Speaker.AI) or all(_rid(r) in self.covered for r in self.index.kb.required):
+            return []
+        sim = self.profile.required_sim
+        units = units_of(u.text)
+        self.covered |= set(match_owners(self.index, u.text, "required:", sim, units))
+        # the question without the acknowledgement it opens with, read again only where a
+        # step still open came close (a model pass per rep utterance otherwise)
+        bare = [b for b in asked_units(u.text) if b not in units]
+        near = self.index.phrase_sims(self.index.embed(units), "required:") if bare and units else {}
+        if any(s >= sim - _OPENER_BAND and o not in self.covered for o, s in near.items()):
+            self.covered |= set(match_owners(self.index, u.text, "required:", sim, units + bare))
         return []
 
     def open_steps(self) -> list[str]:
@@ -476,6 +485,9 @@ class RequiredDetector:
                                f"No {what} '{r.id}' within {r.deadline_s:.0f} s", say,
                                (Evidence(r.id, "; ".join(r.phrases)),), key=f"required:{r.section}:{r.id}"))
         return out
+
+
+_OPENER_BAND = 0.1      # how close a step must come before its question is read without the opener
 
 
 def _rid(r: Required) -> str:
