@@ -25,7 +25,8 @@ aloud - cannot quietly regress.
   (issue 17's) by a helper who never read the code, scored once, tuned on never;
 - blind10: tests/calls/blind10/*, two industries written in the fifteenth session
   by helpers who never read the code, with two tune sets (fence installation,
-  self storage), and scored once before that session's changes.
+  self storage), and scored once before that session's changes (their self-check is
+  blind9's: `python3 tests/calls/blind9/check.py tests/calls/blind10/test-prep`).
 The blind sets are the honest figure of how the checker does on a company it
 has not seen. Do not tune on them; write new sets instead.
 """
