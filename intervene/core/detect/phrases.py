@@ -28,14 +28,13 @@ _OPENER = re.compile(r"^(?:(?:ok(?:ay)?|great|perfect|right|alright|all right|su
                      r"then|thanks|thank you)\b[\s,.!-]*)+", re.I)
 
 
-def asked_units(text: str) -> list[str]:
-    """The units of a rep's words, and each again without the acknowledgement it
-    opens with: a required question said after "great, so" is diluted by it
-    ("great so what are you looking to store with us" is 0.66 from "what are you
-    storing", the question alone 0.80)."""
-    units = units_of(text)
+def without_opener(units: Sequence[str]) -> list[str]:
+    """Each of a rep's units again without the acknowledgement it opens with (only
+    those that had one): a required question said after "great, so" is diluted by
+    it ("great so what are you looking to store with us" is 0.66 from "what are
+    you storing", the question alone 0.80)."""
     bare = [b for u in units if (b := _OPENER.sub("", u)) and b != u and len(b.split()) >= 2]
-    return list(dict.fromkeys(units + bare))
+    return [b for b in dict.fromkeys(bare) if b not in units]
 
 
 _TIME_WORDS = frozenset(content_words("""minute minutes hour hours day days week weeks month months quarter

@@ -13,13 +13,13 @@ from typing import Callable, Iterable, Optional
 
 from intervene.core.detect.phrases import (
     OUTRIGHT,
-    asked_units,
     match_owners,
     prototypes,
     signal_units,
     told,
     units_of,
     verbatim,
+    without_opener,
 )
 from intervene.core.detect.state import CallState
 from intervene.core.policy import PROFILES, Profile
@@ -456,7 +456,7 @@ class RequiredDetector:
         self.covered |= set(match_owners(self.index, u.text, "required:", sim, units))
         # the question without the acknowledgement it opens with, read again only where a
         # step still open came close (a model pass per rep utterance otherwise)
-        bare = [b for b in asked_units(u.text) if b not in units]
+        bare = without_opener(units)
         near = self.index.phrase_sims(self.index.embed(units), "required:") if bare and units else {}
         if any(s >= sim - _OPENER_BAND and o not in self.covered for o, s in near.items()):
             self.covered |= set(match_owners(self.index, u.text, "required:", sim, units + bare))
