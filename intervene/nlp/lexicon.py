@@ -681,8 +681,13 @@ def _at(toks: list[_Tok], i: int) -> tuple[list[Quantity], int]:
         if k >= 0:
             unit, last = _singular(toks[k].low), k + 1
             per, after = _rate(toks, last)
-            if not per and last + 2 < n and toks[last].low == "of" and toks[last + 1].low not in _NOT_NOUN:
-                per = _rate(toks, last + 2)[0]          # "10 GB of storage per user"
+            if not per and last + 2 < n and toks[last].low == "of":
+                # "10 GB of storage per user", "15 GB of mobile hotspot a month"
+                for k in range(last + 1, min(n, last + 4)):
+                    if toks[k].kind != "w" or toks[k].low in _NOT_NOUN:
+                        break
+                    if per := _rate(toks, k + 1)[0]:
+                        break
     bound, b_lo = _bound_before(toks, lo)
     b_after, after = _bound_after(toks, after)
     bound = bound or ("min" if plus else b_after)

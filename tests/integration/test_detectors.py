@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from intervene.core.detect.emotion import EmotionDetector
-from intervene.core.detect.phrases import lexical_hit, numbers_agree, spans_agree
+from intervene.core.detect.phrases import lexical_hit, numbers_agree, spans_agree, told
 from intervene.core.detect.signals import ComplianceDetector, OpportunityDetector
 from intervene.core.detect.state import CallState
 from intervene.core.policy import PROFILES
@@ -102,6 +102,10 @@ def test_complaint_about_old_provider_is_not_emotion(run_call, profile: str) -> 
     "Hi. Look, I'm done with my old provider, they cancelled on me three times this month.",
     "My husband put a tarp on it but it's not great. Is that something you do?",
     "And your plan I can just cancel whenever, right? Not like the last one?",
+    "The dog next door barking is kind of annoying, that's why we want a taller fence.",
+    "Our last contractor strung us along for months, so we want it done properly.",
+    "I'm sick of this cold, can you come out this week?",
+    "Yeah we'd like to book it for like next Tuesday if that works.",
 ])
 def test_a_friendly_reply_that_sounds_like_a_brush_off_is_not_emotion(run_call, lead: str) -> None:
     """A thank-you resembles "don't call me again" on meaning; its words are friendly."""
@@ -140,6 +144,15 @@ def test_confusion_not_in_standard_but_in_training(run_call) -> None:
     ("Okay, spare me the pitch, what does it cost?", "frustration"),
     ("twin inboards i said that too look i'm kind of losing my patience here are you even writing this down",
      "frustration"),
+    # pushed, pointed back at what they said, told one thing then another, messed about, insulted
+    ("Okay you're pressuring me a bit here, I told you I'm not signing today.", "frustration"),
+    ("I just told you that two minutes ago, it's a ranch house.", "frustration"),
+    ("Listen, I said I want the basic plan, nothing else.", "frustration"),
+    ("First you said there's no fee and now there's a fee?", "frustration"),
+    ("it's getting annoying that you keep changing the number", "frustration"),
+    ("You asked me that already, like two minutes ago.", "frustration"),     # "like" is no liking
+    ("This is ridiculous, your company has been stringing me along for weeks.", "escalation"),
+    ("You guys are a scam and I'm going to leave a one-star review.", "escalation"),
     ("wait so which one is monthly i'm kind of lost now", "confusion"),
     ("Sorry, I'm a bit confused, is that per site?", "confusion"),
 ])
@@ -298,6 +311,36 @@ def test_a_point_picked_up_is_not_raised_again_when_the_lead_comes_back_to_it(ru
     lines[4] = IGNORED[4]
     _, ivs = run_call("acme", "standard", lines)
     assert of(ivs, C.OPPORTUNITY), dump(ivs)
+
+
+@pytest.mark.parametrize("rep_before, signal, fires", [
+    # the rep raised the offer; the lead only takes it up
+    ("Our multi-site package covers more than one site at a lower rate per site, by the way.",
+     "Oh good, we're opening a second location in March actually.", False),
+    ("Does the second location in your ad mean you'd want the multi-site package?",
+     "Yes, the second location opens in March.", False),
+    # the rep asked something else: the need is the lead's own, and still open
+    ("Sure. So tell me a bit about your business.", "We're opening a second location in March.", True),
+])
+def test_a_need_the_lead_takes_up_from_the_reps_own_words_is_no_missed_upsell(run_call, rep_before: str,
+                                                                                signal: str, fires: bool) -> None:
+    lines = opportunity_call("Nice. The Standard package is forty-nine dollars a month.", signal=signal)
+    lines[2] = (7.5, 10.0, "rep", rep_before)
+    _, ivs = run_call("acme", "standard", lines)
+    assert bool(of(ivs, C.OPPORTUNITY)) == fires, dump(ivs)
+
+
+@pytest.mark.parametrize("signal, fires", [
+    ("We don't have a second location, and no plans for one.", False),
+    ("No second location for now, it's just the one shop.", False),
+    ("I don't know yet, but we're opening a second location in March.", True),
+])
+def test_a_signal_said_inside_a_negation_is_denied(run_call, signal: str, fires: bool) -> None:
+    """The signal's own words, denied ("no second location"), are no need; said
+    beside a negation of something else they still are."""
+    lines = opportunity_call("Nice. The Standard package is forty-nine dollars a month.", signal=signal)
+    _, ivs = run_call("acme", "standard", lines)
+    assert bool(of(ivs, C.OPPORTUNITY)) == fires, dump(ivs)
 
 
 def test_opportunity_not_in_minimal(run_call) -> None:
@@ -995,3 +1038,14 @@ opportunities:
     for said in ["we have the piano tuned every three months or so, my daughter's a pianist",
                  "honestly we're relocating across town next month"]:
         assert needs(said) & {"regular", "move"}, said
+
+
+@pytest.mark.parametrize("lead, told_part", [
+    ("the other thing is there's a big oak over the bedroom", "there's a big oak"),
+    ("what worries me is there're kids in the yard all day", "kids in the yard"),
+])
+def test_there_is_tells_and_is_there_asks(lead: str, told_part: str) -> None:
+    """"Is there" opens a question the recogniser may leave unmarked; "there's"
+    after "is" tells something (a need the rep may miss)."""
+    assert told_part in " ".join(told(lead))
+    assert told("ok is there a warranty on that") == ["ok"]

@@ -263,3 +263,83 @@ def test_a_number_of_another_unit_is_not_the_customers_measure(gutters) -> None:
                        _lead(2, 5.5, 7.0, "and do you come out this far"),
                        _rep(3, 7.5, 11.0, "we go a hundred and fifty miles out from our Dayton shop"))
     assert out and "35 miles" in (out[0].say or ""), out
+
+
+DATA = """
+company: Northfield Mobile
+products:
+  - id: unlimited
+    name: Unlimited plan
+    aliases: [unlimited]
+    price: "$40 per line per month"
+    facts:
+      - The Unlimited plan has unlimited data, with the first 60 GB each month at full speed.
+      - The Unlimited plan includes 20 GB of mobile hotspot a month.
+"""
+
+
+@pytest.fixture(scope="module")
+def data_plan(embedder) -> ClaimChecker:
+    return checker_of(DATA, "northfield", embedder)
+
+
+@pytest.mark.parametrize("text", [
+    "Every line gets the unlimited features, so 20 GB of hotspot a month per line.",
+    "On Unlimited you get twenty gigs of hotspot every month.",
+    "The Unlimited plan gives you 20 GB of hotspot.",
+])
+def test_an_amount_said_with_or_without_its_month_is_the_fact_that_states_it(data_plan, text) -> None:
+    """The same amount of the same unit as a fact about as close, with a period
+    on only one side, is that fact - not proof against another fact's amount
+    per month ("60 GB each month at full speed")."""
+    assert not shown(errors(data_plan, text)), errors(data_plan, text)
+
+
+def test_an_amount_of_something_per_month_said_wrong_is_shown(data_plan) -> None:
+    got = shown(errors(data_plan, "The Unlimited plan gives you 35 GB of hotspot a month."))
+    assert got and "20 GB" in (got[0].correction or ""), got
+
+
+FURNACE = """
+company: Ridgeline Heating
+products:
+  - id: tune-up
+    name: Furnace tune-up
+    aliases: [tune-up]
+    price: "$129"
+facts:
+  - id: diagnostic
+    text: The diagnostic fee for a service call is $89 for non-members; Comfort Club members pay no diagnostic fee.
+promotions:
+  - id: winter
+    text: Boilers installed by January 31 get $500 off and the first year of Comfort Club free; the $500 discount does not apply to repairs.
+"""
+
+
+@pytest.fixture(scope="module")
+def furnace(embedder) -> ClaimChecker:
+    return checker_of(FURNACE, "ridgeline", embedder)
+
+
+@pytest.mark.parametrize("text", ["The diagnostic fee is $65.", "a diagnostic visit is sixty nine dollars"])
+def test_an_amount_said_is_checked_against_the_fee_not_against_its_no_fee(furnace, text) -> None:
+    """"$89 for non-members; members pay no fee": an amount said is about the $89,
+    never about the members' "no fee" (which only polarity reads)."""
+    got = errors(furnace, text)
+    assert got and "$89" in got[0].reason, got
+
+
+def test_the_fee_itself_said_right_is_no_error(furnace) -> None:
+    assert not errors(furnace, "The diagnostic fee is eighty-nine dollars if you're not a member.")
+
+
+@pytest.mark.parametrize("text", [
+    "Boilers installed by February 28 get five hundred dollars off.",
+    "If the boiler goes in by the end of February you get $500 off.",
+])
+def test_an_offers_deadline_said_beside_its_discount_is_checked(furnace, text) -> None:
+    """The deadline before "... $500 off and the first year free" is the offer's
+    own term, not a term of the free year: said wrong beside the discount said
+    right, it is still wrong."""
+    got = errors(furnace, text)
+    assert got and "January 31" in (got[0].correction or ""), got

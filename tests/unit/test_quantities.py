@@ -138,6 +138,10 @@ def test_normalize_leaves_non_numbers(text: str) -> None:
     ("classes are limited to 20 people", (20, "count", "person", "", "max")),
     ("2 more users", (2, "count", "user", "", "")),
     ("two visits a year", (2, "count", "visit", "year", "")),
+    # the rate after what the count is of, in one or a few words
+    ("10 GB of storage per user", (10, "count", "gb", "user", "")),
+    ("15 GB of mobile hotspot a month", (15, "count", "gb", "month", "")),
+    ("three bags of cedar mulch a year", (3, "count", "bag", "year", "")),
     # dates
     ("December 31", (31, "date", "december", "", "")),
     ("by December thirty-first", (31, "date", "december", "", "max")),

@@ -89,11 +89,27 @@ CUES = {
         r"take me off (?:your|the) list|don'?t call me again|waste of my time|disput\w+ the charge|"
         r"i'?m done (?:with (?:this|you|it|the call|talking)|here)|report you|"
         r"(?:won'?t|will not|don'?t|doesn'?t) take no for an answer|"
+        # insulted: "you people are a joke"
+        r"(?:you'?re|you are|stop) lying|"
+        r"(?:you|you people|you guys|your company|this company|your outfit)(?:'re| are| is) (?:\w+ )?"
+        r"(?:a joke|a scam|a rip-?off|ridiculous|useless|incompetent|clowns|liars|scammers|crooks)|"
+        r"sick (?:and tired )?of (?:you|your)|fed up with (?:you|your)|post(?:ing)? about (?:you|your company)|"
+        r"(?:leave|leaving|write|writing|post|posting) (?:you )?(?:a |an )?(?:bad|terrible|awful|horrible|negative|"
+        r"one-star|one star|1-star|1 star) review|"
         r"(?:if|when) (?:you|anyone|anybody|somebody|someone) (?:from \w+ )?calls? (?:me |here )?again)\b", re.I),
     "frustration": re.compile(
         r"\b(?:(?:you'?re|you are) not (?:listening|answering)|you'?re not even listening|not listening to me|"
         r"(?:i'?ve|i have|i) (?:already |just )?(?:asked|told|said)(?: you)?(?: (?:that|this|it|about \w+))? "
-        r"(?:twice|two times|three times|already|before|like twice)|(?:asked|told you) twice|"
+        r"(?:twice|two times|three times|already|before|like twice|"
+        r"(?:like |only |about )?(?:a|one|two|three|five|ten|\d+) (?:minutes?|seconds?) ago)|(?:asked|told you) twice|"
+        # pointing back at what they said, as people do when they are not heard
+        r"(?:look|listen)\W+i (?:just |already )?(?:said|told you)|i just (?:said|told you)|"
+        r"i (?:said|told you) (?:that )?i'?m not|(?:told|said|tell) (?:me )?one thing and (?:now|then)|"
+        r"(?:earlier|before|first) you said [^.?!]{0,40}\bnow\b|"
+        # being pushed
+        r"(?:you'?re|you are) (?:(?:really|being|so|kind of|kinda|a bit|pretty|just|very) )*"
+        r"(?:pushing (?:me|us|here|hard|too)|pushy|pressuring (?:me|us))|(?:too|so|really|very|pretty) pushy|"
+        r"hate (?:these|sales) (?:calls|pitches)|hate being (?:sold to|pitched|pushed|rushed)|"
         r"(?:second|third) time (?:you'?ve|you have|i'?ve|i have)|(?:cut|cutting|interrupt\w*) me off|"
         r"(?:you )?keep (?:skipping|pushing|ignoring|dodging|avoiding|reading me|interrupting|cutting|changing the subject)|"
         r"(?:you )?(?:just )?(?:skipped|dodged|ignored) (?:it|my question|that|over)|going in circles|"
@@ -126,6 +142,48 @@ CUES = {
 }
 CUE_SEVERITY = {"escalation": Severity.HIGH, "frustration": Severity.MEDIUM, "confusion": Severity.LOW,
                 "disengagement": Severity.LOW}
+# Words that are about the rep only where their sentence speaks to the rep: "your company
+# has jerked me around" is, "my last company kept messing us around" and "the ringing is
+# kind of annoying" are why they called.
+AIMED_CUES = {
+    "escalation": re.compile(
+        r"\b(?:(?:being|been|getting|get) lied to|"
+        r"(?:jerk|jerked|jerking|mess|messed|messing|string|strung|stringing) (?:me|us) (?:around|about|along)|"
+        r"sick (?:and tired )?of being|(?:(?:sick (?:and tired )?of|fed up with|post(?:ing)? about) this"
+        r"(?=\s*(?:[.,;!?]|$| call| conversation| runaround| nonsense)))|post(?:ing)? about this everywhere)\b", re.I),
+    "frustration": re.compile(r"\b(?:annoy(?:s|ing) (?:me|us)|(?:kind of|kinda|a bit|a little|getting) annoying)\b",
+                              re.I),
+}
+_CLAUSE = re.compile(r"[,;:]\s+|\s+(?:but|and|so)\s+", re.I)
+_NOT_ADDRESSED = re.compile(r"\b(?:you know|you see|thank you|if you|you guys know)\b", re.I)
+
+
+def _aimed_cue(text: str) -> Optional[tuple[str, re.Match[str]]]:
+    """An AIMED_CUES label and its words, where their sentence speaks to the rep
+    ("you know" and "thank you" do not)."""
+    for name, rx in AIMED_CUES.items():
+        for m in rx.finditer(text):
+            start = max(text.rfind(c, 0, m.start()) for c in ".!?") + 1
+            ends = [i for i in (text.find(c, m.end()) for c in ".!?") if i >= 0]
+            sentence = _NOT_ADDRESSED.sub(" ", text[start:min(ends, default=len(text))])
+            if _DIRECTED.search(sentence):
+                return name, m
+    return None
+
+
+_FILLER_LIKE = re.compile(r"(\b[\w']+\W+)?\blike\b", re.I)
+_LIKER = {"i", "we", "you", "they", "he", "she", "would", "i'd", "we'd", "you'd", "they'd", "really", "do",
+          "don't", "didn't", "does", "doesn't", "did", "to", "not", "also", "just", "might", "may", "i'll",
+          "we'll", "who", "people", "kids", "wife", "husband", "would've", "definitely", "actually", "still"}
+
+
+def _drop_filler(m: re.Match[str]) -> str:
+    """A "like" after someone who likes ("I'd like", "we really like") stays; any other goes."""
+    before = m.group(1) or ""
+    word = re.sub(r"\W+$", "", before).lower()
+    return m.group(0) if word in _LIKER and not re.search(r"[,.;!?]", before) else before
+
+
 _RANK = {"escalation": 3, "frustration": 2, "confusion": 1, "disengagement": 0}
 _BACKCHANNEL = {"ok", "okay", "yeah", "yes", "yep", "sure", "fine", "right", "mm", "hmm", "uh", "huh",
                 "alright", "no", "not", "really", "nope", "mhm"}
@@ -182,7 +240,7 @@ class EmotionDetector:
         if u.speaker != Speaker.LEAD:
             return []
         p = self.profile
-        sentiment = self.vader.polarity_scores(u.text)["compound"]
+        sentiment = self._sentiment(u.text)
         self.lead_sentiment.append(sentiment)
         units = units_of(u.text)
         scores = self.protos.scores(units)
@@ -201,6 +259,9 @@ class EmotionDetector:
         # the words themselves, where the meaning was diluted or found something milder: a
         # frustrated reply that ends "... or I'm hanging up" is an escalation
         cue = next(((name, m) for name, rx in CUES.items() if (m := rx.search(u.text))), None)
+        aimed = _aimed_cue(u.text)
+        if aimed and (cue is None or _RANK[aimed[0]] > _RANK[cue[0]]):
+            cue = aimed
         if cue and (label is None or _RANK[cue[0]] > _RANK[label]):
             label, why = cue[0], [f"said \"{cue[1].group(0)}\""]
         if label and voice and label != "confusion":
@@ -222,12 +283,21 @@ class EmotionDetector:
                         f"Lead {label}: \"{u.text}\" - " + "; ".join(why), say,
                         key=f"emotion:{label}:{u.index}")]
 
+    def _sentiment(self, text: str) -> float:
+        """VADER's compound score, without the filler "like": VADER counts every
+        "like" as liking, so "I just told you that, like a minute ago" read as
+        friendly (a liking is kept: "I'd like", "we really like it")."""
+        return float(self.vader.polarity_scores(_FILLER_LIKE.sub(_drop_filler, text))["compound"])
+
     def _aimed(self, units: list[str]) -> bool:
         """A negative part of the reply that is itself about the rep or the call:
         "it's not great. Is that something you do?" is unhappy with the roof and
-        asks the rep a question; "you're wasting my time" is aimed."""
+        asks the rep a question; "you're wasting my time" is aimed. A part is a
+        clause: "I'm sick of this cold, can you come out this week?" is a
+        complaint about the weather and a request."""
         bar = self.profile.emotion_aimed_part_sentiment
-        return any(_DIRECTED.search(t) and self.vader.polarity_scores(t)["compound"] <= bar for t in units)
+        clauses = [c for t in units for c in _CLAUSE.split(t) if c.strip()]
+        return any(_DIRECTED.search(c) and self._sentiment(c) <= bar for c in clauses)
 
     def _said_kindly(self, units: list[str], label: str, bar: float) -> bool:
         """Every part of the reply that sounds like the label is itself friendly:
@@ -236,7 +306,7 @@ class EmotionDetector:
         call me again" is a thank-you."""
         close = [t for t in units if self.protos.scores([t]).get(label, (0.0, ""))[0] >= bar]
         kind = self.profile.emotion_kind_sentiment
-        return bool(close) and all(self.vader.polarity_scores(t)["compound"] >= kind for t in close)
+        return bool(close) and all(self._sentiment(t) >= kind for t in close)
 
     def _disengaging(self, call: CallState) -> bool:
         """A few short replies in a row (three by default) after the lead was

@@ -122,6 +122,27 @@ def says_no(text: str) -> bool:
 OUTRIGHT = 1.0       # match_owners' strength for a signal said in its own words
 
 
+def _inside(unit: str, text: str, scopes: list[tuple[int, int]]) -> bool:
+    """A word window cut from inside a negation: "a second location and" from
+    "we don't have a second location, and no plans for one" is denied there."""
+    if not scopes or not unit.split():
+        return False
+    m = re.search(r"[^\w'$%.-]+".join(map(re.escape, unit.split())), text, re.I)   # (windows drop punctuation)
+    return m is not None and any(a <= m.start() < b for a, b in scopes)
+
+
+def said_as_is(phrase: str, text: str, denies: bool) -> bool:
+    """The phrase word for word in a text that negates something else ("I
+    don't know, I think I need a new phone" says "need a new phone"). A phrase
+    that affirms, said inside a negation, is denied: "no hotspot is fine"
+    does not ask for a "hotspot"."""
+    found = list(verbatim(phrase).finditer(text.lower()))
+    if denies or not found:
+        return bool(found)
+    scopes = negation_scopes(text)
+    return any(not any(a <= m.start() < b for a, b in scopes) for m in found)
+
+
 def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
                  units: Sequence[str] | None = None, partial_sim: Optional[float] = None,
                  topic_margin: Optional[float] = None) -> dict[str, float]:
@@ -151,8 +172,9 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
     out: dict[str, float] = {}
     sims = index.phrase_vecs[rows] @ vecs.T                 # (phrases, units)
     near = sims.max(axis=1)
-    unit_denies = [says_no(u) for u in units]
-    text_denies = says_no(norm)
+    scopes = negation_scopes(norm)
+    unit_denies = [says_no(u) or _inside(u, norm, scopes) for u in units]
+    text_denies = bool(scopes)
     floor = np.full(len(units), -1.0, np.float32)       # what a unit must beat to count on meaning
     lowest = min(threshold, partial_sim if partial_sim is not None else threshold)
     if topic_margin is not None and (sims >= lowest).any():
@@ -170,7 +192,11 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
                  and numbers_agree(ph_norm, u) and (not partial or spans_agree(ph_norm, u))]
         if agree and max(agree) >= threshold:
             out[owner] = max(out.get(owner, 0.0), max(agree))
-        if lexical_hit(ph_norm, words, norm, need=partial) and (denies == text_denies or verbatim(ph_norm).search(norm.lower())):
+        # (a need said inside a negation is denied; a forbidden or required phrase keeps its own
+        # reading of negations, in the detectors)
+        if lexical_hit(ph_norm, words, norm, need=partial) and (
+                denies == text_denies or (said_as_is(ph_norm, norm, denies) if partial
+                                          else verbatim(ph_norm).search(norm.lower()))):
             out[owner] = OUTRIGHT
         elif (partial_sim is not None and float(near[n]) >= partial_sim and denies == text_denies
               and numbers_agree(ph_norm, norm)):
@@ -214,7 +240,8 @@ def signal_units(text: str, sizes: tuple[int, ...], stride: int) -> list[str]:
 
 
 _ASKS = re.compile(r"\b(?:how (?:\w+ )?(?:long|much|many|often|does|do|is|are|would|will)|what (?:is|are|does|do|about|if)|"
-                   r"do you|does (?:it|that|this)|can you|could you|is there|are there|would (?:it|that|you))\b", re.I)
+                   r"do you|does (?:it|that|this)|can you|could you|is there|are there|would (?:it|that|you))\b"
+                   r"(?!['’]\w)", re.I)   # "the thing is there's a big oak" tells, it does not ask
 
 
 class Prototypes:

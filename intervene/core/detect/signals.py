@@ -87,6 +87,12 @@ def _figures(text: str) -> set[tuple[str, float]]:
     return out
 
 
+def _names(p: _Pending, rep_text: str) -> bool:
+    """The rep named the product the point offers."""
+    low = rep_text.lower()
+    return any(re.search(rf"(?<![a-z]){re.escape(n.lower())}(?![a-z])", low) for n in p.pickup_products if len(n) > 2)
+
+
 @dataclass
 class AnswerWatch:
     """Findings that wait for the rep's answer. If the rep picks the point up
@@ -102,11 +108,18 @@ class AnswerWatch:
     pending: list[_Pending] = field(default_factory=list)
     answered: set[str] = field(default_factory=set)     # points the rep picked up (keys)
 
-    def add(self, p: _Pending) -> None:
+    def add(self, p: _Pending, before: str = "") -> None:
         """A point the rep already picked up earlier in the call waits for nothing
         when the lead comes back to it ("we're putting in a pool" - "then you'll want
-        Signature Aluminium" - "the pool company has been a nightmare"): the rep made it."""
+        Signature Aluminium" - "the pool company has been a nightmare"): the rep made it.
+        Nor does one the lead only takes up from the rep's turn `before`, where the
+        rep named the offer ("SIM Unlimited has 15 GB of hotspot" - "good, the crew
+        hotspot their tablets"): the rep raised it. (Only by name: the rep's prices
+        and questions just before a need are the call's business, not its pick-up.)"""
         if p.key in self.answered:
+            return
+        if before and _names(p, before):
+            self.answered.add(p.key)
             return
         if all(x.key != p.key for x in self.pending):
             self.pending.append(p)
@@ -120,8 +133,7 @@ class AnswerWatch:
                     self.answered.add(p.key)
 
     def _picked_up(self, p: _Pending, rep_text: str) -> bool:
-        low = rep_text.lower()
-        if any(re.search(rf"(?<![a-z]){re.escape(n.lower())}(?![a-z])", low) for n in p.pickup_products if len(n) > 2):
+        if _names(p, rep_text):
             return True
         if p.pickup_figures and p.pickup_figures & _figures(rep_text):
             return True           # "they want ninety days' notice": the positioning's own figures
@@ -230,19 +242,21 @@ class OpportunityDetector(_WaitsForRep):
         best = max([*opp.values(), *promo.values()], default=0.0)
         opp = {k: v for k, v in opp.items() if v >= best}
         promo = {k: v for k, v in promo.items() if v >= best}
+        before = " ".join(x.text for x in call.turn_before(u) if x.speaker == Speaker.REP)
         for oid, _s in opp.items():
             o = next(x for x in kb.opportunities if x.id == oid)
             offer = kb.product(o.offer)
             names = tuple(product_names(offer)) if offer else ()
             ev = (Evidence(o.id, o.say),) + ((Evidence(offer.id, offer.name + (f", {offer.price}" if offer.price else "")),) if offer else ())
             self.watch.add(_Pending(Category.OPPORTUNITY, "opportunity", f"opportunity:{oid}", u.index, now,
-                                    f"Upsell signal ({oid}): lead said \"{u.text}\"", o.say, ev, (o.say,), names))
+                                    f"Upsell signal ({oid}): lead said \"{u.text}\"", o.say, ev, (o.say,), names),
+                           before)
         for pid, _s in promo.items():
             pr = next(x for x in kb.promotions if x.id == pid)
             self.watch.add(_Pending(Category.OPPORTUNITY, "promotion", f"promotion:{pid}", u.index, now,
                                     f"Promotion fits ({pid}): lead said \"{u.text}\"",
                                     f"Mention the current offer: {pr.text}", (Evidence(pr.id, pr.text),),
-                                    (pr.text,), ()))
+                                    (pr.text,), ()), before)
         return []
 
 

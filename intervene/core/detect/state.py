@@ -38,6 +38,12 @@ class CallState:
                 out.append([u])
         return out
 
+    def turn_before(self, u: Utterance) -> list[Utterance]:
+        """The other party's turn that u's turn answers (empty at the start)."""
+        turns = self.turns()
+        i = next((k for k, t in enumerate(turns) if any(x.index == u.index for x in t)), len(turns))
+        return turns[i - 1] if i > 0 else []
+
     def turn_start(self, u: Utterance) -> int:
         """Index of the first utterance of u's turn."""
         return next((t[0].index for t in self.turns() if any(x.index == u.index for x in t)), u.index)

@@ -30,6 +30,11 @@ from intervene.nlp.lexicon import Quantity, content_words, extract_quantities, n
 from intervene.nlp.text import negation_scopes, split_by_scope
 from intervene.vocab import Fact
 
+# where an exemption's clause ends: punctuation (not inside "$1,000" or "4.5"), or "and" opening
+# a new clause
+_PART_CUT = re.compile(r"[;.](?!\d)|,(?!\d{3})|\s(?:and|but)\s+(?=(?:the|a|an|it|its|you|your|we|our|they|their)\b)",
+                       re.I)
+
 
 class FactBook:
     """Per-fact analysis of one KB index; read-only after construction, so one
@@ -107,7 +112,10 @@ class FactBook:
                 for fq in self.fact_q[f.key]]
             # "$199, and it is free with any 36-month agreement": the 36 months are the terms of
             # the exemption, not a term of the fee
-            parts = [(m.start(), m.end()) for m in re.finditer(r"[^,;.]+", norm)]
+            # (a new clause after "and" is its own part: "signed by November 30 get $1,000 off and
+            # the first year of the plan free" - the deadline is the offer's, not the free year's)
+            cuts = [(m.start(), m.end()) for m in _PART_CUT.finditer(norm)]
+            parts = [(a, b) for a, b in zip([0] + [e for _, e in cuts], [c for c, _ in cuts] + [len(norm)]) if b > a]
             self.fq_exempt[f.key] = [any(a <= fq.start < b and bool(FREE_FACT.search(norm[a:b])) for a, b in parts)
                                      for fq in self.fact_q[f.key]]
             if any(self.fq_off[f.key]):

@@ -211,7 +211,9 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
         said_beside = beside(q)       # (also what the fact's own number is checked against below)
         pairs.sort(key=lambda p: (p[2] < closest - TOPIC_MARGIN, -p[0],
                                   any(same_value(o, p[3]) for o in said_beside)))
-        best = pairs[0]
+        # (an amount said is never the fact's "no fee" for others: "the diagnostic fee is $75"
+        # against "$95 for non-members; members pay no diagnostic fee" is about the $95)
+        best = next((p for p in pairs if p[3].value or not q.value), pairs[0])
         # (read with the clause's lead-in: "36, | 99 a month" is one price split at its comma)
         n = len(u.lead_in)
         said_as = [replace(r, start=r.start - n, end=r.end - n) for r in
@@ -228,6 +230,15 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
         ok = any(consistent(r, p[3], qs) for r in said_as for p in pairs
                  if (p[0] >= best[0] - QUANTITY_MARGIN or p[4] >= best[4] or p[1].key == best[1].key)
                  and not floor_only(p[1], p[3]))
+        if not ok and q.kind in ("count", "duration", "percent"):
+            # "15 GB of hotspot a month" against "includes 15 GB of mobile hotspot a month", whose
+            # month was not read with its number (it is not comparable, so another fact's "50 GB
+            # each month" was the best): the same amount of the same unit, stated by a fact
+            # about as close, with a period on only one side, is that fact
+            ok = any(fq.kind == r.kind and fq.unit == r.unit and bool(period(fq)) != bool(period(r))
+                     and same_amount(r.value, fq.value)
+                     for r in said_as for f, sim in allowed if sim >= closest - TOPIC_MARGIN
+                     for fq in book.fact_q[f.key])
         if not ok and q.kind == "money":
             # "$15 a user on annual" against "$15 per user per month billed annually, or $19 per
             # user billed monthly": the fact's own amount said without all of its basis is that
