@@ -683,10 +683,10 @@ def _at(toks: list[_Tok], i: int) -> tuple[list[Quantity], int]:
             per, after = _rate(toks, last)
             if not per and last + 2 < n and toks[last].low == "of":
                 # "10 GB of storage per user", "15 GB of mobile hotspot a month"
-                for k in range(last + 1, min(n, last + 4)):
-                    if toks[k].kind != "w" or toks[k].low in _NOT_NOUN:
+                for o in range(last + 1, min(n, last + 4)):
+                    if toks[o].kind != "w" or toks[o].low in _NOT_NOUN:
                         break
-                    if per := _rate(toks, k + 1)[0]:
+                    if per := _rate(toks, o + 1)[0]:
                         break
     bound, b_lo = _bound_before(toks, lo)
     b_after, after = _bound_after(toks, after)

@@ -128,7 +128,7 @@ def _inside(unit: str, text: str, scopes: list[tuple[int, int]]) -> bool:
     if not scopes or not unit.split():
         return False
     m = re.search(r"[^\w'$%.-]+".join(map(re.escape, unit.split())), text, re.I)   # (windows drop punctuation)
-    return m is not None and any(a <= m.start() < b for a, b in scopes)
+    return m is not None and _in_scope(m.start(), scopes)
 
 
 def said_as_is(phrase: str, text: str, denies: bool) -> bool:
@@ -136,11 +136,15 @@ def said_as_is(phrase: str, text: str, denies: bool) -> bool:
     don't know, I think I need a new phone" says "need a new phone"). A phrase
     that affirms, said inside a negation, is denied: "no hotspot is fine"
     does not ask for a "hotspot"."""
-    found = list(verbatim(phrase).finditer(text.lower()))
+    found = [m.start() for m in verbatim(phrase).finditer(text.lower())]
     if denies or not found:
         return bool(found)
     scopes = negation_scopes(text)
-    return any(not any(a <= m.start() < b for a, b in scopes) for m in found)
+    return any(not _in_scope(at, scopes) for at in found)
+
+
+def _in_scope(at: int, scopes: list[tuple[int, int]]) -> bool:
+    return any(a <= at < b for a, b in scopes)
 
 
 def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,

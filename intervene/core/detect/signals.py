@@ -242,7 +242,7 @@ class OpportunityDetector(_WaitsForRep):
         best = max([*opp.values(), *promo.values()], default=0.0)
         opp = {k: v for k, v in opp.items() if v >= best}
         promo = {k: v for k, v in promo.items() if v >= best}
-        before = " ".join(x.text for x in call.turn_before(u) if x.speaker == Speaker.REP)
+        before = " ".join(x.text for x in call.turn_before(u) if x.speaker == Speaker.REP) if opp or promo else ""
         for oid, _s in opp.items():
             o = next(x for x in kb.opportunities if x.id == oid)
             offer = kb.product(o.offer)
