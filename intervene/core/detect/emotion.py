@@ -20,6 +20,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
+import numpy as np
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
 from intervene.core.detect.phrases import prototypes, units_of
 from intervene.core.detect.state import CallState
 from intervene.core.policy import PROFILES, Profile
@@ -229,7 +232,6 @@ class EmotionDetector:
 
     def __post_init__(self) -> None:
         self.protos = prototypes(self.index, "emotion", EXAMPLES)
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
         self.vader = SentimentIntensityAnalyzer()
         self.lead_sentiment: list[float] = []
         p = self.profile
@@ -333,7 +335,6 @@ class EmotionDetector:
         qs = [r for r in reps if "?" in r.text]
         if len(qs) < 2 or qs[-1] is not reps[-1]:
             return ""
-        import numpy as np
         last = [s for s in units_of(qs[-1].text) if s.endswith("?")][-1:] or [qs[-1].text]
         prev = [s for r in qs[:-1] for s in units_of(r.text) if s.endswith("?")]
         if not prev:

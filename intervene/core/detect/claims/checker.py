@@ -86,7 +86,9 @@ class ClaimChecker:
         """Verdicts for one rep utterance. `context` is the product under
         discussion before it; `echoed` are numbers the lead just said (a rep
         repeating the lead's own count is not making a KB claim); `prior` is
-        the utterance before it (whose subject may carry over)."""
+        the utterance before it (whose subject may carry over); `measures` are
+        the lead's own counts with their units from earlier in the call ("the
+        back line is about 120 feet"), which the rep may come back to."""
         t0 = time.perf_counter()
         book = self.book
         units, after = self.reader.units(text, context, prior)
