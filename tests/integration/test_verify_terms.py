@@ -318,7 +318,7 @@ promotions:
 
 @pytest.fixture(scope="module")
 def furnace(embedder) -> ClaimChecker:
-    return checker_of(FURNACE, "ridgeline", embedder)
+    return checker_of(FURNACE, "ridgeline-heating", embedder)
 
 
 @pytest.mark.parametrize("text", ["The diagnostic fee is $65.", "a diagnostic visit is sixty nine dollars"])
