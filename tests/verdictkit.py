@@ -11,14 +11,19 @@ from intervene.vocab import Verdict
 VOICE = PROFILES["standard"].accuracy_voice_min
 CARD = PROFILES["standard"].accuracy_card_min
 
-_MADE_UP: dict[str, ClaimChecker] = {}
+_MADE_UP: dict[str, tuple[str, ClaimChecker]] = {}
 
 
 def checker_of(kb_text: str, name: str, embedder) -> ClaimChecker:
-    """A checker for a small KB made up in a test, built once per session."""
+    """A checker for a small KB made up in a test, built once per session. A
+    name given to two different KBs is an error, not the first KB's checker
+    (which silently made one test check another test's KB)."""
     if name not in _MADE_UP:
-        _MADE_UP[name] = ClaimChecker(KBIndex(load_kb_text(kb_text, source=name), embedder))
-    return _MADE_UP[name]
+        _MADE_UP[name] = (kb_text, ClaimChecker(KBIndex(load_kb_text(kb_text, source=name), embedder)))
+    text, checker = _MADE_UP[name]
+    if text != kb_text:
+        raise ValueError(f"checker_of: the name {name!r} is already used by another made-up KB")
+    return checker
 
 
 def errors(checker: ClaimChecker, text: str, context: str | None = None, prior: str = "") -> list[Verdict]:
