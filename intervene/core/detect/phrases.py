@@ -131,15 +131,14 @@ def _inside(unit: str, text: str, scopes: list[tuple[int, int]]) -> bool:
     return m is not None and _in_scope(m.start(), scopes)
 
 
-def said_as_is(phrase: str, text: str, denies: bool) -> bool:
+def said_as_is(phrase: str, text: str, denies: bool, scopes: list[tuple[int, int]]) -> bool:
     """The phrase word for word in a text that negates something else ("I
     don't know, I think I need a new phone" says "need a new phone"). A phrase
-    that affirms, said inside a negation, is denied: "no hotspot is fine"
-    does not ask for a "hotspot"."""
+    that affirms, said inside a negation (`scopes`, the text's negation_scopes),
+    is denied: "no hotspot is fine" does not ask for a "hotspot"."""
     found = [m.start() for m in verbatim(phrase).finditer(text.lower())]
     if denies or not found:
         return bool(found)
-    scopes = negation_scopes(text)
     return any(not _in_scope(at, scopes) for at in found)
 
 
@@ -199,7 +198,7 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
         # (a need said inside a negation is denied; a forbidden or required phrase keeps its own
         # reading of negations, in the detectors)
         if lexical_hit(ph_norm, words, norm, need=partial) and (
-                denies == text_denies or (said_as_is(ph_norm, norm, denies) if partial
+                denies == text_denies or (said_as_is(ph_norm, norm, denies, scopes) if partial
                                           else verbatim(ph_norm).search(norm.lower()))):
             out[owner] = OUTRIGHT
         elif (partial_sim is not None and float(near[n]) >= partial_sim and denies == text_denies
