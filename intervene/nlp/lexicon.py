@@ -89,6 +89,10 @@ _FEE_WORDS = {"fee", "fees", "cost", "costs", "charge", "charges", "price", "pri
 # Words that may sit between a number and its unit: "30 business days", "2 more users".
 _LEAD_SKIP = {"more", "extra", "additional", "other", "new", "full", "separate", "total",
               "business", "working", "calendar", "straight", "consecutive", "whole"}
+# a lone scale word after these is one of it: "the first hundred feet", "per thousand words"
+_LONE_SCALE_AFTER = {"the", "first", "per", "every", "each", "other", "next", "that", "this"}
+_ONE_UNIT_MONEY = {"dollar", "buck", "euro", "quid"}
+_DOLLAR_WORDS = {"dollar", "dollars", "buck", "bucks", "euro", "euros"}
 _DETERMINERS = {"the", "this", "that", "which", "no", "any", "every", "each", "another", "one",
                 "only", "same", "other", "last", "next", "what", "whichever"}
 
@@ -180,6 +184,8 @@ def _parse(words: list[str], hy: list[bool], i: int = 0, date: bool = False
             if nxt in _SCALES or nxt in ("hundred", "dozen"):
                 cur, last, j = 1.0, "a", j + 1
                 continue
+            if nxt in _ONE_UNIT_MONEY:
+                return 1.0, 1, False        # "a dollar a day", "a buck fifty"
             return (0.5, j + 2 - i, False) if nxt == "half" else None
         if w == "and" and last:
             if nxt == "half" or (nxt in ("a", "an") and j + 2 < n and words[j + 2] == "half"):
@@ -290,6 +296,8 @@ def _number_at(toks: list[_Tok], i: int, date: bool = False) -> _Num | None:
         return num
     if t.kind != "w" or t.low not in _NUMBER_START:
         return None
+    if t.low in ("hundred", "thousand") and i > 0 and toks[i - 1].low in _LONE_SCALE_AFTER:
+        return _Num(100.0 if t.low == "hundred" else 1000.0, i, i + 1, words=True)
     k = i
     while k < n and k - i < 12 and toks[k].kind == "w" and not (k > i and _not_a_number(toks, k)):
         k += 1
@@ -346,6 +354,21 @@ def _spoken_cents(toks: list[_Tok], num: _Num) -> _Num | None:
         return None
     after = _tok(toks, c.end)
     return c if after is not None and (after.low in _MONEY_WORDS or _rate(toks, c.end, money=True)[0]) else None
+
+
+def _cents_after_unit(toks: list[_Tok], num: _Num) -> _Num | None:
+    """The "fifty" of "a dollar fifty a foot", "two dollars twenty-five each": a
+    spoken 1-99 right after a whole number of dollars is its cents, unless a
+    noun of its own follows ("five dollars, twenty minutes" is two amounts)."""
+    unit, j = _tok(toks, num.end), num.end + 1
+    if num.ordinal or num.value != int(num.value) or unit is None or unit.low not in _DOLLAR_WORDS \
+            or j >= len(toks) or toks[j].kind != "w" or toks[j].start - unit.end > 1:
+        return None
+    c = _number_at(toks, j)
+    if not c or not c.words or c.ordinal or not 1 <= c.value < 100 or c.value != int(c.value):
+        return None
+    after = _tok(toks, c.end)
+    return None if _unit_word(after) or (after is not None and after.low in ("percent", "and", "or", "to")) else c
 
 
 def _fmt(v: float) -> str:
@@ -411,6 +434,9 @@ def normalize_numbers(text: str) -> str:
             rep, end = (f"{num.value + cents.value / 100:.2f}", cents.end) if cents else (_fmt(num.value), end)
             if num.value == 24 and after is not None and after.low == "seven":
                 rep, end = "24/7", end + 1
+        cents = _cents_after_unit(toks, num)
+        if cents is not None:
+            rep, end = f"{num.value + cents.value / 100:.2f} {toks[num.end].text}", cents.end
         if rep is not None:
             out += [text[pos:toks[i].start], rep]
             pos = toks[end - 1].end

@@ -399,3 +399,40 @@ def test_the_same_amount_is_the_same_to_the_cent(a: float, b: float, same: bool)
 ])
 def test_a_total_said_roughly_is_within_a_percent(a: float, b: float, near: bool) -> None:
     assert about_same(a, b) == near
+
+
+@pytest.mark.parametrize("text, value, per", [
+    ("it's a dollar fifty a foot", 1.5, "foot"),
+    ("two dollars twenty-five a page", 2.25, "page"),
+    ("a dollar a day", 1.0, "day"),
+    ("three dollars fifty per word", 3.5, "word"),
+    ("ten bucks forty each", 10.4, ""),
+])
+def test_cents_said_after_the_money_word(text: str, value: float, per: str) -> None:
+    """"a dollar fifty" is $1.50: a 1-99 said right after a whole number of
+    dollars is its cents (and "a dollar" is one dollar)."""
+    q = one(normalize_numbers(text))
+    assert (q.value, q.kind, q.per) == (pytest.approx(value), "money", per)
+
+
+@pytest.mark.parametrize("text, dollars", [
+    ("five dollars, twenty minutes", 5.0),           # a comma: two amounts
+    ("five dollars twenty minutes later", 5.0),      # its own noun: another amount
+    ("it was ten dollars fifty percent of the time", 10.0),
+])
+def test_a_number_after_dollars_with_its_own_noun_is_not_cents(text: str, dollars: float) -> None:
+    qs = extract_quantities(normalize_numbers(text))
+    assert len(qs) == 2 and (qs[0].value, qs[0].kind) == (dollars, "money"), qs
+
+
+@pytest.mark.parametrize("text, value", [
+    ("the first hundred feet are included", 100.0),
+    ("per thousand words", 1000.0),
+    ("every hundred miles", 100.0),
+])
+def test_a_lone_scale_word_after_a_determiner_is_one_of_it(text: str, value: float) -> None:
+    assert one(normalize_numbers(text)).value == value
+
+
+def test_a_lone_scale_word_on_its_own_is_not_a_number() -> None:
+    assert not extract_quantities(normalize_numbers("hundreds of customers, thousands of reviews"))
