@@ -74,6 +74,7 @@ class FactBook:
         self.extras: list[tuple[Fact, Quantity]] = []   # "$5 more per lesson": surcharges, whoever they are for
         self.money_at: dict[tuple[float, bool], set[str]] = {}   # every amount of money the KB states, as a
                                                                    # discount or not -> its facts
+        self.pct_off_at: dict[float, set[str]] = {}    # every percentage off the KB gives -> its facts
         # "The Camp Kit (two chairs, a table and a grill) is sold separately": the thing a fact
         # defines, and the words of what it holds
         self.defines: dict[str, tuple[set[str], set[str]]] = {}
@@ -123,6 +124,8 @@ class FactBook:
             for fq, off in zip(self.fact_q[f.key], self.fq_off[f.key]):
                 if fq.kind == "money" and fq.value:
                     self.money_at.setdefault((round(fq.value, 2), off), set()).add(f.key)
+                elif fq.kind == "percent" and off:
+                    self.pct_off_at.setdefault(round(fq.value, 2), set()).add(f.key)
             self.extras += [(f, fq) for fq in self.fact_q[f.key] if fq.kind == "money" and SURCHARGE.match(masked, fq.end)]
             if FREE_FACT.search(norm):
                 self.free_words.add(f.key)

@@ -10,6 +10,7 @@ from typing import Optional
 from intervene.core.detect.claims.facts import FactBook
 from intervene.core.detect.claims.patterns import (
     EXTRA,
+    GENERIC,
     NEW_CLAUSE,
     PUT_IN,
     SEPARATE,
@@ -22,6 +23,7 @@ from intervene.core.detect.claims.retrieve import may_apply
 from intervene.core.detect.claims.verdict import BASE, confidence, correction, spoken
 from intervene.core.detect.subjects import Unit
 from intervene.kb.index import norm_alias
+from intervene.nlp.lexicon import content_words
 from intervene.nlp.text import negation_scopes, split_by_scope
 from intervene.vocab import Check, Evidence, Fact, Verdict
 
@@ -42,6 +44,9 @@ def which_product(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> l
             continue
         if any(f.product in instead and s >= sim for f, s in cands):
             return []                     # the product the rep named has its own fact for this
+        if _named_elsewhere(book, fact, instead, u.text):
+            continue                      # "15% off video and on-site interpreting" on the Partner Plan:
+                                          # another Partner fact names those tiers, with these words
         spots = [p for p, pid in book.index.mentioned_products(u.text) if pid in instead]
         if all(any(a <= p < b for a, b in negated) for p in spots):
             continue                      # "not the Premium features" agrees with the fact
@@ -55,6 +60,15 @@ def which_product(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> l
                         correction=correction(book, fact), score=sim, product=fact.product,
                         evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why, check=Check.PRODUCT)]
     return []
+
+
+def _named_elsewhere(book: FactBook, fact: Fact, named: set[str], text: str) -> bool:
+    """Whether another fact of the same product names the tiers the rep named
+    and shares a feature word with what was said: the rep may be saying that
+    fact, which retrieval did not find, not swapping this one's tier."""
+    said = set(content_words(text)) - book.product_words - book.topic - GENERIC
+    return any(f.key != fact.key and f.product == fact.product and named <= book.fact_named[f.key]
+               and said & book.fact_words[f.key] for f in book.index.facts)
 
 
 def ownership(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], support: dict[str, float]) -> list[Verdict]:

@@ -26,6 +26,7 @@ from intervene.core.detect.claims.patterns import (
     BALANCE,
     DERIVED,
     EXEMPTS,
+    GENERIC,
     MAGNITUDE,
     OF_PEOPLE,
     PEOPLE,
@@ -403,6 +404,13 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
                and not (fq2.kind == "percent" and pct_off and not off2)
                and (not head or head in fq2.context or head == fq2.unit or head in book.fact_words[f2.key])):
             doubts.append("value-elsewhere")   # the KB states this very value for something near
+        elif pct_off and any(k != fact.key and book.by_key[k].product in (None, fact.product)
+                             and (said_with(q) | set(q.context)) & (book.fact_words[k] - GENERIC)
+                             for r in said_as for k in book.pct_off_at.get(round(r.value, 2), ())):
+            doubts.append("value-elsewhere")   # "15% off interpreting" checked against the Partner Plan's 20%
+                                               # off extra words, where another of its facts (or a company
+                                               # one) gives 15% off interpreting, and retrieval did not find
+                                               # it ("10% off" said of Platinum's 15% is Full Clean's: a swap)
         elif q.kind == "money" and not rebound and not (fact.kind == "price" and fact.product in u.sent_named) and any(
                 k != fact.key for r in said_as for k in book.money_at.get((round(r.value, 2), discount), ())):
             doubts.append("value-elsewhere")   # "a single day is $42" checked against the 10-day pack: the KB
