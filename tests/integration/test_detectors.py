@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from intervene.core.detect.emotion import EmotionDetector
-from intervene.core.detect.phrases import lexical_hit, numbers_agree, spans_agree, told
-from intervene.core.detect.signals import ComplianceDetector, OpportunityDetector
+from intervene.core.detect.phrases import asks_same, lexical_hit, numbers_agree, spans_agree, told
+from intervene.core.detect.signals import ComplianceDetector, OpportunityDetector, RequiredDetector, promotion_for
 from intervene.core.detect.state import CallState
 from intervene.core.policy import PROFILES
 from intervene.kb.index import KBIndex
@@ -1049,3 +1049,111 @@ def test_there_is_tells_and_is_there_asks(lead: str, told_part: str) -> None:
     after "is" tells something (a need the rep may miss)."""
     assert told_part in " ".join(told(lead))
     assert told("ok is there a warranty on that") == ["ok"]
+
+
+# ------------------------------------------------- promotions and required questions, in other words
+
+LINGUA = """
+company: Lingua Bridge
+products:
+  - id: document
+    name: Document Translation
+    aliases: [document translation, translation]
+    price: "$0.15 per word"
+  - id: video
+    name: Video Interpreting
+    aliases: [video interpreting, interpreting by video]
+    price: "$80 per hour"
+  - id: onsite
+    name: On-site Interpreting
+    aliases: [on-site interpreting, onsite interpreting]
+    price: "$120 per hour"
+  - id: club
+    name: Partner Club
+    aliases: [partner club]
+    price: "$300 a month"
+promotions:
+  - id: first-order
+    text: >-
+      New clients get 20% off their first Document Translation order, placed by May 31;
+      Video Interpreting and On-site Interpreting are not eligible.
+    signals: [first time using you, we've never used you before, our first order]
+  - id: club-spring
+    text: Partner Club members who join by April 30 pay $150 for the first month; it cannot be combined with the Video Interpreting launch discount.
+    signals: [start this month, ready to sign up]
+  - id: any-plan
+    text: Veterans get 10% off any service, ongoing.
+    signals: [i'm a veteran]
+  - id: except
+    text: Refer a client and get $50 credit on everything except On-site Interpreting.
+    signals: [a colleague might need you]
+compliance:
+  required:
+    - id: ask-languages
+      phrases: [which languages, what language pair]
+      within_s: 60
+    - id: ask-deadline
+      phrases: [when do you need it, what is your deadline]
+      within_s: 90
+"""
+
+
+@pytest.fixture(scope="module")
+def lingua(embedder) -> KBIndex:
+    return KBIndex(load_kb_text(LINGUA, source="lingua-bridge"), embedder)
+
+
+@pytest.mark.parametrize("promo, product, fits", [
+    ("first-order", "document", True),
+    ("first-order", "video", False),          # "... are not eligible"
+    ("first-order", "onsite", False),
+    ("club-spring", "club", True),
+    ("club-spring", "video", True),            # named only as another offer it is not combined with
+    ("any-plan", "onsite", True),              # "any service"
+    ("except", "onsite", False),               # "everything except ..."
+    ("except", "video", True),
+])
+def test_a_promotion_is_for_the_products_its_text_does_not_bar(lingua, promo: str, product: str, fits: bool) -> None:
+    text = next(p.text for p in lingua.kb.promotions if p.id == promo)
+    assert promotion_for(lingua, text, product) == fits
+
+
+@pytest.mark.parametrize("product, raised", [("video", False), ("onsite", False), ("document", True), (None, True)])
+def test_a_promotion_barred_for_the_product_under_discussion_is_not_raised(lingua, product, raised: bool) -> None:
+    """"This is our first order with you" while an interpreting booking is being
+    discussed: the first-order offer bars interpreting, so it is no missed
+    promotion; while a translation is discussed (or nothing yet), it is."""
+    d = OpportunityDetector(lingua)
+    u = Utterance(0, Speaker.LEAD, 10.0, 14.0, "Okay. And how does billing work? This is our first order with you.")
+    call = CallState(product=product)
+    call.utterances.append(u)
+    d.on_utterance(u, call, 14.0)
+    assert bool([p for p in d.watch.pending if p.key == "promotion:first-order"]) == raised
+
+
+@pytest.mark.parametrize("phrase, said, hit", [
+    ("which languages", "great um what languages are the documents in", True),
+    ("which languages", "What language is the contract in, and which one do you need it in?", True),
+    ("what car is it", "So you're looking at a home charger. Which car are you driving?", True),
+    ("how many lines", "so how many lines would that be, just the two of them?", True),
+    ("how many lines", "how much data do you use on those lines", False),     # another question
+    ("which languages", "we cover more than forty languages", False),         # no question
+    ("when do you need it", "what do you need it for", False),
+    ("what is your deadline", "what deadline are you working to?", True),
+])
+def test_a_required_question_asked_in_other_words(phrase: str, said: str, hit: bool) -> None:
+    """The same question word ("what" and "which" alike) with every content word
+    of the required question asks it, however far the rest is on meaning."""
+    assert asks_same(phrase, said) == hit
+
+
+def test_a_required_question_asked_in_other_words_covers_the_step(lingua) -> None:
+    d = RequiredDetector(lingua, PROFILES["training"])
+    call = CallState()
+    for i, (speaker, text) in enumerate([(Speaker.REP, "Hi, this is Sam from Lingua Bridge."),
+                                         (Speaker.REP, "great um what languages are the documents in")]):
+        u = Utterance(i, speaker, 5.0 * i, 5.0 * i + 4, text)
+        call.utterances.append(u)
+        d.on_utterance(u, call, u.end)
+    assert any(k.endswith("ask-languages") for k in d.covered), d.covered
+    assert not any(k.endswith("ask-deadline") for k in d.covered), d.covered

@@ -37,6 +37,31 @@ def without_opener(units: Sequence[str]) -> list[str]:
     return [b for b in dict.fromkeys(bare) if b not in units]
 
 
+_WH = {"what": "what", "which": "what", "who": "who", "whom": "who", "when": "when", "where": "where",
+       "why": "why", "how": "how"}
+
+
+def asks_same(phrase: str, text: str) -> bool:
+    """A rep's question that asks a required one in other words: the same
+    question word ("what" and "which" alike; "how" with its next word) followed,
+    in one sentence, by every content word of the phrase - "what languages are
+    the documents in" asks "which languages", "which car are you driving" asks
+    "what car is it". Short questions differ most on meaning from their
+    paraphrases; a phrase that is no question keeps its meaning match only."""
+    words = re.findall(r"[a-z']+", phrase.lower())
+    frame = _WH.get(words[0]) if words else None
+    need = set(content_words(phrase))
+    if frame is None or not need:
+        return False
+    for sent in re.split(r"[.?!;]+", normalize_numbers(text).lower()):
+        toks = re.findall(r"[a-z0-9']+", sent)
+        for i, t in enumerate(toks):
+            if _WH.get(t) == frame and (frame != "how" or toks[i + 1:i + 2] == words[1:2]) \
+                    and need <= set(content_words(" ".join(toks[i + 1:]))):
+                return True
+    return False
+
+
 _TIME_WORDS = frozenset(content_words("""minute minutes hour hours day days week weeks month months quarter
  year years today tonight tomorrow now weekend weekends morning afternoon evening next soon away asap later
  upcoming time times"""))

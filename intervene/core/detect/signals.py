@@ -13,6 +13,7 @@ from typing import Callable, Iterable, Optional
 
 from intervene.core.detect.phrases import (
     OUTRIGHT,
+    asks_same,
     match_owners,
     prototypes,
     signal_units,
@@ -253,11 +254,42 @@ class OpportunityDetector(_WaitsForRep):
                            before)
         for pid, _s in promo.items():
             pr = next(x for x in kb.promotions if x.id == pid)
+            if call.product and not promotion_for(self.index, pr.text, call.product):
+                continue          # "our first order" while an interpreting booking is discussed: the
+                                  # new-client offer is for translation orders, not this one
             self.watch.add(_Pending(Category.OPPORTUNITY, "promotion", f"promotion:{pid}", u.index, now,
                                     f"Promotion fits ({pid}): lead said \"{u.text}\"",
                                     f"Mention the current offer: {pr.text}", (Evidence(pr.id, pr.text),),
                                     (pr.text,), ()), before)
         return []
+
+
+_BARRED = re.compile(r"\b(?:not|n['’]t|never)\s+(?:\w+\s+){0,2}(?:eligible|included|available|valid|apply|"
+                     r"applies|qualify|qualifies|count)\b|\bexclud(?:es|ed|ing)\b|\bexcept\b", re.I)
+
+_COMBINED = re.compile(r"\bcombin(?:e|ed|able)\b|\btogether with\b|\bstack", re.I)
+_ANY = re.compile(r"\b(?:any|all|every)\s+(?:\w+\s+)?(?:units?|plans?|packages?|tiers?|products?|services?|"
+                  r"memberships?|options?|orders?|jobs?|sizes?)\b", re.I)
+
+
+def promotion_for(index: KBIndex, text: str, product: str) -> bool:
+    """Whether a promotion may be for the product under discussion: not when
+    its text bars that product ("interpreting and the Partner Plan are not
+    eligible") or names the products it is for and this is none of them
+    ("20% off a first Essential or Certified Translation order")."""
+    eligible: set[str] = set()
+    barred: set[str] = set()
+    anything = False
+    for clause in re.split(r"[;.]\s+|\s+-\s+|\(|\)", text):
+        named = {pid for _, pid in index.mentioned_products(clause)}
+        if _BARRED.search(clause):
+            barred |= named
+        elif _COMBINED.search(clause):
+            continue          # "cannot be combined with the Care Plan discount" names another offer
+        else:
+            eligible |= named
+            anything = anything or bool(_ANY.search(clause))
+    return product in eligible or product not in barred
 
 
 _STATEMENT_WORDS = 4       # content words of a lead turn that says something ("yes, hi, speaking" does not)
@@ -474,6 +506,8 @@ class RequiredDetector:
         near = self.index.phrase_sims(self.index.embed(units), "required:") if bare and units else {}
         if any(s >= sim - _OPENER_BAND and o not in self.covered for o, s in near.items()):
             self.covered |= set(match_owners(self.index, u.text, "required:", sim, units + bare))
+        self.covered |= {_rid(r) for r in self.index.kb.required if _rid(r) not in self.covered
+                         and any(asks_same(ph, u.text) for ph in r.phrases)}
         return []
 
     def open_steps(self) -> list[str]:
