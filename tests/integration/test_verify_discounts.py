@@ -133,3 +133,93 @@ def test_dollars_and_cents_after_the_money_word_and_a_lone_hundred_are_read(seal
 def test_a_wrong_dollars_and_cents_rate_is_shown(sealers, text) -> None:
     got = shown(errors(sealers, text))
     assert got and "$1.50" in (got[0].correction or ""), errors(sealers, text)
+
+
+STACKING = """
+company: Larkspur Dental Studio
+products:
+  - id: smile-plan
+    name: Smile Plan
+    aliases: [smile plan, membership]
+    price: "$25 a month"
+    facts:
+      - Smile Plan members get 15% off all treatments.
+  - id: whitening
+    name: Whitening
+    aliases: [whitening, teeth whitening]
+    price: "$350"
+facts:
+  - id: pay-in-full
+    text: Paying a treatment in full up front takes $200 off; the pay-in-full discount cannot be combined with the Smile Plan member discount.
+  - id: referral
+    text: A patient who refers a friend gets a $50 credit once the friend's first visit is paid.
+promotions:
+  - id: spring
+    text: Whitening booked by April 30 is $275, and the spring price can be combined with the referral credit.
+"""
+
+
+@pytest.fixture(scope="module")
+def stacking(embedder) -> ClaimChecker:
+    return checker_of(STACKING, "larkspur-dental", embedder)
+
+
+@pytest.mark.parametrize("text", [
+    "Then you get the two hundred off for paying in full, on top of your fifteen percent member discount.",
+    "yeah the pay in full discount stacks with the smile plan discount so you save both",
+    "You can combine the pay-in-full discount with your member discount, no problem.",
+])
+def test_offers_the_kb_keeps_apart_said_to_stack_are_shown(stacking, text) -> None:
+    """The rep puts together two offers the KB says cannot be combined: a card
+    (word frames point at it, they cannot prove it: never the voice)."""
+    got = shown(errors(stacking, text))
+    assert got and "cannot be combined" in (got[0].correction or ""), errors(stacking, text)
+    assert not spoken(got)
+
+
+@pytest.mark.parametrize("text", [
+    "The pay-in-full discount can't be combined with the member discount, so it's one or the other.",
+    "no those two don't stack, it's either the two hundred off or the fifteen percent",
+    "The spring whitening price stacks with your referral credit.",              # the KB allows that pair
+    "Whitening is three fifty, and members take fifteen percent off on top.",   # no second offer named
+])
+def test_stacking_said_right_or_of_other_offers_is_no_error(stacking, text) -> None:
+    assert not shown(errors(stacking, text)), errors(stacking, text)
+
+
+EXTRAS = """
+company: Quillmark Certified Translations
+products:
+  - id: certified
+    name: Certified Translation
+    aliases: [certified translation, certified]
+    price: "$30 per page"
+    facts:
+      - Notarization is not included and costs $15 per document; courier copies cost $20 per order, and the signed PDF is free.
+      - Every certified translation has a signed certificate of accuracy.
+"""
+
+
+@pytest.fixture(scope="module")
+def extras(embedder) -> ClaimChecker:
+    return checker_of(EXTRAS, "quillmark", embedder)
+
+
+@pytest.mark.parametrize("text", [
+    "Notarization comes with every certified translation at no extra charge, we stamp each one for you.",
+    "and the notarization is free, we do that for everybody",
+])
+def test_a_fee_the_fact_keeps_is_not_excused_by_another_clause_that_is_free(extras, text) -> None:
+    """"Notarization is not included and costs $15; ... the signed PDF is free":
+    the free clause is about the PDF, so notarization said free is a card."""
+    got = shown(errors(extras, text, "certified"))
+    assert got and "$15" in (got[0].correction or ""), errors(extras, text, "certified")
+    assert not spoken(got)
+
+
+@pytest.mark.parametrize("text", [
+    "The signed PDF is free, it comes with every order.",
+    "You get the signed PDF at no extra charge.",
+])
+def test_what_the_fact_makes_free_said_free_is_no_error(extras, text) -> None:
+    assert not shown(errors(extras, text, "certified")), errors(extras, text, "certified")

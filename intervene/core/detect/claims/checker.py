@@ -29,7 +29,7 @@ from typing import Optional, Sequence
 from intervene.core.detect.claims.facts import FactBook
 from intervene.core.detect.claims.patterns import UNIVERSAL
 from intervene.core.detect.claims.polarity import polarity
-from intervene.core.detect.claims.policy import made_free, offer_scope, policy_terms, widened
+from intervene.core.detect.claims.policy import made_free, offer_scope, policy_terms, stacked, widened
 from intervene.core.detect.claims.products import ownership, put_inside, which_product
 from intervene.core.detect.claims.quantities import quantities
 from intervene.core.detect.claims.retrieve import best_sims, clause_candidates, lookup_texts
@@ -113,7 +113,7 @@ class ClaimChecker:
                     about = {pid for _, pid in self.reader.subject_mentions(u.text)}
                     spans = [v for v in polarity(book, u, cands, best_sims(cands))
                              if v.fact is None or len(about - book.fact_named[v.fact.key]) < 2]
-                    for pv in spans + policy_terms(book, u, cands) \
+                    for pv in spans + policy_terms(book, u, cands) + stacked(book, u, cands) \
                             + widened(book, u, cands) + made_free(book, u, cands) + put_inside(book, u) \
                             + offer_scope(book, u, cands):
                         verdicts.append((u.sentence, pv))
@@ -131,7 +131,8 @@ class ClaimChecker:
                 support = own
             whole = u.is_sentence         # policies and conditions are read from whole sentences
             for v in (quantities(book, u, cands, echoed, own, measures) + polarity(book, u, cands, support)
-                      + (policy_terms(book, u, cands) + made_free(book, u, cands) + put_inside(book, u)
+                      + (policy_terms(book, u, cands) + stacked(book, u, cands) + made_free(book, u, cands)
+                         + put_inside(book, u)
                          + offer_scope(book, u, cands) if whole else [])
                       # ("the visit is free for everybody, | new or returning": the clause says it)
                       + (widened(book, u, cands) if whole or UNIVERSAL.search(u.text + u.rest) else [])

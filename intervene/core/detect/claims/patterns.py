@@ -55,6 +55,18 @@ POLICY_FRAMES = (
      re.compile(r"\b(?:(?:do|does|will|can) ?not|don'?t|doesn'?t|won'?t|can'?t|cannot) (?:be )?(?:roll|carr)\w* over\b|"
                 r"\bno (?:roll-? ?over|carry-? ?over)\b|\bforfeit\w*|\buse (?:it|them) or lose\b", re.I)),
 )
+# the rep says two offers go together ("the trade-in credit stacks on top of the holiday deal") ...
+_OFFER_WORD = r"(?:discounts?|offers?|deals?|credits?|bonus(?:es)?|promo\w*|specials?|savings?|coupons?|rebates?)"
+STACK_SAID = re.compile(r"\bstack(?:s|ed|ing)\b|\bstack (?:them|those|these|that|both|with|on)\b|\bcombin(?:e|es|ed)\b|"
+                        r"\b(?:use|get|have) (?:them |both |the two )?together\b|\bboth together\b|"
+                        r"\bon top of (?:the|your|that|this)\b[^.;]{0,30}\b" + _OFFER_WORD + r"\b|"
+                        r"\b" + _OFFER_WORD + r"\b[^.;]{0,15}\bon top\b", re.I)
+OFFER_SAID = re.compile(r"\b" + _OFFER_WORD + r"\b|%|\bpercent\b|\boff\b", re.I)
+# ... where the KB says they do not; the group is what it is not combined with
+NO_STACK = re.compile(r"\b(?:can ?not|can'?t|may not|must not|is not to|are not to) be (?:combined|stacked|used together|"
+                      r"used with)\b([^.;]*)|\bnot combinable with\b([^.;]*)|"
+                      r"\b(?:does not|doesn'?t|do not|don'?t|will not|won'?t) (?:stack|combine)\b([^.;]*)|"
+                      r"\bcombined with\b[^.;]*\bbut not (?:with )?\b([^.;]*)|\bno (?:stacking|combining)\b([^.;]*)", re.I)
 TERM_OVER = re.compile(r"\b(?:(?:end|after|once|when)\b[^.]{0,20}\b(?:term|contract|agreement|commitment|months|years?)\b"
                        r"[^.]{0,12}\b(?:up|over|ends?|ended|finished|done|is out)|end of (?:the|your) (?:term|contract|agreement)|"
                        r"out of contract|after the (?:minimum|initial|first) (?:term|contract|period))\b", re.I)

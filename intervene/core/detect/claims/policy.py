@@ -19,11 +19,14 @@ from intervene.core.detect.claims.patterns import (
     DEAL,
     DENIED,
     FREE_CLAIM,
+    FREE_FACT,
     GENERIC,
     GIVEN_AFTER,
     GIVEN_BEFORE,
+    NO_STACK,
     NOT_FREE,
     NOTICE_GIVEN,
+    OFFER_SAID,
     ONLY_IF,
     PCT_OR_OFF,
     PLAN_NOUN,
@@ -32,6 +35,7 @@ from intervene.core.detect.claims.patterns import (
     SIM_FREE,
     SIM_QUANTITY,
     SIM_SCOPE,
+    STACK_SAID,
     UNIVERSAL,
     WINDOW_GIVEN,
 )
@@ -167,13 +171,13 @@ def made_free(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> list[
                                                                       u.text[m.end():])])
     said = set(content_words(u.text[lo:hi])) - GENERIC - book.topic - book.product_words
     free_elsewhere = [f for f, s2 in cands if s2 >= SIM_FREE - 0.1 and f.key in book.free_words
-                      and said & book.fact_words[f.key]]
+                      and said & book.fact_words[f.key] and _free_where(f, said)]
     if free_elsewhere:
         return []             # the KB makes it free or included somewhere: which case is a condition
     for fact, sim in cands:
         if sim < SIM_FREE or not may_apply(fact, u.product, u.named):
             continue
-        if fact.key in book.free_terms or book.fact_cond[fact.key] & said:
+        if (fact.key in book.free_terms and _free_where(fact, said)) or book.fact_cond[fact.key] & said:
             continue          # free somewhere, on some condition, or the rep named the condition
         if not any(fq.kind == "money" and fq.value > 0 for fq in book.fact_q[fact.key]):
             continue
@@ -185,6 +189,18 @@ def made_free(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> list[
                         correction=correction(book, fact), score=sim, product=u.product,
                         evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why, check=Check.POLICY)]
     return []
+
+
+def _free_where(fact: Fact, said: set[str]) -> bool:
+    """Whether the fact makes free what the rep named - unless its clauses that
+    name it say it is not included and none says it is free: "Notarization is
+    not included and costs $15 per document; ... the signed PDF is free" makes
+    the PDF free, not the notarization. (Otherwise the fact is read whole: a
+    clause may name it by a pronoun, "they are included in Intensive".)"""
+    clauses = [c for c in re.split(r";|\.\s", normalize_numbers(fact.text)) if c.strip()]
+    naming = [c for c in clauses if said & set(content_words(c))]
+    marks = [bool(NOT_FREE.search(c[:m.start()])) for c in naming for m in FREE_FACT.finditer(c)]
+    return not (marks and all(marks))
 
 
 def offer_scope(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> list[Verdict]:
@@ -224,3 +240,35 @@ def offer_scope(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> lis
                         correction=correction(book, fact), score=sim, product=u.product,
                         evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why, check=Check.WIDENED)]
     return []
+
+
+def stacked(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> list[Verdict]:
+    """"The trade-in credit stacks right on top of the holiday deal" where the KB
+    says the deal "cannot be combined with a trade-in": the rep put together
+    what the company keeps apart. Only where the rep names both sides - what
+    the fact is about and what it is not combined with - and never by voice."""
+    text = book.index.products.mask(u.lead_in + u.text + u.rest)
+    said = STACK_SAID.search(text)
+    if not said or not OFFER_SAID.search(text) or DENIED.search(text[:said.start()]) or any(
+            a <= said.start() < b for a, b in negation_scopes(text)):
+        return []             # ("they don't stack", "it can't be combined" state the KB's own rule)
+    words = set(content_words(u.lead_in + u.text + u.rest)) - GENERIC - _STACK_WORDS
+    for fact, sim in cands:
+        if sim < 0.3 or not may_apply(fact, u.product, u.named):
+            continue
+        apart = NO_STACK.search(fact.text)
+        if not apart:
+            continue
+        other = set(content_words(next(g for g in apart.groups() if g is not None))) - GENERIC - _STACK_WORDS
+        about = book.fact_words[fact.key] - other - GENERIC - _STACK_WORDS
+        if not (words & other and words & about):
+            continue          # the rep named other offers than the two the fact keeps apart
+        conf, why = confidence(book, BASE["policy"], u, fact, max(sim, 0.55), ignore=("if", "condition"))
+        return [Verdict(False, u.text, fact, f"rep combined offers the KB keeps apart: {fact.text}",
+                        correction=correction(book, fact), score=sim, product=u.product,
+                        evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why, check=Check.POLICY)]
+    return []
+
+
+_STACK_WORDS = set(content_words("stack stacks combine combined combination together top discount discounts offer "
+                                 "offers deal deals credit bonus promotion promotions special savings percent off"))
