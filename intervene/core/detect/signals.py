@@ -268,27 +268,24 @@ _BARRED = re.compile(r"\b(?:not|n['’]t|never)\s+(?:\w+\s+){0,2}(?:eligible|inc
                      r"applies|qualify|qualifies|count)\b|\bexclud(?:es|ed|ing)\b|\bexcept\b", re.I)
 
 _COMBINED = re.compile(r"\bcombin(?:e|ed|able)\b|\btogether with\b|\bstack", re.I)
-_ANY = re.compile(r"\b(?:any|all|every)\s+(?:\w+\s+)?(?:units?|plans?|packages?|tiers?|products?|services?|"
-                  r"memberships?|options?|orders?|jobs?|sizes?)\b", re.I)
 
 
 def promotion_for(index: KBIndex, text: str, product: str) -> bool:
     """Whether a promotion may be for the product under discussion: not when
-    its text bars that product ("interpreting and the Partner Plan are not
-    eligible") or names the products it is for and this is none of them
-    ("20% off a first Essential or Certified Translation order")."""
+    its text bars that product ("Video and On-site Interpreting are not
+    eligible", "everything except ...") and does not also name it as eligible
+    ("a monthly Partner Plan ...; the annual plan is not eligible" is still for
+    the Partner Plan). A promotion that only names other products is still
+    raised: that skipped right cards on tune (the product under discussion is
+    not always the one the lead is ready for)."""
     eligible: set[str] = set()
     barred: set[str] = set()
-    anything = False
     for clause in re.split(r"[;.]\s+|\s+-\s+|\(|\)", text):
         named = {pid for _, pid in index.mentioned_products(clause)}
         if _BARRED.search(clause):
             barred |= named
-        elif _COMBINED.search(clause):
-            continue          # "cannot be combined with the Care Plan discount" names another offer
-        else:
-            eligible |= named
-            anything = anything or bool(_ANY.search(clause))
+        elif not _COMBINED.search(clause):     # ("cannot be combined with the Care Plan discount"
+            eligible |= named                  # names another offer, not a product it is for)
     return product in eligible or product not in barred
 
 
