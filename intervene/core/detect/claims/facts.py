@@ -17,6 +17,8 @@ from intervene.core.detect.claims.patterns import (
     GENERIC,
     GIVES_OFF,
     HALF,
+    NO_STACK,
+    NOT_FREE,
     OFF_NEAR,
     PLAN_NOUNS,
     SAVE,
@@ -66,6 +68,9 @@ class FactBook:
         self.fact_cond: dict[str, set[str]] = {}
         self.fact_words: dict[str, set[str]] = {}
         self.by_key = {f.key: f for f in index.facts}
+        self.owned: dict[Optional[str], list[Fact]] = {}   # product id (None: company-wide) -> its facts
+        for f in index.facts:
+            self.owned.setdefault(f.product, []).append(f)
         self.fq_owner: dict[str, list[set[str]]] = {}
         self.fq_parts: dict[str, list[set[str]]] = {}  # the words each of a fact's numbers is said with
         self.fq_every: dict[str, list[bool]] = {}      # "every 6 weeks": an interval, not a length
@@ -85,6 +90,8 @@ class FactBook:
         self.offers: list[Fact] = []          # facts that give a discount ("15% off", "$100 off")
         self.free_words: set[str] = set()     # facts that say free, waived, included ... (keys)
         self.free_terms: set[str] = set()     # ... or "no extra charge", "at no cost"
+        self.free_clauses: dict[str, list[tuple[set[str], list[bool]]]] = {}
+        self.kept_apart: dict[str, set[str]] = {}
         for f in index.facts:
             norm = normalize_numbers(f.text)
             masked = index.products.mask(norm)
@@ -127,6 +134,14 @@ class FactBook:
                 elif fq.kind == "percent" and off:
                     self.pct_off_at.setdefault(round(fq.value, 2), set()).add(f.key)
             self.extras += [(f, fq) for fq in self.fact_q[f.key] if fq.kind == "money" and SURCHARGE.match(masked, fq.end)]
+            # each clause's words, and for each free-word in it whether the clause denies it
+            # ("Notarization is not included ...; the signed PDF is free")
+            self.free_clauses[f.key] = [
+                (set(content_words(c)), [bool(NOT_FREE.search(c[:m.start()])) for m in FREE_FACT.finditer(c)])
+                for c in re.split(r";|\.\s", norm) if c.strip()]
+            apart = NO_STACK.search(f.text)
+            if apart:      # "cannot be combined with a trade-in credit": the words of what it is kept apart from
+                self.kept_apart[f.key] = set(content_words(next(g for g in apart.groups() if g is not None)))
             if FREE_FACT.search(norm):
                 self.free_words.add(f.key)
             if f.key in self.free_words or FREE_CLAIM.search(norm):

@@ -19,11 +19,9 @@ from intervene.core.detect.claims.patterns import (
     DEAL,
     DENIED,
     FREE_CLAIM,
-    FREE_FACT,
     GENERIC,
     GIVEN_AFTER,
     GIVEN_BEFORE,
-    NO_STACK,
     NOT_FREE,
     NOTICE_GIVEN,
     OFFER_SAID,
@@ -171,13 +169,13 @@ def made_free(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> list[
                                                                       u.text[m.end():])])
     said = set(content_words(u.text[lo:hi])) - GENERIC - book.topic - book.product_words
     free_elsewhere = [f for f, s2 in cands if s2 >= SIM_FREE - 0.1 and f.key in book.free_words
-                      and said & book.fact_words[f.key] and _free_where(f, said)]
+                      and said & book.fact_words[f.key] and _free_where(book, f, said)]
     if free_elsewhere:
         return []             # the KB makes it free or included somewhere: which case is a condition
     for fact, sim in cands:
         if sim < SIM_FREE or not may_apply(fact, u.product, u.named):
             continue
-        if (fact.key in book.free_terms and _free_where(fact, said)) or book.fact_cond[fact.key] & said:
+        if (fact.key in book.free_terms and _free_where(book, fact, said)) or book.fact_cond[fact.key] & said:
             continue          # free somewhere, on some condition, or the rep named the condition
         if not any(fq.kind == "money" and fq.value > 0 for fq in book.fact_q[fact.key]):
             continue
@@ -191,15 +189,13 @@ def made_free(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> list[
     return []
 
 
-def _free_where(fact: Fact, said: set[str]) -> bool:
+def _free_where(book: FactBook, fact: Fact, said: set[str]) -> bool:
     """Whether the fact makes free what the rep named - unless its clauses that
     name it say it is not included and none says it is free: "Notarization is
     not included and costs $15 per document; ... the signed PDF is free" makes
     the PDF free, not the notarization. (Otherwise the fact is read whole: a
     clause may name it by a pronoun, "they are included in Intensive".)"""
-    clauses = [c for c in re.split(r";|\.\s", normalize_numbers(fact.text)) if c.strip()]
-    naming = [c for c in clauses if said & set(content_words(c))]
-    marks = [bool(NOT_FREE.search(c[:m.start()])) for c in naming for m in FREE_FACT.finditer(c)]
+    marks = [denied for words, denials in book.free_clauses[fact.key] if said & words for denied in denials]
     return not (marks and all(marks))
 
 
@@ -247,19 +243,17 @@ def stacked(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> list[Ve
     says the deal "cannot be combined with a trade-in": the rep put together
     what the company keeps apart. Only where the rep names both sides - what
     the fact is about and what it is not combined with - and never by voice."""
-    text = book.index.products.mask(u.lead_in + u.text + u.rest)
+    whole = u.lead_in + u.text + u.rest
+    text = book.index.products.mask(whole)
     said = STACK_SAID.search(text)
     if not said or not OFFER_SAID.search(text) or DENIED.search(text[:said.start()]) or any(
             a <= said.start() < b for a, b in negation_scopes(text)):
         return []             # ("they don't stack", "it can't be combined" state the KB's own rule)
-    words = set(content_words(u.lead_in + u.text + u.rest)) - GENERIC - _STACK_WORDS
+    words = set(content_words(whole)) - GENERIC - _STACK_WORDS
     for fact, sim in cands:
-        if sim < 0.3 or not may_apply(fact, u.product, u.named):
+        if sim < 0.3 or fact.key not in book.kept_apart or not may_apply(fact, u.product, u.named):
             continue
-        apart = NO_STACK.search(fact.text)
-        if not apart:
-            continue
-        other = set(content_words(next(g for g in apart.groups() if g is not None))) - GENERIC - _STACK_WORDS
+        other = book.kept_apart[fact.key] - GENERIC - _STACK_WORDS
         about = book.fact_words[fact.key] - other - GENERIC - _STACK_WORDS
         if not (words & other and words & about):
             continue          # the rep named other offers than the two the fact keeps apart

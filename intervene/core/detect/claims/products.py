@@ -67,8 +67,8 @@ def _named_elsewhere(book: FactBook, fact: Fact, named: set[str], text: str) -> 
     and shares a feature word with what was said: the rep may be saying that
     fact, which retrieval did not find, not swapping this one's tier."""
     said = set(content_words(text)) - book.product_words - book.topic - GENERIC
-    return any(f.key != fact.key and f.product == fact.product and named <= book.fact_named[f.key]
-               and said & book.fact_words[f.key] for f in book.index.facts)
+    return any(f.key != fact.key and named <= book.fact_named[f.key] and said & book.fact_words[f.key]
+               for f in book.owned.get(fact.product, ()))
 
 
 def ownership(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], support: dict[str, float]) -> list[Verdict]:
