@@ -521,6 +521,11 @@ def _bound_after(toks: list[_Tok], k: int) -> tuple[str, int]:
     return "", k
 
 
+# words that qualify a unit of measure: what a rate is per is the unit they qualify
+# ("per linear foot" = per foot), or that unit's area or volume ("square", "cubic")
+_MEASURE_WORDS = {"linear": "", "lineal": "", "running": "", "square": "square", "cubic": "cubic"}
+
+
 def _rate(toks: list[_Tok], j: int, money: bool = False) -> tuple[str, int]:
     """Rate after a quantity: "per month", "a year", "/mo", "monthly", "per site per month";
     after money also "a seat" ("12 euros a seat" is a price per seat)."""
@@ -535,6 +540,13 @@ def _rate(toks: list[_Tok], j: int, money: bool = False) -> tuple[str, int]:
             j += 2
         elif nx is not None and (w in ("per", "/") or (money and w in ("a", "an"))) and (
                 nx.kind == "w" and nx.low not in _NOT_NOUN):
+            unit = toks[j + 2] if j + 2 < n and toks[j + 2].kind == "w" else None
+            if nx.low in _MEASURE_WORDS and unit is not None:
+                # "per linear foot" is a rate per foot; "per square foot" per area, not per foot
+                kind = _MEASURE_WORDS[nx.low]
+                parts.append(f"{kind} {_singular(unit.low)}" if kind else _singular(unit.low))
+                j += 3
+                continue
             parts.append(_PERIOD_ADVERBS.get(nx.low) or _singular(nx.low))
             j += 2
         else:

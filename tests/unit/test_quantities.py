@@ -436,3 +436,19 @@ def test_a_lone_scale_word_after_a_determiner_is_one_of_it(text: str, value: flo
 
 def test_a_lone_scale_word_on_its_own_is_not_a_number() -> None:
     assert not extract_quantities(normalize_numbers("hundreds of customers, thousands of reviews"))
+
+
+@pytest.mark.parametrize("text, value, per", [
+    ("$1.50 per linear foot", 1.5, "foot"),
+    ("a dollar fifty a lineal foot after that", 1.5, "foot"),
+    ("two dollars a running metre", 2.0, "metre"),
+    ("$7 per square foot", 7.0, "square foot"),
+    ("nine dollars a square foot", 9.0, "square foot"),
+    ("forty dollars per cubic yard", 40.0, "cubic yard"),
+    ("$0.30 per square foot per year", 0.3, "square foot/year"),
+])
+def test_a_rate_per_a_qualified_unit_is_per_that_unit(text: str, value: float, per: str) -> None:
+    """"per linear foot" is a rate per foot (so "$1.50 a foot" is comparable with
+    it); "per square foot" is per area, never the same as per foot."""
+    q = one(normalize_numbers(text))
+    assert (q.value, q.kind, q.per) == (pytest.approx(value), "money", per)

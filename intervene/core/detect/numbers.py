@@ -170,8 +170,10 @@ def comparable_pair(q: Quantity, fq: Quantity, fact: Fact) -> bool:
         return False          # "once you earn $50,000 or more" is a threshold, not a price
     if (q.bound == "min" and is_window(fq)) or (fq.bound == "min" and is_window(q)):
         return False          # "after the 6-month minimum" is not "within the first 14 days"
-    if q.kind == fq.kind == "count" and period(q) != period(fq):
-        return False          # "20 lessons" in all is not "1 lesson a week"
+    if q.kind == fq.kind == "count" and period(q) != period(fq) and not (
+            q.bound == fq.bound == "max" and not period(q)):
+        return False          # "20 lessons" in all is not "1 lesson a week" (but "covers up to 500
+                              # transactions" is the plan's limit of "up to 600 transactions per month")
     if q.bound == "max" and not fq.bound and (q.kind == "count" or fact.kind == "price"):
         return False          # "up to 12 cameras" (a capacity) is not "includes two cameras"
     if q.kind == fq.kind:
@@ -260,7 +262,9 @@ def value_parts(text: str, qs: Sequence[Quantity]) -> list[set[str]]:
     A fact that prices two items in one sentence ("15% off aligner treatment
     and 20% off whitening") binds each value to its item this way, so "20%
     off aligner treatment" is not excused by the whitening's 20%."""
-    cuts = [0] + [m.end() for m in _PART_END.finditer(text)] + [len(text)]
+    marks = list(_PART_END.finditer(text))
+    cuts = [0] + [m.end() for m in marks] + [len(text)]
+    joins = {m.end(): m.start() for m in marks if m.group(0).strip().lower() in ("or", "and")}
     pieces = [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
     out: list[set[str]] = [set() for _ in qs]
     waiting: set[str] = set()
@@ -268,12 +272,23 @@ def value_parts(text: str, qs: Sequence[Quantity]) -> list[set[str]]:
         words = set(content_words(re.sub(r"\d[\d,.]*", " ", text[a:b]))) - _PART_STOP - UNIT_WORDS
         here = [i for i, q in enumerate(qs) if a <= q.start < b]
         if not here:
-            waiting |= words
+            # "$25 per mattress or box spring, $15 per tire": an "or" right after a number's
+            # own rate goes on naming that number's item, not the next one's
+            prev = [i for i, q in enumerate(qs) if a in joins and q.per and q.end == joins[a]]
+            if prev:
+                out[prev[0]] |= words
+            else:
+                waiting |= words
             continue
         for i in here:
             out[i] |= words | waiting
         waiting = set()
-    units = set(content_words(" ".join(f"{q.unit} {q.per}" for q in qs)))
+    # the numbers' own units are no item where they share them ("$68 per night" and "$95 per
+    # night" are two suites); a rate per a thing only one of them has names its item
+    # ("$25 per mattress, $15 per tire")
+    per_unit = [set(content_words(f"{q.unit} {q.per}")) for q in qs]
+    shared = {w for i, ws in enumerate(per_unit) for w in ws if any(w in o for j, o in enumerate(per_unit) if j != i)}
+    units = shared | set(content_words(" ".join(q.unit for q in qs)))
     return [w - units for w in out]
 
 

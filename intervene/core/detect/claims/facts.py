@@ -38,6 +38,9 @@ _PART_CUT = re.compile(r"[;.](?!\d)|,(?!\d{3})|\s(?:and|but)\s+(?=(?:the|a|an|it
                        re.I)
 
 
+_PER_THING = re.compile(r"\b(?:per|each|a|an)\s+[\w-]+(?=\s*(?:[,;.)]|$))", re.I)   # "$180 per sign."
+
+
 class FactBook:
     """Per-fact analysis of one KB index; read-only after construction, so one
     book is shared by every call that checks against the KB."""
@@ -64,6 +67,7 @@ class FactBook:
         self.reader = ClaimReader(index, self.compounds)
         self.fact_q: dict[str, list[Quantity]] = {}
         self.fact_scope: dict[str, tuple[set[str], set[str]]] = {}
+        self.fact_pos_said: dict[str, set[str]] = {}
         self.fact_named: dict[str, set[str]] = {}
         self.fact_cond: dict[str, set[str]] = {}
         self.fact_words: dict[str, set[str]] = {}
@@ -109,6 +113,9 @@ class FactBook:
             self.fq_parts[f.key] = item_words(norm, self.fact_q[f.key])
             neg, pos = split_by_scope(norm)
             self.fact_scope[f.key] = (feature_words(neg, self.product_words), feature_words(pos, self.product_words))
+            # what the positive part says as a feature, not only as what a price is per: "ADA signs
+            # are sold separately at $180 per sign" does not also include the signs
+            self.fact_pos_said[f.key] = feature_words(_PER_THING.sub(" ", pos), self.product_words)
             self.fact_named[f.key] = {pid for a, pid in index.mentioned_products(f.text)
                                       if not REFERENCE.search(f.text[max(0, a - 40):a])} - {f.product}
             self.fact_cond[f.key] = (set(content_words(norm)) & CONDITION_WORDS) - self.product_words

@@ -64,7 +64,7 @@ def polarity(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], support: 
             continue          # "the form about wellness plans" names it, it doesn't include it
         if supported(book, fact, feature, kind, sim, u, support):
             continue
-        if feature & f_neg and feature & f_pos or fact.key in book.elliptic:
+        if feature & f_neg and feature & book.fact_pos_said[fact.key] or fact.key in book.elliptic:
             continue          # the fact says both ("$50 for new customers, waived for returning";
                               # "aligners are HSA eligible; whitening is not"): which side the
                               # rep meant is a condition, not a contradiction

@@ -298,6 +298,13 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
         fact, fq = best[1], best[3]
         if fq.value == 0:
             continue          # "$0 upfront" is what polarity checks ("no upfront cost")
+        own_price = book.price.get(prod) if prod in u.sent_named else None
+        if q.kind == "money" and not discount and own_price and own_price.key != fact.key and any(
+                fq2.kind == "money" and not off2 and not fq2.bound and consistent(r, fq2, qs) for r in said_as
+                for fq2, off2 in zip(book.fact_q[own_price.key], book.fq_off[own_price.key])):
+            continue          # "our Brew Office is $139 with 250 pods": the named plan's own price,
+                              # whatever other fact of the plan retrieval found closer (not a
+                              # "from" price: a floor says nothing of which line was priced)
         others_said = said_beside
         if any(same_value(o, fq) for o in others_said):
             continue          # "30 days' notice once the 6 months are up": the fact's number is
