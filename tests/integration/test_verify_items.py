@@ -187,3 +187,42 @@ def test_what_a_fact_sells_separately_at_a_price_per_item_is_not_also_included(p
 
 def test_the_separate_price_said_is_no_error(printers) -> None:
     assert not errors(printers, "laminated sheets are extra on studio, three dollars per sheet")
+
+
+CHARTERS = """
+company: Bluewake Boat Charters
+products:
+  - id: sunfish
+    name: Sunfish 24
+    aliases: [sunfish, the sunfish, sunfish 24]
+    price: "$300 per day in low season, $420 per day in high season"
+    facts:
+      - The Sunfish 24 is $300 per day in low season and $420 per day in high season.
+      - Minimum charter is 2 days in low season and 4 days in high season.
+      - Sleeps four, with a cabin double and a convertible saloon berth.
+"""
+
+
+@pytest.fixture(scope="module")
+def charters(embedder) -> ClaimChecker:
+    return checker_of(CHARTERS, "bluewake-charters", embedder)
+
+
+@pytest.mark.parametrize("text", [
+    "In high season the Sunfish has a 3-day minimum, so a long weekend works.",
+    "in high season the sunfish has a three day minimum so a long weekend works",
+])
+def test_a_number_is_checked_against_the_fact_that_names_its_noun(charters, text) -> None:
+    """"a 3-day minimum" said with the season and the boat, which make the price
+    fact the closest: the minimum-charter fact names the number's own noun
+    ("minimum") and the price fact does not, so the number is that fact's."""
+    got = errors(charters, text)
+    assert got and "4 days in high season" in (got[0].correction or ""), got
+
+
+@pytest.mark.parametrize("text", [
+    "In high season the Sunfish has a 4-day minimum, so a long weekend won't work.",
+    "in high season the sunfish is four twenty a day",
+])
+def test_the_facts_own_number_said_with_its_noun_is_no_error(charters, text) -> None:
+    assert not errors(charters, text), errors(charters, text)

@@ -48,6 +48,7 @@ from intervene.core.detect.claims.verdict import BASE, confidence, correction
 from intervene.core.detect.numbers import (
     EVERY,
     OFF,
+    UNIT_WORDS,
     bound_value,
     cents_pairs,
     comparable_pair,
@@ -56,6 +57,7 @@ from intervene.core.detect.numbers import (
     days,
     echoes,
     head_word,
+    heads,
     measured,
     num_text,
     per_things,
@@ -164,12 +166,20 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
         unrelated = [(f, s) for f, s in allowed if not any(comparable_pair(q, fq, f) for fq in book.fact_q[f.key])]
         top = max((s for f, s in unrelated), default=0.0)
         top_own = max((min(s, own.get(f.key, 0.0)) for f, s in unrelated), default=0.0)
+        # (but a fact that names the number's own noun, which no closer fact names, is about the
+        # number: "the Summit has a 5-night minimum in peak season" is the minimum-stay fact's, not
+        # the peak-season price's)
+        nouns = {w for w in set(heads(u.text, q)) | set(content_words(u.text[q.start:q.end]))
+                 if not w[:1].isdigit()} - {q.unit} - UNIT_WORDS
+        named_noun = {f.key for f, s in allowed if nouns & book.fact_words[f.key] - set().union(
+            *(book.fact_words[g.key] for g, s2 in allowed if s2 > s))}
         interval = bool(EVERY.search(u.text[:q.start]))
         discount = bool(OFF.match(u.text, q.end) or SAVE.search(u.text[:q.start]))
         pct_off = q.kind == "percent" and bool(OFF.match(u.text, q.end))     # "15 percent off", said as such
         pairs = []
         for fact, sim in allowed:
-            if sim < max(SIM_QUANTITY, (top_own if fact.key in own else top) - TOPIC_MARGIN):
+            if sim < max(SIM_QUANTITY, 0.0 if fact.key in named_noun else
+                         (top_own if fact.key in own else top) - TOPIC_MARGIN):
                 continue
             for fq, owner, every, off in zip(book.fact_q[fact.key], book.fq_owner[fact.key],
                                              book.fq_every[fact.key], book.fq_off[fact.key]):
