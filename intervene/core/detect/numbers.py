@@ -5,6 +5,7 @@ quantities and text; the claim checker decides what to do with the answers."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import replace
 from typing import Sequence
 
@@ -286,8 +287,8 @@ def value_parts(text: str, qs: Sequence[Quantity]) -> list[set[str]]:
     # the numbers' own units are no item where they share them ("$68 per night" and "$95 per
     # night" are two suites); a rate per a thing only one of them has names its item
     # ("$25 per mattress, $15 per tire")
-    per_unit = [set(content_words(f"{q.unit} {q.per}")) for q in qs]
-    shared = {w for i, ws in enumerate(per_unit) for w in ws if any(w in o for j, o in enumerate(per_unit) if j != i)}
+    seen = Counter(w for q in qs for w in set(content_words(f"{q.unit} {q.per}")))
+    shared = {w for w, n in seen.items() if n >= 2}
     units = shared | set(content_words(" ".join(q.unit for q in qs)))
     return [w - units for w in out]
 

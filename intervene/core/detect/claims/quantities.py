@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from itertools import groupby
 from typing import Optional, Sequence
 
 from intervene.core.detect.claims.arithmetic import money_worked_out
@@ -72,6 +73,20 @@ from intervene.core.detect.subjects import WE, Unit
 from intervene.nlp.lexicon import Quantity, comparable, content_words, extract_quantities, same_amount
 from intervene.vocab import Check, Evidence, Fact, Verdict
 
+
+def _naming(book: FactBook, allowed: Sequence[tuple[Fact, float]], nouns: set[str]) -> set[str]:
+    """The facts that name one of `nouns` which no closer fact (higher similarity) names:
+    one pass from the closest down, with a running union of the closer facts' words."""
+    out: set[str] = set()
+    closer: set[str] = set()
+    if not nouns:
+        return out
+    for _, tied in groupby(sorted(allowed, key=lambda p: -p[1]), key=lambda p: p[1]):
+        group = [f for f, _ in tied]
+        out |= {f.key for f in group if nouns & book.fact_words[f.key] - closer}
+        for f in group:
+            closer |= book.fact_words[f.key]
+    return out
 
 def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed: Sequence[Quantity],
                own: dict[str, float], measures: Sequence[Quantity] = ()) -> list[Verdict]:
@@ -171,8 +186,7 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
         # the peak-season price's)
         nouns = {w for w in set(heads(u.text, q)) | set(content_words(u.text[q.start:q.end]))
                  if not w[:1].isdigit()} - {q.unit} - UNIT_WORDS
-        named_noun = {f.key for f, s in allowed if nouns & book.fact_words[f.key] - set().union(
-            *(book.fact_words[g.key] for g, s2 in allowed if s2 > s))}
+        named_noun = _naming(book, allowed, nouns)
         interval = bool(EVERY.search(u.text[:q.start]))
         discount = bool(OFF.match(u.text, q.end) or SAVE.search(u.text[:q.start]))
         pct_off = q.kind == "percent" and bool(OFF.match(u.text, q.end))     # "15 percent off", said as such
