@@ -110,7 +110,7 @@ _BOUND_BEFORE = _phrases(
     "max: up to, at most, maximum, maximum of, max, max of, tops out at, top out at, maxes out at, "
     "no more than, not more than, as many as, limit of, limited to, capped at, caps at, within, under, "
     "less than, fewer than, below; min: at least, minimum, minimum of, min, starting at, starting from, from, "
-    "starts at, as low as, no less than, more than, upwards of")
+    "starts at, as low as, no less than, more than, upwards of, over, anything over, anything above, above")
 _BOUND_AFTER = _phrases(
     "min: or more, or above, or higher, or greater, and up, and above, plus, minimum, min, at least; "
     "max: or less, or fewer, or under, max, maximum, tops, at most, at the most")
@@ -134,7 +134,10 @@ _IRREGULAR = {"people": "person", "children": "child", "men": "man", "women": "w
 _TOKEN_RE = re.compile(r"(\d{1,2}:\d{2})|(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
                        r"|([^\W\d_]+(?:['’][^\W\d_]+)*)|([" + re.escape("".join(_CURRENCY_SYM)) + r"¢%/+])"
                        r"|([.,;:!?])|([-–])")
-_PHONE_RE = re.compile(r"\+?\(?\b\d{3}\)?[-. ]\d{3}[-. ]\d{4}\b|\b\d{3}[-.]\d{4}\b")
+# phone numbers, and names with a number in them
+_NOT_A_QUANTITY = re.compile(r"\+?\(?\b\d{3}\)?[-. ]\d{3}[-. ]\d{4}\b|\b\d{3}[-.]\d{4}\b"
+                       # a name with a number in it is no quantity: "the I-494 loop", "W-2s", "K-12"
+                       r"|\b[A-Z]{1,3}-\d+\b")
 _WORD_RE = re.compile(r"[^\W_]+")
 _POSSESSIVE_RE = re.compile(r"['’]s\b")
 _SENT_END = {".", "!", "?", ";"}
@@ -151,7 +154,7 @@ class _Tok:
 
 
 def _tokenize(text: str) -> list[_Tok]:
-    phones = [m.span() for m in _PHONE_RE.finditer(text)] if any(c.isdigit() for c in text) else []
+    phones = [m.span() for m in _NOT_A_QUANTITY.finditer(text)] if any(c.isdigit() for c in text) else []
     toks: list[_Tok] = []
     prev_end, hyphen = -1, False
     for m in _TOKEN_RE.finditer(text):
@@ -196,7 +199,9 @@ def _parse(words: list[str], hy: list[bool], i: int = 0, date: bool = False
             break
         if not last and w in ("half", "zero"):
             return (0.5 if w == "half" else 0.0), j + 1 - i, False
-        if w in UNITS and w != "zero" and last in ("", "tens", "hundred", "scale"):
+        if w in UNITS and w != "zero" and last == "scale" and (nxt in TENS or nxt in TEENS):
+            cur, last = UNITS[w] * 100, "hundred"     # "seven thousand nine ninety-five": 7,995
+        elif w in UNITS and w != "zero" and last in ("", "tens", "hundred", "scale"):
             cur, last = cur + UNITS[w], "unit"
         elif w in TEENS and last in ("", "hundred", "scale"):
             cur, last = cur + TEENS[w], "teen"

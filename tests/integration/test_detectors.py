@@ -155,6 +155,9 @@ def test_confusion_not_in_standard_but_in_training(run_call) -> None:
     ("You guys are a scam and I'm going to leave a one-star review.", "escalation"),
     ("wait so which one is monthly i'm kind of lost now", "confusion"),
     ("Sorry, I'm a bit confused, is that per site?", "confusion"),
+    ("One more word about the bigger package and I'm reporting you to your manager.", "escalation"),
+    ("why do you keep changing the numbers on me", "frustration"),
+    ("Okay, this is getting kind of confusing, which one has the warranty?", "confusion"),
 ])
 def test_the_words_of_an_upset_lead_name_the_strongest_emotion(run_call, lead: str, label: str) -> None:
     """Long or disfluent replies dilute their meaning; the words themselves

@@ -452,3 +452,49 @@ def test_a_rate_per_a_qualified_unit_is_per_that_unit(text: str, value: float, p
     it); "per square foot" is per area, never the same as per foot."""
     q = one(normalize_numbers(text))
     assert (q.value, q.kind, q.per) == (pytest.approx(value), "money", per)
+
+
+@pytest.mark.parametrize("text, value", [
+    ("seven thousand nine ninety five", 7995.0),
+    ("seven thousand nine ninety-five dollars", 7995.0),
+    ("two thousand four fifty", 2450.0),
+    ("eleven thousand four ninety-five installed", 11495.0),
+    ("a thousand nine twenty", 1920.0),
+])
+def test_thousands_then_hundreds_said_as_a_digit_and_tens_is_one_number(text: str, value: float) -> None:
+    """"seven thousand nine ninety-five" is $7,995 (the "hundred" is left out, as
+    in "nine ninety-five"), not 7,009 and 95."""
+    assert one(normalize_numbers(text)).value == value
+
+
+@pytest.mark.parametrize("text, value", [
+    ("two thousand nineteen", 2019.0),
+    ("three thousand five", 3005.0),
+    ("one thousand two hundred and fifty", 1250.0),
+])
+def test_thousands_with_a_unit_or_a_teen_stay_as_they_were(text: str, value: float) -> None:
+    assert one(normalize_numbers(text)).value == value
+
+
+@pytest.mark.parametrize("text", [
+    "the suburbs inside the I-494/I-694 loop",
+    "W-2s at year end",
+    "for K-12 schools",
+])
+def test_a_name_with_a_number_in_it_is_no_quantity(text: str) -> None:
+    assert not extract_quantities(normalize_numbers(text)), extract_quantities(normalize_numbers(text))
+
+
+def test_a_number_beside_a_name_with_a_number_is_still_read() -> None:
+    qs = extract_quantities(normalize_numbers("inside the I-285 loop, and up to 15 miles outside it pay $10"))
+    assert [(q.value, q.kind) for q in qs] == [(15.0, "count"), (10.0, "money")], qs
+
+
+@pytest.mark.parametrize("text, value", [
+    ("on anything over a thousand bucks", 1000.0),
+    ("orders above $50 ship free", 50.0),
+])
+def test_over_or_above_a_number_is_a_lower_bound(text: str, value: float) -> None:
+    q = one(normalize_numbers(text))
+    assert (q.value, q.bound) == (value, "min"), q
+

@@ -90,7 +90,7 @@ CUES = {
     "escalation": re.compile(
         r"\b(?:i'?m hanging up|i'?ll hang up|i'?m going to hang up|hang up on you|(?:stop|quit) (?:calling|pressuring)|"
         r"take me off (?:your|the) list|don'?t call me again|waste of my time|disput\w+ the charge|"
-        r"i'?m done (?:with (?:this|you|it|the call|talking)|here)|report you|"
+        r"i'?m done (?:with (?:this|you|it|the call|talking)|here)|report(?:ing)? you|"
         r"(?:won'?t|will not|don'?t|doesn'?t) take no for an answer|"
         # insulted: "you people are a joke"
         r"(?:you'?re|you are|stop) lying|"
@@ -115,6 +115,7 @@ CUES = {
         r"hate (?:these|sales) (?:calls|pitches)|hate being (?:sold to|pitched|pushed|rushed)|"
         r"(?:second|third) time (?:you'?ve|you have|i'?ve|i have)|(?:cut|cutting|interrupt\w*) me off|"
         r"(?:you )?keep (?:skipping|pushing|ignoring|dodging|avoiding|reading me|interrupting|cutting|changing the subject)|"
+        r"(?:you )?keep changing (?:the |your )?(?:numbers?|prices?|story|answers?|figures?)|"
         r"(?:you )?(?:just )?(?:skipped|dodged|ignored) (?:it|my question|that|over)|going in circles|"
         r"getting (?:really |so |a bit |honestly |pretty )?(?:frustrat\w+|annoy\w+|irritat\w+|tired of)|"
         r"(?:honestly|really|so|pretty|getting) (?:frustrating|irritating|annoying)|stop pushing|"
@@ -139,7 +140,8 @@ CUES = {
     "confusion": re.compile(
         r"\b(?:i'?m (?:so |a (?:little |bit )?|kind of |kinda |sort of |totally |completely |really |getting )?"
         r"(?:confused|lost)|not sure i follow|i don'?t follow|i'?m not following|"
-        r"i don'?t understand|that doesn'?t make sense|wait,? (?:i'?m )?confused)\b", re.I),
+        r"i don'?t understand|that doesn'?t make sense|wait,? (?:i'?m )?confused|"
+        r"(?:this|that|it)(?:'s| is) getting (?:really |so |a (?:little |bit )?|kind of |kinda |pretty )?confusing)\b", re.I),
     "disengagement": re.compile(r"\bwhatever you (?:say|think)\b|^\W*(?:mm+,?\s*)?(?:ok|okay|sure)?,?\s*whatever\W*$",
                                 re.I),
 }

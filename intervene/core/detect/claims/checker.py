@@ -113,7 +113,7 @@ class ClaimChecker:
                     about = {pid for _, pid in self.reader.subject_mentions(u.text)}
                     spans = [v for v in polarity(book, u, cands, best_sims(cands))
                              if v.fact is None or len(about - book.fact_named[v.fact.key]) < 2]
-                    for pv in spans + policy_terms(book, u, cands) + stacked(book, u, cands) \
+                    for pv in spans + policy_terms(book, u, cands) + stacked(book, u, cands, prior) \
                             + widened(book, u, cands) + made_free(book, u, cands) + put_inside(book, u) \
                             + offer_scope(book, u, cands):
                         verdicts.append((u.sentence, pv))
@@ -131,7 +131,7 @@ class ClaimChecker:
                 support = own
             whole = u.is_sentence         # policies and conditions are read from whole sentences
             for v in (quantities(book, u, cands, echoed, own, measures) + polarity(book, u, cands, support)
-                      + (policy_terms(book, u, cands) + stacked(book, u, cands) + made_free(book, u, cands)
+                      + (policy_terms(book, u, cands) + stacked(book, u, cands, prior) + made_free(book, u, cands)
                          + put_inside(book, u)
                          + offer_scope(book, u, cands) if whole else [])
                       # ("the visit is free for everybody, | new or returning": the clause says it)

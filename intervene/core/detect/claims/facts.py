@@ -41,6 +41,17 @@ _PART_CUT = re.compile(r"[;.](?!\d)|,(?!\d{3})|\s(?:and|but)\s+(?=(?:the|a|an|it
 _PER_THING = re.compile(r"\b(?:per|each|a|an)\s+[\w-]+(?=\s*(?:[,;.)]|$))", re.I)   # "$180 per sign."
 
 
+_PCT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|percent\b)", re.I)
+
+
+def offer_words(text: str) -> set[str]:
+    """The words an offer is named by, with its rates ("0% APR financing": "0%", "apr",
+    "financing"), so "zero percent" names it as well as "the financing" does."""
+    norm = normalize_numbers(text)
+    return set(content_words(norm)) | {f"{float(m.group(1)):g}%" for m in _PCT.finditer(norm)} | {
+        f"{q.value:g}" for q in extract_quantities(norm) if q.kind == "money" and q.value >= 10}
+
+
 class FactBook:
     """Per-fact analysis of one KB index; read-only after construction, so one
     book is shared by every call that checks against the KB."""
@@ -84,6 +95,7 @@ class FactBook:
         self.money_at: dict[tuple[float, bool], set[str]] = {}   # every amount of money the KB states, as a
                                                                    # discount or not -> its facts
         self.pct_off_at: dict[float, set[str]] = {}    # every percentage off the KB gives -> its facts
+        self.count_at: dict[tuple[str, float], set[str]] = {}   # every count and duration -> its facts
         # "The Camp Kit (two chairs, a table and a grill) is sold separately": the thing a fact
         # defines, and the words of what it holds
         self.defines: dict[str, tuple[set[str], set[str]]] = {}
@@ -140,6 +152,8 @@ class FactBook:
                     self.money_at.setdefault((round(fq.value, 2), off), set()).add(f.key)
                 elif fq.kind == "percent" and off:
                     self.pct_off_at.setdefault(round(fq.value, 2), set()).add(f.key)
+                elif fq.kind in ("count", "duration") and fq.value:
+                    self.count_at.setdefault((fq.kind, round(fq.value, 2)), set()).add(f.key)
             self.extras += [(f, fq) for fq in self.fact_q[f.key] if fq.kind == "money" and SURCHARGE.match(masked, fq.end)]
             # each clause's words, and for each free-word in it whether the clause denies it
             # ("Notarization is not included ...; the signed PDF is free")
@@ -148,7 +162,7 @@ class FactBook:
                 for c in re.split(r";|\.\s", norm) if c.strip()]
             apart = NO_STACK.search(f.text)
             if apart:      # "cannot be combined with a trade-in credit": the words of what it is kept apart from
-                self.kept_apart[f.key] = set(content_words(next(g for g in apart.groups() if g is not None)))
+                self.kept_apart[f.key] = offer_words(next(g for g in apart.groups() if g is not None))
             if FREE_FACT.search(norm):
                 self.free_words.add(f.key)
             if f.key in self.free_words or FREE_CLAIM.search(norm):

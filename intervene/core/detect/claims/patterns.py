@@ -29,7 +29,7 @@ LIGHT = frozenset("""include includ come cover offer provide get have has had is
 EXTRA = re.compile(r"\b(?:add|adds|adding|add-on|addon|extra|upgrade|separate|separately|on top|additional|buy|"
                    r"purchase|you'?d need|you need|requires?)\b", re.I)
 APPROX = re.compile(r"\b(?:around|roughly|about|approximately|maybe|like|or so|ish|say|almost|nearly|"
-                    r"under|over|close to|just under|just over|a little under|a little over)\s*$", re.I)
+                    r"close to|just under|just over|a little under|a little over|well under|well over)\s*$", re.I)
 
 
 UNIVERSAL = re.compile(r"\b(?:every ?one|every ?body|any ?one|any ?body|all (?:customers|clients|members|plans|"
@@ -41,7 +41,7 @@ EARLY_EXIT = re.compile(r"\b(?:early (?:cancellation|termination)|cancel\w* earl
 # (frame, what the rep says, what the KB must say for it to be a contradiction)
 POLICY_FRAMES = (
     ("notice", re.compile(r"\b(?:no notice|without (?:any )?notice|no need to (?:tell|give|warn)|not locked in|never locked in|"
-                          r"no commitment|no minimum (?:term|commitment)|cancel (?:at )?any ?time|stop (?:at )?any ?time|"
+                          r"no commitment|no minimum (?:term|commitment)|cancel(?:l?ed)? (?:at )?any ?time|stop (?:at )?any ?time|"
                           r"walk away (?:at )?any ?time)\b", re.I),
      re.compile(r"\b\d+[- ](?:days?|weeks?|months?)'?s?'? (?:written |advance )?notice\b|\bnotice of \d+|"
                 r"\bminimum (?:term|commitment) of\b|\b\d+-month (?:minimum|commitment|term)\b", re.I)),
@@ -58,6 +58,7 @@ POLICY_FRAMES = (
 # the rep says two offers go together ("the trade-in credit stacks on top of the holiday deal") ...
 _OFFER_WORD = r"(?:discounts?|offers?|deals?|credits?|bonus(?:es)?|promo\w*|specials?|savings?|coupons?|rebates?)"
 STACK_SAID = re.compile(r"\bstack(?:s|ed|ing)\b|\bstack (?:them|those|these|that|both|with|on)\b|\bcombin(?:e|es|ed)\b|"
+                        r"\b(?:they|those|these|both|the two|it|you can|" + _OFFER_WORD + r") (?:all |both |will |would |do |can )?stack\b|"
                         r"\b(?:use|get|have) (?:them |both |the two )?together\b|\bboth together\b|"
                         r"\bon top of (?:the|your|that|this)\b[^.;]{0,30}\b" + _OFFER_WORD + r"\b|"
                         r"\b" + _OFFER_WORD + r"\b[^.;]{0,15}\bon top\b", re.I)
@@ -89,6 +90,8 @@ DERIVED = re.compile(r"\b(?:so|that'?s|that makes|which (?:makes|is|comes to)|co
 # "the two together come to $898", "with the switching discount it's 63.20", "it drops to $4,500":
 # an amount the rep works out from the KB's (a sum, a discount applied), not one the KB states
 # ("then it goes to $14.99" is a price of its own: the KB's next step)
+# "25 times 1.95": a number multiplied, not a multiple the KB states ("10 times the charge")
+TIMES_NUMBER = re.compile(r"(?<=times)\s+\$?\d|(?<=\d)\s*(?:x|times|multiplied by)\s+\$?\d", re.I)
 WORKED_OUT = re.compile(r"\b(?:comes?|came|coming) (?:out )?to\b|\badds? up\b|\bworks? out\b|\bin total\b|"
                         r"\baltogether\b|\ball in\b|\b(?:together|combined|for both|both together)\b|"
                         r"\b(?:drops?|dropped|brings?|brought|knocks?|bringing|"
@@ -118,7 +121,8 @@ PLAN_NOUNS = frozenset(content_words("plan plans package packages tier tiers pro
                                      "subscription bundle option service the"))
 GIVES_OFF = re.compile(r"\b(?:discount|discounted|off)\b[^.;]{0,20}$", re.I)   # "a discount of 10%", "off by 10%"
 SAVE = re.compile(r"\b(?:save|saves|saving|discount of|knock(?:s|ed)? off|take)\s+(?:you\s+)?(?:an? )?(?:extra\s+)?$", re.I)
-NOTICE_GIVEN = re.compile(r"\d[^.]{0,25}\bnotice|\bnotice of \d|\b(?:days?|weeks?|months?)'? ahead\b", re.I)
+NOTICE_GIVEN = re.compile(r"\d[^.]{0,25}\bnotice|\bnotice of \d|\b(?:days?|weeks?|months?)'? ahead\b|"
+                          r"\b\d+ (?:business |working |calendar )?(?:days?|weeks?|months?) (?:before|prior|in advance)\b", re.I)
 # the rep saying something costs nothing; and what says a KB fact is free on some terms
 FREE_CLAIM = re.compile(r"\b(?:(?:it'?s|is|are|'s|be|comes?|for) free\b|free of charge|no (?:extra |additional )?"
                         r"(?:charge|cost|fee)s?\b|at no (?:extra |additional )?(?:charge|cost)|"
@@ -164,8 +168,9 @@ ONLY_IF = re.compile(r"\b(?:only|if|unless|except|excluded|provided|as long as|w
 
 
 # (also after a short phrase naming where it applies: "On the Haven 6 it's a $199 add-on")
-PRONOUN_START = re.compile(r"(?:and |so |yeah,? |oh,? )?(?:(?:on|for|with) (?:the )?[\w-]+(?: [\w-]+){0,2},? )?"
-                           r"(?:it'?s|it is|it|that'?s|that is|this is|they'?re|they are)\b", re.I)
+PRONOUN_START = re.compile(r"(?:and |so |(?:yeah|yep|yup|yes|sure|nope|no|oh|right|absolutely|of course),? )?"
+                           r"(?:(?:on|for|with) (?:the )?[\w-]+(?: [\w-]+){0,2},? )?"
+                           r"(?:it'?s|it is|it|that'?s|that is|this is|they'?re|they are|those|these|they|both)\b", re.I)
 
 
 CUE_WORDS = frozenset(content_words("sold separately priced billed purchased bought waive waived waiving excluded "

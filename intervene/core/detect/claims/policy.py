@@ -10,7 +10,7 @@ import re
 from typing import Optional, Sequence
 
 from intervene.core.detect.claims.binding import same_value
-from intervene.core.detect.claims.facts import FactBook
+from intervene.core.detect.claims.facts import FactBook, offer_words
 from intervene.core.detect.claims.patterns import (
     ANY_PLAN,
     BENEFIT,
@@ -29,6 +29,7 @@ from intervene.core.detect.claims.patterns import (
     PCT_OR_OFF,
     PLAN_NOUN,
     POLICY_FRAMES,
+    PRONOUN_START,
     SAME_BENEFIT,
     SIM_FREE,
     SIM_QUANTITY,
@@ -68,11 +69,14 @@ def policy_terms(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> li
         if frame == "carry-over" and (DENIED.search(u.text[:said.start()]) or said.group(0).lower().startswith(
                 ("don", "doesn", "won"))):
             continue          # "they don't roll over" states the KB's own policy
-        if any(claim.search(normalize_numbers(f.text)) and not kb.search(normalize_numbers(f.text))
+        if any(claim.search(normalize_numbers(f.text)) and (
+                _phrases(claim, u.text) <= _phrases(claim, f.text) if frame == "notice"
+                else not kb.search(normalize_numbers(f.text)))
                for f, s in cands if s >= 0.3 and may_apply(f, u.product, u.named)):
             continue          # the KB itself says the rep's side ("Bloom credits roll over for 3 months"
                               # beside "credits are forfeited when a membership is cancelled"): which
-                              # one applies is a condition, not a contradiction
+                              # one applies is a condition, not a contradiction; and "can be cancelled
+                              # any time with 7 days' notice" says "cancel any time" in its own words
         for fact, sim in cands:
             if sim < 0.3 or not may_apply(fact, u.product, u.named):
                 continue
@@ -86,6 +90,12 @@ def policy_terms(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> li
                                 correction=correction(book, fact), score=sim, product=u.product,
                                 evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why, check=Check.POLICY)]
     return []
+
+
+def _phrases(frame: re.Pattern[str], text: str) -> set[str]:
+    """The frame's phrases in a text, in one spelling ("cancelled at any time" = "cancel anytime")."""
+    spelt = (re.sub(r"cancel(?:l?ed)?", "cancel", m.group(0).lower()) for m in frame.finditer(text))
+    return {re.sub(r"\bat\b|\s+", "", p) for p in spelt}
 
 
 def widened(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> list[Verdict]:
@@ -238,7 +248,7 @@ def offer_scope(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> lis
     return []
 
 
-def stacked(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> list[Verdict]:
+def stacked(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], prior: str = "") -> list[Verdict]:
     """"The trade-in credit stacks right on top of the holiday deal" where the KB
     says the deal "cannot be combined with a trade-in": the rep put together
     what the company keeps apart. Only where the rep names both sides - what
@@ -246,13 +256,23 @@ def stacked(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> list[Ve
     whole = u.lead_in + u.text + u.rest
     text = book.index.products.mask(whole)
     said = STACK_SAID.search(text)
-    if not said or not OFFER_SAID.search(text) or DENIED.search(text[:said.start()]) or any(
+    if not said or DENIED.search(text[:said.start()]) or any(
             a <= said.start() < b for a, b in negation_scopes(text)):
         return []             # ("they don't stack", "it can't be combined" state the KB's own rule)
-    words = set(content_words(whole)) - GENERIC - _STACK_WORDS
-    for fact, sim in cands:
+    offer = bool(OFFER_SAID.search(text))
+    if u.sentence == 0 and PRONOUN_START.match(u.text):
+        whole = f"{prior} {whole}"      # "Yep, those stack" answers "can I do the 0% and the $1,000 off together?"
+    words = offer_words(whole) - GENERIC - _STACK_WORDS
+    # (the words decide, not retrieval: "those stack, so the thousand off and then zero percent"
+    # is nothing like the fact's sentence, but names both of its sides)
+    near = dict(cands)
+    for fact, sim in [*cands, *((book.by_key[k], 0.3) for k in book.kept_apart if book.by_key[k] not in near)]:
         if sim < 0.3 or fact.key not in book.kept_apart or not may_apply(fact, u.product, u.named):
             continue
+        if not offer and fact.kind != "promotion":
+            continue          # "stack" with no offer said is about other things ("we stack the boxes"),
+                              # unless the fact is a promotion the rep names ("stack the referral and
+                              # the first fold")
         other = book.kept_apart[fact.key] - GENERIC - _STACK_WORDS
         about = book.fact_words[fact.key] - other - GENERIC - _STACK_WORDS
         if not (words & other and words & about):

@@ -42,6 +42,9 @@ def which_product(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> l
         instead = set(u.named) - {fact.product}
         if not named_in_fact or not instead or named_in_fact & set(u.named):
             continue
+        if _alternatives(book, u.lead_in + u.text + u.rest, fact.product, instead):
+            continue                      # the fact's own product offered beside another: options
+                                          # ("Essentials at 14 kW or the Whole Home 22"), not a swap
         if any(f.product in instead and s >= sim for f, s in cands):
             return []                     # the product the rep named has its own fact for this
         if _named_elsewhere(book, fact, instead, u.text):
@@ -60,6 +63,15 @@ def which_product(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> l
                         correction=correction(book, fact), score=sim, product=fact.product,
                         evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why, check=Check.PRODUCT)]
     return []
+
+
+def _alternatives(book: FactBook, text: str, own: Optional[str], others: set[str]) -> bool:
+    """The sentence offers the fact's own product and another as alternatives: an "or"
+    between their names ("Splash, or the Lagoon Plan, which ...")."""
+    spots = book.index.mentioned_products(text)
+    mine = [p for p, pid in spots if pid == own]
+    theirs = [p for p, pid in spots if pid in others]
+    return any(re.search(r"\bor\b", text[min(a, b):max(a, b)], re.I) for a in mine for b in theirs)
 
 
 def _named_elsewhere(book: FactBook, fact: Fact, named: set[str], text: str) -> bool:

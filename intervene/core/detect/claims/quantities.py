@@ -38,6 +38,7 @@ from intervene.core.detect.claims.patterns import (
     SIM_QUANTITY,
     SURCHARGE,
     THEY_SELL,
+    TIMES_NUMBER,
     TOPIC_MARGIN,
     WORKED_OUT,
     YOURS,
@@ -338,10 +339,10 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
                 same_value(o, fq2) for o in others_said for fq2, ex in zip(fqs, exempt) if not ex):
             continue          # "on the 12-month agreement installation is $199" against "$199, free with
                               # any 36-month agreement": the fee on other terms, said right
-        if q.value == 0 or APPROX.search(u.text[:q.start]) or (
+        if q.value == 0 or APPROX.search(u.text[:q.start]) or TIMES_NUMBER.match(u.text, q.end) or (
                 (echoes(q, echoed) or measured(q, measures)) and not q.bound):
             continue          # "zero" is polarity's job; "around 50", echoes and the customer's own
-                              # measures aren't KB claims
+                              # measures aren't KB claims; nor is a factor ("25 times 1.95 is ...")
         if q.kind == "bare" and not (fq.kind == "money" and (
                 (fact.kind == "price" and len(numbers) == 1)
                 or (fact.kind != "price" and fq.value >= 1000 and set(q.context) & set(fq.context))
@@ -449,6 +450,14 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
                                                # our prices is possible, proof of one is not (a discount
                                                # is only ever a slip for another discount: "$50 off" is
                                                # not the $50 late fee)
+        elif q.kind in ("count", "duration") and fact.product and any(
+                k != fact.key and book.by_key[k].product == fact.product and any(
+                    fq2.kind == r.kind and same_amount(fq2.value, r.value) for fq2 in book.fact_q[k])
+                and set(content_words(r.unit)) <= book.fact_words[k]
+                for r in said_as for k in book.count_at.get((r.kind, round(r.value, 2)), ())):
+            doubts.append("value-elsewhere")   # "the Family plan is $159 for 4 bags" checked against its
+                                               # roll-over fact's 2 bags: another fact of the same plan
+                                               # gives it 4 bags - a slip between them is possible
         elif surcharge and any(f2.key != fact.key and consistent(r, fq2, qs) and set(q.context) & set(fq2.context)
                                for f2, fq2 in book.extras for r in said_as):
             doubts.append("value-elsewhere")   # "the same $5 extra per lesson": a surcharge the KB has,
