@@ -234,11 +234,19 @@ class AccuracyDetector:
                 self.later_ok.add(fact.key)
 
     def turn_ended(self, now: float) -> list[Trigger]:
-        """Release held errors the rep did not fix themselves."""
+        """Release held errors the rep did not fix themselves: one per utterance, the
+        surest (two facts "contradicted" by one sentence are one slip read two ways far
+        more often than two slips, and the rep reads one card per thing they said)."""
         out = []
-        for h in self.held:
+        open_ = [h for h in self.held if not (h.verdict.fact and h.verdict.fact.key in self.later_ok)]
+        surest: dict[int, _Held] = {}
+        for h in open_:
+            best = surest.get(h.utterance.index)
+            if best is None or h.verdict.confidence > best.verdict.confidence:
+                surest[h.utterance.index] = h
+        for h in open_:
             v = h.verdict
-            if v.fact and v.fact.key in self.later_ok:
+            if surest[h.utterance.index] is not h:
                 continue
             out.append(Trigger(Category.ACCURACY, "kb-mismatch", Severity.HIGH, h.utterance.index, now,
                                f"Rep said \"{v.claim}\" - {v.reason.rstrip('.')}.", v.correction, v.evidence,
