@@ -89,6 +89,7 @@ def _naming(book: FactBook, allowed: Sequence[tuple[Fact, float]], nouns: set[st
             closer |= book.fact_words[f.key]
     return out
 
+
 def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed: Sequence[Quantity],
                own: dict[str, float], measures: Sequence[Quantity] = ()) -> list[Verdict]:
     out: list[Verdict] = []
@@ -451,8 +452,7 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
                                                # is only ever a slip for another discount: "$50 off" is
                                                # not the $50 late fee)
         elif q.kind in ("count", "duration") and fact.product and any(
-                k != fact.key and book.by_key[k].product == fact.product and any(
-                    fq2.kind == r.kind and same_amount(fq2.value, r.value) for fq2 in book.fact_q[k])
+                k != fact.key and book.by_key[k].product == fact.product
                 and set(content_words(r.unit)) <= book.fact_words[k]
                 for r in said_as for k in book.count_at.get((r.kind, round(r.value, 2)), ())):
             doubts.append("value-elsewhere")   # "the Family plan is $159 for 4 bags" checked against its
