@@ -85,7 +85,9 @@ class CallEngine:
         triggers: list[Trigger] = []
         for det in self.active:
             triggers += det.on_utterance(u, self.call, now)
-        mentioned = self.index.mentioned_products(u.text)
+        # (the product the sentence is about: "Moderate has everything in Mild plus ..." is
+        # about Moderate, not the Mild it is measured against)
+        mentioned = d.accuracy.checker.reader.subject_mentions(u.text)
         if mentioned:
             self.call.product = mentioned[-1][1]
         if u.speaker == Speaker.REP:

@@ -17,7 +17,8 @@ from typing import TypeGuard
 from intervene.nlp import currency
 
 __all__ = ["Quantity", "CONTENT_STOPWORDS", "UNITS", "TEENS", "TENS", "MONTHS", "days", "content_words",
-           "parse_number_words", "normalize_numbers", "extract_quantities", "same_quantity", "comparable"]
+           "parse_number_words", "normalize_numbers", "extract_quantities", "same_quantity", "comparable",
+           "rate_after"]
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,9 @@ _FEE_WORDS = {"fee", "fees", "cost", "costs", "charge", "charges", "price", "pri
 _LEAD_SKIP = {"more", "extra", "additional", "other", "new", "full", "separate", "total",
               "business", "working", "calendar", "straight", "consecutive", "whole"}
 # a lone scale word after these is one of it: "the first hundred feet", "per thousand words"
-_LONE_SCALE_AFTER = {"the", "first", "per", "every", "each", "other", "next", "that", "this"}
+_LONE_SCALE_AFTER = {"the", "first", "per", "every", "each", "other", "next", "that", "this", "our", "your", "my", "their",
+                     "is", "was", "just", "only", "about", "around", "over", "under", "for", "at", "it's", "that's",
+                     "it’s", "that’s", "costs", "cost", "pay", "charge", "be"}
 _ONE_UNIT_MONEY = {"dollar", "buck", "euro", "quid"}
 _DOLLAR_WORDS = {"dollar", "dollars", "buck", "bucks", "euro", "euros"}
 _DETERMINERS = {"the", "this", "that", "which", "no", "any", "every", "each", "another", "one",
@@ -301,15 +304,17 @@ def _number_at(toks: list[_Tok], i: int, date: bool = False) -> _Num | None:
         return num
     if t.kind != "w" or t.low not in _NUMBER_START:
         return None
-    if t.low in ("hundred", "thousand") and i > 0 and toks[i - 1].low in _LONE_SCALE_AFTER:
-        return _Num(100.0 if t.low == "hundred" else 1000.0, i, i + 1, words=True)
     k = i
     while k < n and k - i < 12 and toks[k].kind == "w" and not (k > i and _not_a_number(toks, k)):
         k += 1
-    got = _parse([x.low for x in toks[i:k]], [x.hy for x in toks[i:k]], 0, date)
+    words, hy = [x.low for x in toks[i:k]], [x.hy for x in toks[i:k]]
+    # "the hundred and fifty dollar fee", "our thousand dollar deposit", "per hundred": a scale
+    # with no number before it is one of it (where a count comes before, "a few hundred", it is not)
+    lone = t.low in ("hundred", "thousand") and (i == 0 or toks[i - 1].kind == "p" or toks[i - 1].low in _LONE_SCALE_AFTER)
+    got = _parse(["a", *words], [False, *hy], 0, date) if lone else _parse(words, hy, 0, date)
     if got is None:
         return None
-    num = _Num(got[0], i, i + got[1], got[2], True)
+    num = _Num(got[0], i, i + got[1] - lone, got[2], True)
     j = num.end
     if not num.ordinal and j + 1 < n and toks[j].low == "point" and toks[j + 1].low in UNITS:
         k, digits = j + 1, ""
@@ -455,8 +460,16 @@ def _stem(w: str) -> str:
     if w not in _NUMBER_WORDS:
         for suf in ("ation", "ing", "ed"):
             if w.endswith(suf) and len(w) - len(suf) >= 4:
-                return w[:-len(suf)]
+                w = w[:-len(suf)]
+                # the consonant doubled for the ending goes with it ("cancelled" and "cancel",
+                # "shipped" and "ship"), not a double the word has ("billed", "missed", "staffed")
+                if suf != "ation" and (w[-2:] in _DOUBLED or len(w) >= 6 and w.endswith("ell")):
+                    w = w[:-1]
+                return w
     return w
+
+
+_DOUBLED = {"pp", "tt", "nn", "mm", "gg", "dd", "bb", "rr"}
 
 
 def _singular(w: str) -> str:
@@ -564,6 +577,13 @@ _ADJECTIVES = frozenset("""deep free extra full new big small large short long q
  group basic standard first second third last next same other whole half double spare old young""".split())
 
 
+def rate_after(text: str, end: int) -> str:
+    """The rate said right after a number read as money ("a night", "per lesson"), for a
+    caller that knows the number is a price where the lexicon alone cannot: "159 a night"
+    is a price at a campground and a count elsewhere."""
+    return _rate(_tokenize(text[end:]), 0, money=True)[0]
+
+
 def _noun(toks: list[_Tok], j: int, value: float) -> int:
     """Index of the noun a number counts ("two coffee shops" -> shops), or -1:
     up to three content words, the first plural one wins (singular: first non-adjective)."""
@@ -571,8 +591,10 @@ def _noun(toks: list[_Tok], j: int, value: float) -> int:
     k = j
     while k < len(toks) and len(run) < 3 and toks[k].kind == "w":
         w = toks[k].low
-        if not run and w in _LEAD_SKIP and k == j:
-            k += 1
+        if not run and k == j and (w in _LEAD_SKIP or (
+                w.endswith("ed") and len(w) > 4 and k + 1 < len(toks) and toks[k + 1].kind == "w"
+                and toks[k + 1].low not in _NOT_NOUN)):
+            k += 1            # "5,000 finished square feet", "three unused visits": the noun is after
             continue
         if w in _NOT_NOUN or w.endswith("ly") or (w.endswith("ed") and len(w) > 4):
             break

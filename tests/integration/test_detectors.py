@@ -158,6 +158,15 @@ def test_confusion_not_in_standard_but_in_training(run_call) -> None:
     ("One more word about the bigger package and I'm reporting you to your manager.", "escalation"),
     ("why do you keep changing the numbers on me", "frustration"),
     ("Okay, this is getting kind of confusing, which one has the warranty?", "confusion"),
+    # over the rep's head, a complaint, ending the call or all business, a trick named as one
+    ("This is ridiculous. I want to speak to your manager right now.", "escalation"),
+    ("get a supervisor on the line or i'm filing a complaint", "escalation"),
+    ("If I hear that one more time I'm ending this call and cancelling all of our orders with you.", "escalation"),
+    ("Another fee? Honestly this feels like a bait and switch.", "escalation"),
+    ("Stop reading me a script, I asked how much it is.", "frustration"),
+    ("so now it's double? why didn't you say that at the start", "frustration"),
+    ("Hold on, so I'd pay for the membership on top? This is getting a little frustrating.", "frustration"),
+    ("You keep going back and forth and I'm getting a little lost here.", "confusion"),
 ])
 def test_the_words_of_an_upset_lead_name_the_strongest_emotion(run_call, lead: str, label: str) -> None:
     """Long or disfluent replies dilute their meaning; the words themselves
@@ -173,7 +182,10 @@ def test_the_words_of_an_upset_lead_name_the_strongest_emotion(run_call, lead: s
 
 @pytest.mark.parametrize("lead", ["I already said yes to my wife, she wants faster internet.",
                                   "I already have a router, is that okay?",
-                                  "Are you even open on Sundays?"])
+                                  "Are you even open on Sundays?",
+                                  "I'll need to talk to my manager before we sign anything.",
+                                  "Before we hang up, can you email me the quote?",
+                                  "I'll report it to our board and get back to you."])
 def test_already_and_even_are_not_frustration_by_themselves(run_call, lead: str) -> None:
     call = [(0.0, 3.0, "rep", "So what's your setup today?"), (3.5, 7.0, "lead", lead),
             (7.5, 9.0, "rep", "Great, thanks.")]

@@ -42,6 +42,10 @@ aloud - cannot quietly regress.
   detailing) written in the nineteenth session the same way, with two tune sets
   (laundry pickup and delivery, standby generators), and scored once before that
   session's changes.
+- blind15: tests/calls/blind15/*, two industries (document shredding, furniture
+  rental) written in the twentieth session the same way, with two tune sets
+  (carpet & upholstery cleaning, home inspection), and scored once before that
+  session's changes.
 The blind sets are the honest figure of how the checker does on a company it
 has not seen. Do not tune on them; write new sets instead.
 """
@@ -77,13 +81,14 @@ GROUPS = {
     "blind12": sets_under(HERE / "calls" / "blind12"),
     "blind13": sets_under(HERE / "calls" / "blind13"),
     "blind14": sets_under(HERE / "calls" / "blind14"),
+    "blind15": sets_under(HERE / "calls" / "blind15"),
 }
 # (overall recall, overall precision, accuracy precision, most wrong spoken corrections)
 FLOORS = {
     "dev": (0.95, 0.95, 0.95, 0),
     "older": (0.71, 0.95, 0.95, 0),     # measured: 0.738 / 0.978 / 1.00 / 0 wrong spoken of 7
-    "tune": (0.64, 0.92, 0.95, 1),      # measured: 0.653 / 0.934 / 0.97 / 0 wrong spoken of 64 (39 sets;
-                                        # 0.652 / 0.942 on the 37 before two new ones were added)
+    "tune": (0.63, 0.92, 0.95, 1),      # measured: 0.644 / 0.934 / 0.99 / 0 wrong spoken of 67 (41 sets;
+                                        # 0.653 / 0.934 on the 39 before two new ones were added)
     "blind": (0.65, 0.89, 0.80, 1),     # measured: 0.678 / 0.927 / 0.89 / 0 wrong spoken of 8
     "blind2": (0.63, 0.89, 0.85, 1),    # measured: 0.662 / 0.925 / 1.00 / 0 wrong spoken of 2
     "blind3": (0.45, 0.85, 0.60, 1),    # measured: 0.487 / 0.860 / 0.62 / 0 wrong spoken of 0
@@ -99,6 +104,7 @@ FLOORS = {
     "blind12": (0.42, 0.74, 0.30, 1),   # measured: 0.452 / 0.778 / 0.40 / 0 wrong spoken of 0 (first run)
     "blind13": (0.36, 0.63, 0.75, 1),   # measured: 0.391 / 0.667 / 0.85 / 0 wrong spoken of 3 (first run)
     "blind14": (0.29, 0.75, 0.60, 1),   # measured: 0.323 / 0.789 / 0.70 / 0 wrong spoken of 0 (first run)
+    "blind15": (0.39, 0.70, 0.63, 1),   # measured: 0.419 / 0.735 / 0.73 / 0 wrong spoken of 4 (first run)
 }
 # (with the judge, as shipped; INTERVENE_JUDGE=off runs the rules alone and misses these floors)
 

@@ -498,3 +498,41 @@ def test_over_or_above_a_number_is_a_lower_bound(text: str, value: float) -> Non
     q = one(normalize_numbers(text))
     assert (q.value, q.bound) == (value, "min"), q
 
+
+
+@pytest.mark.parametrize("text, value", [
+    ("over our hundred and fifty dollar visit minimum", 150.0),
+    ("the hundred and fifty dollar fee", 150.0),
+    ("Hundred and twenty-five a month.", 125.0),
+    ("your thousand dollar deposit", 1000.0),
+])
+def test_a_hundred_with_no_number_before_it_is_one_hundred(text: str, value: float) -> None:
+    """"our hundred and fifty dollar minimum" is $150 - not "hundred" and $50."""
+    assert one(normalize_numbers(text)).value == value
+
+
+def test_a_few_hundred_is_no_number() -> None:
+    assert not extract_quantities(normalize_numbers("a few hundred dollars"))
+
+
+@pytest.mark.parametrize("text, value, unit", [
+    ("homes of 3,001 to 5,000 finished square feet", 5000.0, "foot"),
+    ("you still have three unused visits", 3.0, "visit"),
+    ("2 covered parking spots", 2.0, "spot"),
+])
+def test_an_adjective_in_ed_before_the_noun_keeps_the_noun(text: str, value: float, unit: str) -> None:
+    q = [q for q in extract_quantities(normalize_numbers(text)) if q.value == value][0]
+    assert (q.kind, q.unit) == ("count", unit), q
+
+
+@pytest.mark.parametrize("a, b", [
+    ("cancelled", "cancel"), ("cancelling", "cancel"), ("shipped", "ship"), ("planned", "plan"),
+    ("transferred", "transfer"), ("labelled", "label"),
+])
+def test_a_consonant_doubled_for_an_ending_stems_with_the_word(a: str, b: str) -> None:
+    assert content_words(a) == content_words(b), (content_words(a), content_words(b))
+
+
+@pytest.mark.parametrize("a, b", [("billed", "bill"), ("missed", "miss"), ("staffed", "staff"), ("installed", "install")])
+def test_a_double_the_word_has_is_kept(a: str, b: str) -> None:
+    assert content_words(a) == content_words(b) == [b], (content_words(a), content_words(b))

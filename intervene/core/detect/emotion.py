@@ -99,7 +99,15 @@ CUES = {
         r"sick (?:and tired )?of (?:you|your)|fed up with (?:you|your)|post(?:ing)? about (?:you|your company)|"
         r"(?:leave|leaving|write|writing|post|posting) (?:you )?(?:a |an )?(?:bad|terrible|awful|horrible|negative|"
         r"one-star|one star|1-star|1 star) review|"
-        r"(?:if|when) (?:you|anyone|anybody|somebody|someone) (?:from \w+ )?calls? (?:me |here )?again)\b", re.I),
+        r"(?:if|when) (?:you|anyone|anybody|somebody|someone) (?:from \w+ )?calls? (?:me |here )?again|"
+        # asking over the rep's head, complaining, threatening to end the call or all business
+        r"(?:speak|talk) (?:to|with) (?:a|your|the) (?:manager|supervisor)|"
+        r"(?:i want|get me|put me through to|put) (?:a|your|the) (?:manager|supervisor)(?: on)?|"
+        r"fil(?:e|ing) (?:a )?(?:formal )?complaint|report(?:ing)? (?:this call|the call|this conversation) to|"
+        r"(?:seconds?|minutes?|close|this close) (?:away )?from hanging up|"
+        r"(?:i'?m|i am|i'?ll|i will|i'?m going to|gonna) end(?:ing)? (?:this|the) call|"
+        r"cancel(?:l?ing)? (?:every|all|each)(?: of)? (?:\w+ ){0,2}(?:orders?|accounts?|contracts?|jobs?)|"
+        r"bait[- ](?:and[- ])?switch)\b", re.I),
     "frustration": re.compile(
         r"\b(?:(?:you'?re|you are) not (?:listening|answering)|you'?re not even listening|not listening to me|"
         r"(?:i'?ve|i have|i) (?:already |just )?(?:asked|told|said)(?: you)?(?: (?:that|this|it|about \w+))? "
@@ -117,7 +125,10 @@ CUES = {
         r"(?:you )?keep (?:skipping|pushing|ignoring|dodging|avoiding|reading me|interrupting|cutting|changing the subject)|"
         r"(?:you )?keep changing (?:the |your )?(?:numbers?|prices?|story|answers?|figures?)|"
         r"(?:you )?(?:just )?(?:skipped|dodged|ignored) (?:it|my question|that|over)|going in circles|"
-        r"getting (?:really |so |a bit |honestly |pretty )?(?:frustrat\w+|annoy\w+|irritat\w+|tired of)|"
+        r"getting (?:really |so |a bit |a little |kind of |kinda |honestly |pretty )?(?:frustrat\w+|annoy\w+|irritat\w+|"
+        r"tired of)|"
+        r"read(?:ing)? (?:me )?(?:a|the|your|from a|off a) script|every time you open your mouth|"
+        r"why didn'?t you (?:say|mention|tell me) (?:that|this|so)\b|"
         r"(?:honestly|really|so|pretty|getting) (?:frustrating|irritating|annoying)|stop pushing|"
         r"did you even (?:read|look|listen|check)|didn'?t you (?:even )?read|"
         r"(?:losing|lost|running out of) (?:my |all )?patience|"
@@ -138,7 +149,7 @@ CUES = {
         r"(?:not trying to|don'?t want to|do not want to|can'?t) sit through (?:the |a |this |your |all )|"
         r"(?:that was|that'?s) (?:like )?my (?:whole|entire) question)\b", re.I),
     "confusion": re.compile(
-        r"\b(?:i'?m (?:so |a (?:little |bit )?|kind of |kinda |sort of |totally |completely |really |getting )?"
+        r"\b(?:i'?m (?:getting )?(?:so |a (?:little |bit )?|kind of |kinda |sort of |totally |completely |really )?"
         r"(?:confused|lost)|not sure i follow|i don'?t follow|i'?m not following|"
         r"i don'?t understand|that doesn'?t make sense|wait,? (?:i'?m )?confused|"
         r"(?:this|that|it)(?:'s| is) getting (?:really |so |a (?:little |bit )?|kind of |kinda |pretty )?confusing)\b", re.I),

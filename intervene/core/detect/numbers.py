@@ -67,6 +67,16 @@ def echoes(q: Quantity, lead: Sequence[Quantity]) -> bool:
                and not (e.kind == q.kind == "duration" and e.unit != q.unit) for e in lead)
 
 
+def spread(q: Quantity, lead: Sequence[Quantity], qs: Sequence[Quantity]) -> bool:
+    """Is an amount the lead's own amount spread over (or times) a count or term
+    the rep says beside it? ("I'm looking at the $960 one" - "over 24 months at 0%,
+    so that's $40 a month for the phone": the rep's arithmetic, not a KB price.)"""
+    return q.kind == "money" and any(
+        e.kind in ("money", "bare") and e.value > 0 and c is not q and c.value > 1
+        and (about_same(q.value, e.value / c.value) or about_same(q.value, e.value * c.value))
+        for e in lead for c in qs if c.kind in ("count", "duration", "bare"))
+
+
 def measured(q: Quantity, measures: Sequence[Quantity]) -> bool:
     """Is the rep coming back to a measure the customer gave earlier in the call
     ("the back line is about 120 feet" ... "so 120 feet is $4,080")? The same count

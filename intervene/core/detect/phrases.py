@@ -104,11 +104,30 @@ def lexical_hit(phrase: str, words: set[str], text: str = "", need: bool = False
     counted = content - _TIME_WORDS if need else content
     if len(counted) < 2 or not content <= words:      # one shared word ("site") is not a signal
         return False
+    if text and not _close_together(content, content_words(text)):
+        return False          # "any new stain in the next 12 months we'll come back" has the words of
+                              # "any stain comes out", far apart: another thing said
     # a number counts the word after it: "away for 2 weeks" has the words of "we have two
     # dogs", not its two dogs
     low = text.lower()
     return not text or all(re.search(rf"\b{n}[\s-]+(?:[\w']+[\s-]+)?{re.escape(w[:4])}", low)
                            for n, w in re.findall(r"\b(\d+)[\s-]+([a-z]+)", phrase.lower()))
+
+
+def _close_together(need: set[str], said: list[str]) -> bool:
+    """All of a phrase's words within a few words of each other in what was said
+    (a phrase of a few words, said in other words, keeps them near)."""
+    at = [i for i, w in enumerate(said) if w in need]
+    reach = len(need) + 1
+    for k, a in enumerate(at):
+        seen: set[str] = set()
+        for b in at[k:]:
+            if b - a > reach:
+                break
+            seen.add(said[b])
+            if seen >= need:
+                return True
+    return False
 
 
 @lru_cache(maxsize=8192)

@@ -42,7 +42,7 @@ WE = re.compile(r"\b(?:we|we'?re|we'?ve|we'?ll|we'?d|our|ours|us)\b", re.I)
 # a product named as the yardstick, not the subject: "everything in Silver", "more than Gold"
 REFERENCE = re.compile(r"(?:\b(?:everything|all|anything|whatever'?s?|what you get|what'?s)\s+"
                        r"(?:that'?s\s+|you get\s+|you(?:'ve| have| had)(?: got)?\s+(?:now\s+)?)?"
-                        r"(?:in|on|from|of|with|that comes with)|\b(?:than|as|like|over|above|beyond|versus|vs\.?|"
+                        r"(?:in|on|from|of|with|that comes with)|\b(?:than|as|(?<!sounds )(?<!looks )(?<!seems )(?<!feels )like|over|above|beyond|versus|vs\.?|"
                         r"unlike|compared to|compared with|upgrade from|up from|everything))\s+(?:the\s+|our\s+)?$", re.I)
 _PLUS_AFTER = re.compile(r"\s*,?\s*(?:plus|\+|and on top|with extras)\b", re.I)
 _HYPOTHETICAL = re.compile(r"\b(?:let'?s say|say you|suppose|supposing|imagine|hypothetically|what if|even if|"

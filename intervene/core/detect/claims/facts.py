@@ -192,6 +192,8 @@ class FactBook:
                 self.with_word.setdefault(w, []).append(f)
         self.row = {f.key: i for i, f in enumerate(index.facts)}
         self.price = {f.product: f for f in index.facts if f.kind == "price" and f.product}
+        # what the KB prices things per, besides time ("$139 per night", "$65 per lesson")
+        self.money_per = {fq.per for qs in self.fact_q.values() for fq in qs if fq.kind == "money" and fq.per}
         # words too many facts use to name an item of one ("clean" in a cleaning company's KB)
         in_facts = Counter(w for words in self.fact_words.values() for w in words)
         self.common = frozenset(w for w, c in in_facts.items() if c > max(2, n_facts // 10))

@@ -42,9 +42,12 @@ EARLY_EXIT = re.compile(r"\b(?:early (?:cancellation|termination)|cancel\w* earl
 POLICY_FRAMES = (
     ("notice", re.compile(r"\b(?:no notice|without (?:any )?notice|no need to (?:tell|give|warn)|not locked in|never locked in|"
                           r"no commitment|no minimum (?:term|commitment)|cancel(?:l?ed)? (?:at )?any ?time|stop (?:at )?any ?time|"
+                          r"cancel(?:l?ed)? (?:\w+ ){0,2}whenever (?:you )?(?:like|want|need)|"
                           r"walk away (?:at )?any ?time)\b", re.I),
      re.compile(r"\b\d+[- ](?:days?|weeks?|months?)'?s?'? (?:written |advance )?notice\b|\bnotice of \d+|"
-                r"\bminimum (?:term|commitment) of\b|\b\d+-month (?:minimum|commitment|term)\b", re.I)),
+                r"\bminimum (?:term|commitment) of\b|\b\d+-month (?:minimum|commitment|term)\b|"
+                # ("can be cancelled for a full refund up to 72 hours before the install date")
+                r"\b\d+ (?:business |working |calendar )?(?:hours?|days?|weeks?)'? (?:before|prior to|in advance)\b", re.I)),
     ("refund", re.compile(r"\b(?:refund|money back|pay you back|credit you)\w*\b[^.]{0,60}\b(?:unused|whatever'?s left|"
                           r"remaining|rest of|prorat\w*|pro-rat\w*|partial|the months? you|left over|didn'?t use|"
                           r"haven'?t used|hadn'?t used)|\b(?:unused|remaining|prorat\w*)\b[^.]{0,40}\brefund", re.I),
@@ -122,7 +125,7 @@ PLAN_NOUNS = frozenset(content_words("plan plans package packages tier tiers pro
 GIVES_OFF = re.compile(r"\b(?:discount|discounted|off)\b[^.;]{0,20}$", re.I)   # "a discount of 10%", "off by 10%"
 SAVE = re.compile(r"\b(?:save|saves|saving|discount of|knock(?:s|ed)? off|take)\s+(?:you\s+)?(?:an? )?(?:extra\s+)?$", re.I)
 NOTICE_GIVEN = re.compile(r"\d[^.]{0,25}\bnotice|\bnotice of \d|\b(?:days?|weeks?|months?)'? ahead\b|"
-                          r"\b\d+ (?:business |working |calendar )?(?:days?|weeks?|months?) (?:before|prior|in advance)\b", re.I)
+                          r"\b\d+ (?:business |working |calendar )?(?:hours?|days?|weeks?|months?) (?:before|prior|in advance)\b", re.I)
 # the rep saying something costs nothing; and what says a KB fact is free on some terms
 FREE_CLAIM = re.compile(r"\b(?:(?:it'?s|is|are|'s|be|comes?|for) free\b|free of charge|no (?:extra |additional )?"
                         r"(?:charge|cost|fee)s?\b|at no (?:extra |additional )?(?:charge|cost)|"

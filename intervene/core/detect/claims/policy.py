@@ -53,6 +53,9 @@ from intervene.nlp.lexicon import (
 from intervene.nlp.text import negation_scopes
 from intervene.vocab import Check, Evidence, Fact, Verdict
 
+FRAME_MARGIN = 0.2       # a fact this much less similar than the closest is not what the sentence is about
+SAID_OF_ANOTHER = 0.75   # a fact this similar to the sentence is what the rep said, whoever it is for
+
 
 def policy_terms(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> list[Verdict]:
     """Policies contradicted without a number: "cancel any time, no notice needed"
@@ -72,23 +75,33 @@ def policy_terms(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> li
         if any(claim.search(normalize_numbers(f.text)) and (
                 _phrases(claim, u.text) <= _phrases(claim, f.text) if frame == "notice"
                 else not kb.search(normalize_numbers(f.text)))
-               for f, s in cands if s >= 0.3 and may_apply(f, u.product, u.named)):
+               for f, s in cands if s >= 0.3 and (may_apply(f, u.product, u.named) or s >= SAID_OF_ANOTHER)):
             continue          # the KB itself says the rep's side ("Bloom credits roll over for 3 months"
                               # beside "credits are forfeited when a membership is cancelled"): which
                               # one applies is a condition, not a contradiction; and "can be cancelled
                               # any time with 7 days' notice" says "cancel any time" in its own words
-        for fact, sim in cands:
-            if sim < 0.3 or not may_apply(fact, u.product, u.named):
-                continue
-            if kb.search(normalize_numbers(fact.text)):
-                # the frame on both sides is the evidence: how similar the wording is, the
-                # rep's own "if you cancel", or whom the window is for ("new customers
-                # who cancel within 14 days") adds no doubt: after it there is no refund
-                conf, why = confidence(book, BASE["policy"], u, fact, max(sim, 0.55),
-                                       ignore=("if", "condition", "condition-number"))
-                return [Verdict(False, u.text, fact, f"rep's {frame} terms differ from the KB: {fact.text}",
-                                correction=correction(book, fact), score=sim, product=u.product,
-                                evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why, check=Check.POLICY)]
+                              # (also of another plan, in nearly the rep's words: "no notice period,
+                              # access until the end of the month paid" is the self-paced plan's
+                              # policy, said while another was discussed - whose it is, is
+                              # ownership's question)
+        top = max((s for f, s in cands if may_apply(f, u.product, u.named)), default=0.0)
+        pool = [(f, s) for f, s in cands if s >= max(0.3, top - FRAME_MARGIN) and may_apply(f, u.product, u.named)
+                and kb.search(normalize_numbers(f.text))]
+        # (a fact far below the closest is not what the sentence is about: "cancel any time before
+        # the install and get the deposit back" is the install's cancellation, not the notice a
+        # maintenance plan needs; among close ones, the one that shares most of the rep's words -
+        # "30 days' notice" - is the one the rep was giving)
+        said_words = set(content_words(normalize_numbers(u.text))) - GENERIC
+        close = [(f, s) for f, s in pool if s >= pool[0][1] - 0.05]
+        for fact, sim in sorted(close, key=lambda fs: -len(said_words & book.fact_words[fs[0].key]))[:1]:
+            # the frame on both sides is the evidence: how similar the wording is, the
+            # rep's own "if you cancel", or whom the window is for ("new customers
+            # who cancel within 14 days") adds no doubt: after it there is no refund
+            conf, why = confidence(book, BASE["policy"], u, fact, max(sim, 0.55),
+                                   ignore=("if", "condition", "condition-number"))
+            return [Verdict(False, u.text, fact, f"rep's {frame} terms differ from the KB: {fact.text}",
+                            correction=correction(book, fact), score=sim, product=u.product,
+                            evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why, check=Check.POLICY)]
     return []
 
 

@@ -68,10 +68,11 @@ from intervene.core.detect.numbers import (
     readings,
     retracted,
     same_rate_basis,
+    spread,
     value_parts,
 )
 from intervene.core.detect.subjects import WE, Unit
-from intervene.nlp.lexicon import Quantity, comparable, content_words, extract_quantities, same_amount
+from intervene.nlp.lexicon import Quantity, comparable, content_words, extract_quantities, rate_after, same_amount
 from intervene.vocab import Check, Evidence, Fact, Verdict
 
 
@@ -102,6 +103,10 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
              and b.value == int(b.value)}
     qs = [q for q in qs if id(q) not in leads]
     qs, paired = cents_pairs(u.text, qs)
+    # "a hundred and fifty-nine a night" where the KB prices by the night: a price said without
+    # its currency (a number "a night" is a count where nothing is priced so)
+    qs = [replace(q, kind="money", per=r) if q.kind == "bare" and (r := rate_after(u.text, q.end)) in book.money_per
+          else q for q in qs]
     numbers = [q for q in qs if q.kind != "date"]
     # the clause with the rest of its sentence (where a repair may go on), and the whole
     # sentence's numbers (where the fact's own number may be said): read once per unit
@@ -166,10 +171,11 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
             # "on Total Protect that's 6.99 a month extra": what something costs on top of
             # the plan, never the plan's own price
             allowed = [(f, s) for f, s in allowed if f.kind != "price" or f.product != prod]
-        elif price and q.kind == "money" and period(q) and period(q) in {
-                period(fq) for fq in book.fact_q[price.key] if fq.kind == "money"}:
+        elif price and q.kind == "money" and any(fq.kind == "money" and (
+                period(q) and period(q) == period(fq) or q.per and q.per == fq.per) for fq in book.fact_q[price.key]):
             # "it's 49 a month" is about the price of the plan under discussion, however short
-            # (and "it's 139 a quarter" about its quarterly price)
+            # (and "it's 139 a quarter" about its quarterly price, "that's 159 a night" about
+            # its nightly one)
             allowed = [(price, max(SIM_QUANTITY, dict((f.key, s) for f, s in allowed).get(price.key, 0.0)))] + \
                       [(f, s) for f, s in allowed if f.key != price.key]
         if len(owners) > 1:
@@ -220,8 +226,9 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
         for key in {p[1].key for p in pairs}:
             fqs = book.fact_q[key]
             rivals = [i for i, fq in enumerate(fqs) if any(p[3] is fq for p in pairs)]
-            if len(rivals) < 2:
-                continue
+            if len(rivals) < 2 or (not q.bound and all(fqs[i].bound for i in rivals)):
+                continue      # ("for a 4-bedroom home" against "up to two bedrooms ... three or more":
+                              # thresholds, each a line the customer's count may fall in)
             item_said = said_with(q) if item_said is None else item_said
             if (b := bound_value(item_said, book.fq_parts[key], rivals, book.common)) is not None:
                 unbound |= {id(fqs[i]) for i in rivals if i != b}
@@ -236,8 +243,14 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
         # (and of one fact's values, one the rep said beside this number is not what this one is:
         # "49.99 a month for the first term, then it renews at 69.99" is about the renewal price)
         said_beside = beside(q)       # (also what the fact's own number is checked against below)
-        pairs.sort(key=lambda p: (p[2] < closest - TOPIC_MARGIN, -p[0],
-                                  any(same_value(o, p[3]) for o in said_beside)))
+        # (unless its number is said in that fact's own words and the closer facts' numbers in
+        # none of them: "cancel at least 48 hours before the start time" is about the deposit's
+        # "cancelled at least 72 hours before the start time", not the 24 hours' notice of a
+        # booking that retrieval put first)
+        shared = {id(p[3]): len(set(q.context) & set(p[3].context)) for p in pairs}
+        near_words = max((shared[id(p[3])] for p in pairs if p[2] >= closest - TOPIC_MARGIN), default=0)
+        pairs.sort(key=lambda p: (p[2] < closest - TOPIC_MARGIN and not (shared[id(p[3])] >= 3 and near_words == 0),
+                                  -p[0], any(same_value(o, p[3]) for o in said_beside)))
         # (an amount said is never the fact's "no fee" for others: "the diagnostic fee is $75"
         # against "$95 for non-members; members pay no diagnostic fee" is about the $95)
         best = next((p for p in pairs if p[3].value or not q.value), pairs[0])
@@ -341,9 +354,10 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
             continue          # "on the 12-month agreement installation is $199" against "$199, free with
                               # any 36-month agreement": the fee on other terms, said right
         if q.value == 0 or APPROX.search(u.text[:q.start]) or TIMES_NUMBER.match(u.text, q.end) or (
-                (echoes(q, echoed) or measured(q, measures)) and not q.bound):
+                (echoes(q, echoed) or measured(q, measures)) and not q.bound) or spread(q, echoed, beside(q)):
             continue          # "zero" is polarity's job; "around 50", echoes and the customer's own
                               # measures aren't KB claims; nor is a factor ("25 times 1.95 is ...")
+                              # or the lead's own amount spread over the months the rep says
         if q.kind == "bare" and not (fq.kind == "money" and (
                 (fact.kind == "price" and len(numbers) == 1)
                 or (fact.kind != "price" and fq.value >= 1000 and set(q.context) & set(fq.context))
