@@ -92,7 +92,7 @@ def test_an_adjective_between_number_and_noun_keeps_the_noun(cabins, text) -> No
 
 @pytest.mark.parametrize("text", [
     "You can cancel any time before the rental starts and get the whole kayak deposit back.",
-    "no problem you can cancel the kayak whenever you like before the rental and the deposit comes back in full",
+    "no problem you can cancel anytime before the kayak rental and the deposit comes back in full",
 ])
 def test_any_time_before_against_hours_before_is_shown(cabins, text) -> None:
     """A fact that gives its notice as "up to 48 hours before the rental start"

@@ -42,7 +42,6 @@ EARLY_EXIT = re.compile(r"\b(?:early (?:cancellation|termination)|cancel\w* earl
 POLICY_FRAMES = (
     ("notice", re.compile(r"\b(?:no notice|without (?:any )?notice|no need to (?:tell|give|warn)|not locked in|never locked in|"
                           r"no commitment|no minimum (?:term|commitment)|cancel(?:l?ed)? (?:at )?any ?time|stop (?:at )?any ?time|"
-                          r"cancel(?:l?ed)? (?:\w+ ){0,2}whenever (?:you )?(?:like|want|need)|"
                           r"walk away (?:at )?any ?time)\b", re.I),
      re.compile(r"\b\d+[- ](?:days?|weeks?|months?)'?s?'? (?:written |advance )?notice\b|\bnotice of \d+|"
                 r"\bminimum (?:term|commitment) of\b|\b\d+-month (?:minimum|commitment|term)\b|"
