@@ -85,11 +85,7 @@ class CallEngine:
         triggers: list[Trigger] = []
         for det in self.active:
             triggers += det.on_utterance(u, self.call, now)
-        # (the product the sentence is about: "Moderate has everything in Mild plus ..." is
-        # about Moderate, not the Mild it is measured against)
-        mentioned = d.accuracy.checker.reader.subject_mentions(u.text)
-        if mentioned:
-            self.call.product = mentioned[-1][1]
+        self.call.product = d.accuracy.product_named(u.text) or self.call.product
         if u.speaker == Speaker.REP:
             self.rep_turn_open = True
             self.last_rep_end = u.end

@@ -314,7 +314,8 @@ def _number_at(toks: list[_Tok], i: int, date: bool = False) -> _Num | None:
     got = _parse(["a", *words], [False, *hy], 0, date) if lone else _parse(words, hy, 0, date)
     if got is None:
         return None
-    num = _Num(got[0], i, i + got[1] - lone, got[2], True)
+    said = got[1] - 1 if lone else got[1]      # (the "a" put before a lone scale was not said)
+    num = _Num(got[0], i, i + said, got[2], True)
     j = num.end
     if not num.ordinal and j + 1 < n and toks[j].low == "point" and toks[j + 1].low in UNITS:
         k, digits = j + 1, ""

@@ -76,6 +76,12 @@ class AccuracyDetector:
     later_ok: set[str] = field(default_factory=set)    # facts the rep got right after a held error
     lead_measures: dict[int, list[Quantity]] = field(default_factory=dict)   # read once per lead utterance
 
+    def product_named(self, text: str) -> Optional[str]:
+        """The product a sentence is about, if it names one ("Moderate has everything in
+        Mild plus ..." is about Moderate, not the Mild it is measured against)."""
+        mentioned = self.checker.reader.subject_mentions(text)
+        return mentioned[-1][1] if mentioned else None
+
     def on_interim(self, u: Utterance, call: CallState, now: float) -> list[Trigger]:
         """The finished sentences of an utterance still being spoken. Errors
         found are held like final ones; the final transcript replaces them."""

@@ -61,6 +61,8 @@ def policy_terms(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> li
     """Policies contradicted without a number: "cancel any time, no notice needed"
     against a notice period or minimum term; "we refund the unused months" against
     a refund that is full within a window and nothing after."""
+    top = max((s for f, s in cands if may_apply(f, u.product, u.named)), default=0.0)
+    said_words = set(content_words(normalize_numbers(u.text))) - GENERIC
     for frame, claim, kb in POLICY_FRAMES:
         if frame == "notice" and NOTICE_GIVEN.search(u.text):
             continue          # "cancel any time with 30 days' notice" states the notice
@@ -84,14 +86,12 @@ def policy_terms(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> li
                               # access until the end of the month paid" is the self-paced plan's
                               # policy, said while another was discussed - whose it is, is
                               # ownership's question)
-        top = max((s for f, s in cands if may_apply(f, u.product, u.named)), default=0.0)
         pool = [(f, s) for f, s in cands if s >= max(0.3, top - FRAME_MARGIN) and may_apply(f, u.product, u.named)
                 and kb.search(normalize_numbers(f.text))]
         # (a fact far below the closest is not what the sentence is about: "cancel any time before
         # the install and get the deposit back" is the install's cancellation, not the notice a
         # maintenance plan needs; among close ones, the one that shares most of the rep's words -
         # "30 days' notice" - is the one the rep was giving)
-        said_words = set(content_words(normalize_numbers(u.text))) - GENERIC
         close = [(f, s) for f, s in pool if s >= pool[0][1] - 0.05]
         for fact, sim in sorted(close, key=lambda fs: -len(said_words & book.fact_words[fs[0].key]))[:1]:
             # the frame on both sides is the evidence: how similar the wording is, the
