@@ -730,11 +730,16 @@ def _at(toks: list[_Tok], i: int) -> tuple[list[Quantity], int]:
             kind, unit, last = "percent", "%", j + (2 if w == "per" else 1)
         elif (d := j + (w in _LEAD_SKIP)) < n and toks[d].low in _DURATIONS:
             kind, unit, last = "duration", _DURATIONS[toks[d].low], d + 1
-    adv, noun = _tok(toks, last), _tok(toks, last + 1)
+    adv, k = _tok(toks, last), last + 1
+    # (the noun may come after a name or an adjective: "3 monthly Unlimited memberships")
+    while k < min(n - 1, last + 3) and toks[k].kind == "w" and toks[k].low not in _NOT_NOUN \
+            and _singular(toks[k].low) == toks[k].low:
+        k += 1
+    noun = _tok(toks, k)
     if not kind and adv is not None and adv.low in _PERIOD_ADVERBS and noun is not None and noun.kind == "w" \
             and noun.low not in _NOT_NOUN and _singular(noun.low) != noun.low:
         # "3 monthly payments", "2 annual visits": a count of the noun, at that rate
-        return [_make(toks, "count", v, _singular(noun.low), lo, last + 2, per=_PERIOD_ADVERBS[adv.low])], last + 2
+        return [_make(toks, "count", v, _singular(noun.low), lo, k + 1, per=_PERIOD_ADVERBS[adv.low])], k + 1
     cents_written = not kind and re.fullmatch(r"\d+\.\d\d", toks[i].text) is not None
     per, after = _rate(toks, last, kind == "money" or cents_written)
     if not kind and per:

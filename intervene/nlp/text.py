@@ -13,6 +13,7 @@ _BRING_OWN = r"(?:bring|brings|supply|provide) (?:your|their) own"
 NEGATION_CUES = re.compile(
     r"\b(?:not|no|never|without|none|nothing|neither|nor|zero|excludes?|excluded|waived?|waives|waiving|"
     r"(?:sold|priced|billed|charged|purchased|bought|available) separately|at (?:an )?extra (?:cost|charge)|"
+    r"(?:is|are) (?:available |sold |offered )?as an? (?:paid |optional )?add-?on|(?:is|are) an? (?:paid|optional) add-?on|"
     r"isn't|aren't|doesn't|don't|didn't|won't|wouldn't|can't|cannot|couldn't|hasn't|haven't|"
     r"wasn't|weren't|shouldn't|nope|nah|non(?=[- ]?[a-z]+(?:able|ible|ed|ing|al|ive)\b)|" + _BRING_OWN + "|"
     # speech recognisers and hurried transcribers drop the apostrophe
@@ -75,8 +76,10 @@ def claim_units(text: str) -> list[str]:
 
 _PASSIVE = re.compile(r"\s*(?:be\s+)?(?:included|available|covered|offered|provided|supported|part of|"
                       r"eligible|possible|allowed|charged|required|needed|refundable|refunded)\b", re.I)
-# "the setup fee is waived": the cue itself closes the clause it negates, backwards
-_BACKWARD = re.compile(r"waived?|waives|waiving|\w+ separately|at (?:an )?extra (?:cost|charge)", re.I)
+# "the setup fee is waived", "career coaching is a paid add-on": the cue itself closes the
+# clause it negates, backwards
+_BACKWARD = re.compile(r"waived?|waives|waiving|\w+ separately|at (?:an )?extra (?:cost|charge)|"
+                       r"(?:is|are) .*add-?on", re.I)
 # "no, the member discount ...", "no we don't": an answer, not a determiner
 _ANSWER_NO = re.compile(r"\s+(?:the|a|an|it|it's|its|that|that's|this|we|we're|you|you're|i|i'm|they|they're|"
                         r"our|your|so|well|actually|sorry|but|and|not|there|there's)\b", re.I)
@@ -91,9 +94,13 @@ _OWN_WORD = re.compile(r"non|" + _BRING_OWN, re.I)
 def _clause_start(text: str, at: int) -> int:
     """Index of the punctuation that opens the clause ending at `at` (-1: the
     text's start). The commas of a list are inside its clause: in "Brake pads,
-    bulbs and batteries are not covered" the subject starts at "Brake"."""
+    bulbs and batteries are not covered" the subject starts at "Brake". An aside in
+    brackets is inside it too: "The Camp Kit (two chairs, a table and a grill) is
+    sold separately" says the kit is."""
+    plain = re.sub(r"\([^()]*\)", lambda m: " " * len(m.group(0)), text)
+
     def opening(end: int) -> int:
-        return max(text.rfind(c, 0, end) for c in ",;:.!?")
+        return max(plain.rfind(c, 0, end) for c in ",;:.!?")
     back = opening(at)
     if back < 0 or text[back] != ",":
         return back

@@ -291,6 +291,34 @@ def test_the_leads_first_statement_is_the_calls_subject(run_call, signal: str, f
     assert bool(of(ivs, C.OPPORTUNITY)) == fires, dump(ivs)
 
 
+@pytest.mark.parametrize("first_reply, answer, fires", [
+    # the rep's first reply only qualifies the need; the answer after it picks it up
+    ("Congrats! How many sites will that be, and when do they open?",
+     "Then our multi-site package covers both at a lower rate per site than two plans.", False),
+    ("oh nice and how many people at each", "so with two locations multi-site is cheaper per site", False),
+    # ... or never does: the card comes after the answer
+    ("Congrats! How many sites will that be, and when do they open?",
+     "Okay. The Standard package is forty-nine dollars a month.", True),
+    # a first reply that tells something is the answer itself
+    ("The Standard package is forty-nine dollars a month. How many people are there?",
+     "Okay, and we can set it up next week.", True),
+])
+def test_a_need_in_the_opening_statement_waits_past_a_qualifying_question(
+        run_call, first_reply: str, answer: str, fires: bool) -> None:
+    """The lead's opening statement names the need said in a signal's own words;
+    the rep's first reply only asks about it ("how many sites?"): that is how a
+    rep qualifies before offering, so the card waits for the answer after it."""
+    lines = [(0.0, 3.0, "rep", "Hi, it's Sam from Acme Business Networks, you asked about IT support?"),
+             (3.5, 8.0, "lead", "Yes, hi. We run a bakery, and we're opening a second location in March."),
+             (8.5, 12.0, "rep", first_reply),
+             (12.5, 15.0, "lead", "Two, the second one in March, about ten people each."),
+             (15.5, 20.0, "rep", answer),
+             (20.5, 22.0, "lead", "Okay, good to know."),
+             (22.5, 25.0, "rep", "Shall I send you the details?")]
+    _, ivs = run_call("acme", "standard", lines)
+    assert bool(of(ivs, C.OPPORTUNITY)) == fires, dump(ivs)
+
+
 def test_opportunity_not_when_rep_picks_it_up(run_call) -> None:
     _, ivs = run_call("acme", "standard", PICKED_UP)
     assert not of(ivs, C.OPPORTUNITY), dump(ivs)

@@ -536,3 +536,20 @@ def test_a_consonant_doubled_for_an_ending_stems_with_the_word(a: str, b: str) -
 @pytest.mark.parametrize("a, b", [("billed", "bill"), ("missed", "miss"), ("staffed", "staff"), ("installed", "install")])
 def test_a_double_the_word_has_is_kept(a: str, b: str) -> None:
     assert content_words(a) == content_words(b) == [b], (content_words(a), content_words(b))
+
+
+@pytest.mark.parametrize("text, value, unit", [
+    ("Three monthly Unlimited memberships at forty-four ninety-nine.", 3.0, "membership"),
+    ("two yearly deep cleans", 2.0, "clean"),
+    ("3 monthly payments", 3.0, "payment"),
+])
+def test_a_count_at_a_rate_keeps_its_noun_after_a_name(text: str, value: float, unit: str) -> None:
+    """"three monthly Unlimited memberships" counts memberships; it is not $3 a month."""
+    q = extract_quantities(normalize_numbers(text))[0]
+    assert (q.kind, q.value, q.unit) == ("count", value, unit), q
+
+
+@pytest.mark.parametrize("text", ["it's 49 monthly", "it's forty-nine monthly for the plan", "49 monthly, billed on the 1st"])
+def test_a_number_then_a_period_alone_is_still_a_price(text: str) -> None:
+    q = extract_quantities(normalize_numbers(text))[0]
+    assert (q.kind, q.per) == ("money", "month"), q

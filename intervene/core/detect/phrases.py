@@ -270,6 +270,13 @@ def told(text: str) -> list[str]:
     return out
 
 
+def only_asks(text: str) -> bool:
+    """A turn that asks and tells nothing ("Fun! How many students, and how old are
+    they?"): a question to qualify a need, not an answer to it."""
+    asks = "?" in text or bool(_ASKS.search(text))
+    return asks and len(content_words(" ".join(told(text)))) < 4
+
+
 def signal_units(text: str, sizes: tuple[int, ...], stride: int) -> list[str]:
     """Short word windows of the lead's statements (`told`), of each of `sizes`
     words, `stride` words apart (the profile's signal_window_*). KB signals are

@@ -15,6 +15,7 @@ from intervene.core.detect.phrases import (
     OUTRIGHT,
     asks_same,
     match_owners,
+    only_asks,
     prototypes,
     signal_units,
     told,
@@ -54,6 +55,10 @@ class _Pending:
     pickup_products: tuple[str, ...]
     rep_turns: int = 0          # rep turns that ended since the signal
     rep_spoke: bool = False
+    # a need or a competitor in the lead's opening statement: the rep's first reply may only ask
+    # ("How many kids, and how old?") - that turn does not count, once
+    opening: bool = False
+    turn_asks: bool = True      # the rep's turn so far has only asked
     # the amounts and terms in pickup_texts, read once rather than on every rep utterance
     pickup_figures: frozenset[tuple[str, float]] = field(init=False)
 
@@ -132,6 +137,8 @@ class AnswerWatch:
                 if self._picked_up(p, u.text):
                     self.pending.remove(p)
                     self.answered.add(p.key)
+                else:
+                    p.turn_asks = p.turn_asks and only_asks(u.text)
 
     def _picked_up(self, p: _Pending, rep_text: str) -> bool:
         if _names(p, rep_text):
@@ -151,8 +158,11 @@ class AnswerWatch:
         if holding:
             return []
         for p in self.pending:
-            if p.rep_spoke:
+            if p.rep_spoke and p.opening and p.turn_asks:
+                p.opening = False        # the qualifying question before the answer
+            elif p.rep_spoke:
                 p.rep_turns += 1
+            p.turn_asks = True
         return self._release(lambda p: p.rep_turns >= self.turns, now)
 
     def next_deadline(self, call: CallState) -> Optional[float]:
@@ -232,7 +242,8 @@ class OpportunityDetector(_WaitsForRep):
                            topic_margin=p.signal_topic_margin)
         promo = match_owners(self.index, text, "promotion:", p.signal_sim, units, partial_sim=p.signal_partial_sim,
                              topic_margin=p.signal_topic_margin)
-        if _opening(u, call):
+        opening = _opening(u, call)
+        if opening:
             # the lead's first statement is why they called, and the whole call answers it:
             # a need there that only resembles a signal ("I need my license this year" ~
             # "need my license fast") is the call's subject, not an upsell the rep may miss;
@@ -250,8 +261,8 @@ class OpportunityDetector(_WaitsForRep):
             names = tuple(product_names(offer)) if offer else ()
             ev = (Evidence(o.id, o.say),) + ((Evidence(offer.id, offer.name + (f", {offer.price}" if offer.price else "")),) if offer else ())
             self.watch.add(_Pending(Category.OPPORTUNITY, "opportunity", f"opportunity:{oid}", u.index, now,
-                                    f"Upsell signal ({oid}): lead said \"{u.text}\"", o.say, ev, (o.say,), names),
-                           before)
+                                    f"Upsell signal ({oid}): lead said \"{u.text}\"", o.say, ev, (o.say,), names,
+                                    opening=opening), before)
         for pid, _s in promo.items():
             pr = next(x for x in kb.promotions if x.id == pid)
             if call.product and not promotion_for(self.index, pr.text, call.product):
@@ -260,7 +271,7 @@ class OpportunityDetector(_WaitsForRep):
             self.watch.add(_Pending(Category.OPPORTUNITY, "promotion", f"promotion:{pid}", u.index, now,
                                     f"Promotion fits ({pid}): lead said \"{u.text}\"",
                                     f"Mention the current offer: {pr.text}", (Evidence(pr.id, pr.text),),
-                                    (pr.text,), ()), before)
+                                    (pr.text,), (), opening=opening), before)
         return []
 
 
@@ -322,20 +333,21 @@ class CompetitorDetector(_WaitsForRep):
             return []
         kb = self.index.kb
         named = self.index.mentioned_competitors(u.text)
+        opening = _opening(u, call)     # ("I've got a quote from X" - "how many feet did they measure?")
         for cid in named:
             c = next(x for x in kb.competitors if x.id == cid)
             say = c.positioning or f"Ask what {c.name} offered, then compare like for like."
             self.watch.add(_Pending(Category.COMPETITIVE, "competitor-mention", f"competitor:{cid}", u.index, now,
                                     f"Lead mentioned {c.name}: \"{u.text}\"", say,
                                     (Evidence(c.id, c.positioning),) if c.positioning else (),
-                                    (c.positioning,) if c.positioning else (), ()))
+                                    (c.positioning,) if c.positioning else (), (), opening=opening))
         if not named:
             score, _ = self.protos.scores(units_of(u.text)).get("other", (0.0, ""))
             if score >= self.profile.competitor_generic_sim:
                 self.watch.add(_Pending(Category.COMPETITIVE, "competitor-generic", "competitor:generic", u.index,
                                         now, f"Lead is comparing with another provider: \"{u.text}\"",
                                         "Ask who they're comparing with and what the quote includes, "
-                                        "then compare like for like.", (), (), ()))
+                                        "then compare like for like.", (), (), (), opening=opening))
         return []
 
 

@@ -38,6 +38,7 @@ _PART_CUT = re.compile(r"[;.](?!\d)|,(?!\d{3})|\s(?:and|but)\s+(?=(?:the|a|an|it
                        re.I)
 
 
+_ITEMS = re.compile(r"[,;()]|\band\b|\bor\b", re.I)      # where one item of a list ends
 _PER_THING = re.compile(r"\b(?:per|each|a|an)\s+[\w-]+(?=\s*(?:[,;.)]|$))", re.I)   # "$180 per sign."
 
 
@@ -78,6 +79,9 @@ class FactBook:
         self.reader = ClaimReader(index, self.compounds)
         self.fact_q: dict[str, list[Quantity]] = {}
         self.fact_scope: dict[str, tuple[set[str], set[str]]] = {}
+        # the items of what a fact excludes ("lead climbing lessons and private coaching are
+        # charged separately"): a rep who includes one of them names only its words
+        self.neg_items: dict[str, list[set[str]]] = {}
         self.fact_pos_said: dict[str, set[str]] = {}
         self.fact_named: dict[str, set[str]] = {}
         self.fact_cond: dict[str, set[str]] = {}
@@ -125,6 +129,9 @@ class FactBook:
             self.fq_parts[f.key] = item_words(norm, self.fact_q[f.key])
             neg, pos = split_by_scope(norm)
             self.fact_scope[f.key] = (feature_words(neg, self.product_words), feature_words(pos, self.product_words))
+            holds = self.defines[f.key][1] if f.key in self.defines else set()
+            self.neg_items[f.key] = [w for w in (feature_words(x, self.product_words) for x in _ITEMS.split(neg))
+                                     if len(w) >= 2 and not w <= holds]     # (what a kit holds is the kit's)
             # what the positive part says as a feature, not only as what a price is per: "ADA signs
             # are sold separately at $180 per sign" does not also include the signs
             self.fact_pos_said[f.key] = feature_words(_PER_THING.sub(" ", pos), self.product_words)

@@ -37,7 +37,15 @@ def polarity(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], support: 
             continue
         f_neg, f_pos = book.fact_scope[fact.key]
         feature: set[str] = set()
-        if f_neg and len(f_neg & c_pos) >= _need(f_neg) and not (f_neg & c_neg):
+        # (the thing the fact defines, named whole, is what it excludes: "the Camp Kit is
+        # included" against "The Camp Kit (two chairs, a table, ...) is sold separately")
+        thing = book.defines[fact.key][0] if fact.key in book.defines else set()
+        # (nor need the rep name every item of a list the fact excludes: "lead climbing lessons
+        # are included" against "lead climbing lessons and private coaching are charged separately")
+        # - in a sentence of its own: a clause after one naming the whole feature is its echo)
+        whole = thing and thing <= f_neg & c_pos or u.is_sentence and any(
+            item <= c_pos and item - book.topic - GENERIC for item in book.neg_items[fact.key])
+        if f_neg and (len(f_neg & c_pos) >= _need(f_neg) or whole) and not (f_neg & c_neg):
             feature = f_neg & c_pos          # KB excludes it, rep includes it
             kind = "includes"
         elif c_neg and fact.kind != "promotion" and len(c_neg & f_pos) >= _need(c_neg) and not (c_neg & f_neg):
@@ -64,10 +72,15 @@ def polarity(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], support: 
             continue          # "the form about wellness plans" names it, it doesn't include it
         if supported(book, fact, feature, kind, sim, u, support):
             continue
-        if feature & f_neg and feature & book.fact_pos_said[fact.key] or fact.key in book.elliptic:
+        if kind == "includes" and fact.key in book.kept_apart:
+            continue          # "cannot be combined with the member discount": whether the rep put
+                              # them together is the stacking check's question
+        if len(feature & f_neg & book.fact_pos_said[fact.key]) >= _need(feature) or fact.key in book.elliptic:
             continue          # the fact says both ("$50 for new customers, waived for returning";
                               # "aligners are HSA eligible; whitening is not"): which side the
-                              # rep meant is a condition, not a contradiction
+                              # rep meant is a condition, not a contradiction (one word of it on
+                              # each side is not both: "X-rays are charged separately" beside
+                              # "the included dental cleaning")
         say = correction(book, fact)
         if kind == "includes":
             elsewhere = _who_includes(book, f_neg, fact.product)

@@ -233,6 +233,28 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
             if (b := bound_value(item_said, book.fq_parts[key], rivals, book.common)) is not None:
                 unbound |= {id(fqs[i]) for i in rivals if i != b}
         pairs = [p for p in pairs if id(p[3]) not in unbound]
+        # (read with the clause's lead-in: "36, | 99 a month" is one price split at its comma)
+        n = len(u.lead_in)
+        said_as = [replace(r, start=r.start - n, end=r.end - n) for r in
+                   readings(replace(q, start=q.start + n, end=q.end + n), u.lead_in + u.text + u.rest)]
+        unsaid_period = False
+        if q.kind == "money" and not period(q) and not discount and len(extract_quantities(sentence)) == 1 and all(
+                _apart(said_as, p[3]) >= MAGNITUDE for p in pairs):
+            # "Monthly Unlimited is $49.99" against "$44.99 per month, or $449 per year": a price
+            # said without its period is compared with no periodic price, only with the one-off
+            # $449 ten times its size, if any; the periodic price near it, of a fact about as
+            # close, is what it is about (a card at most: which price was meant is read, not heard;
+            # and only a price said alone: "with fifty percent off, it's $48" is worked out)
+            near_top = max((s2 for _, s2 in allowed), default=0.0)
+            periodic = [(s2, f2, s2, fq2, 0.0, owner) for f2, s2 in allowed if s2 >= max(SIM_QUANTITY, near_top - TOPIC_MARGIN)
+                        for fq2, owner, off2 in zip(book.fact_q[f2.key], book.fq_owner[f2.key], book.fq_off[f2.key])
+                        if fq2.kind == "money" and period(fq2) and not off2 and not per_things(fq2)
+                        and not fq2.bound and _apart(said_as, fq2) < MAGNITUDE
+                        and not (owner and prod and before and prod not in owner)]
+            if any(same_amount(r.value, p[3].value) for r in said_as for p in periodic):
+                continue      # the monthly price said without "a month"
+            if periodic:
+                pairs, unsaid_period = [min(periodic, key=lambda p: (_apart(said_as, p[3]), -p[2]))], True
         if not pairs:
             continue
         # the slot words pick among facts about the same thing, never a fact clearly further
@@ -254,10 +276,6 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
         # (an amount said is never the fact's "no fee" for others: "the diagnostic fee is $75"
         # against "$95 for non-members; members pay no diagnostic fee" is about the $95)
         best = next((p for p in pairs if p[3].value or not q.value), pairs[0])
-        # (read with the clause's lead-in: "36, | 99 a month" is one price split at its comma)
-        n = len(u.lead_in)
-        said_as = [replace(r, start=r.start - n, end=r.end - n) for r in
-                   readings(replace(q, start=q.start + n, end=q.end + n), u.lead_in + u.text + u.rest)]
         # every plausible reading of what was said must conflict ("three forty-nine" may be
         # $349 or $3.49) with the best fact, with any other value the same fact states
         # ("$349 up to two bedrooms, $499 for three"), and with equally plausible facts
@@ -410,8 +428,9 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
         if THEY_SELL.search(u.lead_in + u.text[:q.start]) and not WE.search(u.lead_in + u.text[:q.start]):
             doubts.append("they")          # "they're at 54.99": someone sells it - a competitor the
                                            # recogniser misheard ("SecureWay" as "Q-Way") is likelier than us
-        if fq.value and min(max(r.value / fq.value, fq.value / r.value) if r.value else math.inf
-                            for r in said_as) >= MAGNITUDE:
+        if unsaid_period:
+            doubts.append("no-period")     # the rep left the period out: which price it was is read
+        if _apart(said_as, fq) >= MAGNITUDE:
             doubts.append("magnitude")     # "$9 an hour" for $219: a rep's slip is rarely so far
                                            # off - a misheard or misread number is
         if prod not in u.sent_named and fact.product and other_product(book, q, said_as, qs, head, fact.product):
@@ -482,3 +501,11 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
                            evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why,
                            check=Check.QUANTITY))
     return out
+
+
+def _apart(said_as: Sequence[Quantity], fq: Quantity) -> float:
+    """How many times apart the closest reading of what was said is from a KB value."""
+    if not fq.value:
+        return 0.0
+    return min((max(r.value / fq.value, fq.value / r.value) if r.value else math.inf for r in said_as),
+               default=math.inf)

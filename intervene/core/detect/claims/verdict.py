@@ -24,7 +24,7 @@ DOUBT = {"condition-number": 0.15, "slot": 0.45, "other-product": 0.45, "shape":
          "fragment": 0.2, "weak-match": 0.2, "product-unknown": 0.3, "product-context": 0.15, "clause": 0.05,
          "mixed": 0.3, "ownership": 0.0, "several-named": 0.3, "asr": 0.35, "asr-number": 0.45,
          "noisy-line": 0.3, "sounds-alike": 0.3, "other-offer": 0.45, "judge-unsure": 0.1, "judge-rejects": 0.5,
-         "worked-out": 0.3, "judge-disagrees": 0.2,
+         "worked-out": 0.3, "judge-disagrees": 0.2, "no-period": 0.15,
          "judge-agrees": 0.0}   # (not a doubt: the judge's note that it is sure of a doubted number)
 
 
@@ -48,7 +48,7 @@ def confidence(book: FactBook, base: float, u: Unit, fact: Fact, sim: float, dou
         why.append("weak-match")
     if fact.product and u.product is None:
         why.append("product-unknown")      # nobody named a product: the fact is only one tier's
-    why = [d for d in why if d not in ignore]
+    why = [d for d in dict.fromkeys(why) if d not in ignore]     # (one reason counts once)
     conf = base - sum(DOUBT[d] for d in why)
     return max(0.0, round(conf, 3)), tuple(why)
 
