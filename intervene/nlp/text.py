@@ -10,10 +10,12 @@ _CLAUSE = re.compile(r"\s*(?:[,;:]|\s+-\s+|\s+--\s+|\u2014)\s*|\s+(?=(?:but|alth
 
 # "bring your own lock": what the customer supplies is not included
 _BRING_OWN = r"(?:bring|brings|supply|provide) (?:your|their) own"
+# "is available as a paid add-on", "are an optional add-on": excludes what it is said of
+_ADD_ON = r"(?:is|are) (?:(?:available |sold |offered )?as an? (?:paid |optional )?|an? (?:paid|optional) )add-?on"
 NEGATION_CUES = re.compile(
     r"\b(?:not|no|never|without|none|nothing|neither|nor|zero|excludes?|excluded|waived?|waives|waiving|"
     r"(?:sold|priced|billed|charged|purchased|bought|available) separately|at (?:an )?extra (?:cost|charge)|"
-    r"(?:is|are) (?:available |sold |offered )?as an? (?:paid |optional )?add-?on|(?:is|are) an? (?:paid|optional) add-?on|"
+    + _ADD_ON + "|"
     r"isn't|aren't|doesn't|don't|didn't|won't|wouldn't|can't|cannot|couldn't|hasn't|haven't|"
     r"wasn't|weren't|shouldn't|nope|nah|non(?=[- ]?[a-z]+(?:able|ible|ed|ing|al|ive)\b)|" + _BRING_OWN + "|"
     # speech recognisers and hurried transcribers drop the apostrophe
@@ -79,7 +81,7 @@ _PASSIVE = re.compile(r"\s*(?:be\s+)?(?:included|available|covered|offered|provi
 # "the setup fee is waived", "career coaching is a paid add-on": the cue itself closes the
 # clause it negates, backwards
 _BACKWARD = re.compile(r"waived?|waives|waiving|\w+ separately|at (?:an )?extra (?:cost|charge)|"
-                       r"(?:is|are) .*add-?on", re.I)
+                       + _ADD_ON, re.I)
 # "no, the member discount ...", "no we don't": an answer, not a determiner
 _ANSWER_NO = re.compile(r"\s+(?:the|a|an|it|it's|its|that|that's|this|we|we're|you|you're|i|i'm|they|they're|"
                         r"our|your|so|well|actually|sorry|but|and|not|there|there's)\b", re.I)

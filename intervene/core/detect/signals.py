@@ -131,14 +131,16 @@ class AnswerWatch:
             self.pending.append(p)
 
     def rep_said(self, u: Utterance) -> None:
+        asks: Optional[bool] = None       # read once per utterance, only if a point needs it
         for p in list(self.pending):
             if u.start >= p.at:
                 p.rep_spoke = True
                 if self._picked_up(p, u.text):
                     self.pending.remove(p)
                     self.answered.add(p.key)
-                else:
-                    p.turn_asks = p.turn_asks and only_asks(u.text)
+                elif p.turn_asks:
+                    asks = only_asks(u.text) if asks is None else asks
+                    p.turn_asks = asks
 
     def _picked_up(self, p: _Pending, rep_text: str) -> bool:
         if _names(p, rep_text):
@@ -242,7 +244,7 @@ class OpportunityDetector(_WaitsForRep):
                            topic_margin=p.signal_topic_margin)
         promo = match_owners(self.index, text, "promotion:", p.signal_sim, units, partial_sim=p.signal_partial_sim,
                              topic_margin=p.signal_topic_margin)
-        opening = _opening(u, call)
+        opening = bool(opp or promo) and _opening(u, call)
         if opening:
             # the lead's first statement is why they called, and the whole call answers it:
             # a need there that only resembles a signal ("I need my license this year" ~
@@ -333,7 +335,7 @@ class CompetitorDetector(_WaitsForRep):
             return []
         kb = self.index.kb
         named = self.index.mentioned_competitors(u.text)
-        opening = _opening(u, call)     # ("I've got a quote from X" - "how many feet did they measure?")
+        opening = bool(named) and _opening(u, call)   # ("I've got a quote from X" - "how many feet ...?")
         for cid in named:
             c = next(x for x in kb.competitors if x.id == cid)
             say = c.positioning or f"Ask what {c.name} offered, then compare like for like."
@@ -347,7 +349,7 @@ class CompetitorDetector(_WaitsForRep):
                 self.watch.add(_Pending(Category.COMPETITIVE, "competitor-generic", "competitor:generic", u.index,
                                         now, f"Lead is comparing with another provider: \"{u.text}\"",
                                         "Ask who they're comparing with and what the quote includes, "
-                                        "then compare like for like.", (), (), (), opening=opening))
+                                        "then compare like for like.", (), (), (), opening=_opening(u, call)))
         return []
 
 

@@ -234,12 +234,15 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
                 unbound |= {id(fqs[i]) for i in rivals if i != b}
         pairs = [p for p in pairs if id(p[3]) not in unbound]
         # (read with the clause's lead-in: "36, | 99 a month" is one price split at its comma)
+        bare_price = q.kind == "money" and not period(q) and not discount
+        if not pairs and not bare_price:
+            continue
         n = len(u.lead_in)
         said_as = [replace(r, start=r.start - n, end=r.end - n) for r in
                    readings(replace(q, start=q.start + n, end=q.end + n), u.lead_in + u.text + u.rest)]
         unsaid_period = False
-        if q.kind == "money" and not period(q) and not discount and len(extract_quantities(sentence)) == 1 and all(
-                _apart(said_as, p[3]) >= MAGNITUDE for p in pairs):
+        if bare_price and all(_apart(said_as, p[3]) >= MAGNITUDE for p in pairs) \
+                and len(extract_quantities(sentence)) == 1:
             # "Monthly Unlimited is $49.99" against "$44.99 per month, or $449 per year": a price
             # said without its period is compared with no periodic price, only with the one-off
             # $449 ten times its size, if any; the periodic price near it, of a fact about as
