@@ -18,7 +18,7 @@ from intervene.nlp import currency
 
 __all__ = ["Quantity", "CONTENT_STOPWORDS", "UNITS", "TEENS", "TENS", "MONTHS", "days", "content_words",
            "parse_number_words", "normalize_numbers", "extract_quantities", "same_quantity", "comparable",
-           "rate_after"]
+           "rate_after", "weekdays_named"]
 
 
 @dataclass(frozen=True)
@@ -486,6 +486,24 @@ def _singular(w: str) -> str:
     if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
         return w[:-1]
     return w
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY_WORDS = re.compile(r"\b(?:(mon|tues|wednes|thurs|fri|satur|sun)days?|(weekdays?|"
+                            r"mid-?week|during the week|work ?days?)|(week-?ends?))\b", re.I)
+
+
+def weekdays_named(text: str) -> frozenset[str]:
+    """The days of the week a text names ("on a Saturday evening": saturday;
+    "during the week": monday to friday; "weekends": saturday and sunday) - a
+    need for a weekday slot is not a need for a Saturday one."""
+    out: set[str] = set()
+    for m in _WEEKDAY_WORDS.finditer(text):
+        if m.group(1):
+            out.add(next(d for d in _WEEKDAYS if d.startswith(m.group(1).lower()[:3])))
+        else:
+            out.update(_WEEKDAYS[:5] if m.group(2) else _WEEKDAYS[5:])
+    return frozenset(out)
 
 
 def content_words(text: str) -> list[str]:

@@ -137,7 +137,7 @@ class AccuracyDetector:
         # what interim transcripts of this utterance found is superseded by the final text
         self.held = [h for h in self.held if h.utterance.final or h.utterance.index != u.index]
         text = u.text
-        prev = self._continued(u, call)
+        prev = call.continued(u, self.profile.continues_s)
         if prev is not None:
             # "... includes a 30 minute warm-up lesson right before" | "the test.": the sentence
             # is read whole, and what its first half alone seemed to say is decided again
@@ -162,18 +162,6 @@ class AccuracyDetector:
             else:
                 self.held.append(_Held(u, v))
         return self._expired(now)
-
-    def _continued(self, u: Utterance, call: CallState) -> Optional[Utterance]:
-        """The rep's previous utterance when this one goes on with its sentence:
-        it stopped mid-sentence, and this one starts in lower case straight after
-        (speech recognition cuts a turn at a breath, not at a full stop)."""
-        before = [x for x in call.utterances if x.index < u.index]
-        if not before or not u.text[:1].islower():
-            return None
-        prev = before[-1]
-        if prev.speaker != Speaker.REP or ends_sentence(prev.text) or u.start - prev.end > self.profile.continues_s:
-            return None
-        return prev
 
     def _misheard(self, u: Utterance, wrong: list[tuple[Quantity, Quantity]]) -> bool:
         """From audio: every number that contradicts the KB was a low-confidence

@@ -14,7 +14,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from intervene.kb.index import KBIndex, embed_with_cache
-from intervene.nlp.lexicon import content_words, normalize_numbers
+from intervene.nlp.lexicon import content_words, normalize_numbers, weekdays_named
 from intervene.nlp.text import claim_units, negation_scopes, sentences
 
 
@@ -150,6 +150,14 @@ def numbers_agree(phrase: str, said: str) -> bool:
     return not (a and b and not a & b)
 
 
+def days_agree(phrase: str, said: str) -> bool:
+    """And a need on other days of the week: "Saturday the fourteenth, early
+    afternoon" is close to "wednesday afternoon" in meaning, not in fact (read
+    on the whole utterance: the day and the time may be two sentences)."""
+    c, d = weekdays_named(phrase), weekdays_named(said)
+    return not (c and d and not c & d)
+
+
 def spans_agree(phrase: str, said: str) -> bool:
     """So is a need with a span of time and words with another: "a month or
     more" is not "a week in June"."""
@@ -236,7 +244,8 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
         # to own a boat anymore" is close to "we just bought a boat"; in words, "you need
         # your own insurance" has every word of "you don't need your own insurance"
         agree = [float(x) for x, d, u, f in zip(sims[n], unit_denies, units, floor) if d == denies and x >= f
-                 and numbers_agree(ph_norm, u) and (not partial or spans_agree(ph_norm, u))]
+                 and numbers_agree(ph_norm, u) and days_agree(ph_norm, norm)
+                 and (not partial or spans_agree(ph_norm, u))]
         if agree and max(agree) >= threshold:
             out[owner] = max(out.get(owner, 0.0), max(agree))
         # (a need said inside a negation is denied; a forbidden or required phrase keeps its own
@@ -246,7 +255,7 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
                                           else verbatim(ph_norm).search(norm.lower()))):
             out[owner] = OUTRIGHT
         elif (partial_sim is not None and float(near[n]) >= partial_sim and denies == text_denies
-              and numbers_agree(ph_norm, norm)):
+              and numbers_agree(ph_norm, norm) and days_agree(ph_norm, norm)):
             need = set(content_words(ph_norm))
             if len(need) >= 3 and len(need & words) >= max(2, -(-2 * len(need) // 3)):
                 out[owner] = max(out.get(owner, 0.0), threshold)

@@ -93,6 +93,18 @@ def _figures(text: str) -> set[tuple[str, float]]:
     return out
 
 
+def _offered_by_id(oid: str, say: str) -> tuple[str, ...]:
+    """An opportunity that offers no product ("sewer-scope", a service the KB
+    states as a fact): its id, where its suggestion says it in so many words
+    ("... a sewer scope is $225"), names what it offers - a rep who says "I'd
+    really think about a sewer scope" has picked it up. (Two words at least: a
+    rep who says "family" has not offered the "family" opportunity.)"""
+    phrase = re.sub(r"[-_]+", " ", oid).strip()
+    if len(content_words(phrase)) < 2 or not re.search(rf"(?<![a-z]){re.escape(phrase.lower())}(?![a-z])", say.lower()):
+        return ()
+    return (phrase,)
+
+
 def _names(p: _Pending, rep_text: str) -> bool:
     """The rep named the product the point offers."""
     low = rep_text.lower()
@@ -260,7 +272,7 @@ class OpportunityDetector(_WaitsForRep):
         for oid, _s in opp.items():
             o = next(x for x in kb.opportunities if x.id == oid)
             offer = kb.product(o.offer)
-            names = tuple(product_names(offer)) if offer else ()
+            names = tuple(product_names(offer)) if offer else _offered_by_id(o.id, o.say)
             ev = (Evidence(o.id, o.say),) + ((Evidence(offer.id, offer.name + (f", {offer.price}" if offer.price else "")),) if offer else ())
             self.watch.add(_Pending(Category.OPPORTUNITY, "opportunity", f"opportunity:{oid}", u.index, now,
                                     f"Upsell signal ({oid}): lead said \"{u.text}\"", o.say, ev, (o.say,), names,
@@ -360,6 +372,11 @@ _DENIES = re.compile(r"(?:\b(?:not|no|never|cannot|can'?t|won'?t|don'?t|couldn'?
 _REASSURES = re.compile(r"\b(?:(?:don'?t|do not|won'?t|will not|never|no need to|nothing to|not to)\s+"
                         r"(?:(?:need|have|ever|even)\s+(?:to\s+)?)?worry|nothing to worry about|"
                         r"nothing(?:'s| is)? (?:going to|gonna|ever going to|will) (?:happen|go wrong))\b", re.I)
+# what must be done, and a forbidden phrase that lets the customer off it ("the waiver is optional")
+_OBLIGES = re.compile(r"\b(?:has to|have to|must|needs? (?:[\w']+ ){0,2}?to|(?:is|are) (?:required|mandatory|compulsory))\b",
+                      re.I)
+_DISPENSES = re.compile(r"\b(?:optional|skip|no need|not (?:required|needed|necessary|mandatory)|"
+                        r"(?:do|does)(?:n'?t| not) (?:need|have) to|nobody checks|don'?t worry about)\b", re.I)
 _NOUN_BEFORE = re.compile(r"\b(?:the|a|an|their|our|its|your|his|her|this|that|any)\W*$", re.I)
 
 
@@ -415,7 +432,9 @@ class ComplianceDetector:
         # "With us you'll pass this time. I guarantee it.": a bare promise is the sentence before's
         units += [f"{a} {b}" for a, b in zip(units, units[1:])
                   if len(content_words(b)) <= 2 and _promises(b, self.kb_terms)]
-        for unit in units:
+        # ("they just need a parent to sign the / the waiver for each of them": one sentence)
+        prev = call.continued(u, self.profile.continues_s)
+        for k, unit in enumerate(units):
             negated, _ = split_by_scope(unit)
             # "you don't need to worry about damage at all" reassures: its negation denies
             # the worry, not the promise
@@ -452,6 +471,10 @@ class ComplianceDetector:
                     continue      # "I can't promise zero damage": the rep's own "can't" denies the phrase
                 if s < 1.0 and self._nearest_phrase_negated(unit, fid) != unit_negated:
                     continue      # "check with your doctor" vs "you don't need to see a doctor"
+                if s < 1.0 and not unit_negated and _OBLIGES.search(f"{prev.text} {unit}" if prev and k == 0 else unit) and \
+                        _DISPENSES.search(self._nearest_phrase(unit, fid)):
+                    continue      # "everybody has to sign the waiver" is close in meaning to "the waiver is
+                                  # optional" (0.81), and says the opposite
                 say = f.say or "Walk that back: we can't promise that."
                 out.append(Trigger(Category.COMPLIANCE, "forbidden-statement", Severity.HIGH, u.index, now,
                                    f"Rep said \"{unit}\" - not allowed ({fid}: {', '.join(f.phrases[:3])})",

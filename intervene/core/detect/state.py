@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from intervene.nlp.text import ends_sentence
 from intervene.vocab import Speaker, Utterance
 
 
@@ -43,6 +44,18 @@ class CallState:
         turns = self.turns()
         i = next((k for k, t in enumerate(turns) if any(x.index == u.index for x in t)), len(turns))
         return turns[i - 1] if i > 0 else []
+
+    def continued(self, u: Utterance, gap_s: float) -> Optional[Utterance]:
+        """The speaker's previous utterance when u goes on with its sentence: it
+        stopped mid-sentence, and u starts in lower case within `gap_s` of it
+        (speech recognition cuts a turn at a breath, not at a full stop)."""
+        before = [x for x in self.utterances if x.index < u.index]
+        if not before or not u.text[:1].islower():
+            return None
+        prev = before[-1]
+        if prev.speaker != u.speaker or ends_sentence(prev.text) or u.start - prev.end > gap_s:
+            return None
+        return prev
 
     def turn_start(self, u: Utterance) -> int:
         """Index of the first utterance of u's turn."""

@@ -59,7 +59,9 @@ POLICY_FRAMES = (
 )
 # the rep says two offers go together ("the trade-in credit stacks on top of the holiday deal") ...
 _OFFER_WORD = r"(?:discounts?|offers?|deals?|credits?|bonus(?:es)?|promo\w*|specials?|savings?|coupons?|rebates?)"
-STACK_SAID = re.compile(r"\bstack(?:s|ed|ing)\b|\bstack (?:them|those|these|that|both|with|on)\b|\bcombin(?:e|es|ed)\b|"
+# ("7 steps combined" is a total: "combined" stacks only as a verb, "can be combined with")
+STACK_SAID = re.compile(r"\bstack(?:s|ed|ing)\b|\bstack (?:them|those|these|that|both|with|on)\b|\bcombines?\b|"
+                        r"\b(?:be|been|being|is|are|get|gets)\s+combined\b|\bcombined\s+with\b|"
                         r"\b(?:they|those|these|both|the two|it|you can|" + _OFFER_WORD + r") (?:all |both |will |would |do |can )?stack\b|"
                         r"\b(?:use|get|have) (?:them |both |the two )?together\b|\bboth together\b|"
                         r"\bon top of (?:the|your|that|this)\b[^.;]{0,30}\b" + _OFFER_WORD + r"\b|"
@@ -81,6 +83,10 @@ WINDOW_GIVEN = re.compile(r"\b(?:within|in the first|during the first|first)\s+\
                           r"\b\d+-(?:day|week|month)\b|\b\d+\s*(?:days?|weeks?|months?)\s+(?:from|of|after)\b", re.I)
 # the customer's own quantity, not a claim: "for your 23 squares", "you've got 3 kids"
 # ("you've got 14 days to cancel" before a number is a grant, not the customer's own)
+# "a 10 year old puzzle fan", "the 11-year-old": a person the rep describes, not a figure claimed
+# ("players must be 8 years old", "under 8 years old" still are)
+PERSON_BEFORE = re.compile(r"\b(?:a|an|the|your|my|his|her|their|our|this|that|these|those|\d+)\s+$", re.I)
+PERSON_AGE = re.compile(r"[\s-]*olds?\b", re.I)
 YOURS = re.compile(r"\b(?:your|you said|you mentioned|you told me)\s+(?:\w+\s+)?$", re.I)
 YOURS_AFTER = re.compile(r"\s+(?:\w+\s+){0,2}?(?:you'?ve got|you have|you got|you said|you mentioned|you told me)\b",
                          re.I)

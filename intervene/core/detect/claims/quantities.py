@@ -31,6 +31,8 @@ from intervene.core.detect.claims.patterns import (
     MAGNITUDE,
     OF_PEOPLE,
     PEOPLE,
+    PERSON_AGE,
+    PERSON_BEFORE,
     QUANTITY_MARGIN,
     RELATIVE,
     SAVE,
@@ -150,6 +152,8 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
             continue          # "weekday comes in 80 dollars a month under Full": a difference between two tiers
         if YOURS.search(u.text[:q.start]) or YOURS_AFTER.match(u.text, q.end) or BALANCE.match(u.text, q.end):
             continue          # "that's Essential for your 23 squares": the customer's own number
+        if q.unit == "year" and not q.bound and PERSON_AGE.match(u.text, q.end) and PERSON_BEFORE.search(u.text[:q.start]):
+            continue          # "a 10 year old puzzle fan": the customer's child, not the KB's age limits
         prod = before[-1] if before else u.product
         owners = since if len(since) > 1 else [prod]
         allowed = [(f, s) for f, s in cands
@@ -330,6 +334,12 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
                       and not same_value(o, q)]
             ok = any(per_things(p[3]) | {period(p[3])} - {""} and same_amount(r.value, p[3].value * o.value)
                      for r in said_as for p in pairs for o in counts if p[3].kind == q.kind)
+        if not ok and prod and best[1].product is None and q.kind in ("duration", "count", "percent"):
+            # "you can get a refund within 14 days" on a call about the Keyholder Pass, against the
+            # company's cancellation policy (7 days): the pass's own fact ("refundable only within
+            # 14 days of purchase") states it - a product's own rule, not proof against a general one
+            ok = any(same_value(r, fq2) for f2, sim in allowed if f2.product == prod
+                     and sim >= SIM_QUANTITY - TOPIC_MARGIN for fq2 in book.fact_q[f2.key] for r in said_as)
         if not ok and q.kind == "duration" and not q.bound and u.text[q.end:q.end + 4] == " of ":
             # "the 10 months of backlog" against "up to 12 months of backlog": an amount of
             # something within the limit, not the limit
