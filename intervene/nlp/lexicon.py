@@ -584,6 +584,10 @@ def _rate(toks: list[_Tok], j: int, money: bool = False) -> tuple[str, int]:
                 parts.append(f"{kind} {_singular(unit.low)}" if kind else _singular(unit.low))
                 j += 3
                 continue
+            if nx.low in _LEAD_SKIP and unit is not None and unit.low not in _NOT_NOUN:
+                parts.append(_singular(unit.low))          # "per extra guest" is per guest
+                j += 3
+                continue
             parts.append(_PERIOD_ADVERBS.get(nx.low) or _singular(nx.low))
             j += 2
         else:
@@ -594,6 +598,26 @@ def _rate(toks: list[_Tok], j: int, money: bool = False) -> tuple[str, int]:
 # common adjectives without an adjective's ending: "one deep clean", "one free month"
 _ADJECTIVES = frozenset("""deep free extra full new big small large short long quick single private
  group basic standard first second third last next same other whole half double spare old young""".split())
+
+
+_COST_VERBS = frozenset("costs cost is are runs run at be".split())
+
+
+def _each_before(toks: list[_Tok], lo: int) -> str:
+    """The thing a price is for, said before it: "each step beyond 5 costs $10",
+    "every additional hour is $50" - a price per step, per hour (as "$10 a step")."""
+    if lo < 2 or toks[lo - 1].low not in _COST_VERBS:
+        return ""
+    for k in range(lo - 2, max(-1, lo - 8), -1):
+        t = toks[k]
+        if t.kind != "w" and not t.low[:1].isdigit():
+            return ""                         # a clause ends between them
+        if t.low in ("each", "every", "per"):
+            j = k + 1 + (k + 2 < lo and toks[k + 1].low in _LEAD_SKIP)
+            if j < lo - 1 and toks[j].kind == "w" and toks[j].low not in _NOT_NOUN:
+                return _DURATIONS.get(toks[j].low) or _singular(toks[j].low)
+            return ""
+    return ""
 
 
 def rate_after(text: str, end: int) -> str:
@@ -760,6 +784,8 @@ def _at(toks: list[_Tok], i: int) -> tuple[list[Quantity], int]:
         return [_make(toks, "count", v, _singular(noun.low), lo, k + 1, per=_PERIOD_ADVERBS[adv.low])], k + 1
     cents_written = not kind and re.fullmatch(r"\d+\.\d\d", toks[i].text) is not None
     per, after = _rate(toks, last, kind == "money" or cents_written)
+    if kind == "money" and not per:
+        per = _each_before(toks, lo)
     if not kind and per:
         kind = "money"                          # "forty-nine a month", "11.49 a serving": a price, currency unknown
     elif not kind and v == 0 and _fee_ahead(toks, j):
@@ -811,6 +837,10 @@ def _extract(text: str) -> list[Quantity]:
     for a in range(len(found) - 1):
         q1, q2, k = found[a], found[a + 1], spans[a][1]
         gap = [t.low for t in toks[k:spans[a + 1][0]] if t.text not in _CURRENCY_SYM]
+        if q1.kind == q2.kind == "money" and q1.per and not q2.per and 3 <= len(gap) <= 6 \
+                and gap[0] == "for" and gap[-1] in ("and", "or") and all(w.isalpha() for w in gap):
+            found[a + 1] = replace(q2, per=q1.per)     # "$10 for an upright and $18 for a grand" (a step)
+            continue
         between = spans[a][0] > 0 and toks[spans[a][0] - 1].low == "between" and gap == ["and"]
         if not (gap in (["to"], ["or"], ["-"], ["–"]) or between or (not gap and k < len(toks) and toks[k].hy)):
             continue

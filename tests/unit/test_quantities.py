@@ -553,3 +553,27 @@ def test_a_count_at_a_rate_keeps_its_noun_after_a_name(text: str, value: float, 
 def test_a_number_then_a_period_alone_is_still_a_price(text: str) -> None:
     q = extract_quantities(normalize_numbers(text))[0]
     assert (q.kind, q.per) == ("money", "month"), q
+
+
+@pytest.mark.parametrize("text, per", [
+    ("each step beyond 5 costs $10 for an upright", "step"),
+    ("Each extra guest costs thirty dollars.", "guest"),
+    ("every additional hour is $50", "hour"),
+    ("$30 per extra guest", "guest"),
+    ("each additional mile runs 3 dollars", "mile"),
+])
+def test_the_thing_a_price_is_for_may_be_said_before_it(text: str, per: str) -> None:
+    """"each step beyond 5 costs $10" is $10 a step, as "$10 a step" is, and
+    "$30 per extra guest" is per guest, not per "extra"."""
+    q = next(q for q in extract_quantities(normalize_numbers(text)) if q.kind == "money")
+    assert q.per == per, q
+
+
+@pytest.mark.parametrize("text, pers", [
+    ("each step beyond 5 costs $10 for an upright and $18 for a grand", ["step", "step"]),
+    ("$10 a month for basic and $20 for premium", ["month", "month"]),
+    ("$49 for the first visit and $20 a month after", ["", "month"]),
+    ("each step, which costs $10", [""]),
+])
+def test_a_second_price_for_another_item_shares_the_firsts_basis(text: str, pers: list[str]) -> None:
+    assert [q.per for q in extract_quantities(normalize_numbers(text)) if q.kind == "money"] == pers
