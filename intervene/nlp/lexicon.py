@@ -493,6 +493,7 @@ _WEEKDAY_WORDS = re.compile(r"\b(?:(mon|tues|wednes|thurs|fri|satur|sun)days?|(w
                             r"mid-?week|during the week|work ?days?)|(week-?ends?))\b", re.I)
 
 
+@lru_cache(maxsize=8192)
 def weekdays_named(text: str) -> frozenset[str]:
     """The days of the week a text names ("on a Saturday evening": saturday;
     "during the week": monday to friday; "weekends": saturday and sunday) - a

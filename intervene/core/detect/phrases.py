@@ -238,14 +238,14 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
         near = np.where(sims >= floor, sims, -1.0).max(axis=1)
     for n, i in enumerate(rows):
         ph, ph_norm = index.phrases[i], index.phrase_norm[i]
+        days_ok = days_agree(ph_norm, norm)     # (the whole utterance's days, not each unit's)
         owner = ph.owner.split(":", 1)[1]
         denies = says_no(ph_norm)
         # a phrase and what was said must say it the same way round: on meaning, "don't want
         # to own a boat anymore" is close to "we just bought a boat"; in words, "you need
         # your own insurance" has every word of "you don't need your own insurance"
         agree = [float(x) for x, d, u, f in zip(sims[n], unit_denies, units, floor) if d == denies and x >= f
-                 and numbers_agree(ph_norm, u) and days_agree(ph_norm, norm)
-                 and (not partial or spans_agree(ph_norm, u))]
+                 and numbers_agree(ph_norm, u) and days_ok and (not partial or spans_agree(ph_norm, u))]
         if agree and max(agree) >= threshold:
             out[owner] = max(out.get(owner, 0.0), max(agree))
         # (a need said inside a negation is denied; a forbidden or required phrase keeps its own
@@ -255,7 +255,7 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
                                           else verbatim(ph_norm).search(norm.lower()))):
             out[owner] = OUTRIGHT
         elif (partial_sim is not None and float(near[n]) >= partial_sim and denies == text_denies
-              and numbers_agree(ph_norm, norm) and days_agree(ph_norm, norm)):
+              and numbers_agree(ph_norm, norm) and days_ok):
             need = set(content_words(ph_norm))
             if len(need) >= 3 and len(need & words) >= max(2, -(-2 * len(need) // 3)):
                 out[owner] = max(out.get(owner, 0.0), threshold)

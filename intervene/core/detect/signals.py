@@ -432,8 +432,6 @@ class ComplianceDetector:
         # "With us you'll pass this time. I guarantee it.": a bare promise is the sentence before's
         units += [f"{a} {b}" for a, b in zip(units, units[1:])
                   if len(content_words(b)) <= 2 and _promises(b, self.kb_terms)]
-        # ("they just need a parent to sign the / the waiver for each of them": one sentence)
-        prev = call.continued(u, self.profile.continues_s)
         for k, unit in enumerate(units):
             negated, _ = split_by_scope(unit)
             # "you don't need to worry about damage at all" reassures: its negation denies
@@ -469,10 +467,11 @@ class ComplianceDetector:
                     continue      # (a negative phrase said word for word is that phrase, not its denial)
                 if _denied_from_outside(unit, f.phrases):
                     continue      # "I can't promise zero damage": the rep's own "can't" denies the phrase
-                if s < 1.0 and self._nearest_phrase_negated(unit, fid) != unit_negated:
+                nearest = self._nearest_phrase(unit, fid) if s < 1.0 else ""
+                if s < 1.0 and bool(NEGATION_CUES.search(nearest)) != unit_negated:
                     continue      # "check with your doctor" vs "you don't need to see a doctor"
-                if s < 1.0 and not unit_negated and _OBLIGES.search(f"{prev.text} {unit}" if prev and k == 0 else unit) and \
-                        _DISPENSES.search(self._nearest_phrase(unit, fid)):
+                if s < 1.0 and not unit_negated and _DISPENSES.search(nearest) and _OBLIGES.search(
+                        self._with_start(u, call) + unit if k == 0 else unit):
                     continue      # "everybody has to sign the waiver" is close in meaning to "the waiver is
                                   # optional" (0.81), and says the opposite
                 say = f.say or "Walk that back: we can't promise that."
@@ -498,8 +497,11 @@ class ComplianceDetector:
         sims = self.index.phrase_vecs[rows] @ self.index.embed([unit])[0]
         return self.index.phrase_norm[rows[int(sims.argmax())]]
 
-    def _nearest_phrase_negated(self, unit: str, fid: str) -> bool:
-        return bool(NEGATION_CUES.search(self._nearest_phrase(unit, fid)))
+    def _with_start(self, u: Utterance, call: CallState) -> str:
+        """The start of u's sentence in the rep's utterance before, if u goes on
+        with it ("they just need a parent to sign the" / "the waiver for each of them")."""
+        prev = call.continued(u, self.profile.continues_s)
+        return f"{prev.text} " if prev else ""
 
     def _assurance_left_out(self, unit: str, fid: str) -> bool:
         """Every phrase of the entry the unit matched on its words alone is an
