@@ -110,6 +110,7 @@ class Profile:
     signal_window_stride: int = _count(2)   # ... and the step between them
     pickup_sim: float = _share(0.55)        # a rep reply this close to the suggested words picked it up
     opportunity_turns: int = _count(1)      # rep turns to pick an opportunity up before its card
+    opening_promotion_turns: int = _count(3)  # ... and a promotion that fits why the lead called
     competitor_turns: int = _count(1)       # ... and a competitor mention
     competitor_wait_s: float = 10.0         # ... or this long while the rep is silent
     competitor_generic_sim: float = _share(0.62)  # close to "another company quoted me less"

@@ -409,6 +409,17 @@ _SPOKEN_YEAR = re.compile(r"\b((?:in|for|by|of|since|until|through|during|a|the|
                           re.I)
 
 
+# a price read out digit by digit round a zero: "core is two oh nine a month" is $209 (not after
+# "at", "by": "at seven oh five" is a time)
+_DIGIT = "one two three four five six seven eight nine".split()
+_SPOKEN_OH = re.compile(r"(?<!\bat )(?<!\bby )(?<!\buntil )\b(" + "|".join(_DIGIT) + r")[\s-]+oh[\s-]+("
+                        + "|".join(_DIGIT) + r")\b", re.I)
+
+
+def _oh(m: re.Match[str]) -> str:
+    return f"{_DIGIT.index(m.group(1).lower()) + 1}0{_DIGIT.index(m.group(2).lower()) + 1}"
+
+
 def _year(m: re.Match[str]) -> str:
     later = re.sub(r"[\s-]+", "-", m.group(2).lower())
     return f"{m.group(1)}{2010 + _YEAR_LATER.index(later)}"
@@ -420,7 +431,7 @@ def normalize_numbers(text: str) -> str:
     "24/7", "December thirty-first" -> "December 31", "19,800" -> "19800") so
     embeddings and regexes see one form. Pronoun "one", lone ordinals ("first, ...")
     and a bare "half" are left alone; everything else is copied unchanged."""
-    text = _SPOKEN_YEAR.sub(_year, _ASR_SPLIT_NUMBER.sub(r"\1\2", text))
+    text = _SPOKEN_OH.sub(_oh, _SPOKEN_YEAR.sub(_year, _ASR_SPLIT_NUMBER.sub(r"\1\2", text)))
     toks, out, pos, i = _tokenize(text), [], 0, 0
     while i < len(toks):
         month_before = bool(_month(_tok(toks, i - 1)) or (

@@ -577,3 +577,12 @@ def test_the_thing_a_price_is_for_may_be_said_before_it(text: str, per: str) -> 
 ])
 def test_a_second_price_for_another_item_shares_the_firsts_basis(text: str, pers: list[str]) -> None:
     assert [q.per for q in extract_quantities(normalize_numbers(text)) if q.kind == "money"] == pers
+
+
+@pytest.mark.parametrize("text, said", [
+    ("core is two oh nine a month", "core is 209 a month"),
+    ("the overhaul's three oh five", "the overhaul's 305"),
+    ("meet at seven oh five", "meet at 7 oh 5"),
+])
+def test_a_price_read_digit_by_digit_round_a_zero(text: str, said: str) -> None:
+    assert normalize_numbers(text) == said

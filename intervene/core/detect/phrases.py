@@ -132,7 +132,13 @@ def _close_together(need: set[str], said: list[str]) -> bool:
 
 @lru_cache(maxsize=8192)
 def _numbers(text: str) -> frozenset[str]:
-    return frozenset(re.findall(r"\d+(?:\.\d+)?", normalize_numbers(text)))
+    # (a rough count stands for the numbers it may be: "just a couple of days" is not "10 days")
+    rough = [_ROUGH[(m.group(1) or m.group(2)).lower()] for m in _ROUGH_RE.finditer(text)]
+    return frozenset(re.findall(r"\d+(?:\.\d+)?", normalize_numbers(text))).union(*rough)
+
+
+_ROUGH = {"couple": frozenset("23"), "few": frozenset("234"), "several": frozenset("34567")}
+_ROUGH_RE = re.compile(r"\ba\s+(couple|few)\b|\b(?:a\s+)?(several)\b", re.I)
 
 
 @lru_cache(maxsize=8192)

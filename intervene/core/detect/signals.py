@@ -27,7 +27,7 @@ from intervene.core.detect.state import CallState
 from intervene.core.policy import PROFILES, Profile
 from intervene.kb.index import KBIndex, product_names
 from intervene.nlp.lexicon import content_words, extract_quantities, normalize_numbers
-from intervene.nlp.text import NEGATION_CUES, negation_scopes, split_by_scope
+from intervene.nlp.text import NEGATION_CUES, negation_scopes, sentences, split_by_scope
 from intervene.vocab import Category, Evidence, Forbidden, Required, Severity, Speaker, Trigger, Utterance
 
 ASSURANCE = re.compile(r"\b(?:i |we )?(?:promise|guarantee[ds]?|guaranteed|definitely|for sure|certainly|"
@@ -59,6 +59,7 @@ class _Pending:
     # ("How many kids, and how old?") - that turn does not count, once
     opening: bool = False
     turn_asks: bool = True      # the rep's turn so far has only asked
+    turns: Optional[int] = None  # rep turns it waits, where not the watch's own
     # the amounts and terms in pickup_texts, read once rather than on every rep utterance
     pickup_figures: frozenset[tuple[str, float]] = field(init=False)
 
@@ -105,10 +106,39 @@ def _offered_by_id(oid: str, say: str) -> tuple[str, ...]:
     return (phrase,)
 
 
+def _offers(say: str) -> tuple[str, ...]:
+    """A suggestion and each of its clauses that says enough to be an offer: a
+    rep who takes up one of several ("Unlimited includes a free guest pass ..., a
+    duet private is $160, and ...") has picked the point up - "she'd count as a
+    first-time visitor, so the guest pass works for her" is far from the whole."""
+    clauses = units_of(say)[1:]
+    return (say, *(c for c in clauses if len(content_words(c)) >= 4)) if len(clauses) > 1 else (say,)
+
+
+def _asked(text: str) -> list[set[str]]:
+    """The content words of each question the lead asks."""
+    statements = set(told(text))
+    return [set(content_words(normalize_numbers(q))) for q in sentences(text) if q.strip() not in statements
+            and q.rstrip().endswith("?")]
+
+
 def _names(p: _Pending, rep_text: str) -> bool:
-    """The rep named the product the point offers."""
-    low = rep_text.lower()
-    return any(re.search(rf"(?<![a-z]){re.escape(n.lower())}(?![a-z])", low) for n in p.pickup_products if len(n) > 2)
+    """The rep named the product (or the offer) the point is about ("Fall
+    Early-Bird" said "fall early bird")."""
+    low = _HYPHENS.sub(" ", rep_text.lower())
+    return any(re.search(rf"(?<![a-z]){re.escape(_HYPHENS.sub(' ', n.lower()))}(?![a-z])", low)
+               for n in p.pickup_products if len(n) > 2)
+
+
+_HYPHENS = re.compile(r"[-\s]+")
+
+
+def _offer_name(text: str) -> tuple[str, ...]:
+    """A promotion's own name, where its text opens with one ("Spring Cleanout Deal
+    - $50 off ..."): a rep who says it has raised the offer."""
+    head, dash, _ = text.partition(" - ")
+    words = head.split()
+    return (head,) if dash and 2 <= len(words) <= 5 and not re.search(r"\d", head) else ()
 
 
 @dataclass
@@ -177,7 +207,7 @@ class AnswerWatch:
             elif p.rep_spoke:
                 p.rep_turns += 1
             p.turn_asks = True
-        return self._release(lambda p: p.rep_turns >= self.turns, now)
+        return self._release(lambda p: p.rep_turns >= (p.turns or self.turns), now)
 
     def next_deadline(self, call: CallState) -> Optional[float]:
         """Never while the rep is mid-answer: their last words may be the pick-up.
@@ -269,23 +299,30 @@ class OpportunityDetector(_WaitsForRep):
         opp = {k: v for k, v in opp.items() if v >= best}
         promo = {k: v for k, v in promo.items() if v >= best}
         before = " ".join(x.text for x in call.turn_before(u) if x.speaker == Speaker.REP) if opp or promo else ""
+        asked = _asked(u.text) if opp else []
         for oid, _s in opp.items():
             o = next(x for x in kb.opportunities if x.id == oid)
+            if any(len(q & set(content_words(c))) >= 2 for q in asked for c in _offers(o.say)[1:] or (o.say,)):
+                continue          # "Do I get a guest pass? My partner would love to come": the lead
+                                  # asks for the offer itself, and the rep's answer is the pick-up
             offer = kb.product(o.offer)
             names = tuple(product_names(offer)) if offer else _offered_by_id(o.id, o.say)
             ev = (Evidence(o.id, o.say),) + ((Evidence(offer.id, offer.name + (f", {offer.price}" if offer.price else "")),) if offer else ())
             self.watch.add(_Pending(Category.OPPORTUNITY, "opportunity", f"opportunity:{oid}", u.index, now,
-                                    f"Upsell signal ({oid}): lead said \"{u.text}\"", o.say, ev, (o.say,), names,
+                                    f"Upsell signal ({oid}): lead said \"{u.text}\"", o.say, ev, _offers(o.say), names,
                                     opening=opening), before)
         for pid, _s in promo.items():
             pr = next(x for x in kb.promotions if x.id == pid)
             if call.product and not promotion_for(self.index, pr.text, call.product):
                 continue          # "our first order" while an interpreting booking is discussed: the
                                   # new-client offer is for translation orders, not this one
+            # (one that fits why the lead called waits longer: offers come up with the price,
+            # rarely in the first answer)
             self.watch.add(_Pending(Category.OPPORTUNITY, "promotion", f"promotion:{pid}", u.index, now,
                                     f"Promotion fits ({pid}): lead said \"{u.text}\"",
                                     f"Mention the current offer: {pr.text}", (Evidence(pr.id, pr.text),),
-                                    (pr.text,), (), opening=opening), before)
+                                    (pr.text,), _offer_name(pr.text), opening=opening,
+                                    turns=p.opening_promotion_turns if opening else None), before)
         return []
 
 

@@ -26,6 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
+from intervene.core.detect.claims.days import days_out
 from intervene.core.detect.claims.facts import FactBook
 from intervene.core.detect.claims.patterns import UNIVERSAL
 from intervene.core.detect.claims.polarity import polarity
@@ -115,7 +116,7 @@ class ClaimChecker:
                              if v.fact is None or len(about - book.fact_named[v.fact.key]) < 2]
                     for pv in spans + policy_terms(book, u, cands) + stacked(book, u, cands, prior) \
                             + widened(book, u, cands) + made_free(book, u, cands) + put_inside(book, u) \
-                            + offer_scope(book, u, cands):
+                            + offer_scope(book, u, cands) + days_out(book, u, cands):
                         verdicts.append((u.sentence, pv))
                 continue          # otherwise its clauses are checked one by one
             if u.question or u.hypothetical or u.theirs:
@@ -133,7 +134,7 @@ class ClaimChecker:
             for v in (quantities(book, u, cands, echoed, own, measures) + polarity(book, u, cands, support)
                       + (policy_terms(book, u, cands) + stacked(book, u, cands, prior) + made_free(book, u, cands)
                          + put_inside(book, u)
-                         + offer_scope(book, u, cands) if whole else [])
+                         + offer_scope(book, u, cands) + days_out(book, u, cands) if whole else [])
                       # ("the visit is free for everybody, | new or returning": the clause says it)
                       + (widened(book, u, cands) if whole or UNIVERSAL.search(u.text + u.rest) else [])
                       + which_product(book, u, cands) + ownership(book, u, cands, support)):

@@ -31,8 +31,11 @@ EXTRA = re.compile(r"\b(?:add|adds|adding|add-on|addon|extra|upgrade|separate|se
 APPROX = re.compile(r"\b(?:around|roughly|about|approximately|maybe|like|or so|ish|say|almost|nearly|"
                     r"close to|just under|just over|a little under|a little over|well under|well over)\s*$", re.I)
 
+# a figure the rep says it is not: "a single private is $120, not $100", "instead of 30 days"
+DENIED_VALUE = re.compile(r"(?:\bnot|\bnever|\binstead of|\brather than)\s*$", re.I)
 
-UNIVERSAL = re.compile(r"\b(?:every ?one|every ?body|any ?one|any ?body|all (?:customers|clients|members|plans|"
+# ("everyone else gets seven" is the others, not everybody)
+UNIVERSAL = re.compile(r"\b(?:(?:every ?one|every ?body|any ?one|any ?body)(?! else\b)|all (?:customers|clients|members|plans|"
                        r"tiers|students|patients|packages|units|sizes)|any (?:plan|tier|package|unit|size|customer)|every (?:plan|tier|package|unit|size|customer)|no matter|regardless|"
                        r"whoever|whether)\b", re.I)
 # a fee for leaving before the term is out

@@ -25,6 +25,7 @@ from intervene.core.detect.claims.patterns import (
     APART,
     APPROX,
     BALANCE,
+    DENIED_VALUE,
     DERIVED,
     EXEMPTS,
     GENERIC,
@@ -384,10 +385,12 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
                 same_value(o, fq2) for o in others_said for fq2, ex in zip(fqs, exempt) if not ex):
             continue          # "on the 12-month agreement installation is $199" against "$199, free with
                               # any 36-month agreement": the fee on other terms, said right
-        if q.value == 0 or APPROX.search(u.text[:q.start]) or TIMES_NUMBER.match(u.text, q.end) or (
+        if q.value == 0 or APPROX.search(u.text[:q.start]) or DENIED_VALUE.search(u.text[:q.start]) \
+                or TIMES_NUMBER.match(u.text, q.end) or (
                 (echoes(q, echoed) or measured(q, measures)) and not q.bound) or spread(q, echoed, beside(q)):
-            continue          # "zero" is polarity's job; "around 50", echoes and the customer's own
-                              # measures aren't KB claims; nor is a factor ("25 times 1.95 is ...")
+            continue          # "zero" is polarity's job; "around 50", a figure taken back ("$120, not
+                              # $100"), echoes and the customer's own measures aren't KB claims; nor
+                              # is a factor ("25 times 1.95 is ...")
                               # or the lead's own amount spread over the months the rep says
         if q.kind == "bare" and not (fq.kind == "money" and (
                 (fact.kind == "price" and len(numbers) == 1)
