@@ -411,13 +411,12 @@ _SPOKEN_YEAR = re.compile(r"\b((?:in|for|by|of|since|until|through|during|a|the|
 
 # a price read out digit by digit round a zero: "core is two oh nine a month" is $209 (not after
 # "at", "by": "at seven oh five" is a time)
-_DIGIT = "one two three four five six seven eight nine".split()
-_SPOKEN_OH = re.compile(r"(?<!\bat )(?<!\bby )(?<!\buntil )\b(" + "|".join(_DIGIT) + r")[\s-]+oh[\s-]+("
-                        + "|".join(_DIGIT) + r")\b", re.I)
+_DIGIT = "|".join(w for w, v in UNITS.items() if v)
+_SPOKEN_OH = re.compile(rf"(?<!\bat )(?<!\bby )(?<!\buntil )\b({_DIGIT})[\s-]+oh[\s-]+({_DIGIT})\b", re.I)
 
 
 def _oh(m: re.Match[str]) -> str:
-    return f"{_DIGIT.index(m.group(1).lower()) + 1}0{_DIGIT.index(m.group(2).lower()) + 1}"
+    return f"{UNITS[m.group(1).lower()]}0{UNITS[m.group(2).lower()]}"
 
 
 def _year(m: re.Match[str]) -> str:

@@ -63,6 +63,10 @@ def _cards(index: KBIndex, said: str, answer: str) -> list[Intervention]:
              (22.5, 24.0, "lead", "Okay."),
              (24.5, 27.0, "rep", "Anything else I can help with?"),
              (27.5, 29.0, "lead", "No, that's it, thanks.")]
+    return _opportunities(index, lines)
+
+
+def _opportunities(index: KBIndex, lines: list[tuple]) -> list[Intervention]:
     ivs = replay(CallEngine(index, PROFILES["standard"]), parse_transcript(jsonl(lines), "<loft>"))
     return [iv for iv in ivs if iv.category == Category.OPPORTUNITY]
 
@@ -114,8 +118,7 @@ def _opening_call(index: KBIndex, third: str) -> list[Intervention]:
              (25.5, 27.0, "lead", "Okay, great."),
              (27.5, 30.0, "rep", "Anything else I can help with?"),
              (30.5, 32.0, "lead", "No, that's it, thanks.")]
-    ivs = replay(CallEngine(index, PROFILES["standard"]), parse_transcript(jsonl(lines), "<loft>"))
-    return [iv for iv in ivs if iv.category == Category.OPPORTUNITY and iv.trigger == "promotion"]
+    return [iv for iv in _opportunities(index, lines) if iv.trigger == "promotion"]
 
 
 @pytest.mark.parametrize("third, fires", [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Iterable, Optional
 
 from intervene.core.detect.phrases import (
@@ -106,6 +107,7 @@ def _offered_by_id(oid: str, say: str) -> tuple[str, ...]:
     return (phrase,)
 
 
+@lru_cache(maxsize=1024)
 def _offers(say: str) -> tuple[str, ...]:
     """A suggestion and each of its clauses that says enough to be an offer: a
     rep who takes up one of several ("Unlimited includes a free guest pass ..., a

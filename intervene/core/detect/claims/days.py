@@ -43,8 +43,10 @@ def _day(word: str) -> str:
     return next(d for d in WEEK if d.startswith(word.lower()[:3]))
 
 
-def _named(text: str) -> set[str]:
-    return {_day(m.group(1)) for m in _NAMED.finditer(text)}.union(*(_WEEKS[m.group(1)] for m in _PART.finditer(text)))
+def _named(text: str, parts: bool = True) -> set[str]:
+    """Days named, and (with `parts`) "weekdays", "weekends"."""
+    named = {_day(m.group(1)) for m in _NAMED.finditer(text)}
+    return named.union(*(_WEEKS[m.group(1)] for m in _PART.finditer(text))) if parts else named
 
 
 def _span(a: str, b: str) -> set[str]:
@@ -70,38 +72,30 @@ def days_open(text: str) -> Optional[frozenset[str]]:
         neg = _NOT.search(clause)
         window = clause[neg.start():neg.end() + 40] if neg else ""
         rest = clause.replace(window, " ") if window else clause
-        days = _days_in(rest)
+        days, ranged = _days_in(rest), bool(_RANGE.search(rest))
         # a clause that only takes days away: "no Sunday service", "Friday and weekend jumping
         # is not included" (what "not" denies is the clause's own subject, unless it frames a week)
-        if neg and (not days or (neg.group().lower() not in _AFTER_CUE and not _RANGE.search(rest))):
+        if neg and (not days or (neg.group().lower() not in _AFTER_CUE and not ranged)):
             barred |= _days_in(clause)
             continue
         if not days:
             continue
-        framed = framed or bool(_RANGE.search(rest) or _ALL_WEEK.search(rest) or _FRAME.search(clause))
+        framed = framed or ranged or bool(_ALL_WEEK.search(rest) or _FRAME.search(clause))
         allowed |= days
     open_days = frozenset(allowed - barred) if framed else frozenset()
     return open_days if open_days and len(open_days) < 7 else None
 
 
-def _days_in(text: str) -> set[str]:
+def _days_in(text: str, parts: bool = True) -> set[str]:
     ranges = [_span(m.group(1), m.group(2)) for m in _RANGE.finditer(text)]
-    return set().union(*ranges, _named(text), set(WEEK) if _ALL_WEEK.search(text) else set())
+    return set().union(*ranges, _named(text, parts), set(WEEK) if _ALL_WEEK.search(text) else set())
 
 
 def days_claimed(text: str) -> frozenset[str]:
     """The days the rep says something happens on - named, or all seven - in
     clauses that do not negate them ("we don't do Sundays" claims none)."""
-    out: set[str] = set()
-    for clause in re.split(r"[;.,]|\bbut\b", text):
-        if _NOT.search(clause):
-            continue
-        if _ALL_WEEK.search(clause):
-            out |= set(WEEK)
-        for m in _RANGE.finditer(clause):
-            out |= _span(m.group(1), m.group(2))
-        out |= {_day(m.group(1)) for m in _NAMED.finditer(clause)}
-    return frozenset(out)
+    return frozenset().union(*(_days_in(clause, parts=False) for clause in re.split(r"[;.,]|\bbut\b", text)
+                               if not _NOT.search(clause)))
 
 
 def days_out(book: FactBook, u: Unit, cands: list[tuple[Fact, float]]) -> list[Verdict]:
