@@ -17,7 +17,7 @@ from typing import TypeGuard
 from intervene.nlp import currency
 
 __all__ = ["Quantity", "CONTENT_STOPWORDS", "UNITS", "TEENS", "TENS", "MONTHS", "days", "content_words",
-           "parse_number_words", "normalize_numbers", "extract_quantities", "same_quantity", "comparable",
+           "parse_number_words", "normalize_numbers", "extract_quantities", "listed_periods", "same_quantity", "comparable",
            "rate_after", "weekdays_named"]
 
 
@@ -476,11 +476,16 @@ def _stem(w: str) -> str:
                 # "shipped" and "ship"), not a double the word has ("billed", "missed", "staffed")
                 if suf != "ation" and (w[-2:] in _DOUBLED or len(w) >= 6 and w.endswith("ell")):
                     w = w[:-1]
+                elif suf != "ation" and _LOST_E.search(w):
+                    w += "e"      # ... and the e it dropped comes back: "freezing" is "freeze", "charged" "charge"
                 return w
     return w
 
 
 _DOUBLED = {"pp", "tt", "nn", "mm", "gg", "dd", "bb", "rr"}
+# the stems whose word ended in a silent e ("freez", "charg", "pric", "remov", "valu"), but not
+# "hang", "bring", "buzz"
+_LOST_E = re.compile(r"(?:[cvu]|[^z]z|[^ng]g)$")
 
 
 def _singular(w: str) -> str:
@@ -865,6 +870,23 @@ def _extract(text: str) -> list[Quantity]:
             q1, q2 = replace(q1, bound=q1.bound or "min"), replace(q2, bound=q2.bound or "max")
         found[a], found[a + 1] = q1, q2
     return found
+
+
+_LISTED = re.compile(r"\s*(?:and|or)\s+(?:(?:a|an|the|each|every)\s+)?[a-z][\w-]*(?:\s+[a-z][\w-]*){0,2}"
+                     r"\s+(?:is|are|costs?|runs?)\s+$", re.I)
+
+
+def listed_periods(text: str, qs: list[Quantity]) -> list[Quantity]:
+    """A KB line that lists prices in parallel and says the period once, at the end
+    ("rental shoes are $6 and a harness is $4 per visit"): every price in the list is
+    per visit, so a rep's "$6 a visit" is the shoes' price, not against the $4. Only
+    for KB text: a rep's "setup is $99 and the plan is $29 a month" is not a list."""
+    out = list(qs)
+    for a in range(len(out) - 2, -1, -1):
+        q1, q2 = out[a], out[a + 1]
+        if q1.kind == q2.kind == "money" and not q1.per and q2.per and _LISTED.fullmatch(text[q1.end:q2.start]):
+            out[a] = replace(q1, per=q2.per)
+    return out
 
 
 # ---------------------------------------------------------------- comparison

@@ -129,3 +129,44 @@ def test_a_promotion_that_fits_the_opening_waits_for_the_price(loft, third: str,
     """An offer that fits why the lead called comes up with the price, rarely in
     the first answer: the rep has a few turns, and naming the offer takes it up."""
     assert bool(_opening_call(loft, third)) == fires
+
+
+CLIMB = """
+company: Northwall Climbing
+products:
+  - id: full
+    name: Full Membership
+    aliases: [full membership, membership]
+    price: "$95 a month"
+    facts:
+      - The Full Membership gives unlimited climbing on every wall.
+opportunities:
+  - id: frequent
+    signals: [a few times a week, three times a week, climb most days]
+    offer: full
+    say: At that frequency the Full Membership pays off at $95 a month.
+"""
+
+
+@pytest.fixture(scope="module")
+def climb(embedder) -> KBIndex:
+    return KBIndex(load_kb_text(CLIMB, source="northwall"), embedder)
+
+
+@pytest.mark.parametrize("said, fires", [
+    ("Honestly, maybe a couple of times a month, if I end up liking it.", False),
+    ("Once or twice a month at most, probably.", False),
+    ("Honestly, maybe a few times a week, if I end up liking it.", True),
+])
+def test_a_need_read_in_a_window_of_words_keeps_its_span_of_time(climb, said: str, fires: bool) -> None:
+    """A window of the lead's words that names no span of time ("a couple of
+    times") is read with its sentence's ("a month"): it is not "a few times a week"."""
+    lines = [(0.0, 4.0, "rep", "Thanks for calling Northwall Climbing, this is Ana. Have you climbed before?"),
+             (4.5, 8.0, "lead", "A little, at a gym back home."),
+             (8.5, 11.0, "rep", "Great. How often do you think you'd come in?"),
+             (11.5, 15.0, "lead", said),
+             (15.5, 19.0, "rep", "Sure. We're open from six in the morning until eleven at night."),
+             (19.5, 21.0, "lead", "Okay."),
+             (21.5, 24.0, "rep", "Anything else I can help with?"),
+             (24.5, 26.0, "lead", "No, that's it, thanks.")]
+    assert bool(_opportunities(climb, lines)) == fires

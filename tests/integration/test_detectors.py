@@ -167,6 +167,12 @@ def test_confusion_not_in_standard_but_in_training(run_call) -> None:
     ("so now it's double? why didn't you say that at the start", "frustration"),
     ("Hold on, so I'd pay for the membership on top? This is getting a little frustrating.", "frustration"),
     ("You keep going back and forth and I'm getting a little lost here.", "confusion"),
+    # a threat to hang up in other words; asking again for one thing; being let down again
+    ("Three different prices now. Honestly I'm this close to hanging up and calling someone else.", "escalation"),
+    ("That's it, I'm about ready to hang up on this whole thing.", "escalation"),
+    ("I've asked for the price twice and you still can't tell me what I'd pay?", "frustration"),
+    ("are you kidding me, that's the second time you guys have cancelled on me", "frustration"),
+    ("This is the third time your office has rescheduled us.", "frustration"),
 ])
 def test_the_words_of_an_upset_lead_name_the_strongest_emotion(run_call, lead: str, label: str) -> None:
     """Long or disfluent replies dilute their meaning; the words themselves

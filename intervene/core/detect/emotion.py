@@ -105,12 +105,15 @@ CUES = {
         r"(?:i want|get me|put me through to|put) (?:a|your|the) (?:manager|supervisor)(?: on)?|"
         r"fil(?:e|ing) (?:a )?(?:formal )?complaint|report(?:ing)? (?:this call|the call|this conversation) to|"
         r"(?:seconds?|minutes?|close|this close) (?:away )?from hanging up|"
+        r"(?:(?:about|ready|tempted|close|this close|so close)\s+)+to hang(?:ing)? up|i should (?:just )?hang up|"
+        r"take my business elsewhere|"
         r"(?:i'?m|i am|i'?ll|i will|i'?m going to|gonna) end(?:ing)? (?:this|the) call|"
         r"cancel(?:l?ing)? (?:every|all|each)(?: of)? (?:\w+ ){0,2}(?:orders?|accounts?|contracts?|jobs?)|"
         r"bait[- ](?:and[- ])?switch)\b", re.I),
     "frustration": re.compile(
         r"\b(?:(?:you'?re|you are) not (?:listening|answering)|you'?re not even listening|not listening to me|"
-        r"(?:i'?ve|i have|i) (?:already |just )?(?:asked|told|said)(?: you)?(?: (?:that|this|it|about \w+))? "
+        r"(?:i'?ve|i have|i) (?:already |just )?(?:asked|told|said)(?: you)?(?: (?:that|this|it|about \w+|"
+        r"for (?:the|a|an|your|my) \w+))? "
         r"(?:twice|two times|three times|already|before|like twice|"
         r"(?:like |only |about )?(?:a|one|two|three|five|ten|\d+) (?:minutes?|seconds?) ago)|(?:asked|told you) twice|"
         # pointing back at what they said, as people do when they are not heard
@@ -121,7 +124,9 @@ CUES = {
         r"(?:you'?re|you are) (?:(?:really|being|so|kind of|kinda|a bit|pretty|just|very) )*"
         r"(?:pushing (?:me|us|here|hard|too)|pushy|pressuring (?:me|us))|(?:too|so|really|very|pretty) pushy|"
         r"hate (?:these|sales) (?:calls|pitches)|hate being (?:sold to|pitched|pushed|rushed)|"
-        r"(?:second|third) time (?:you'?ve|you have|i'?ve|i have)|(?:cut|cutting|interrupt\w*) me off|"
+        r"(?:second|third|fourth) time (?:you|you'?ve|you have|you guys|y'?all|your (?:company|team|people|office)|"
+        r"i'?ve|i have)\b|(?:cut|cutting|interrupt\w*) me off|are you (?:kidding|joking) me|"
+        r"you (?:still|really) (?:can'?t|cannot|haven'?t|won'?t|didn'?t) (?:give|tell|answer|get)|"
         r"(?:you )?keep (?:skipping|pushing|ignoring|dodging|avoiding|reading me|interrupting|cutting|changing the subject)|"
         r"(?:you )?keep changing (?:the |your )?(?:numbers?|prices?|story|answers?|figures?)|"
         r"(?:you )?(?:just )?(?:skipped|dodged|ignored) (?:it|my question|that|over)|going in circles|"

@@ -13,6 +13,8 @@ from intervene.nlp.lexicon import Quantity, about_same, comparable, content_word
 from intervene.vocab import Fact
 
 UNIT_WORDS = frozenset("minute hour day week month quarter year percent dollar buck".split())
+# the words that make a number a limit ("jobs under $200"): they say how it binds, not what it is about
+BOUND_WORDS = frozenset("under over below above least most less fewer more than within".split())
 OFF = re.compile(r"\s*(?:off|discount)\b", re.I)   # "$750 off": what follows a discount
 EVERY = re.compile(r"\b(?:every|each)\s+(?:other\s+)?(?:\d+(?:\.\d+)?\s*(?:to|-|or)\s*)?$", re.I)
 
@@ -52,7 +54,8 @@ def readings(q: Quantity, text: str = "") -> list[Quantity]:
     if q.kind == "money" and len(digits) >= 3 and digits[0] == "1" and digits[1] != "0":
         out.append(replace(q, value=float(digits[1:])))
     cents = round(v * 100)
-    if v < 100 and abs(v * 100 - cents) < 1e-6 and cents % 100:
+    # (not under a dollar: "$0.60" and "sixty cents" are said so, never "sixty" meaning $60)
+    if 1 <= v < 100 and abs(v * 100 - cents) < 1e-6 and cents % 100:
         out.append(replace(q, value=float(cents)))
     elif v == int(v) and 100 <= v < 10000 and int(v) % 100:
         out.append(replace(q, value=v / 100))
@@ -138,7 +141,9 @@ def head_word(text: str, q: Quantity) -> str:
     if q.kind == "count" and q.unit:
         return q.unit                  # "8 students": what is counted is what it is about
     rest = re.split(r"[,;:.!?]|\s-\s|\b(?:and|but|so|because)\b", text[q.end:], maxsplit=1)[0]
-    after = [w for w in content_words(rest)[:2] if w not in UNIT_WORDS and not w[:1].isdigit() and not w.endswith("ly")]
+    per = set(content_words(q.per))      # ("$0.60 a square foot": the rate's basis, not its subject)
+    after = [w for w in content_words(rest)[:2] if w not in UNIT_WORDS and w not in per and not w[:1].isdigit()
+             and not w.endswith("ly")]
     if after:
         return after[0]
     lead = re.split(r"[,;:.!?]|\s-\s|\b(?:and|but|so|because)\b", text[:q.start])[-1]

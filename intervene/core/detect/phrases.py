@@ -166,7 +166,9 @@ def days_agree(phrase: str, said: str) -> bool:
 
 def spans_agree(phrase: str, said: str) -> bool:
     """So is a need with a span of time and words with another: "a month or
-    more" is not "a week in June"."""
+    more" is not "a week in June". (A window of words that names no span is
+    read with its utterance's: "a couple of times" from "a couple of times a
+    month" is not "a few times a week".)"""
     c, d = _spans(phrase), _spans(said)
     return not (c and d and not c & d)
 
@@ -251,7 +253,8 @@ def match_owners(index: KBIndex, text: str, prefix: str, threshold: float,
         # to own a boat anymore" is close to "we just bought a boat"; in words, "you need
         # your own insurance" has every word of "you don't need your own insurance"
         agree = [float(x) for x, d, u, f in zip(sims[n], unit_denies, units, floor) if d == denies and x >= f
-                 and numbers_agree(ph_norm, u) and days_ok and (not partial or spans_agree(ph_norm, u))]
+                 and numbers_agree(ph_norm, u) and days_ok
+                 and (not partial or spans_agree(ph_norm, u if _spans(u) else norm))]
         if agree and max(agree) >= threshold:
             out[owner] = max(out.get(owner, 0.0), max(agree))
         # (a need said inside a negation is denied; a forbidden or required phrase keeps its own

@@ -28,7 +28,7 @@ from typing import Optional, Sequence
 
 from intervene.core.detect.claims.days import days_out
 from intervene.core.detect.claims.facts import FactBook
-from intervene.core.detect.claims.patterns import UNIVERSAL
+from intervene.core.detect.claims.patterns import PRONOUN_START, UNIVERSAL
 from intervene.core.detect.claims.polarity import polarity
 from intervene.core.detect.claims.policy import made_free, offer_scope, policy_terms, stacked, widened
 from intervene.core.detect.claims.products import ownership, put_inside, which_product
@@ -96,6 +96,13 @@ class ClaimChecker:
         if not units or not self.index.facts:
             return UtteranceCheck([], after)
         looked_up = lookup_texts(units, prior)
+        # "its a 6 month agreement" on a call about the cleaning plan: a turn that opens with a
+        # pronoun and names nothing is about the product under discussion, and is looked up so
+        # (not a later sentence: "they stack. So that's $420" is about what was just said)
+        looked_up = [f"{book.name(u.product)}: {t}" if u.product and u.is_sentence and u.sentence == 0
+                     and not u.sent_named and PRONOUN_START.match(u.text)
+                     and not self.index.mentioned_products(t) else t
+                     for u, t in zip(units, looked_up)]
         t1 = time.perf_counter()
         vecs = self.index.embed(looked_up)
         split = {u.sentence for u in units if not u.is_sentence}

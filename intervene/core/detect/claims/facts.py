@@ -28,7 +28,7 @@ from intervene.core.detect.claims.patterns import (
 from intervene.core.detect.numbers import EVERY, OFF, item_words, q_text
 from intervene.core.detect.subjects import REFERENCE, ClaimReader
 from intervene.kb.index import KBIndex, product_names
-from intervene.nlp.lexicon import Quantity, content_words, extract_quantities, normalize_numbers
+from intervene.nlp.lexicon import Quantity, content_words, extract_quantities, listed_periods, normalize_numbers
 from intervene.nlp.text import negation_scopes, split_by_scope
 from intervene.vocab import Fact
 
@@ -115,7 +115,7 @@ class FactBook:
         for f in index.facts:
             norm = normalize_numbers(f.text)
             masked = index.products.mask(norm)
-            self.fact_q[f.key] = extract_quantities(masked)
+            self.fact_q[f.key] = listed_periods(masked, extract_quantities(masked))
             # "Essentials members get 10% off; Plus and Senior members get 15%": each number
             # belongs to the products named in its own clause
             # - but not a product the fact only refers to ("everything in Essential, plus a pruning

@@ -135,7 +135,8 @@ SAVE = re.compile(r"\b(?:save|saves|saving|discount of|knock(?:s|ed)? off|take)\
 NOTICE_GIVEN = re.compile(r"\d[^.]{0,25}\bnotice|\bnotice of \d|\b(?:days?|weeks?|months?)'? ahead\b|"
                           r"\b\d+ (?:business |working |calendar )?(?:hours?|days?|weeks?|months?) (?:before|prior|in advance)\b", re.I)
 # the rep saying something costs nothing; and what says a KB fact is free on some terms
-FREE_CLAIM = re.compile(r"\b(?:(?:it'?s|is|are|'s|be|comes?|for) free\b|free of charge|no (?:extra |additional )?"
+FREE_CLAIM = re.compile(r"\b(?:(?:it'?s|is|are|'s|be|comes?|for) (?:totally |completely |entirely |absolutely |always |"
+                        r"just |100% |a hundred percent )?free\b|free of charge|no (?:extra |additional )?"
                         r"(?:charge|cost|fee)s?\b|at no (?:extra |additional )?(?:charge|cost)|"
                         r"(?:doesn'?t|does not|won'?t|will not|don'?t|do not) cost (?:anything|a thing|extra|more)|"
                         r"(?:you|we) (?:don'?t|won'?t) (?:pay|charge) (?:for|anything|extra))", re.I)

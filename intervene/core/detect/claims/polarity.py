@@ -5,6 +5,7 @@ promotion can make "free installation on Standard" true)."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Optional
 
 from intervene.core.detect.claims.facts import FactBook
@@ -101,6 +102,11 @@ def polarity(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], support: 
     return out
 
 
+# what a fact says when it gives something (a promotion's "free", a plan's "includes", "members get")
+_GIVES = re.compile(r"\b(?:includ\w*|comes? with|cover(?:s|ed|ing)?|free|waived?|complimentary|no (?:extra )?charge|"
+                    r"at no (?:extra )?cost|plus|with (?:every|each|any)|offers?|gets?|receives?|has|have)\b", re.I)
+
+
 def _need(words: set[str]) -> int:
     return max(1, math.ceil(0.6 * len(words)))
 
@@ -118,6 +124,9 @@ def supported(book: FactBook, conflict: Fact, feature: set[str], kind: str, sim:
         side = o_pos if kind == "includes" else o_neg
         if len(feature & side) < _need(feature):
             continue
+        if kind == "includes" and not _GIVES.search(other.text):
+            continue          # a fact that only names the feature gives nothing: "wood must dry 48 hours
+                              # before it can be stained" does not put staining in the restoration
         if other.kind == "promotion":
             # a promotion is conditional: it backs the claim only if the rep invoked it
             # ("... free on Standard too, if you order before December 31")

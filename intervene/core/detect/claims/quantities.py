@@ -6,6 +6,7 @@ and finding the doubts that keep a conflict from being spoken."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
 from itertools import groupby
 from typing import Optional, Sequence
@@ -51,6 +52,7 @@ from intervene.core.detect.claims.policy import made_universal
 from intervene.core.detect.claims.retrieve import may_apply
 from intervene.core.detect.claims.verdict import BASE, confidence, correction
 from intervene.core.detect.numbers import (
+    BOUND_WORDS,
     EVERY,
     OFF,
     UNIT_WORDS,
@@ -75,7 +77,15 @@ from intervene.core.detect.numbers import (
     value_parts,
 )
 from intervene.core.detect.subjects import WE, Unit
-from intervene.nlp.lexicon import Quantity, comparable, content_words, extract_quantities, rate_after, same_amount
+from intervene.nlp.lexicon import (
+    Quantity,
+    comparable,
+    content_words,
+    extract_quantities,
+    normalize_numbers,
+    rate_after,
+    same_amount,
+)
 from intervene.vocab import Check, Evidence, Fact, Verdict
 
 
@@ -221,7 +231,10 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
                 if comparable_pair(q, fq, fact) and same_rate_basis(q, fq, qs):
                     ctx = set(q.context) & set(fq.context)
                     # "a 500 dollar deductible": the noun the number belongs to decides the slot
-                    slot = (0.2 if head and head in fq.context else 0.0) + 0.15 * len(ctx) / max(1, len(fq.context)) \
+                    # (a limit's word binds to a limit: "jobs under $200" is about "jobs under $250",
+                    # not the "$40 trip charge" the fact says after it)
+                    slot = (0.2 if head and (q.bound == fq.bound if head in BOUND_WORDS else head in fq.context)
+                            else 0.0) + 0.15 * len(ctx) / max(1, len(fq.context)) \
                         + (0.05 if period(q) and period(q) == period(fq) else 0.0)   # "a quarter": the quarterly price
                     pairs.append((sim + slot, fact, sim, fq, slot, owner))
         # "20 percent off aligner treatment" against "15% off aligner treatment and 20% off
@@ -376,6 +389,9 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
             continue          # "our Brew Office is $139 with 250 pods": the named plan's own price,
                               # whatever other fact of the plan retrieval found closer (not a
                               # "from" price: a floor says nothing of which line was priced)
+        if q.kind == "money" and prod in u.named and _alias_shared(book, u, prod, said_as):
+            continue          # "a single private is $120, and the 5-pack is $540": the privates named before
+                              # it sell "a pack of 5" at $540 - the alias names that line too
         others_said = said_beside
         if any(same_value(o, fq) for o in others_said):
             continue          # "30 days' notice once the 6 months are up": the fact's number is
@@ -424,8 +440,9 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
         if head and not same_slot(book, u.text, q, fq) and not (prod in fq_owner and before) \
                 and not price_claim and not item_bound:
             doubts.append("slot")          # the number is about something the fact's number is not
-        elif not (head or set(q.context) & set(fq.context) or price_claim or item_bound):
-            doubts.append("slot")
+        elif not (head or set(q.context) & set(fq.context) or price_claim or item_bound
+                  or (per_things(q) and per_things(q) == per_things(fq))):
+            doubts.append("slot")          # (a rate on the fact's own basis, "$0.60 a square foot", is its slot)
         if len(owners) > 1 or rebound:
             doubts.append("enumeration")
         fact_counts = {(c.unit, c.value) for c in book.fact_q[fact.key] if c.kind == "count"}
@@ -466,6 +483,9 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
             continue          # "members get 10% off" between "members get 10% off repairs" and "members get
                               # 15% off parts", equally close: a fact about as close says it - not proven
         said_words = set(content_words(sentence))
+        # (a limit the value merely satisfies, on another noun - "a 3-year warranty" beside "a 12-month
+        # minimum term" - is no slip between two of our terms: the KB does not state this value)
+        near = [(f2, fq2) for f2, fq2 in near if not fq2.bound or any(same_value(r, fq2) for r in said_as)]
         if near:
             doubts.append("value-elsewhere")   # ... on another noun ("a 25-year workmanship warranty" beside
                                                # the 25-year performance warranty): a slip between two of
@@ -511,12 +531,36 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
                                for f2, fq2 in book.extras for r in said_as):
             doubts.append("value-elsewhere")   # "the same $5 extra per lesson": a surcharge the KB has,
                                                # said of something else - which one is the rep's slip
-        conf, why = confidence(book, BASE["quantity"], u, fact, best[2], doubts, q.kind == "date")
+        conf, why = confidence(book, BASE["quantity"], u, fact, best[2], doubts, q.kind == "date",
+                               ignore=("if",) if consequence_after(u.lead_in, u.text + u.rest, q) else ())
         out.append(Verdict(False, u.text, fact, f"said {said!r}, KB says {q_text(fq)}",
                            correction=say, score=best[2], product=prod,
                            evidence=(Evidence(fact.kb_id, fact.text),), confidence=conf, doubts=why,
                            check=Check.QUANTITY))
     return out
+
+
+def _alias_shared(book: FactBook, u: Unit, prod: str, said_as: Sequence[Quantity]) -> bool:
+    """The alias that named the unit's product ("5-pack") also describes a line of
+    another product named in the sentence ("$540 for a pack of 5"), at the amount
+    said: which product was meant is the sentence's, and it is not proven."""
+    p = book.index.kb.product(prod)
+    low = normalize_numbers(u.text).lower()
+    said = [w for a in (p.aliases if p else ()) if normalize_numbers(a).lower() in low
+            and len(w := set(content_words(normalize_numbers(a)))) >= 2]
+    return any(w <= book.fact_words[f.key] and any(same_value(r, fq) for r in said_as for fq in book.fact_q[f.key])
+               for f in book.index.facts if f.product in u.sent_named and f.product != prod for w in said)
+
+
+_CONSEQUENCE = re.compile(r"[^.?!]*?(?:,\s*|\s)(?:so|and|then|which means)\s+(?:if|unless|as long as)\b", re.I)
+_IF = re.compile(r"\b(?:if|unless|as long as|provided|assuming)\b", re.I)
+
+
+def consequence_after(lead_in: str, text: str, q: Quantity) -> bool:
+    """The sentence's "if" comes after the number, in a clause of its own that
+    follows from it: "it's a three-year warranty, so if the streaks come back we
+    re-treat it" states the three years outright (unlike "it's $40 if you prepay")."""
+    return not _IF.search(lead_in + text[:q.start]) and bool(_CONSEQUENCE.match(text, q.end))
 
 
 def _apart(said_as: Sequence[Quantity], fq: Quantity) -> float:

@@ -10,7 +10,7 @@ from typing import Iterable, Optional, Sequence
 from intervene.core.detect.claims.facts import FactBook
 from intervene.core.detect.claims.patterns import JUDGE_AGREES, JUDGE_REJECTS, JUDGE_SURE
 from intervene.core.detect.subjects import Unit
-from intervene.nlp.lexicon import content_words
+from intervene.nlp.lexicon import content_words, extract_quantities, normalize_numbers
 from intervene.vocab import Check, Fact, Verdict
 
 # How far each kind of check can prove a contradiction by itself. Only a number that
@@ -167,10 +167,24 @@ def _lower_first(text: str) -> str:
     return text
 
 
+def _kinds(claim: str) -> set[str]:
+    return {q.kind for q in extract_quantities(normalize_numbers(claim)) if q.kind != "bare"}
+
+
+def _takes_back(conflict: Verdict, support: Verdict) -> bool:
+    """A later sentence that agrees with the fact corrects an earlier conflict when it
+    says the same kind of thing again ("... two years. Sorry, I mean three years."),
+    not when it agrees on another of the fact's figures: "Total Care is $49 a month.
+    Both with a 12-month minimum" leaves the $49 standing."""
+    said, again = _kinds(conflict.claim), _kinds(support.claim)
+    return not (said and again and not said & again)
+
+
 def collapse(verdicts: list[tuple[int, Verdict]]) -> list[Verdict]:
     """One verdict per fact: a conflict wins over support found in the same
     sentence; support in a *later* sentence is a self-correction ("... two
-    years. Sorry, I mean three years.") and wins."""
+    years. Sorry, I mean three years.") and wins, if it says the same kind of
+    figure again."""
     by_fact: dict[str, tuple[int, Verdict]] = {}
     order: list[str] = []
     for sent, v in verdicts:
@@ -182,6 +196,6 @@ def collapse(verdicts: list[tuple[int, Verdict]]) -> list[Verdict]:
             by_fact[k] = (sent, v)
             continue
         prev_sent, prev = by_fact[k]
-        if not v.ok or (not prev.ok and sent > prev_sent):
+        if not v.ok or (not prev.ok and sent > prev_sent and _takes_back(prev, v)):
             by_fact[k] = (sent, v)
     return [by_fact[k][1] for k in order]
