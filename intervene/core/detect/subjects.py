@@ -47,7 +47,7 @@ REFERENCE = re.compile(r"(?:\b(?:everything|all|anything|whatever'?s?|what you g
 _PLUS_AFTER = re.compile(r"\s*,?\s*(?:plus|\+|and on top|with extras)\b", re.I)
 _HYPOTHETICAL = re.compile(r"\b(?:let'?s say|say you|suppose|supposing|imagine|hypothetically|what if|even if|"
                            r"pretend)\b", re.I)
-_CONDITIONAL = re.compile(r"\b(?:if|unless|as long as|provided|assuming)\b", re.I)
+CONDITIONAL = re.compile(r"\b(?:if|unless|as long as|provided|assuming)\b", re.I)
 
 class ClaimReader:
     """Splits utterances into claim units and resolves their subject. `compounds`
@@ -80,7 +80,7 @@ class ClaimReader:
             named_all = tuple(dict.fromkeys(pid for _, pid in mentions))
             question = sent.rstrip().endswith("?")
             hypo = bool(_HYPOTHETICAL.search(sent))
-            cond = bool(_CONDITIONAL.search(sent))
+            cond = bool(CONDITIONAL.search(sent))
             rival_here = bool(self.index.mentioned_competitors(sent))
             sent_theirs = self.theirs(sent, rival, rival_here) or (
                 si == 0 and bool(before) and bool(_GOES_ON.match(sent)) and not (WE.search(sent) or mentions)
@@ -100,7 +100,7 @@ class ClaimReader:
                                 theirs=self.theirs(part, rival or rival_here, False) or (
                                     (sent_theirs or self.whose(sent, at, rival or rival_here) == "them")
                                     and not (WE.search(part) or inside)),
-                                hypothetical=hypo, conditional=cond or bool(_CONDITIONAL.search(part)),
+                                hypothetical=hypo, conditional=cond or bool(CONDITIONAL.search(part)),
                                 rival=rival or rival_here, lead_in=sent[:at],
                                 rest=after_part(sent, part, at)))
                 pos = max(pos, at + 1)

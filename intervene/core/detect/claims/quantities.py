@@ -76,7 +76,7 @@ from intervene.core.detect.numbers import (
     spread,
     value_parts,
 )
-from intervene.core.detect.subjects import WE, Unit
+from intervene.core.detect.subjects import CONDITIONAL, WE, Unit
 from intervene.nlp.lexicon import (
     Quantity,
     comparable,
@@ -553,14 +553,13 @@ def _alias_shared(book: FactBook, u: Unit, prod: str, said_as: Sequence[Quantity
 
 
 _CONSEQUENCE = re.compile(r"[^.?!]*?(?:,\s*|\s)(?:so|and|then|which means)\s+(?:if|unless|as long as)\b", re.I)
-_IF = re.compile(r"\b(?:if|unless|as long as|provided|assuming)\b", re.I)
 
 
 def consequence_after(lead_in: str, text: str, q: Quantity) -> bool:
     """The sentence's "if" comes after the number, in a clause of its own that
     follows from it: "it's a three-year warranty, so if the streaks come back we
     re-treat it" states the three years outright (unlike "it's $40 if you prepay")."""
-    return not _IF.search(lead_in + text[:q.start]) and bool(_CONSEQUENCE.match(text, q.end))
+    return not CONDITIONAL.search(lead_in + text[:q.start]) and bool(_CONSEQUENCE.match(text, q.end))
 
 
 def _apart(said_as: Sequence[Quantity], fq: Quantity) -> float:
