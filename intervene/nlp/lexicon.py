@@ -837,8 +837,20 @@ def extract_quantities(text: str) -> list[Quantity]:
     moved = [(m.start(), m.end()) for m in _BOUND_INSIDE.finditer(text)]
     if moved:
         found = _extract(_BOUND_INSIDE.sub(r"\1 \3 \2", text))
-        return [replace(q, end=next((b for a, b in moved if a == q.start), q.end)) for q in found]
-    return _extract(text)
+        found = [replace(q, end=next((b for a, b in moved if a == q.start), q.end)) for q in found]
+    else:
+        found = _extract(text)
+    return [q for q in found if not labels_item(text, q)]
+
+
+# a number that names an item rather than counting anything: "Level 2", "tier 3", "Zone 1"
+ITEM_LABEL = re.compile(r"\b(?:level|tier|zone|stage|phase|step|band|option)\s+$", re.I)
+
+
+def labels_item(text: str, q: Quantity) -> bool:
+    """"Level 2 is $1,200": the 2 is the item's name, not an amount to check."""
+    return q.kind in ("bare", "count") and q.value == int(q.value) and 0 < q.value <= 20 \
+        and bool(ITEM_LABEL.search(text[max(0, q.start - 12):q.start]))
 
 
 def _extract(text: str) -> list[Quantity]:
@@ -876,6 +888,12 @@ _LISTED = re.compile(r"\s*(?:and|or)\s+(?:(?:a|an|the|each|every)\s+)?[a-z][\w-]
                      r"\s+(?:is|are|costs?|runs?)\s+$", re.I)
 
 
+# ... and items named by number, listed with commas: "Level 1 is $600, Level 2 is $1,200, Level 3 is
+# $1,900 per month"
+_LISTED_LABEL = re.compile(r"\s*,?\s*(?:(?:and|or)\s+)?(level|tier|zone|stage|phase|step|band|option)\s+\d{1,2}"
+                           r"\s+(?:is|are|costs?|runs?)\s+$", re.I)
+
+
 def listed_periods(text: str, qs: list[Quantity]) -> list[Quantity]:
     """A KB line that lists prices in parallel and says the period once, at the end
     ("rental shoes are $6 and a harness is $4 per visit"): every price in the list is
@@ -884,9 +902,18 @@ def listed_periods(text: str, qs: list[Quantity]) -> list[Quantity]:
     out = list(qs)
     for a in range(len(out) - 2, -1, -1):
         q1, q2 = out[a], out[a + 1]
-        if q1.kind == q2.kind == "money" and not q1.per and q2.per and _LISTED.fullmatch(text[q1.end:q2.start]):
+        if q1.kind == q2.kind == "money" and not q1.per and q2.per and (
+                _LISTED.fullmatch(text[q1.end:q2.start]) or _same_label_list(text, q1, q2)):
             out[a] = replace(q1, per=q2.per)
     return out
+
+
+def _same_label_list(text: str, q1: Quantity, q2: Quantity) -> bool:
+    """Two prices of items named alike by number ("Level 1 is $600, Level 2 is $1,200")."""
+    m = _LISTED_LABEL.fullmatch(text[q1.end:q2.start])
+    before = re.search(r"\b(level|tier|zone|stage|phase|step|band|option)\s+\d{1,2}\s+(?:is|are|costs?|runs?)\s+$",
+                       text[max(0, q1.start - 30):q1.start], re.I)
+    return bool(m and before and m.group(1).lower() == before.group(1).lower())
 
 
 # ---------------------------------------------------------------- comparison

@@ -173,6 +173,14 @@ def test_confusion_not_in_standard_but_in_training(run_call) -> None:
     ("I've asked for the price twice and you still can't tell me what I'd pay?", "frustration"),
     ("are you kidding me, that's the second time you guys have cancelled on me", "frustration"),
     ("This is the third time your office has rescheduled us.", "frustration"),
+    # fed up with the call as it goes on; the company insulted; told a lie
+    ("so is it ten or twenty, come on, i'm getting kind of fed up here", "frustration"),
+    ("I've called three companies today and I'm honestly getting fed up with everyone dragging this out.",
+     "frustration"),
+    ("Hang on, that's not what the ad said. This is unbelievable.", "frustration"),
+    ("Now there's a deposit too? You people are unbelievable.", "escalation"),
+    ("Everything your guy told me was a lie, and now you're doing the same thing.", "escalation"),
+    ("Monday? You people are wasting my time and I am done being jerked around!", "escalation"),
 ])
 def test_the_words_of_an_upset_lead_name_the_strongest_emotion(run_call, lead: str, label: str) -> None:
     """Long or disfluent replies dilute their meaning; the words themselves
@@ -191,7 +199,12 @@ def test_the_words_of_an_upset_lead_name_the_strongest_emotion(run_call, lead: s
                                   "Are you even open on Sundays?",
                                   "I'll need to talk to my manager before we sign anything.",
                                   "Before we hang up, can you email me the quote?",
-                                  "I'll report it to our board and get back to you."])
+                                  "I'll report it to our board and get back to you.",
+                                  # fed up with the provider they are leaving, not with the rep
+                                  "Honestly I'm getting fed up with my current company, that's why I called.",
+                                  "We're fed up with our old cleaner, they never show on time.",
+                                  # the lead's own repeated mishap is why they called
+                                  "Honestly this is the third time I've cracked a screen, I keep dropping it."])
 def test_already_and_even_are_not_frustration_by_themselves(run_call, lead: str) -> None:
     call = [(0.0, 3.0, "rep", "So what's your setup today?"), (3.5, 7.0, "lead", lead),
             (7.5, 9.0, "rep", "Great, thanks.")]

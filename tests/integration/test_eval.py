@@ -5,7 +5,7 @@ aloud - cannot quietly regress.
 
 - dev: ../shared/calls/dev (Acme, the original tuning set);
 - older: tests/calls/{solar,saas,fitness,insurance}, tuned on in earlier issues;
-- tune: tests/calls/tune/*, forty-nine industries written by helpers who never saw
+- tune: tests/calls/tune/*, fifty-seven industries written by helpers who never saw
   the code, used to build the verification stage (issue 13);
 - blind: tests/calls/blind/*, four more industries written the same way at the
   same time as the first eight tune sets and set aside unread: only their
@@ -62,6 +62,11 @@ aloud - cannot quietly regress.
 - blind19: tests/calls/blind19/*, two industries (lawn irrigation, a massage clinic)
   written in the twenty-fourth session the same way, with two tune sets (pressure
   washing, a climbing gym), and scored once before that session's changes.
+- blind20: tests/calls/blind20/*, two industries (party & event rentals, a pottery
+  studio) written in the twenty-fifth session the same way, with eight tune sets
+  (bicycle servicing, residential solar, phone repair, car-wash memberships, auto
+  glass, a ski school, senior living, a hair salon), and scored once before that
+  session's changes.
 The blind sets are the honest figure of how the checker does on a company it
 has not seen. Do not tune on them; write new sets instead.
 """
@@ -102,13 +107,14 @@ GROUPS = {
     "blind17": sets_under(HERE / "calls" / "blind17"),
     "blind18": sets_under(HERE / "calls" / "blind18"),
     "blind19": sets_under(HERE / "calls" / "blind19"),
+    "blind20": sets_under(HERE / "calls" / "blind20"),
 }
 # (overall recall, overall precision, accuracy precision, most wrong spoken corrections)
 FLOORS = {
     "dev": (0.95, 0.95, 0.95, 0),
     "older": (0.71, 0.95, 0.95, 0),     # measured: 0.738 / 0.978 / 1.00 / 0 wrong spoken of 7
-    "tune": (0.59, 0.91, 0.95, 1),      # measured: 0.610 / 0.931 / 0.975 / 0 wrong spoken of 78 (49 sets;
-                                        # 0.612 / 0.931 on the 47 before two new ones were added)
+    "tune": (0.56, 0.91, 0.95, 1),      # measured: 0.587 / 0.934 / 0.974 / 0 wrong spoken of 93 (57 sets;
+                                        # 0.610 / 0.931 on the 49 before eight new ones were added)
     "blind": (0.65, 0.89, 0.80, 1),     # measured: 0.678 / 0.927 / 0.89 / 0 wrong spoken of 8
     "blind2": (0.63, 0.89, 0.85, 1),    # measured: 0.662 / 0.925 / 1.00 / 0 wrong spoken of 2
     "blind3": (0.45, 0.85, 0.60, 1),    # measured: 0.487 / 0.860 / 0.62 / 0 wrong spoken of 0
@@ -132,7 +138,9 @@ FLOORS = {
                                         # 0.418 / 0.792 after that session's changes,
                                         # 0.429 / 0.796 after the twenty-fourth session
     "blind19": (0.48, 0.94, 0.90, 1),   # measured: 0.515 / 0.981 / 0.95 / 0 wrong spoken of 5 (first run;
-                                        # the same after that session's changes)
+                                        # the same after that session's changes; 0.525 / 0.981 after the
+                                        # twenty-fifth)
+    "blind20": (0.33, 0.78, 0.60, 1),   # measured: 0.369 / 0.826 / 0.67 / 0 wrong spoken of 3 (first run)
 }
 # (with the judge, as shipped; INTERVENE_JUDGE=off runs the rules alone and misses these floors)
 

@@ -90,6 +90,9 @@ def test_each_value_gets_the_words_of_its_own_piece() -> None:
     ("Bouldering, Top-rope and Lead classes are $25, $30 and $35 per class.", "lead is $30", None),
     # words of both items: not bound
     ("The route-setting fee is $40 for non-members and $25 for members.", "it's $40 for members", None),
+    # a word every item is said with names none of them; the word only one has names it
+    ("A lesson is $65 with a Coach, $85 with a Senior Coach, $110 with a Head Coach.", "a Senior Coach is $110", 1),
+    ("A lesson is $65 with a Coach, $85 with a Senior Coach, $110 with a Head Coach.", "with a coach it's $85", None),
 ])
 def test_the_rep_s_words_bind_the_value_to_one_item(fact, said, expect) -> None:
     fact = normalize_numbers(fact)

@@ -89,13 +89,13 @@ _DIRECTED = re.compile(r"\b(you|your|you're|this call|this conversation)\b", re.
 CUES = {
     "escalation": re.compile(
         r"\b(?:i'?m hanging up|i'?ll hang up|i'?m going to hang up|hang up on you|(?:stop|quit) (?:calling|pressuring)|"
-        r"take me off (?:your|the) list|don'?t call me again|waste of my time|disput\w+ the charge|"
-        r"i'?m done (?:with (?:this|you|it|the call|talking)|here)|report(?:ing)? you|"
+        r"take me off (?:your|the) list|don'?t call me again|(?:waste of|wasting) my time|disput\w+ the charge|"
+        r"(?:i'?m|i am) done (?:with (?:this|you|it|the call|talking)|here|being)|report(?:ing)? you|"
         r"(?:won'?t|will not|don'?t|doesn'?t) take no for an answer|"
         # insulted: "you people are a joke"
         r"(?:you'?re|you are|stop) lying|"
         r"(?:you|you people|you guys|your company|this company|your outfit)(?:'re| are| is) (?:\w+ )?"
-        r"(?:a joke|a scam|a rip-?off|ridiculous|useless|incompetent|clowns|liars|scammers|crooks)|"
+        r"(?:a joke|a scam|a rip-?off|ridiculous|unbelievable|useless|incompetent|clowns|liars|scammers|crooks)|"
         r"sick (?:and tired )?of (?:you|your)|fed up with (?:you|your)|post(?:ing)? about (?:you|your company)|"
         r"(?:leave|leaving|write|writing|post|posting) (?:you )?(?:a |an )?(?:bad|terrible|awful|horrible|negative|"
         r"one-star|one star|1-star|1 star) review|"
@@ -125,13 +125,19 @@ CUES = {
         r"(?:pushing (?:me|us|here|hard|too)|pushy|pressuring (?:me|us))|(?:too|so|really|very|pretty) pushy|"
         r"hate (?:these|sales) (?:calls|pitches)|hate being (?:sold to|pitched|pushed|rushed)|"
         r"(?:second|third|fourth) time (?:you|you'?ve|you have|you guys|y'?all|your (?:company|team|people|office)|"
-        r"i'?ve|i have)\b|(?:cut|cutting|interrupt\w*) me off|are you (?:kidding|joking) me|"
+        # (the lead's own repeats are about the call only when they are asking or telling:
+        # "the third time I've cracked a phone" is why they called)
+        r"(?:i'?ve|i have) (?:\w+ )?(?:asked|told|said|called|explained|mentioned|gotten|got|heard|been|had to (?:ask|call|explain|repeat)))\b|(?:cut|cutting|interrupt\w*) me off|are you (?:kidding|joking) me|"
         r"you (?:still|really) (?:can'?t|cannot|haven'?t|won'?t|didn'?t) (?:give|tell|answer|get)|"
         r"(?:you )?keep (?:skipping|pushing|ignoring|dodging|avoiding|reading me|interrupting|cutting|changing the subject)|"
         r"(?:you )?keep changing (?:the |your )?(?:numbers?|prices?|story|answers?|figures?)|"
         r"(?:you )?(?:just )?(?:skipped|dodged|ignored) (?:it|my question|that|over)|going in circles|"
         r"getting (?:really |so |a bit |a little |kind of |kinda |honestly |pretty )?(?:frustrat\w+|annoy\w+|irritat\w+|"
         r"tired of)|"
+        # fed up as the call goes on ("getting kind of fed up here"), not with the old provider
+        r"getting (?:really |so |a bit |a little |kind of |kinda |honestly |pretty )?fed up"
+        r"(?! with (?:my|our|the|them|their|his|her|it)\b)|fed up (?:here|now)|"
+        r"(?:this|that)(?:'s| is) (?:getting |just |honestly |really |so )?(?:ridiculous|unbelievable|absurd|unacceptable)|"
         r"read(?:ing)? (?:me )?(?:a|the|your|from a|off a) script|every time you open your mouth|"
         r"why didn'?t you (?:say|mention|tell me) (?:that|this|so)\b|"
         r"(?:honestly|really|so|pretty|getting) (?:frustrating|irritating|annoying)|stop pushing|"
@@ -170,7 +176,7 @@ AIMED_CUES = {
     "escalation": re.compile(
         r"\b(?:(?:being|been|getting|get) lied to|"
         r"(?:jerk|jerked|jerking|mess|messed|messing|string|strung|stringing) (?:me|us) (?:around|about|along)|"
-        r"sick (?:and tired )?of being|(?:(?:sick (?:and tired )?of|fed up with|post(?:ing)? about) this"
+        r"sick (?:and tired )?of being|(?:was|were|is|it'?s|all) (?:a )?(?:lie|lies|pack of lies)|(?:(?:sick (?:and tired )?of|fed up with|post(?:ing)? about) this"
         r"(?=\s*(?:[.,;!?]|$| call| conversation| runaround| nonsense)))|post(?:ing)? about this everywhere)\b", re.I),
     "frustration": re.compile(r"\b(?:annoy(?:s|ing) (?:me|us)|(?:kind of|kinda|a bit|a little|getting) annoying)\b",
                               re.I),

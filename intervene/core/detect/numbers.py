@@ -266,6 +266,17 @@ _PART_END = re.compile(r"[;:()]|[,.](?!\d)|\s(?:and|or|but|while|whereas|plus)\s
 _PART_STOP = frozenset("get gets cost costs is are per each price priced pay".split())
 
 
+# an item named by a number ("Level 2", "tier three", "Zone 1"): the number is its name, kept as
+# one word ("level2") where the piece's digits are otherwise dropped
+_LABELLED = re.compile(r"\b(level|tier|zone|class|stage|phase|step|grade|band|option)\s+(\d{1,2}|one|two|three|"
+                       r"four|five|six|seven|eight|nine|ten)\b(?![.,]\d)", re.I)
+_SMALL = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten".split())}
+
+
+def _labels(piece: str) -> set[str]:
+    return {m.group(1).lower() + _SMALL.get(m.group(2).lower(), m.group(2)) for m in _LABELLED.finditer(piece)}
+
+
 def value_parts(text: str, qs: Sequence[Quantity]) -> list[set[str]]:
     """The words each number of a sentence is said with: the sentence split at
     commas and list words, and a piece without a number of its own given to
@@ -285,7 +296,7 @@ def value_parts(text: str, qs: Sequence[Quantity]) -> list[set[str]]:
     out: list[set[str]] = [set() for _ in qs]
     waiting: set[str] = set()
     for a, b in pieces:
-        words = set(content_words(re.sub(r"\d[\d,.]*", " ", text[a:b]))) - _PART_STOP - UNIT_WORDS
+        words = (set(content_words(re.sub(r"\d[\d,.]*", " ", text[a:b]))) | _labels(text[a:b])) - _PART_STOP - UNIT_WORDS
         here = [i for i, q in enumerate(qs) if a <= q.start < b]
         if not here:
             # "$25 per mattress or box spring, $15 per tire": an "or" right after a number's
@@ -332,6 +343,11 @@ def bound_value(said_words: set[str], parts: Sequence[set[str]], rivals: Sequenc
     if len(rivals) < 2:
         return None
     own = {i: parts[i] - set().union(*(parts[j] for j in rivals if j != i)) for i in rivals}
+    # (the noun a list of three or more is a list of names none of its items: "a Senior Stylist is
+    # $110" against "$65 with a Stylist, $85 with a Senior Stylist, $110 with a Master Stylist"
+    # names the $85 by "senior" alone; with two, a word of the other's may be the other's by
+    # ellipsis: "cooler setup within 5 business days of signing, and installation within 10")
+    kind = set.intersection(*(set(parts[i]) for i in rivals)) if len(rivals) >= 3 else set()
     named = [i for i in rivals if (len(hit := own[i] & said_words) >= 2 or hit - common)
-             and not any(parts[j] & said_words for j in rivals if j != i)]
+             and not any((parts[j] - kind) & said_words for j in rivals if j != i)]
     return named[0] if len(named) == 1 else None

@@ -13,7 +13,7 @@ SIM_POLARITY = 0.45      # (0.40 for a fact of the very product the rep is talki
      # polarity needs a closer match: the feature must be the same
 SIM_BARE = 0.6          # a number said without "dollars" is checked against a fact's price only this close
 SIM_PRODUCT = 0.55       # "which product" needs the same sentence shape
-CLAUSE_PENALTY = 0.05   # a fact found through the whole sentence counts slightly less for a clause
+CLAUSE_PENALTY = 0.05  # a fact found through the whole sentence counts slightly less for a clause
 SUPPORT_MARGIN = 0.03    # an alternative fact this close to the best one may vindicate the claim
 TOPIC_MARGIN = 0.10     # facts this much less similar than the closest one are another topic
 MAGNITUDE = 5.0          # said and KB values this many times apart: likely a mishearing
@@ -88,6 +88,8 @@ WINDOW_GIVEN = re.compile(r"\b(?:within|in the first|during the first|first)\s+\
 # ("you've got 14 days to cancel" before a number is a grant, not the customer's own)
 # "a 10 year old puzzle fan", "the 11-year-old": a person the rep describes, not a figure claimed
 # ("players must be 8 years old", "under 8 years old" still are)
+# the product a number is said of, named right after it: "25 years on Essential", "$49 a month for the Basic"
+NAMED_AFTER = re.compile(r"\s*(?:(?:a|an|per|each)\s+[\w-]+\s+)?(?:on|for|with)\s+(?:the\s+|our\s+)?$", re.I)
 PERSON_BEFORE = re.compile(r"\b(?:a|an|the|your|my|his|her|their|our|this|that|these|those|\d+)\s+$", re.I)
 PERSON_AGE = re.compile(r"[\s-]*olds?\b", re.I)
 YOURS = re.compile(r"\b(?:your|you said|you mentioned|you told me)\s+(?:\w+\s+)?$", re.I)

@@ -31,6 +31,7 @@ from intervene.core.detect.claims.patterns import (
     EXEMPTS,
     GENERIC,
     MAGNITUDE,
+    NAMED_AFTER,
     OF_PEOPLE,
     PEOPLE,
     PERSON_AGE,
@@ -143,8 +144,27 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
             parts.append(value_parts(sentence, read[0]))
         at = len(u.lead_in) + q.start
         return next((p for o, p in zip(read[0], parts[0]) if at <= o.start < at + q.end - q.start), set())
+
+    def said_of_other(o: Quantity, fact: Fact, fq: Quantity) -> bool:
+        """A number said beside, with the fact's value `fq`, that its own words bind to
+        another of the fact's values (read after said_with, which reads the parts)."""
+        if not parts:
+            return False
+        fqs = book.fact_q[fact.key]
+        rivals = [i for i, x in enumerate(fqs) if comparable_pair(o, x, fact)]
+        words = next((w for x, w in zip(read[0], parts[0]) if x is o), set())
+        b = bound_value(words, book.fq_parts[fact.key], rivals, book.common)
+        return b is not None and fqs[b] is not fq
+
     prev_end = 0
     for qi, q in enumerate(qs):
+        # "workmanship is 25 years on Essential and 10 on Premier": a product named right after
+        # a number, where none is named since the last one, is that number's (and not the next's)
+        named_after = False
+        if not any(prev_end <= p <= q.start for p, _ in mentions):
+            moved = [(-1, pid) if q.end <= p <= q.end + 30 and NAMED_AFTER.fullmatch(u.text[q.end:p]) else (p, pid)
+                     for p, pid in mentions]
+            named_after, mentions = moved != mentions, moved
         before = [pid for p, pid in mentions if p <= q.start]
         # "Bronze, Silver and Gold are 19, 29 and 49": several products named since the
         # last number and none right before this one - any of them may own it
@@ -393,9 +413,13 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
             continue          # "a single private is $120, and the 5-pack is $540": the privates named before
                               # it sell "a pack of 5" at $540 - the alias names that line too
         others_said = said_beside
-        if any(same_value(o, fq) for o in others_said):
+        of_two = bool(before) and fact.product == prod and len({pid for _, pid in mentions}) > 1
+        same = [o for o in others_said if same_value(o, fq)]
+        if same and not of_two and not (item_bound and any(said_of_other(o, fact, fq) for o in same)):
             continue          # "30 days' notice once the 6 months are up": the fact's number is
-                              # said beside this one, which is about something else
+                              # said beside this one, which is about something else (not where the
+                              # rep's words give each number the other's item or product: "a Senior
+                              # Stylist is $110, and a Master Stylist is $85" swaps the two)
         fqs, exempt = book.fact_q[fact.key], book.fq_exempt[fact.key]
         if exempt[next(i for i, x in enumerate(fqs) if x is fq)] and not EXEMPTS.search(sentence) and any(
                 same_value(o, fq2) for o in others_said for fq2, ex in zip(fqs, exempt) if not ex):
@@ -437,7 +461,7 @@ def quantities(book: FactBook, u: Unit, cands: list[tuple[Fact, float]], echoed:
         price_claim = (fact.kind == "price" and (q.kind == "money" or len(numbers) == 1)) or (
             bool(q.bound) and q.bound == fq.bound) or pct_off
         fq_owner = best[5]
-        if head and not same_slot(book, u.text, q, fq) and not (prod in fq_owner and before) \
+        if head and not same_slot(book, u.text, q, fq) and not (prod in fq_owner and before and not named_after) \
                 and not price_claim and not item_bound:
             doubts.append("slot")          # the number is about something the fact's number is not
         elif not (head or set(q.context) & set(fq.context) or price_claim or item_bound
