@@ -843,8 +843,9 @@ def extract_quantities(text: str) -> list[Quantity]:
     return [q for q in found if not labels_item(text, q)]
 
 
-# a number that names an item rather than counting anything: "Level 2", "tier 3", "Zone 1"
-ITEM_LABEL = re.compile(r"\b(?:level|tier|zone|stage|phase|step|band|option)\s+$", re.I)
+# the nouns a number names an item after, rather than counting anything: "Level 2", "tier 3", "Zone 1"
+ITEM_NOUNS = "level|tier|zone|stage|phase|step|band|option"
+ITEM_LABEL = re.compile(rf"\b(?:{ITEM_NOUNS})\s+$", re.I)
 
 
 def labels_item(text: str, q: Quantity) -> bool:
@@ -890,8 +891,9 @@ _LISTED = re.compile(r"\s*(?:and|or)\s+(?:(?:a|an|the|each|every)\s+)?[a-z][\w-]
 
 # ... and items named by number, listed with commas: "Level 1 is $600, Level 2 is $1,200, Level 3 is
 # $1,900 per month"
-_LISTED_LABEL = re.compile(r"\s*,?\s*(?:(?:and|or)\s+)?(level|tier|zone|stage|phase|step|band|option)\s+\d{1,2}"
-                           r"\s+(?:is|are|costs?|runs?)\s+$", re.I)
+_LABEL_IS = rf"({ITEM_NOUNS})\s+\d{{1,2}}\s+(?:is|are|costs?|runs?)\s+$"
+_LISTED_LABEL = re.compile(r"\s*,?\s*(?:(?:and|or)\s+)?" + _LABEL_IS, re.I)
+_LABEL_BEFORE = re.compile(r"\b" + _LABEL_IS, re.I)
 
 
 def listed_periods(text: str, qs: list[Quantity]) -> list[Quantity]:
@@ -911,8 +913,7 @@ def listed_periods(text: str, qs: list[Quantity]) -> list[Quantity]:
 def _same_label_list(text: str, q1: Quantity, q2: Quantity) -> bool:
     """Two prices of items named alike by number ("Level 1 is $600, Level 2 is $1,200")."""
     m = _LISTED_LABEL.fullmatch(text[q1.end:q2.start])
-    before = re.search(r"\b(level|tier|zone|stage|phase|step|band|option)\s+\d{1,2}\s+(?:is|are|costs?|runs?)\s+$",
-                       text[max(0, q1.start - 30):q1.start], re.I)
+    before = _LABEL_BEFORE.search(text[max(0, q1.start - 30):q1.start])
     return bool(m and before and m.group(1).lower() == before.group(1).lower())
 
 

@@ -9,7 +9,16 @@ from collections import Counter
 from dataclasses import replace
 from typing import Sequence
 
-from intervene.nlp.lexicon import Quantity, about_same, comparable, content_words, days, same_amount, same_quantity
+from intervene.nlp.lexicon import (
+    ITEM_NOUNS,
+    Quantity,
+    about_same,
+    comparable,
+    content_words,
+    days,
+    same_amount,
+    same_quantity,
+)
 from intervene.vocab import Fact
 
 UNIT_WORDS = frozenset("minute hour day week month quarter year percent dollar buck".split())
@@ -268,7 +277,8 @@ _PART_STOP = frozenset("get gets cost costs is are per each price priced pay".sp
 
 # an item named by a number ("Level 2", "tier three", "Zone 1"): the number is its name, kept as
 # one word ("level2") where the piece's digits are otherwise dropped
-_LABELLED = re.compile(r"\b(level|tier|zone|class|stage|phase|step|grade|band|option)\s+(\d{1,2}|one|two|three|"
+# (and "class 2", "grade 3", which the lexicon leaves numbers: "grade 5 and up" may be a limit)
+_LABELLED = re.compile(rf"\b({ITEM_NOUNS}|class|grade)\s+(\d{{1,2}}|one|two|three|"
                        r"four|five|six|seven|eight|nine|ten)\b(?![.,]\d)", re.I)
 _SMALL = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten".split())}
 

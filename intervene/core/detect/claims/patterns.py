@@ -13,7 +13,7 @@ SIM_POLARITY = 0.45      # (0.40 for a fact of the very product the rep is talki
      # polarity needs a closer match: the feature must be the same
 SIM_BARE = 0.6          # a number said without "dollars" is checked against a fact's price only this close
 SIM_PRODUCT = 0.55       # "which product" needs the same sentence shape
-CLAUSE_PENALTY = 0.05  # a fact found through the whole sentence counts slightly less for a clause
+CLAUSE_PENALTY = 0.05   # a fact found through the whole sentence counts slightly less for a clause
 SUPPORT_MARGIN = 0.03    # an alternative fact this close to the best one may vindicate the claim
 TOPIC_MARGIN = 0.10     # facts this much less similar than the closest one are another topic
 MAGNITUDE = 5.0          # said and KB values this many times apart: likely a mishearing
