@@ -11,6 +11,8 @@ from typing import Sequence
 
 from intervene.nlp.lexicon import (
     ITEM_NOUNS,
+    TEENS,
+    UNITS,
     Quantity,
     about_same,
     comparable,
@@ -280,7 +282,7 @@ _PART_STOP = frozenset("get gets cost costs is are per each price priced pay".sp
 # (and "class 2", "grade 3", which the lexicon leaves numbers: "grade 5 and up" may be a limit)
 _LABELLED = re.compile(rf"\b({ITEM_NOUNS}|class|grade)\s+(\d{{1,2}}|one|two|three|"
                        r"four|five|six|seven|eight|nine|ten)\b(?![.,]\d)", re.I)
-_SMALL = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten".split())}
+_SMALL = {w: str(n) for w, n in {**UNITS, **TEENS}.items() if n <= 10}     # the lexicon's "zero" to "ten"
 
 
 def _labels(piece: str) -> set[str]:
